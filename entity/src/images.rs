@@ -1,0 +1,48 @@
+use sea_orm::entity::prelude::*;
+
+/// A Glance image of one cloud, deduplicated across the tenants that see it.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "images")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub uuid: Uuid,
+    pub settings_id: i32,
+    pub backend_id: String,
+    pub name: String,
+    /// MiB, converted from Glance's GB.
+    pub min_disk: i64,
+    /// MiB, as Glance reports it.
+    pub min_ram: i64,
+    pub status: String,
+    pub visibility: String,
+    pub size: Option<i64>,
+    pub checksum: Option<String>,
+    pub disk_format: Option<String>,
+    pub container_format: Option<String>,
+    pub backend_created_at: Option<DateTimeUtc>,
+    pub backend_updated_at: Option<DateTimeUtc>,
+    pub hw_rescue_device: String,
+    pub hw_rescue_bus: String,
+    pub properties: Json,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::service_settings::Entity",
+        from = "Column::SettingsId",
+        to = "super::service_settings::Column::Id",
+        on_delete = "Cascade"
+    )]
+    ServiceSettings,
+}
+
+impl Related<super::service_settings::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ServiceSettings.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,20 @@
+use sea_orm::entity::prelude::*;
+
+/// A marketplace offering whose scope is exactly one of a cloud or a tenant.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "offerings")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    #[sea_orm(unique)]
+    pub uuid: Uuid,
+    pub name: String,
+    pub settings_id: Option<i32>,
+    pub tenant_id: Option<i32>,
+    pub created: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

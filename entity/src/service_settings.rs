@@ -1,0 +1,46 @@
+use sea_orm::entity::prelude::*;
+
+/// An OpenStack cloud: one Keystone endpoint and the credentials used to reach it.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "service_settings")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    #[sea_orm(unique)]
+    pub uuid: Uuid,
+    pub name: String,
+    pub r#type: String,
+    pub auth_url: String,
+    pub region: String,
+    pub interface: String,
+    pub domain: String,
+    pub shared: bool,
+    /// Sealed credentials (see `cloudcensus::crypto`); never plaintext.
+    pub credentials: Option<String>,
+    pub state: String,
+    pub error_message: String,
+    pub created: DateTimeUtc,
+    pub modified: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::tenants::Entity")]
+    Tenants,
+    #[sea_orm(has_many = "super::images::Entity")]
+    Images,
+}
+
+impl Related<super::tenants::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Tenants.def()
+    }
+}
+
+impl Related<super::images::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Images.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,42 @@
+use sea_orm::entity::prelude::*;
+
+/// An OpenStack project within one cloud.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tenants")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    #[sea_orm(unique)]
+    pub uuid: Uuid,
+    pub name: String,
+    pub backend_id: String,
+    pub settings_id: i32,
+    /// Sealed tenant-specific credentials; when absent the cloud's are scoped to this project.
+    pub credentials: Option<String>,
+    pub state: String,
+    pub error_message: String,
+    pub created: DateTimeUtc,
+    pub modified: DateTimeUtc,
+    pub last_sync_at: Option<DateTimeUtc>,
+    pub last_success_at: Option<DateTimeUtc>,
+    pub pull_requested_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::service_settings::Entity",
+        from = "Column::SettingsId",
+        to = "super::service_settings::Column::Id",
+        on_delete = "Cascade"
+    )]
+    ServiceSettings,
+}
+
+impl Related<super::service_settings::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ServiceSettings.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

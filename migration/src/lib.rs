@@ -1,0 +1,13 @@
+//! Schema migrations. Run automatically at start-up and by `cloudcensus migrate`.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_catalog;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_catalog::Migration)]
+    }
+}

@@ -1,0 +1,285 @@
+//! Image queries: the filtered, visibility-checked, de-duplicated and paginated list, and
+//! single-image retrieval.
+use std::collections::HashMap;
+
+use entity::{image_tenants, images, service_settings, tenants};
+use sea_orm::sea_query::{Alias, Condition, Expr, Func, IntoIden, Query};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::Visibility;
+use super::offerings::{self, OfferingScope};
+use super::paging::{PageRequest, Paged};
+use crate::error::{AppError, AppResult};
+
+#[derive(Clone, Debug, Default)]
+pub struct ImageFilter {
+    /// Case-insensitive substrings; each must match.
+    pub name_contains: Vec<String>,
+    pub name_exact: Vec<String>,
+    pub settings: Vec<Uuid>,
+    pub tenants: Vec<Uuid>,
+    pub offerings: Vec<Uuid>,
+    pub is_rescue_image: Option<bool>,
+    /// By default only the newest image per (settings, name) is listed, as Waldur does.
+    pub show_duplicate_names: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ImageRow {
+    pub image: images::Model,
+    pub settings_uuid: Uuid,
+}
+
+/// A filter whose uuids have been looked up, ready to become SQL.
+struct ResolvedFilter<'a> {
+    filter: &'a ImageFilter,
+    visibility: &'a Visibility,
+    /// `None` for an unknown offering uuid: nothing can match.
+    offerings: Vec<Option<OfferingScope>>,
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    visibility: &Visibility,
+    filter: &ImageFilter,
+    page: PageRequest,
+) -> AppResult<Paged<ImageRow>> {
+    let resolved = resolve(db, visibility, filter).await?;
+    let condition = resolved.condition(images::Entity);
+    let total = images::Entity::find()
+        .filter(condition.clone())
+        .count(db)
+        .await?;
+    let page = page.resolve(total).map_err(|_| AppError::InvalidPage)?;
+    let rows = images::Entity::find()
+        .filter(condition)
+        .order_by_asc(images::Column::Name)
+        .order_by_asc(images::Column::Uuid)
+        .offset(page.offset())
+        .limit(page.size)
+        .all(db)
+        .await?;
+    Ok(Paged {
+        items: with_settings_uuids(db, rows).await?,
+        page,
+    })
+}
+
+pub async fn count(
+    db: &DatabaseConnection,
+    visibility: &Visibility,
+    filter: &ImageFilter,
+) -> AppResult<u64> {
+    let resolved = resolve(db, visibility, filter).await?;
+    Ok(images::Entity::find()
+        .filter(resolved.condition(images::Entity))
+        .count(db)
+        .await?)
+}
+
+pub async fn get(
+    db: &DatabaseConnection,
+    visibility: &Visibility,
+    uuid: Uuid,
+) -> AppResult<ImageRow> {
+    let image = images::Entity::find()
+        .filter(images::Column::Uuid.eq(uuid))
+        .filter(visibility_condition(images::Entity, visibility))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    with_settings_uuids(db, vec![image])
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound)
+}
+
+async fn resolve<'a>(
+    db: &DatabaseConnection,
+    visibility: &'a Visibility,
+    filter: &'a ImageFilter,
+) -> AppResult<ResolvedFilter<'a>> {
+    let mut scopes = Vec::with_capacity(filter.offerings.len());
+    for uuid in &filter.offerings {
+        scopes.push(offerings::scope_of(db, *uuid).await?);
+    }
+    Ok(ResolvedFilter {
+        filter,
+        visibility,
+        offerings: scopes,
+    })
+}
+
+async fn with_settings_uuids(
+    db: &DatabaseConnection,
+    rows: Vec<images::Model>,
+) -> AppResult<Vec<ImageRow>> {
+    let mut ids: Vec<i32> = rows.iter().map(|i| i.settings_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let uuids: HashMap<i32, Uuid> = service_settings::Entity::find()
+        .select_only()
+        .column(service_settings::Column::Id)
+        .column(service_settings::Column::Uuid)
+        .filter(service_settings::Column::Id.is_in(ids))
+        .into_tuple::<(i32, Uuid)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    rows.into_iter()
+        .map(|image| {
+            let settings_uuid = *uuids.get(&image.settings_id).ok_or(AppError::NotFound)?;
+            Ok(ImageRow {
+                image,
+                settings_uuid,
+            })
+        })
+        .collect()
+}
+
+fn nothing() -> Expr {
+    Expr::val(1).eq(0)
+}
+
+/// Images linked to any tenant selected by `tenant_ids` (a subquery on `tenants.id`).
+fn linked_to(
+    t: impl IntoIden + Clone,
+    tenant_ids: sea_orm::sea_query::SelectStatement,
+) -> Expr {
+    Expr::col((t, images::Column::Id)).in_subquery(
+        Query::select()
+            .column(image_tenants::Column::ImageId)
+            .from(image_tenants::Entity)
+            .and_where(Expr::col(image_tenants::Column::TenantId).in_subquery(tenant_ids))
+            .to_owned(),
+    )
+}
+
+pub(crate) fn visibility_condition(t: impl IntoIden + Clone, visibility: &Visibility) -> Condition {
+    match visibility {
+        Visibility::All => Condition::all(),
+        Visibility::Tenants(ids) if ids.is_empty() => Condition::all().add(nothing()),
+        Visibility::Tenants(ids) => Condition::all().add(
+            Expr::col((t, images::Column::Id)).in_subquery(
+                Query::select()
+                    .column(image_tenants::Column::ImageId)
+                    .from(image_tenants::Entity)
+                    .and_where(image_tenants::Column::TenantId.is_in(ids.iter().copied()))
+                    .to_owned(),
+            ),
+        ),
+    }
+}
+
+impl ResolvedFilter<'_> {
+    /// Everything but the duplicate-name rule, for the table (or alias) `t`.
+    fn plain_condition(&self, t: impl IntoIden + Clone) -> Condition {
+        let f = self.filter;
+        let col = |c: images::Column| Expr::col((t.clone(), c));
+        let mut cond = visibility_condition(t.clone(), self.visibility);
+        for needle in &f.name_contains {
+            cond = cond.add(Expr::expr(Func::lower(col(images::Column::Name))).like(super::like_contains(needle)));
+        }
+        for name in &f.name_exact {
+            cond = cond.add(col(images::Column::Name).eq(name.as_str()));
+        }
+        for uuid in &f.settings {
+            cond = cond.add(
+                col(images::Column::SettingsId).in_subquery(
+                    Query::select()
+                        .column(service_settings::Column::Id)
+                        .from(service_settings::Entity)
+                        .and_where(service_settings::Column::Uuid.eq(*uuid))
+                        .to_owned(),
+                ),
+            );
+        }
+        for uuid in &f.tenants {
+            cond = cond.add(linked_to(
+                t.clone(),
+                Query::select()
+                    .column(tenants::Column::Id)
+                    .from(tenants::Entity)
+                    .and_where(tenants::Column::Uuid.eq(*uuid))
+                    .to_owned(),
+            ));
+        }
+        for scope in &self.offerings {
+            cond = cond.add(match scope {
+                None => nothing(),
+                Some(OfferingScope::Tenant(id)) => linked_to(
+                    t.clone(),
+                    Query::select()
+                        .column(tenants::Column::Id)
+                        .from(tenants::Entity)
+                        .and_where(tenants::Column::Id.eq(*id))
+                        .to_owned(),
+                ),
+                Some(OfferingScope::Settings {
+                    id,
+                    has_tenants: true,
+                }) => linked_to(
+                    t.clone(),
+                    Query::select()
+                        .column(tenants::Column::Id)
+                        .from(tenants::Entity)
+                        .and_where(tenants::Column::SettingsId.eq(*id))
+                        .to_owned(),
+                ),
+                Some(OfferingScope::Settings {
+                    id,
+                    has_tenants: false,
+                }) => col(images::Column::SettingsId).eq(*id),
+            });
+        }
+        match f.is_rescue_image {
+            Some(true) => cond = cond.add(col(images::Column::HwRescueDevice).ne("")),
+            Some(false) => cond = cond.add(col(images::Column::HwRescueDevice).eq("")),
+            None => {}
+        }
+        cond
+    }
+
+    /// The full condition on `t`: filters plus, unless duplicates were asked for, "no newer
+    /// image with the same (settings, name) passes the same filters". Applying the filters
+    /// inside the rule keeps a tenant's own image listed when a newer namesake is invisible.
+    fn condition(&self, t: impl IntoIden + Clone) -> Condition {
+        let cond = self.plain_condition(t.clone());
+        if self.filter.show_duplicate_names {
+            return cond;
+        }
+        let j = Alias::new("newer");
+        let outer = |c: images::Column| Expr::col((t.clone(), c));
+        let inner = |c: images::Column| Expr::col((j.clone(), c));
+        let created = images::Column::BackendCreatedAt;
+        let newer = Condition::any()
+            .add(inner(created).is_not_null().and(outer(created).is_null()))
+            .add(inner(created).gt(outer(created)))
+            .add(
+                Condition::all()
+                    .add(
+                        Condition::any()
+                            .add(inner(created).equals((t.clone(), created)))
+                            .add(inner(created).is_null().and(outer(created).is_null())),
+                    )
+                    .add(inner(images::Column::Id).lt(outer(images::Column::Id))),
+            );
+        let subquery = Query::select()
+            .expr(Expr::val(1))
+            .from_as(images::Entity, j.clone())
+            .cond_where(
+                Condition::all()
+                    .add(inner(images::Column::SettingsId).equals((t.clone(), images::Column::SettingsId)))
+                    .add(inner(images::Column::Name).equals((t.clone(), images::Column::Name)))
+                    .add(newer)
+                    .add(self.plain_condition(j.clone())),
+            )
+            .to_owned();
+        cond.add(Expr::exists(subquery).not())
+    }
+}

@@ -1,0 +1,137 @@
+//! `usage_stats`: per image name, how many instances run it now and how many ever used it.
+use std::collections::HashMap;
+
+use entity::{images, instances, service_settings};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::Visibility;
+use super::paging::{PageRequest, Paged};
+use crate::error::{AppError, AppResult};
+
+pub const RUNNING_STATUS: &str = "ACTIVE";
+
+#[derive(Clone, Debug, Default)]
+pub struct UsageFilter {
+    /// Only clouds marked shared.
+    pub shared: Option<bool>,
+    /// Only these clouds (settings uuids); empty means all.
+    pub service_providers: Vec<Uuid>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageRow {
+    pub name: String,
+    pub running_instances_count: i64,
+    pub created_instances_count: i64,
+}
+
+#[derive(FromQueryResult)]
+struct Counts {
+    image_name: String,
+    running: i64,
+    created: i64,
+}
+
+fn settings_condition(settings_col: impl ColumnTrait, filter: &UsageFilter) -> Condition {
+    let mut settings = Query::select()
+        .column(service_settings::Column::Id)
+        .from(service_settings::Entity)
+        .to_owned();
+    let mut restricted = false;
+    if let Some(shared) = filter.shared {
+        settings.and_where(service_settings::Column::Shared.eq(shared));
+        restricted = true;
+    }
+    if !filter.service_providers.is_empty() {
+        settings.and_where(
+            service_settings::Column::Uuid.is_in(filter.service_providers.iter().copied()),
+        );
+        restricted = true;
+    }
+    if restricted {
+        Condition::all().add(settings_col.in_subquery(settings))
+    } else {
+        Condition::all()
+    }
+}
+
+pub async fn stats(
+    db: &DatabaseConnection,
+    visibility: &Visibility,
+    filter: &UsageFilter,
+    page: PageRequest,
+) -> AppResult<Paged<UsageRow>> {
+    let names = images::Entity::find()
+        .select_only()
+        .column(images::Column::Name)
+        .distinct()
+        .filter(super::images::visibility_condition(images::Entity, visibility))
+        .filter(settings_condition(images::Column::SettingsId, filter));
+    let total = names.clone().count(db).await?;
+    let page = page.resolve(total).map_err(|_| AppError::InvalidPage)?;
+    let names: Vec<String> = names
+        .order_by_asc(images::Column::Name)
+        .offset(page.offset())
+        .limit(page.size)
+        .into_tuple()
+        .all(db)
+        .await?;
+
+    let mut instances_query = instances::Entity::find()
+        .select_only()
+        .column(instances::Column::ImageName)
+        .expr_as(
+            Expr::cust(format!(
+                "COALESCE(SUM(CASE WHEN deleted_at IS NULL AND status = '{RUNNING_STATUS}' THEN 1 ELSE 0 END), 0)"
+            )),
+            "running",
+        )
+        .expr_as(Expr::cust("COUNT(*)"), "created")
+        .filter(instances::Column::ImageName.is_in(names.iter().cloned()))
+        .filter(settings_condition(instances::Column::SettingsId, filter))
+        .group_by(instances::Column::ImageName);
+    if let Visibility::Tenants(ids) = visibility {
+        instances_query =
+            instances_query.filter(instances::Column::TenantId.is_in(ids.iter().copied()));
+    }
+    let counts: HashMap<String, (i64, i64)> = instances_query
+        .into_model::<Counts>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.image_name, (c.running, c.created)))
+        .collect();
+
+    let items = names
+        .into_iter()
+        .map(|name| {
+            let (running, created) = counts.get(&name).copied().unwrap_or((0, 0));
+            UsageRow {
+                name,
+                running_instances_count: running,
+                created_instances_count: created,
+            }
+        })
+        .collect();
+    Ok(Paged { items, page })
+}
+
+pub async fn count(
+    db: &DatabaseConnection,
+    visibility: &Visibility,
+    filter: &UsageFilter,
+) -> AppResult<u64> {
+    Ok(images::Entity::find()
+        .select_only()
+        .column(images::Column::Name)
+        .distinct()
+        .filter(super::images::visibility_condition(images::Entity, visibility))
+        .filter(settings_condition(images::Column::SettingsId, filter))
+        .count(db)
+        .await?)
+}

@@ -1,0 +1,38 @@
+//! Connecting to the database (SQLite in WAL mode, or PostgreSQL) and migrating it.
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut opt = ConnectOptions::new(url.to_string());
+    opt.sqlx_logging_level(log::LevelFilter::Debug)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30));
+    if url.starts_with("sqlite:") {
+        // In-memory databases are per connection: more than one would see different data.
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            opt.max_connections(1);
+        } else {
+            opt.max_connections(8);
+        }
+        opt.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    } else {
+        opt.max_connections(16);
+    }
+    Database::connect(opt).await
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Cheap reachability probe for `/health`.
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.ping().await.is_ok()
+}

@@ -1,0 +1,18 @@
+//! cloudcensus: a census of OpenStack images and instances across clouds and tenants.
+//!
+//! Layers, each in its own folder: `api` (HTTP: parse, authorize, shape), `catalog` (every
+//! database query), `db` (connecting and migrating), `crypto` (credentials at rest).
+pub mod api;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod server;
+
+/// Installs the process-wide TLS crypto provider. Call once before any TLS use.
+pub fn install_crypto_provider() {
+    // A second call (tests start several servers in one process) returns Err: harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
