@@ -133,6 +133,15 @@ fn cascade(
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // Names sort byte-wise on every backend, so pages come out in the same order on
+        // SQLite and on a PostgreSQL whose default collation is locale-aware.
+        let name_col = |col: Images| {
+            let mut def = string(col);
+            if m.get_database_backend() == sea_orm_migration::sea_orm::DatabaseBackend::Postgres {
+                def.extra("COLLATE \"C\"");
+            }
+            def
+        };
         m.create_table(
             Table::create()
                 .table(ServiceSettings::Table)
@@ -219,7 +228,7 @@ impl MigrationTrait for Migration {
                 .col(uuid_uniq(Images::Uuid))
                 .col(integer(Images::SettingsId))
                 .col(string(Images::BackendId))
-                .col(string(Images::Name))
+                .col(name_col(Images::Name))
                 .col(big_integer(Images::MinDisk))
                 .col(big_integer(Images::MinRam))
                 .col(string(Images::Status))
