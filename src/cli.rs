@@ -13,7 +13,11 @@ use crate::crypto::SecretBox;
 use crate::{db, server};
 
 #[derive(Parser, Debug)]
-#[command(name = "cloudcensus", version, about = "A census of OpenStack images across clouds and tenants")]
+#[command(
+    name = "cloudcensus",
+    version,
+    about = "A census of OpenStack images across clouds and tenants"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -71,7 +75,9 @@ pub enum CliError {
     App(#[from] crate::error::AppError),
     #[error(transparent)]
     Crypto(#[from] crate::crypto::CryptoError),
-    #[error("CLOUDCENSUS_SECRET_KEY is not set. It encrypts stored cloud credentials: set it to a long random string (for example the output of `openssl rand -hex 32`) in the environment or in .env")]
+    #[error(
+        "CLOUDCENSUS_SECRET_KEY is not set. It encrypts stored cloud credentials: set it to a long random string (for example the output of `openssl rand -hex 32`) in the environment or in .env"
+    )]
     MissingSecretKey,
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -115,7 +121,9 @@ pub fn spec() -> String {
 
 async fn serve(cfg: Config) -> Result<(), CliError> {
     let secret_box = SecretBox::from_passphrase(
-        cfg.secret_key.as_deref().ok_or(CliError::MissingSecretKey)?,
+        cfg.secret_key
+            .as_deref()
+            .ok_or(CliError::MissingSecretKey)?,
     )?;
     let conn = open_db(&cfg).await?;
     let bound = server::bind(cfg.bind)
@@ -155,16 +163,35 @@ async fn token(cmd: TokenCommand, conn: &DatabaseConnection) -> Result<(), CliEr
             let scope = if view.token.is_staff {
                 "staff".to_string()
             } else {
-                format!("tenants {}", view.tenant_uuids.iter().map(hex).collect::<Vec<_>>().join(","))
+                format!(
+                    "tenants {}",
+                    view.tenant_uuids
+                        .iter()
+                        .map(hex)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
             };
-            println!("Created token {:?} ({scope}). Store it now; it cannot be shown again:", view.token.name);
+            println!(
+                "Created token {:?} ({scope}). Store it now; it cannot be shown again:",
+                view.token.name
+            );
             println!("{secret}");
         }
         TokenCommand::List => {
-            println!("{:<32}  {:<24}  {:<8}  {:<25}  EXPIRES", "UUID", "NAME", "SCOPE", "LAST USED");
+            println!(
+                "{:<32}  {:<24}  {:<8}  {:<25}  EXPIRES",
+                "UUID", "NAME", "SCOPE", "LAST USED"
+            );
             for v in tokens::list(conn).await? {
-                let scope = if v.token.is_staff { "staff".to_string() } else { format!("{} tenants", v.tenant_uuids.len()) };
-                let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
+                let scope = if v.token.is_staff {
+                    "staff".to_string()
+                } else {
+                    format!("{} tenants", v.tenant_uuids.len())
+                };
+                let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                    t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into())
+                };
                 println!(
                     "{:<32}  {:<24}  {:<8}  {:<25}  {}",
                     hex(&v.token.uuid),

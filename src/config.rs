@@ -79,10 +79,20 @@ mod tests {
     #[test]
     fn bad_values_are_clear_errors() {
         let bad_bind = Config::from_lookup(|k| (k == "CLOUDCENSUS_BIND").then(|| "nope".into()));
-        assert!(bad_bind.unwrap_err().to_string().contains("CLOUDCENSUS_BIND"));
+        assert!(
+            bad_bind
+                .unwrap_err()
+                .to_string()
+                .contains("CLOUDCENSUS_BIND")
+        );
         let bad_url =
             Config::from_lookup(|k| (k == "CLOUDCENSUS_PUBLIC_URL").then(|| "ftp://x".into()));
-        assert!(bad_url.unwrap_err().to_string().contains("CLOUDCENSUS_PUBLIC_URL"));
+        assert!(
+            bad_url
+                .unwrap_err()
+                .to_string()
+                .contains("CLOUDCENSUS_PUBLIC_URL")
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ pub const MIN_KEY_LEN: usize = 16;
 pub enum CryptoError {
     #[error("CLOUDCENSUS_SECRET_KEY must be at least {MIN_KEY_LEN} characters")]
     KeyTooShort,
-    #[error("stored credentials cannot be decrypted (wrong CLOUDCENSUS_SECRET_KEY or corrupt data)")]
+    #[error(
+        "stored credentials cannot be decrypted (wrong CLOUDCENSUS_SECRET_KEY or corrupt data)"
+    )]
     Undecryptable,
 }
 

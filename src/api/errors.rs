@@ -2,8 +2,8 @@
 //! `{"detail": "..."}` or DRF-style `{"field": ["message"]}`.
 use std::collections::BTreeMap;
 
-use poem::http::StatusCode;
 use poem::Response;
+use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
@@ -37,10 +37,7 @@ pub enum ErrorResponse {
     BadRequest(Json<BTreeMap<String, Vec<String>>>),
     /// Missing, invalid or expired token.
     #[oai(status = 401)]
-    Unauthorized(
-        Json<Detail>,
-        #[oai(header = "WWW-Authenticate")] String,
-    ),
+    Unauthorized(Json<Detail>, #[oai(header = "WWW-Authenticate")] String),
     /// The token may not do this.
     #[oai(status = 403)]
     Forbidden(Json<Detail>),

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::{AppState, ApiTags};
+use super::{ApiTags, AppState};
 
 pub struct HealthApi {
     pub state: Arc<AppState>,

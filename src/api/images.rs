@@ -118,7 +118,11 @@ fn usage_item(row: UsageRow) -> ImageUsageStats {
 impl ImagesApi {
     /// List images visible to the caller, ordered by name then uuid.
     #[allow(clippy::too_many_arguments)]
-    #[oai(path = "/openstack-images/", method = "get", operation_id = "openstack_images_list")]
+    #[oai(
+        path = "/openstack-images/",
+        method = "get",
+        operation_id = "openstack_images_list"
+    )]
     async fn list(
         &self,
         caller: Caller,
@@ -158,7 +162,11 @@ impl ImagesApi {
 
     /// The headers of the list (`X-Result-Count`, `Link`) without a body.
     #[allow(clippy::too_many_arguments)]
-    #[oai(path = "/openstack-images/", method = "head", operation_id = "openstack_images_count")]
+    #[oai(
+        path = "/openstack-images/",
+        method = "head",
+        operation_id = "openstack_images_count"
+    )]
     async fn count(
         &self,
         caller: Caller,
@@ -178,7 +186,10 @@ impl ImagesApi {
         let q = RawQuery::of(req);
         let filter = image_filter(&q)?;
         let total = images::count(&self.state.db, &caller.visibility(), &filter).await?;
-        let page = q.page()?.resolve(total).map_err(|_| AppError::InvalidPage)?;
+        let page = q
+            .page()?
+            .resolve(total)
+            .map_err(|_| AppError::InvalidPage)?;
         Ok(self.state.page_headers(req, &page))
     }
 
@@ -226,7 +237,10 @@ impl ImagesApi {
         let q = RawQuery::of(req);
         let filter = usage_filter(&q)?;
         let total = usage::count(&self.state.db, &caller.visibility(), &filter).await?;
-        let page = q.page()?.resolve(total).map_err(|_| AppError::InvalidPage)?;
+        let page = q
+            .page()?
+            .resolve(total)
+            .map_err(|_| AppError::InvalidPage)?;
         Ok(self.state.page_headers(req, &page))
     }
 

@@ -79,6 +79,9 @@ mod tests {
     #[test]
     fn single_page_has_first_and_last_only() {
         let h = link_header("http://x", "/p/", None, &page(1, 1));
-        assert_eq!(h, "<http://x/p/>; rel=\"first\", <http://x/p/>; rel=\"last\"");
+        assert_eq!(
+            h,
+            "<http://x/p/>; rel=\"first\", <http://x/p/>; rel=\"last\""
+        );
     }
 }

@@ -82,7 +82,12 @@ impl AppState {
         links::link_header(&self.public_url, &path, req.uri().query(), page)
     }
 
-    pub fn paginated<T: ToJSON>(&self, req: &Request, items: Vec<T>, page: &ResolvedPage) -> Paginated<T> {
+    pub fn paginated<T: ToJSON>(
+        &self,
+        req: &Request,
+        items: Vec<T>,
+        page: &ResolvedPage,
+    ) -> Paginated<T> {
         Paginated::Ok(Json(items), page.total, self.link_header(req, page))
     }
 
@@ -135,7 +140,11 @@ pub fn spec_json(state: Arc<AppState>) -> String {
 /// by routing on the slash-less one.
 fn without_trailing_slash(mut req: Request) -> Request {
     let path = req.uri().path();
-    if path.starts_with("/api/") && path.len() > 1 && path.ends_with('/') && !path.starts_with("/api/docs") {
+    if path.starts_with("/api/")
+        && path.len() > 1
+        && path.ends_with('/')
+        && !path.starts_with("/api/docs")
+    {
         let trimmed = path.trim_end_matches('/');
         let new = match req.uri().query() {
             Some(q) => format!("{trimmed}?{q}"),

@@ -83,8 +83,16 @@ impl OfferingsApi {
         Ok(self.state.paginated(req, items, &paged.page))
     }
 
-    #[oai(path = "/offerings/", method = "post", operation_id = "offerings_create")]
-    async fn create(&self, caller: Caller, body: Json<OfferingRequest>) -> Result<OfferingResponse, ErrorResponse> {
+    #[oai(
+        path = "/offerings/",
+        method = "post",
+        operation_id = "offerings_create"
+    )]
+    async fn create(
+        &self,
+        caller: Caller,
+        body: Json<OfferingRequest>,
+    ) -> Result<OfferingResponse, ErrorResponse> {
         caller.require_staff()?;
         let mut v = Validator::default();
         let name = v.require("name", &body.0.name).cloned().unwrap_or_default();
@@ -98,7 +106,10 @@ impl OfferingsApi {
                 _ => None,
             };
             if scope.is_none() {
-                v.add("scope", "Give the URL of a service settings object or of a tenant.");
+                v.add(
+                    "scope",
+                    "Give the URL of a service settings object or of a tenant.",
+                );
             }
             scope
         });
@@ -108,14 +119,28 @@ impl OfferingsApi {
         Ok(OfferingResponse::Created(Json(self.shape(view))))
     }
 
-    #[oai(path = "/offerings/:uuid/", method = "get", operation_id = "offerings_retrieve")]
-    async fn retrieve(&self, caller: Caller, uuid: Path<String>) -> Result<OfferingResponse, ErrorResponse> {
+    #[oai(
+        path = "/offerings/:uuid/",
+        method = "get",
+        operation_id = "offerings_retrieve"
+    )]
+    async fn retrieve(
+        &self,
+        caller: Caller,
+        uuid: Path<String>,
+    ) -> Result<OfferingResponse, ErrorResponse> {
         caller.require_staff()?;
         let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
-        Ok(OfferingResponse::Ok(Json(self.shape(offerings::get(&self.state.db, uuid).await?))))
+        Ok(OfferingResponse::Ok(Json(
+            self.shape(offerings::get(&self.state.db, uuid).await?),
+        )))
     }
 
-    #[oai(path = "/offerings/:uuid/", method = "delete", operation_id = "offerings_destroy")]
+    #[oai(
+        path = "/offerings/:uuid/",
+        method = "delete",
+        operation_id = "offerings_destroy"
+    )]
     async fn destroy(&self, caller: Caller, uuid: Path<String>) -> Result<Deleted, ErrorResponse> {
         caller.require_staff()?;
         let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;

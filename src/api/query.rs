@@ -15,7 +15,11 @@ impl RawQuery {
         let pairs = req
             .uri()
             .query()
-            .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
             .unwrap_or_default();
         Self { pairs }
     }
@@ -93,7 +97,10 @@ pub fn uuid_from_url(raw: &str) -> Option<Uuid> {
         Ok(u) => u.path().to_string(),
         Err(_) => raw.split(['?', '#']).next().unwrap_or_default().to_string(),
     };
-    path.split('/').rev().find(|s| !s.is_empty()).and_then(parse_uuid)
+    path.split('/')
+        .rev()
+        .find(|s| !s.is_empty())
+        .and_then(parse_uuid)
 }
 
 /// Like `uuid_from_url`, but also says which collection the URL names.

@@ -158,7 +158,11 @@ impl SettingsApi {
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::ServiceSettings")]
 impl SettingsApi {
     /// Registered clouds (a scoped token sees the clouds of its tenants).
-    #[oai(path = "/service-settings/", method = "get", operation_id = "service_settings_list")]
+    #[oai(
+        path = "/service-settings/",
+        method = "get",
+        operation_id = "service_settings_list"
+    )]
     async fn list(
         &self,
         caller: Caller,
@@ -170,13 +174,23 @@ impl SettingsApi {
         #[oai(name = "page_size")] _page_size: Query<Option<String>>,
     ) -> Result<Paginated<ServiceSettings>, ErrorResponse> {
         let q = RawQuery::of(req);
-        let paged = settings::list(&self.state.db, &caller.visibility(), q.all("name").first().copied(), q.page()?).await?;
+        let paged = settings::list(
+            &self.state.db,
+            &caller.visibility(),
+            q.all("name").first().copied(),
+            q.page()?,
+        )
+        .await?;
         let items = paged.items.into_iter().map(|s| self.shape(s)).collect();
         Ok(self.state.paginated(req, items, &paged.page))
     }
 
     /// Register a cloud (staff).
-    #[oai(path = "/service-settings/", method = "post", operation_id = "service_settings_create")]
+    #[oai(
+        path = "/service-settings/",
+        method = "post",
+        operation_id = "service_settings_create"
+    )]
     async fn create(
         &self,
         caller: Caller,
@@ -187,15 +201,27 @@ impl SettingsApi {
         Ok(SettingsResponse::Created(Json(self.shape(s))))
     }
 
-    #[oai(path = "/service-settings/:uuid/", method = "get", operation_id = "service_settings_retrieve")]
-    async fn retrieve(&self, caller: Caller, uuid: Path<String>) -> Result<SettingsResponse, ErrorResponse> {
+    #[oai(
+        path = "/service-settings/:uuid/",
+        method = "get",
+        operation_id = "service_settings_retrieve"
+    )]
+    async fn retrieve(
+        &self,
+        caller: Caller,
+        uuid: Path<String>,
+    ) -> Result<SettingsResponse, ErrorResponse> {
         let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
         let s = settings::get(&self.state.db, &caller.visibility(), uuid).await?;
         Ok(SettingsResponse::Ok(Json(self.shape(s))))
     }
 
     /// Replace a cloud's fields (staff). Credentials change only when given.
-    #[oai(path = "/service-settings/:uuid/", method = "put", operation_id = "service_settings_update")]
+    #[oai(
+        path = "/service-settings/:uuid/",
+        method = "put",
+        operation_id = "service_settings_update"
+    )]
     async fn put(
         &self,
         caller: Caller,
@@ -221,7 +247,11 @@ impl SettingsApi {
     }
 
     /// Remove a cloud with its tenants, images and instances (staff).
-    #[oai(path = "/service-settings/:uuid/", method = "delete", operation_id = "service_settings_destroy")]
+    #[oai(
+        path = "/service-settings/:uuid/",
+        method = "delete",
+        operation_id = "service_settings_destroy"
+    )]
     async fn destroy(&self, caller: Caller, uuid: Path<String>) -> Result<Deleted, ErrorResponse> {
         caller.require_staff()?;
         let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;

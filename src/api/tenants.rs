@@ -103,7 +103,10 @@ fn tenant_input(body: OpenStackTenantRequest) -> Result<TenantInput, AppError> {
         (None, Some(raw)) => {
             let parsed = parse_uuid(raw);
             if parsed.is_none() {
-                v.add("service_settings_uuid", format!("“{raw}” is not a valid UUID."));
+                v.add(
+                    "service_settings_uuid",
+                    format!("“{raw}” is not a valid UUID."),
+                );
             }
             parsed
         }
@@ -124,7 +127,11 @@ fn tenant_input(body: OpenStackTenantRequest) -> Result<TenantInput, AppError> {
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::OpenstackTenants")]
 impl TenantsApi {
     /// Registered tenants (a scoped token sees its own).
-    #[oai(path = "/openstack-tenants/", method = "get", operation_id = "openstack_tenants_list")]
+    #[oai(
+        path = "/openstack-tenants/",
+        method = "get",
+        operation_id = "openstack_tenants_list"
+    )]
     async fn list(
         &self,
         caller: Caller,
@@ -149,7 +156,11 @@ impl TenantsApi {
     }
 
     /// Register a tenant (staff).
-    #[oai(path = "/openstack-tenants/", method = "post", operation_id = "openstack_tenants_create")]
+    #[oai(
+        path = "/openstack-tenants/",
+        method = "post",
+        operation_id = "openstack_tenants_create"
+    )]
     async fn create(
         &self,
         caller: Caller,
@@ -161,15 +172,27 @@ impl TenantsApi {
         Ok(TenantResponse::Created(Json(self.shape(view))))
     }
 
-    #[oai(path = "/openstack-tenants/:uuid/", method = "get", operation_id = "openstack_tenants_retrieve")]
-    async fn retrieve(&self, caller: Caller, uuid: Path<String>) -> Result<TenantResponse, ErrorResponse> {
+    #[oai(
+        path = "/openstack-tenants/:uuid/",
+        method = "get",
+        operation_id = "openstack_tenants_retrieve"
+    )]
+    async fn retrieve(
+        &self,
+        caller: Caller,
+        uuid: Path<String>,
+    ) -> Result<TenantResponse, ErrorResponse> {
         let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
         let view = tenants::get(&self.state.db, &caller.visibility(), uuid).await?;
         Ok(TenantResponse::Ok(Json(self.shape(view))))
     }
 
     /// Remove a tenant and its links, instances and token scopes (staff).
-    #[oai(path = "/openstack-tenants/:uuid/", method = "delete", operation_id = "openstack_tenants_destroy")]
+    #[oai(
+        path = "/openstack-tenants/:uuid/",
+        method = "delete",
+        operation_id = "openstack_tenants_destroy"
+    )]
     async fn destroy(&self, caller: Caller, uuid: Path<String>) -> Result<Deleted, ErrorResponse> {
         caller.require_staff()?;
         let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
@@ -178,11 +201,17 @@ impl TenantsApi {
     }
 
     /// Queue a sync of this tenant now (staff).
-    #[oai(path = "/openstack-tenants/:uuid/pull/", method = "post", operation_id = "openstack_tenants_pull")]
+    #[oai(
+        path = "/openstack-tenants/:uuid/pull/",
+        method = "post",
+        operation_id = "openstack_tenants_pull"
+    )]
     async fn pull(&self, caller: Caller, uuid: Path<String>) -> Result<Accepted, ErrorResponse> {
         caller.require_staff()?;
         let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
         tenants::request_pull(&self.state.db, uuid).await?;
-        Ok(Accepted::Accepted(Detail::json("Pull operation was successfully scheduled.")))
+        Ok(Accepted::Accepted(Detail::json(
+            "Pull operation was successfully scheduled.",
+        )))
     }
 }

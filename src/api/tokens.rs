@@ -76,12 +76,18 @@ impl TokensApi {
     async fn list(&self, caller: Caller) -> Result<TokenList, ErrorResponse> {
         caller.require_staff()?;
         let items = tokens::list(&self.state.db).await?;
-        Ok(TokenList::Ok(Json(items.into_iter().map(|t| shape(t, None)).collect())))
+        Ok(TokenList::Ok(Json(
+            items.into_iter().map(|t| shape(t, None)).collect(),
+        )))
     }
 
     /// Create a token. The response carries the secret; it cannot be shown again.
     #[oai(path = "/tokens/", method = "post", operation_id = "tokens_create")]
-    async fn create(&self, caller: Caller, body: Json<ApiTokenRequest>) -> Result<TokenCreated, ErrorResponse> {
+    async fn create(
+        &self,
+        caller: Caller,
+        body: Json<ApiTokenRequest>,
+    ) -> Result<TokenCreated, ErrorResponse> {
         caller.require_staff()?;
         let body = body.0;
         let mut v = Validator::default();
@@ -112,7 +118,11 @@ impl TokensApi {
         Ok(TokenCreated::Created(Json(shape(view, Some(secret)))))
     }
 
-    #[oai(path = "/tokens/:uuid/", method = "delete", operation_id = "tokens_destroy")]
+    #[oai(
+        path = "/tokens/:uuid/",
+        method = "delete",
+        operation_id = "tokens_destroy"
+    )]
     async fn destroy(&self, caller: Caller, uuid: Path<String>) -> Result<Deleted, ErrorResponse> {
         caller.require_staff()?;
         let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;

@@ -147,10 +147,7 @@ fn nothing() -> Expr {
 }
 
 /// Images linked to any tenant selected by `tenant_ids` (a subquery on `tenants.id`).
-fn linked_to(
-    t: impl IntoIden + Clone,
-    tenant_ids: sea_orm::sea_query::SelectStatement,
-) -> Expr {
+fn linked_to(t: impl IntoIden + Clone, tenant_ids: sea_orm::sea_query::SelectStatement) -> Expr {
     Expr::col((t, images::Column::Id)).in_subquery(
         Query::select()
             .column(image_tenants::Column::ImageId)
@@ -183,7 +180,10 @@ impl ResolvedFilter<'_> {
         let col = |c: images::Column| Expr::col((t.clone(), c));
         let mut cond = visibility_condition(t.clone(), self.visibility);
         for needle in &f.name_contains {
-            cond = cond.add(Expr::expr(Func::lower(col(images::Column::Name))).like(super::like_contains(needle)));
+            cond = cond.add(
+                Expr::expr(Func::lower(col(images::Column::Name)))
+                    .like(super::like_contains(needle)),
+            );
         }
         for name in &f.name_exact {
             cond = cond.add(col(images::Column::Name).eq(name.as_str()));
@@ -274,7 +274,10 @@ impl ResolvedFilter<'_> {
             .from_as(images::Entity, j.clone())
             .cond_where(
                 Condition::all()
-                    .add(inner(images::Column::SettingsId).equals((t.clone(), images::Column::SettingsId)))
+                    .add(
+                        inner(images::Column::SettingsId)
+                            .equals((t.clone(), images::Column::SettingsId)),
+                    )
                     .add(inner(images::Column::Name).equals((t.clone(), images::Column::Name)))
                     .add(newer)
                     .add(self.plain_condition(j.clone())),

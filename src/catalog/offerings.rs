@@ -6,8 +6,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::paging::{PageRequest, Paged};
 use super::now;
+use super::paging::{PageRequest, Paged};
 use crate::error::{AppError, AppResult};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +53,11 @@ pub enum ScopeRef {
     Tenant(Uuid),
 }
 
-pub async fn create(db: &DatabaseConnection, name: &str, scope: ScopeRef) -> AppResult<OfferingView> {
+pub async fn create(
+    db: &DatabaseConnection,
+    name: &str,
+    scope: ScopeRef,
+) -> AppResult<OfferingView> {
     let (settings_id, tenant_id) = match scope {
         ScopeRef::Settings(uuid) => {
             let s = service_settings::Entity::find()
@@ -131,7 +135,10 @@ async fn view(db: &DatabaseConnection, offering: offerings::Model) -> AppResult<
         None => None,
     };
     let tenant_uuid = match offering.tenant_id {
-        Some(id) => tenants::Entity::find_by_id(id).one(db).await?.map(|t| t.uuid),
+        Some(id) => tenants::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|t| t.uuid),
         None => None,
     };
     Ok(OfferingView {

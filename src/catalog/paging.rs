@@ -93,7 +93,11 @@ mod tests {
     #[test]
     fn bad_pages_are_invalid() {
         for bad in ["0", "-1", "x", "1.5", ""] {
-            assert_eq!(PageRequest::parse(Some(bad), None), Err(InvalidPage), "{bad}");
+            assert_eq!(
+                PageRequest::parse(Some(bad), None),
+                Err(InvalidPage),
+                "{bad}"
+            );
         }
         let req = PageRequest::parse(Some("3"), Some("10")).unwrap();
         assert_eq!(req.resolve(20), Err(InvalidPage));
@@ -106,6 +110,11 @@ mod tests {
         assert_eq!((first.number, first.pages), (1, 1));
         let last = PageRequest::parse(Some("last"), Some("7")).unwrap();
         assert_eq!(last.resolve(15).unwrap().number, 3);
-        assert!(PageRequest::parse(Some("2"), None).unwrap().resolve(0).is_err());
+        assert!(
+            PageRequest::parse(Some("2"), None)
+                .unwrap()
+                .resolve(0)
+                .is_err()
+        );
     }
 }

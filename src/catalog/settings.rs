@@ -2,8 +2,8 @@
 use entity::{service_settings, tenants};
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -97,7 +97,8 @@ pub async fn create(
     input.validate(&mut v, true);
     let credentials = input.credential_fields().into_credentials(&mut v);
     v.finish()?;
-    let credentials = credentials.ok_or_else(|| AppError::field("username", "This field is required."))?;
+    let credentials =
+        credentials.ok_or_else(|| AppError::field("username", "This field is required."))?;
     let now = now();
     Ok(service_settings::ActiveModel {
         uuid: Set(Uuid::new_v4()),

@@ -46,7 +46,9 @@ pub async fn create(
     let mut v = Validator::default();
     let name = v.require("name", &input.name).cloned();
     let backend_id = v.require("backend_id", &input.backend_id).cloned();
-    let settings_uuid = v.require("service_settings", &input.service_settings).copied();
+    let settings_uuid = v
+        .require("service_settings", &input.service_settings)
+        .copied();
     if name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         v.add("name", "This field may not be blank.");
     }
@@ -77,7 +79,10 @@ pub async fn create(
                 .one(db)
                 .await?;
             if found.is_none() {
-                v.add("service_settings", "Invalid hyperlink - Object does not exist.");
+                v.add(
+                    "service_settings",
+                    "Invalid hyperlink - Object does not exist.",
+                );
             }
             found
         }
@@ -85,7 +90,10 @@ pub async fn create(
     };
     v.finish()?;
     let (Some(name), Some(backend_id), Some(settings)) = (name, backend_id, settings) else {
-        return Err(AppError::field("service_settings", "This field is required."));
+        return Err(AppError::field(
+            "service_settings",
+            "This field is required.",
+        ));
     };
     let backend_id = backend_id.trim().to_string();
     let exists = tenants::Entity::find()
@@ -168,8 +176,11 @@ pub async fn list(
     }
     if let Some(name) = &filter.name {
         query = query.filter(
-            Expr::expr(Func::lower(Expr::col((tenants::Entity, tenants::Column::Name))))
-                .like(super::like_contains(name)),
+            Expr::expr(Func::lower(Expr::col((
+                tenants::Entity,
+                tenants::Column::Name,
+            ))))
+            .like(super::like_contains(name)),
         );
     }
     let total = query.clone().count(db).await?;
@@ -227,7 +238,10 @@ pub async fn ids_for(db: &DatabaseConnection, field: &str, uuids: &[Uuid]) -> Ap
     let mut v = Validator::default();
     for uuid in uuids {
         if !found.iter().any(|(_, u)| u == uuid) {
-            v.add(field, format!("Tenant {} does not exist.", super::hex(uuid)));
+            v.add(
+                field,
+                format!("Tenant {} does not exist.", super::hex(uuid)),
+            );
         }
     }
     v.finish()?;

@@ -3,8 +3,8 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{api_token_tenants, api_tokens, tenants};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait, ExprTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -67,13 +67,19 @@ pub async fn create(db: &DatabaseConnection, new: NewToken) -> AppResult<(TokenV
     }
     match (new.is_staff, new.tenants.is_empty()) {
         (true, false) => v.add("tenants", "A staff token sees everything; give no tenants."),
-        (false, true) => v.add("tenants", "Give at least one tenant, or make a staff token."),
+        (false, true) => v.add(
+            "tenants",
+            "Give at least one tenant, or make a staff token.",
+        ),
         _ => {}
     }
     if let Some(days) = new.expires_in_days
         && !(1..=36_500).contains(&days)
     {
-        v.add("expires_in_days", "Ensure this value is between 1 and 36500.");
+        v.add(
+            "expires_in_days",
+            "Ensure this value is between 1 and 36500.",
+        );
     }
     v.finish()?;
     let tenant_ids = super::tenants::ids_for(db, "tenants", &new.tenants).await?;
@@ -83,7 +89,10 @@ pub async fn create(db: &DatabaseConnection, new: NewToken) -> AppResult<(TokenV
         .await?
         .is_some()
     {
-        return Err(AppError::field("name", "A token with this name already exists."));
+        return Err(AppError::field(
+            "name",
+            "A token with this name already exists.",
+        ));
     }
     let secret = generate_secret();
     let created = now();
@@ -112,7 +121,13 @@ pub async fn create(db: &DatabaseConnection, new: NewToken) -> AppResult<(TokenV
     let mut tenant_uuids = new.tenants;
     tenant_uuids.sort();
     tenant_uuids.dedup();
-    Ok((TokenView { token, tenant_uuids }, secret))
+    Ok((
+        TokenView {
+            token,
+            tenant_uuids,
+        },
+        secret,
+    ))
 }
 
 pub async fn list(db: &DatabaseConnection) -> AppResult<Vec<TokenView>> {
@@ -208,7 +223,11 @@ pub async fn authenticate(db: &DatabaseConnection, secret: &str) -> AppResult<Pr
     })
 }
 
-async fn touch(db: &DatabaseConnection, token: &api_tokens::Model, now: DateTime<Utc>) -> AppResult<()> {
+async fn touch(
+    db: &DatabaseConnection,
+    token: &api_tokens::Model,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     if token
         .last_used_at
         .is_some_and(|at| now - at < LAST_USED_GRANULARITY)
@@ -218,7 +237,7 @@ async fn touch(db: &DatabaseConnection, token: &api_tokens::Model, now: DateTime
     api_tokens::Entity::update_many()
         .col_expr(
             api_tokens::Column::LastUsedAt,
-            sea_orm::sea_query::Expr::val(now).into(),
+            sea_orm::sea_query::Expr::val(now),
         )
         .filter(api_tokens::Column::Id.eq(token.id))
         .exec(db)

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use entity::{images, instances, service_settings};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -70,7 +70,10 @@ pub async fn stats(
         .select_only()
         .column(images::Column::Name)
         .distinct()
-        .filter(super::images::visibility_condition(images::Entity, visibility))
+        .filter(super::images::visibility_condition(
+            images::Entity,
+            visibility,
+        ))
         .filter(settings_condition(images::Column::SettingsId, filter));
     let total = names.clone().count(db).await?;
     let page = page.resolve(total).map_err(|_| AppError::InvalidPage)?;
@@ -130,7 +133,10 @@ pub async fn count(
         .select_only()
         .column(images::Column::Name)
         .distinct()
-        .filter(super::images::visibility_condition(images::Entity, visibility))
+        .filter(super::images::visibility_condition(
+            images::Entity,
+            visibility,
+        ))
         .filter(settings_condition(images::Column::SettingsId, filter))
         .count(db)
         .await?)

@@ -29,13 +29,18 @@ impl TestDb {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
                 let name = format!("cc_test_{}", Uuid::new_v4().simple());
-                let admin = sea_orm::Database::connect(&admin_url).await.expect("connect to TEST_DATABASE_URL");
+                let admin = sea_orm::Database::connect(&admin_url)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
                 admin
                     .execute_unprepared(&format!("CREATE DATABASE {name}"))
                     .await
                     .expect("create test database");
                 admin.close().await.ok();
-                let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map(|(b, _)| b)
+                    .unwrap_or(&admin_url);
                 Self {
                     url: format!("{base}/{name}"),
                     _dir: None,
@@ -64,7 +69,10 @@ impl Drop for TestDb {
         if let Some((admin_url, name)) = self.pg_drop.take() {
             // Drop runs inside the test's runtime; use a fresh one on another thread.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
                 rt.block_on(async {
                     let admin = sea_orm::Database::connect(&admin_url).await.ok()?;
                     admin
@@ -92,9 +100,13 @@ impl TestServer {
     pub async fn start() -> Self {
         cloudcensus::install_crypto_provider();
         let test_db = TestDb::new().await;
-        let db = cloudcensus::db::connect(&test_db.url).await.expect("connect");
+        let db = cloudcensus::db::connect(&test_db.url)
+            .await
+            .expect("connect");
         cloudcensus::db::migrate(&db).await.expect("migrate");
-        let bound = cloudcensus::server::bind("127.0.0.1:0".parse().unwrap()).await.expect("bind");
+        let bound = cloudcensus::server::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("bind");
         let base = format!("http://{}", bound.addr);
         let state = Arc::new(AppState {
             db: db.clone(),
@@ -160,7 +172,13 @@ impl TestServer {
         .1
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
             req = req.header("Authorization", format!("Token {t}"));
@@ -172,7 +190,8 @@ impl TestServer {
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        self.call(Method::GET, path, Some(&self.staff_token.clone()), None).await
+        self.call(Method::GET, path, Some(&self.staff_token.clone()), None)
+            .await
     }
 
     pub async fn get_as(&self, token: &str, path: &str) -> Reply {
@@ -180,7 +199,13 @@ impl TestServer {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
-        self.call(Method::POST, path, Some(&self.staff_token.clone()), Some(body)).await
+        self.call(
+            Method::POST,
+            path,
+            Some(&self.staff_token.clone()),
+            Some(body),
+        )
+        .await
     }
 
     /// Registers a cloud through the API and returns its JSON.
@@ -225,7 +250,11 @@ impl Reply {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
-        Self { status, headers, text }
+        Self {
+            status,
+            headers,
+            text,
+        }
     }
 
     pub fn json(&self) -> Value {
@@ -233,11 +262,16 @@ impl Reply {
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).map(|v| v.to_str().unwrap().to_string())
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
     }
 
     pub fn count(&self) -> u64 {
-        self.header("x-result-count").expect("X-Result-Count").parse().unwrap()
+        self.header("x-result-count")
+            .expect("X-Result-Count")
+            .parse()
+            .unwrap()
     }
 
     /// Names of a list body, in order.
@@ -304,7 +338,11 @@ impl<'a> ImageSpec<'a> {
         }
     }
     pub fn created(mut self, rfc3339: &str) -> Self {
-        self.created = Some(DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc));
+        self.created = Some(
+            DateTime::parse_from_rfc3339(rfc3339)
+                .unwrap()
+                .with_timezone(&Utc),
+        );
         self
     }
     pub fn rescue(mut self, device: &'a str) -> Self {
@@ -317,7 +355,11 @@ impl<'a> ImageSpec<'a> {
     }
 }
 
-pub async fn insert_image(db: &DatabaseConnection, settings_id: i32, spec: ImageSpec<'_>) -> images::Model {
+pub async fn insert_image(
+    db: &DatabaseConnection,
+    settings_id: i32,
+    spec: ImageSpec<'_>,
+) -> images::Model {
     let image = images::ActiveModel {
         uuid: Set(Uuid::new_v4()),
         settings_id: Set(settings_id),
@@ -334,7 +376,11 @@ pub async fn insert_image(db: &DatabaseConnection, settings_id: i32, spec: Image
         backend_created_at: Set(spec.created),
         backend_updated_at: Set(spec.created),
         hw_rescue_device: Set(spec.rescue_device.to_string()),
-        hw_rescue_bus: Set(if spec.rescue_device.is_empty() { String::new() } else { "virtio".into() }),
+        hw_rescue_bus: Set(if spec.rescue_device.is_empty() {
+            String::new()
+        } else {
+            "virtio".into()
+        }),
         properties: Set(json!({})),
         ..Default::default()
     }
