@@ -746,6 +746,7 @@ async fn a_scoped_token_sees_only_its_tenants_everywhere() {
             Some(serde_json::json!({"name": "x"})),
         ),
         (Method::GET, "/api/tokens/".to_string(), None),
+        (Method::GET, "/api/offerings/".to_string(), None),
         (
             Method::POST,
             "/api/tokens/".to_string(),
