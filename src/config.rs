@@ -10,6 +10,29 @@ pub enum ConfigError {
     Bind(String),
     #[error("CLOUDCENSUS_PUBLIC_URL={0:?} must be an absolute http(s) URL")]
     PublicUrl(String),
+    #[error("CLOUDCENSUS_SYNC_CRON: {0}")]
+    Cron(String),
+    #[error("{name}={value:?} must be a whole number from 1 to {max}")]
+    Number {
+        name: &'static str,
+        value: String,
+        max: u64,
+    },
+}
+
+fn number(
+    name: &'static str,
+    raw: Option<String>,
+    default: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ConfigError::Number { name, value, max }),
+        },
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -18,8 +41,14 @@ pub struct Config {
     pub bind: SocketAddr,
     /// Base of every absolute `url` field; `None` means "derive it from the bound address".
     pub public_url: Option<String>,
-    /// Passphrase for credential encryption. Deliberately not printed by `Debug` users.
+    /// Passphrase for credential encryption.
     pub secret_key: Option<String>,
+    /// When sweeps run: 6-field cron (with seconds), UTC.
+    pub sync_cron: String,
+    /// Tenants synced at once.
+    pub sync_concurrency: usize,
+    /// Total time allowed for one OpenStack request.
+    pub http_timeout_secs: u64,
 }
 
 impl Config {
@@ -42,8 +71,27 @@ impl Config {
             bind,
             public_url,
             secret_key: get("CLOUDCENSUS_SECRET_KEY"),
+            sync_cron: sync_cron(get("CLOUDCENSUS_SYNC_CRON"))?,
+            sync_concurrency: number(
+                "CLOUDCENSUS_SYNC_CONCURRENCY",
+                get("CLOUDCENSUS_SYNC_CONCURRENCY"),
+                4,
+                64,
+            )? as usize,
+            http_timeout_secs: number(
+                "CLOUDCENSUS_HTTP_TIMEOUT",
+                get("CLOUDCENSUS_HTTP_TIMEOUT"),
+                60,
+                3600,
+            )?,
         })
     }
+}
+
+fn sync_cron(raw: Option<String>) -> Result<String, ConfigError> {
+    let cron = raw.unwrap_or_else(|| crate::sync::engine::DEFAULT_CRON.to_string());
+    crate::sync::engine::parse_cron(cron.trim()).map_err(ConfigError::Cron)?;
+    Ok(cron.trim().to_string())
 }
 
 fn normalize_public_url(raw: &str) -> Result<String, ConfigError> {
@@ -74,6 +122,34 @@ mod tests {
         assert_eq!(cfg.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(cfg.bind.to_string(), DEFAULT_BIND);
         assert!(cfg.public_url.is_none() && cfg.secret_key.is_none());
+        assert_eq!(cfg.sync_cron, "0 */10 * * * *");
+        assert_eq!((cfg.sync_concurrency, cfg.http_timeout_secs), (4, 60));
+    }
+
+    #[test]
+    fn sync_settings_are_checked() {
+        let with = |k: &'static str, v: &'static str| {
+            Config::from_lookup(move |key| (key == k).then(|| v.to_string()))
+        };
+        assert!(
+            with("CLOUDCENSUS_SYNC_CRON", "*/5 * * * *")
+                .unwrap_err()
+                .to_string()
+                .contains("6-field")
+        );
+        assert_eq!(
+            with("CLOUDCENSUS_SYNC_CRON", "*/30 * * * * *")
+                .unwrap()
+                .sync_cron,
+            "*/30 * * * * *"
+        );
+        assert!(with("CLOUDCENSUS_SYNC_CONCURRENCY", "0").is_err());
+        assert!(
+            with("CLOUDCENSUS_HTTP_TIMEOUT", "x")
+                .unwrap_err()
+                .to_string()
+                .contains("CLOUDCENSUS_HTTP_TIMEOUT")
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod openstack;
 pub mod server;
+pub mod sync;
 
 /// Installs the process-wide TLS crypto provider. Call once before any TLS use.
 pub fn install_crypto_provider() {

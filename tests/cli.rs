@@ -109,6 +109,7 @@ async fn token_commands_create_list_and_revoke() {
         db: conn.clone(),
         secret_box: cloudcensus::crypto::SecretBox::ephemeral(),
         public_url: base.clone(),
+        sync: None,
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(cloudcensus::server::run(bound, state, async {

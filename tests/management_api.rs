@@ -214,12 +214,16 @@ async fn tenants_are_registered_filtered_pulled_and_deleted() {
             "backend_id",
             "created",
             "error_message",
+            "image_quota_usage",
+            "import_methods",
+            "last_success_at",
             "last_sync_at",
             "modified",
             "name",
             "service_settings",
             "service_settings_uuid",
             "state",
+            "stores",
             "url",
             "uuid"
         ]

@@ -6,4 +6,5 @@ pub mod images;
 pub mod instances;
 pub mod offerings;
 pub mod service_settings;
+pub mod sync_runs;
 pub mod tenants;

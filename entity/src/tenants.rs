@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// An OpenStack project within one cloud.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "tenants")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -20,6 +20,13 @@ pub struct Model {
     pub last_sync_at: Option<DateTimeUtc>,
     pub last_success_at: Option<DateTimeUtc>,
     pub pull_requested_at: Option<DateTimeUtc>,
+    /// Glance `/v2/info/usage`, `/stores`, `/import` as last seen; null where unsupported.
+    pub image_quota_usage: Option<Json>,
+    pub stores: Option<Json>,
+    pub import_methods: Option<Json>,
+    /// Which replica is syncing this tenant, and until when its claim holds.
+    pub sync_lease_holder: Option<String>,
+    pub sync_lease_expires_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,7 @@ pub mod links;
 pub mod offerings;
 pub mod query;
 pub mod settings;
+pub mod sync_runs;
 pub mod tenants;
 pub mod tokens;
 
@@ -29,6 +30,9 @@ pub struct AppState {
     pub secret_box: SecretBox,
     /// Base of absolute URLs, without a trailing slash.
     pub public_url: String,
+    /// The sync engine that `pull/` hands work to; `None` where no syncing happens (spec
+    /// generation, API-only tests).
+    pub sync: Option<Arc<crate::sync::SyncEngine>>,
 }
 
 impl AppState {
@@ -50,6 +54,8 @@ pub enum ApiTags {
     Offerings,
     /// API tokens.
     Tokens,
+    /// The record of tenant syncs.
+    SyncRuns,
     /// Liveness.
     Health,
 }
@@ -102,6 +108,7 @@ type Apis = (
     tenants::TenantsApi,
     offerings::OfferingsApi,
     tokens::TokensApi,
+    sync_runs::SyncRunsApi,
     health::HealthApi,
 );
 
@@ -121,6 +128,9 @@ pub fn openapi_service(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             tokens::TokensApi {
+                state: state.clone(),
+            },
+            sync_runs::SyncRunsApi {
                 state: state.clone(),
             },
             health::HealthApi { state },

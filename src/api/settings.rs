@@ -246,6 +246,32 @@ impl SettingsApi {
         self.update(caller, &uuid.0, body.0, false).await
     }
 
+    /// Start a sync of every tenant of this cloud now (staff).
+    #[oai(
+        path = "/service-settings/:uuid/pull/",
+        method = "post",
+        operation_id = "service_settings_pull"
+    )]
+    async fn pull(
+        &self,
+        caller: Caller,
+        uuid: Path<String>,
+    ) -> Result<super::tenants::Accepted, ErrorResponse> {
+        caller.require_staff()?;
+        let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
+        match &self.state.sync {
+            Some(engine) => {
+                engine.pull_settings(uuid).await.map_err(AppError::from)?;
+            }
+            None => {
+                settings::get(&self.state.db, &crate::catalog::Visibility::All, uuid).await?;
+            }
+        }
+        Ok(super::tenants::Accepted::Accepted(
+            super::errors::Detail::json("Pull operation was successfully scheduled."),
+        ))
+    }
+
     /// Remove a cloud with its tenants, images and instances (staff).
     #[oai(
         path = "/service-settings/:uuid/",

@@ -35,6 +35,13 @@ pub struct OpenStackTenant {
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
     pub last_sync_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Glance `/v2/info/usage` as last synced (quota limits and usage); null if unsupported.
+    pub image_quota_usage: Option<serde_json::Value>,
+    /// Glance `/v2/info/stores`; null if unsupported.
+    pub stores: Option<serde_json::Value>,
+    /// Glance `/v2/info/import`; null if unsupported.
+    pub import_methods: Option<serde_json::Value>,
 }
 
 /// Own credentials are optional; without them the cloud's are scoped to this project.
@@ -86,6 +93,10 @@ impl TenantsApi {
             created: t.created,
             modified: t.modified,
             last_sync_at: t.last_sync_at,
+            last_success_at: t.last_success_at,
+            image_quota_usage: t.image_quota_usage,
+            stores: t.stores,
+            import_methods: t.import_methods,
         }
     }
 }
@@ -200,7 +211,7 @@ impl TenantsApi {
         Ok(Deleted::NoContent)
     }
 
-    /// Queue a sync of this tenant now (staff).
+    /// Start a sync of this tenant now (staff). 409 while one is already running.
     #[oai(
         path = "/openstack-tenants/:uuid/pull/",
         method = "post",
@@ -209,7 +220,12 @@ impl TenantsApi {
     async fn pull(&self, caller: Caller, uuid: Path<String>) -> Result<Accepted, ErrorResponse> {
         caller.require_staff()?;
         let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
-        tenants::request_pull(&self.state.db, uuid).await?;
+        match &self.state.sync {
+            Some(engine) => engine.pull_tenant(uuid).await.map_err(AppError::from)?,
+            None => {
+                tenants::request_pull(&self.state.db, uuid).await?;
+            }
+        }
         Ok(Accepted::Accepted(Detail::json(
             "Pull operation was successfully scheduled.",
         )))

@@ -1,9 +1,11 @@
 //! The catalog layer: every database query of the service lives here, below the HTTP layer.
 pub mod credentials;
 pub mod images;
+pub mod inventory;
 pub mod offerings;
 pub mod paging;
 pub mod settings;
+pub mod sync_runs;
 pub mod tenants;
 pub mod tokens;
 pub mod usage;

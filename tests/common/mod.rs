@@ -112,6 +112,7 @@ impl TestServer {
             db: db.clone(),
             secret_box: SecretBox::from_passphrase(SECRET_KEY).unwrap(),
             public_url: base.clone(),
+            sync: None,
         });
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {

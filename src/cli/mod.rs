@@ -1,4 +1,7 @@
-//! The command line: `serve` (default), `migrate`, `openapi`, `token …`.
+//! The command line: `serve` (default), `migrate`, `openapi`, `sync`, `demo`, `token …`.
+mod sync;
+mod token;
+
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
@@ -6,10 +9,10 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::api::{self, AppState};
-use crate::catalog::tokens::{self, NewToken};
-use crate::catalog::{hex, parse_uuid};
+use crate::catalog::parse_uuid;
 use crate::config::{Config, public_url_for};
 use crate::crypto::SecretBox;
+use crate::sync::{SyncEngine, SyncSettings};
 use crate::{db, server};
 
 #[derive(Parser, Debug)]
@@ -31,6 +34,12 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document.
     Openapi,
+    /// Sync all tenants (or the given ones) once, in the foreground, and exit.
+    Sync {
+        /// Only this tenant (uuid); repeat for several.
+        #[arg(long = "tenant", value_parser = parse_tenant_uuid)]
+        tenant: Vec<Uuid>,
+    },
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -86,7 +95,43 @@ pub enum CliError {
     },
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("sync schedule: {0}")]
+    Schedule(#[from] tokio_cron_scheduler::JobSchedulerError),
+    #[error("{0} tenant(s) failed to sync")]
+    SyncFailed(usize),
 }
+
+fn secret_box(cfg: &Config) -> Result<SecretBox, CliError> {
+    Ok(SecretBox::from_passphrase(
+        cfg.secret_key
+            .as_deref()
+            .ok_or(CliError::MissingSecretKey)?,
+    )?)
+}
+
+/// Sync settings from the configuration.
+pub fn sync_settings(cfg: &Config) -> SyncSettings {
+    let mut s = SyncSettings::new(&cfg.sync_cron, cfg.sync_concurrency);
+    s.session.timeout = std::time::Duration::from_secs(cfg.http_timeout_secs);
+    s
+}
+
+/// Runs the API (and the sync schedule) until SIGTERM or Ctrl-C.
+pub async fn serve_with(
+    bound: server::Bound,
+    state: Arc<AppState>,
+    engine: Arc<SyncEngine>,
+) -> Result<(), CliError> {
+    engine.start_schedule().await?;
+    let result = server::run(bound, state, server::shutdown_signal())
+        .await
+        .map_err(CliError::Serve);
+    engine.shutdown(SHUTDOWN_GRACE).await;
+    result
+}
+
+/// How long running syncs may take to finish (or abort) at shutdown.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn open_db(cfg: &Config) -> Result<DatabaseConnection, CliError> {
     let conn = db::connect(&cfg.database_url).await?;
@@ -106,7 +151,8 @@ pub async fn run(cli: Cli, cfg: Config) -> Result<(), CliError> {
             println!("{}", spec());
             Ok(())
         }
-        Command::Token(cmd) => token(cmd, &open_db(&cfg).await?).await,
+        Command::Token(cmd) => token::run(cmd, &open_db(&cfg).await?).await,
+        Command::Sync { tenant } => sync::run(&cfg, &tenant).await,
     }
 }
 
@@ -116,15 +162,12 @@ pub fn spec() -> String {
         db: DatabaseConnection::default(),
         secret_box: SecretBox::ephemeral(),
         public_url: String::new(),
+        sync: None,
     }))
 }
 
 async fn serve(cfg: Config) -> Result<(), CliError> {
-    let secret_box = SecretBox::from_passphrase(
-        cfg.secret_key
-            .as_deref()
-            .ok_or(CliError::MissingSecretKey)?,
-    )?;
+    let secret_box = secret_box(&cfg)?;
     let conn = open_db(&cfg).await?;
     let bound = server::bind(cfg.bind)
         .await
@@ -137,75 +180,12 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(|| public_url_for(bound.addr));
     tracing::info!(addr = %bound.addr, %public_url, "serving");
+    let engine = SyncEngine::new(conn.clone(), secret_box.clone(), sync_settings(&cfg));
     let state = Arc::new(AppState {
         db: conn,
         secret_box,
         public_url,
+        sync: Some(engine.clone()),
     });
-    server::run(bound, state, server::shutdown_signal())
-        .await
-        .map_err(CliError::Serve)
-}
-
-async fn token(cmd: TokenCommand, conn: &DatabaseConnection) -> Result<(), CliError> {
-    match cmd {
-        TokenCommand::Create(c) => {
-            let (view, secret) = tokens::create(
-                conn,
-                NewToken {
-                    name: c.name,
-                    is_staff: c.staff,
-                    tenants: c.tenant,
-                    expires_in_days: c.expires_in_days,
-                },
-            )
-            .await?;
-            let scope = if view.token.is_staff {
-                "staff".to_string()
-            } else {
-                format!(
-                    "tenants {}",
-                    view.tenant_uuids
-                        .iter()
-                        .map(hex)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                )
-            };
-            println!(
-                "Created token {:?} ({scope}). Store it now; it cannot be shown again:",
-                view.token.name
-            );
-            println!("{secret}");
-        }
-        TokenCommand::List => {
-            println!(
-                "{:<32}  {:<24}  {:<8}  {:<25}  EXPIRES",
-                "UUID", "NAME", "SCOPE", "LAST USED"
-            );
-            for v in tokens::list(conn).await? {
-                let scope = if v.token.is_staff {
-                    "staff".to_string()
-                } else {
-                    format!("{} tenants", v.tenant_uuids.len())
-                };
-                let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
-                    t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into())
-                };
-                println!(
-                    "{:<32}  {:<24}  {:<8}  {:<25}  {}",
-                    hex(&v.token.uuid),
-                    v.token.name,
-                    scope,
-                    when(v.token.last_used_at),
-                    when(v.token.expires_at)
-                );
-            }
-        }
-        TokenCommand::Revoke { key } => {
-            let t = tokens::revoke(conn, &key).await?;
-            println!("Revoked token {:?} ({}).", t.name, hex(&t.uuid));
-        }
-    }
-    Ok(())
+    serve_with(bound, state, engine).await
 }

@@ -1,0 +1,27 @@
+use sea_orm::entity::prelude::*;
+
+/// One sync of one tenant: when, how it ended, and what it changed.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sync_runs")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub uuid: Uuid,
+    pub tenant_id: i32,
+    pub started_at: DateTimeUtc,
+    pub finished_at: Option<DateTimeUtc>,
+    /// `running`, `success`, `failed` or `aborted`.
+    pub outcome: String,
+    pub images_seen: i64,
+    pub images_added: i64,
+    pub images_updated: i64,
+    pub images_removed: i64,
+    pub instances_seen: i64,
+    pub error_message: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

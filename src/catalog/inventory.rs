@@ -1,0 +1,438 @@
+//! What a sync reads and writes: comparing a page of upstream images or servers with the
+//! catalog, and applying one tenant's complete listing in a single transaction.
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use entity::{image_tenants, images, instances, tenants};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
+    QuerySelect, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+/// Rows per multi-row statement: well under SQLite's bound-variable limit.
+const CHUNK: usize = 400;
+
+/// The catalog's view of one image, as a sync compares and writes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageRecord {
+    pub backend_id: String,
+    pub name: String,
+    pub min_disk: i64,
+    pub min_ram: i64,
+    pub status: String,
+    pub visibility: String,
+    pub size: Option<i64>,
+    pub checksum: Option<String>,
+    pub disk_format: Option<String>,
+    pub container_format: Option<String>,
+    pub backend_created_at: Option<DateTime<Utc>>,
+    pub backend_updated_at: Option<DateTime<Utc>>,
+    pub hw_rescue_device: String,
+    pub hw_rescue_bus: String,
+    pub properties: serde_json::Value,
+}
+
+impl From<images::Model> for ImageRecord {
+    fn from(m: images::Model) -> Self {
+        Self {
+            backend_id: m.backend_id,
+            name: m.name,
+            min_disk: m.min_disk,
+            min_ram: m.min_ram,
+            status: m.status,
+            visibility: m.visibility,
+            size: m.size,
+            checksum: m.checksum,
+            disk_format: m.disk_format,
+            container_format: m.container_format,
+            backend_created_at: m.backend_created_at,
+            backend_updated_at: m.backend_updated_at,
+            hw_rescue_device: m.hw_rescue_device,
+            hw_rescue_bus: m.hw_rescue_bus,
+            properties: m.properties,
+        }
+    }
+}
+
+impl ImageRecord {
+    fn active_model(&self, settings_id: i32) -> images::ActiveModel {
+        images::ActiveModel {
+            uuid: Set(Uuid::new_v4()),
+            settings_id: Set(settings_id),
+            backend_id: Set(self.backend_id.clone()),
+            name: Set(self.name.clone()),
+            min_disk: Set(self.min_disk),
+            min_ram: Set(self.min_ram),
+            status: Set(self.status.clone()),
+            visibility: Set(self.visibility.clone()),
+            size: Set(self.size),
+            checksum: Set(self.checksum.clone()),
+            disk_format: Set(self.disk_format.clone()),
+            container_format: Set(self.container_format.clone()),
+            backend_created_at: Set(self.backend_created_at),
+            backend_updated_at: Set(self.backend_updated_at),
+            hw_rescue_device: Set(self.hw_rescue_device.clone()),
+            hw_rescue_bus: Set(self.hw_rescue_bus.clone()),
+            properties: Set(self.properties.clone()),
+            ..Default::default()
+        }
+    }
+}
+
+/// An image as the catalog has it now, and whether the tenant already sees it.
+pub struct KnownImage {
+    pub record: ImageRecord,
+    pub linked: bool,
+}
+
+/// The catalog rows for these Glance ids of one cloud, with the tenant's links.
+pub async fn known_images(
+    db: &DatabaseConnection,
+    settings_id: i32,
+    tenant_id: i32,
+    backend_ids: &[String],
+) -> Result<HashMap<String, KnownImage>, DbErr> {
+    let mut out = HashMap::with_capacity(backend_ids.len());
+    for chunk in backend_ids.chunks(CHUNK) {
+        let rows = images::Entity::find()
+            .filter(images::Column::SettingsId.eq(settings_id))
+            .filter(images::Column::BackendId.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let linked: HashSet<i64> = image_tenants::Entity::find()
+            .select_only()
+            .column(image_tenants::Column::ImageId)
+            .filter(image_tenants::Column::TenantId.eq(tenant_id))
+            .filter(image_tenants::Column::ImageId.is_in(ids))
+            .into_tuple::<i64>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        for row in rows {
+            let is_linked = linked.contains(&row.id);
+            out.insert(
+                row.backend_id.clone(),
+                KnownImage {
+                    linked: is_linked,
+                    record: row.into(),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Names of images of one cloud by Glance id (to name the image an instance runs).
+pub async fn image_names(
+    db: &DatabaseConnection,
+    settings_id: i32,
+    backend_ids: &[String],
+) -> Result<HashMap<String, String>, DbErr> {
+    let mut out = HashMap::new();
+    for chunk in backend_ids.chunks(CHUNK) {
+        let rows: Vec<(String, String)> = images::Entity::find()
+            .select_only()
+            .column(images::Column::BackendId)
+            .column(images::Column::Name)
+            .filter(images::Column::SettingsId.eq(settings_id))
+            .filter(images::Column::BackendId.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceRecord {
+    pub backend_id: String,
+    pub name: String,
+    pub image_backend_id: Option<String>,
+    pub image_name: String,
+    pub status: String,
+    pub backend_created_at: Option<DateTime<Utc>>,
+}
+
+pub struct KnownInstance {
+    pub record: InstanceRecord,
+    pub tenant_id: i32,
+    pub deleted: bool,
+}
+
+pub async fn known_instances(
+    db: &DatabaseConnection,
+    settings_id: i32,
+    backend_ids: &[String],
+) -> Result<HashMap<String, KnownInstance>, DbErr> {
+    let mut out = HashMap::with_capacity(backend_ids.len());
+    for chunk in backend_ids.chunks(CHUNK) {
+        let rows = instances::Entity::find()
+            .filter(instances::Column::SettingsId.eq(settings_id))
+            .filter(instances::Column::BackendId.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?;
+        for m in rows {
+            out.insert(
+                m.backend_id.clone(),
+                KnownInstance {
+                    tenant_id: m.tenant_id,
+                    deleted: m.deleted_at.is_some(),
+                    record: InstanceRecord {
+                        backend_id: m.backend_id,
+                        name: m.name,
+                        image_backend_id: m.image_backend_id,
+                        image_name: m.image_name,
+                        status: m.status,
+                        backend_created_at: m.backend_created_at,
+                    },
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Everything one tenant's complete listing changes.
+#[derive(Default, Debug)]
+pub struct TenantChanges {
+    /// New or changed image rows.
+    pub upsert_images: Vec<ImageRecord>,
+    /// Glance ids the tenant sees but is not yet linked to.
+    pub link: Vec<String>,
+    /// Every Glance id the tenant sees (to find what it no longer sees).
+    pub seen_images: HashSet<String>,
+    pub upsert_instances: Vec<InstanceRecord>,
+    pub seen_instances: HashSet<String>,
+    /// Glance info, when it differs from what is stored.
+    pub info: Option<GlanceInfoColumns>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GlanceInfoColumns {
+    pub image_quota_usage: Option<serde_json::Value>,
+    pub stores: Option<serde_json::Value>,
+    pub import_methods: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppliedCounts {
+    pub images_upserted: u64,
+    pub images_linked: u64,
+    pub images_unlinked: u64,
+    pub images_deleted: u64,
+    pub instances_upserted: u64,
+    pub instances_marked_deleted: u64,
+}
+
+impl AppliedCounts {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Applies a tenant's changes atomically: either all of them or none.
+pub async fn apply(
+    db: &DatabaseConnection,
+    settings_id: i32,
+    tenant_id: i32,
+    changes: &TenantChanges,
+    now: DateTime<Utc>,
+) -> Result<AppliedCounts, DbErr> {
+    let txn = db.begin().await?;
+    let mut counts = AppliedCounts::default();
+
+    for chunk in changes.upsert_images.chunks(CHUNK) {
+        let models = chunk.iter().map(|r| r.active_model(settings_id));
+        images::Entity::insert_many(models)
+            .on_conflict(
+                OnConflict::columns([images::Column::SettingsId, images::Column::BackendId])
+                    .update_columns([
+                        images::Column::Name,
+                        images::Column::MinDisk,
+                        images::Column::MinRam,
+                        images::Column::Status,
+                        images::Column::Visibility,
+                        images::Column::Size,
+                        images::Column::Checksum,
+                        images::Column::DiskFormat,
+                        images::Column::ContainerFormat,
+                        images::Column::BackendCreatedAt,
+                        images::Column::BackendUpdatedAt,
+                        images::Column::HwRescueDevice,
+                        images::Column::HwRescueBus,
+                        images::Column::Properties,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        counts.images_upserted += chunk.len() as u64;
+    }
+
+    for chunk in changes.link.chunks(CHUNK) {
+        let ids: Vec<i64> = images::Entity::find()
+            .select_only()
+            .column(images::Column::Id)
+            .filter(images::Column::SettingsId.eq(settings_id))
+            .filter(images::Column::BackendId.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if ids.is_empty() {
+            continue;
+        }
+        let links = ids.iter().map(|id| image_tenants::ActiveModel {
+            image_id: Set(*id),
+            tenant_id: Set(tenant_id),
+        });
+        let inserted = image_tenants::Entity::insert_many(links)
+            .on_conflict_do_nothing()
+            .exec_without_returning(&txn)
+            .await?;
+        counts.images_linked += match inserted {
+            sea_orm::TryInsertResult::Inserted(n) => n,
+            _ => 0,
+        };
+    }
+
+    // What the tenant no longer sees: its links whose Glance id was not listed.
+    let linked: Vec<(i64, String)> = images::Entity::find()
+        .select_only()
+        .column(images::Column::Id)
+        .column(images::Column::BackendId)
+        .filter(
+            images::Column::Id.in_subquery(
+                Query::select()
+                    .column(image_tenants::Column::ImageId)
+                    .from(image_tenants::Entity)
+                    .and_where(image_tenants::Column::TenantId.eq(tenant_id))
+                    .to_owned(),
+            ),
+        )
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let gone: Vec<i64> = linked
+        .into_iter()
+        .filter(|(_, backend_id)| !changes.seen_images.contains(backend_id))
+        .map(|(id, _)| id)
+        .collect();
+    for chunk in gone.chunks(CHUNK) {
+        let res = image_tenants::Entity::delete_many()
+            .filter(image_tenants::Column::TenantId.eq(tenant_id))
+            .filter(image_tenants::Column::ImageId.is_in(chunk.iter().copied()))
+            .exec(&txn)
+            .await?;
+        counts.images_unlinked += res.rows_affected;
+        // Images that no tenant sees any more leave the catalog.
+        let res = images::Entity::delete_many()
+            .filter(images::Column::Id.is_in(chunk.iter().copied()))
+            .filter(
+                Expr::exists(
+                    Query::select()
+                        .expr(Expr::val(1))
+                        .from(image_tenants::Entity)
+                        .and_where(
+                            Expr::col((image_tenants::Entity, image_tenants::Column::ImageId))
+                                .equals((images::Entity, images::Column::Id)),
+                        )
+                        .to_owned(),
+                )
+                .not(),
+            )
+            .exec(&txn)
+            .await?;
+        counts.images_deleted += res.rows_affected;
+    }
+
+    for chunk in changes.upsert_instances.chunks(CHUNK) {
+        let models = chunk.iter().map(|r| instances::ActiveModel {
+            uuid: Set(Uuid::new_v4()),
+            settings_id: Set(settings_id),
+            tenant_id: Set(tenant_id),
+            backend_id: Set(r.backend_id.clone()),
+            name: Set(r.name.clone()),
+            image_backend_id: Set(r.image_backend_id.clone()),
+            image_name: Set(r.image_name.clone()),
+            status: Set(r.status.clone()),
+            backend_created_at: Set(r.backend_created_at),
+            deleted_at: Set(None),
+            ..Default::default()
+        });
+        instances::Entity::insert_many(models)
+            .on_conflict(
+                OnConflict::columns([instances::Column::SettingsId, instances::Column::BackendId])
+                    .update_columns([
+                        instances::Column::TenantId,
+                        instances::Column::Name,
+                        instances::Column::ImageBackendId,
+                        instances::Column::ImageName,
+                        instances::Column::Status,
+                        instances::Column::BackendCreatedAt,
+                        instances::Column::DeletedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        counts.instances_upserted += chunk.len() as u64;
+    }
+
+    // Instances that vanished are kept, marked deleted, so "created" counts keep history.
+    let live: Vec<(i64, String)> = instances::Entity::find()
+        .select_only()
+        .column(instances::Column::Id)
+        .column(instances::Column::BackendId)
+        .filter(instances::Column::TenantId.eq(tenant_id))
+        .filter(instances::Column::DeletedAt.is_null())
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let vanished: Vec<i64> = live
+        .into_iter()
+        .filter(|(_, b)| !changes.seen_instances.contains(b))
+        .map(|(id, _)| id)
+        .collect();
+    for chunk in vanished.chunks(CHUNK) {
+        let res = instances::Entity::update_many()
+            .col_expr(instances::Column::DeletedAt, Expr::val(now))
+            .filter(instances::Column::Id.is_in(chunk.iter().copied()))
+            .exec(&txn)
+            .await?;
+        counts.instances_marked_deleted += res.rows_affected;
+    }
+
+    if let Some(info) = &changes.info {
+        tenants::Entity::update_many()
+            .col_expr(
+                tenants::Column::ImageQuotaUsage,
+                Expr::val(info.image_quota_usage.clone()),
+            )
+            .col_expr(tenants::Column::Stores, Expr::val(info.stores.clone()))
+            .col_expr(
+                tenants::Column::ImportMethods,
+                Expr::val(info.import_methods.clone()),
+            )
+            .filter(tenants::Column::Id.eq(tenant_id))
+            .exec(&txn)
+            .await?;
+    }
+
+    txn.commit().await?;
+    Ok(counts)
+}
+
+/// Row counts of the catalog tables a sync writes: images, links, instances.
+pub async fn count_rows<C: ConnectionTrait>(db: &C) -> Result<(u64, u64, u64), DbErr> {
+    use sea_orm::PaginatorTrait;
+    Ok((
+        images::Entity::find().count(db).await?,
+        image_tenants::Entity::find().count(db).await?,
+        instances::Entity::find().count(db).await?,
+    ))
+}

@@ -1,0 +1,115 @@
+use std::fmt;
+
+/// Which OpenStack service a request went to, for error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    Keystone,
+    Glance,
+    Nova,
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Service::Keystone => "Keystone",
+            Service::Glance => "Glance",
+            Service::Nova => "Nova",
+        })
+    }
+}
+
+/// Typed failures of talking to OpenStack. Messages are meant for a tenant's `error_message`:
+/// readable, and never containing a credential or token.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenStackError {
+    #[error("Keystone authentication failed: {0}")]
+    AuthFailed(String),
+    #[error(
+        "the service catalog has no {service_type} endpoint for interface {interface:?}{region}"
+    )]
+    EndpointMissing {
+        service_type: String,
+        interface: String,
+        region: String,
+    },
+    #[error("{service} answered HTTP {status}{}", if .message.is_empty() { String::new() } else { format!(": {}", .message) })]
+    UpstreamStatus {
+        service: Service,
+        status: u16,
+        message: String,
+    },
+    #[error("{service} did not answer within {seconds} s")]
+    Timeout { service: Service, seconds: u64 },
+    #[error("cannot reach {service}: {detail}")]
+    Connect { service: Service, detail: String },
+    #[error("{service} sent a malformed response: {detail}")]
+    MalformedBody { service: Service, detail: String },
+    #[error("{service} paging is inconsistent: {detail}")]
+    Paging { service: Service, detail: String },
+    #[error("invalid URL {0:?}")]
+    BadUrl(String),
+}
+
+impl OpenStackError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::UpstreamStatus { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A short, safe summary of an error body (OpenStack sends JSON or HTML).
+pub fn summarize_body(body: &str) -> String {
+    let from_json = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            let pick = |v: &serde_json::Value| {
+                v.get("message")
+                    .or_else(|| v.get("detail"))
+                    .or_else(|| v.get("title"))
+                    .and_then(|m| m.as_str())
+                    .map(String::from)
+            };
+            pick(&v).or_else(|| v.as_object()?.values().find_map(pick))
+        });
+    let text = from_json.unwrap_or_else(|| {
+        // Strip tags from HTML error pages.
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in body.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => {
+                    in_tag = false;
+                    out.push(' ');
+                }
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    });
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    collapsed.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_summarized() {
+        assert_eq!(
+            summarize_body(
+                r#"{"error": {"code": 401, "message": "The request you have made requires authentication."}}"#
+            ),
+            "The request you have made requires authentication."
+        );
+        assert_eq!(
+            summarize_body("<html><body><h1>400 Bad Request</h1>marker not found</body></html>"),
+            "400 Bad Request marker not found"
+        );
+        assert_eq!(summarize_body(&"x".repeat(500)).len(), 200);
+    }
+}

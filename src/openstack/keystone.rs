@@ -1,0 +1,212 @@
+//! Keystone v3: the token request body, the token response, and endpoint discovery.
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::OpenStackError;
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum ProjectScope {
+    Id(String),
+    Name { name: String, domain: String },
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum AuthMethod {
+    Password {
+        username: String,
+        password: String,
+        user_domain: String,
+        project: ProjectScope,
+    },
+    /// Application credentials carry their own project: Keystone rejects a scope with them.
+    ApplicationCredential { id: String, secret: String },
+}
+
+impl std::fmt::Debug for AuthMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Password { username, .. } => write!(f, "Password({username})"),
+            Self::ApplicationCredential { id, .. } => write!(f, "ApplicationCredential({id})"),
+        }
+    }
+}
+
+/// Keystone identifies the built-in domain by id `default` (its name is `Default`).
+fn domain_ref(domain: &str) -> Value {
+    if domain.is_empty() || domain.eq_ignore_ascii_case("default") {
+        json!({"id": "default"})
+    } else {
+        json!({"name": domain})
+    }
+}
+
+pub fn auth_body(method: &AuthMethod) -> Value {
+    match method {
+        AuthMethod::Password {
+            username,
+            password,
+            user_domain,
+            project,
+        } => {
+            let project = match project {
+                ProjectScope::Id(id) => json!({"id": id}),
+                ProjectScope::Name { name, domain } => {
+                    json!({"name": name, "domain": domain_ref(domain)})
+                }
+            };
+            json!({"auth": {
+                "identity": {"methods": ["password"], "password": {"user": {
+                    "name": username, "domain": domain_ref(user_domain), "password": password
+                }}},
+                "scope": {"project": project}
+            }})
+        }
+        AuthMethod::ApplicationCredential { id, secret } => json!({"auth": {"identity": {
+            "methods": ["application_credential"],
+            "application_credential": {"id": id, "secret": secret}
+        }}}),
+    }
+}
+
+/// `{auth_url}/auth/tokens`, whether or not the configured URL ends in `/v3`.
+pub fn tokens_url(auth_url: &str) -> String {
+    let base = auth_url.trim_end_matches('/');
+    if base.ends_with("/v3") {
+        format!("{base}/auth/tokens")
+    } else {
+        format!("{base}/v3/auth/tokens")
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct TokenResponse {
+    pub token: TokenBody,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct TokenBody {
+    pub expires_at: DateTime<Utc>,
+    #[serde(default)]
+    pub catalog: Vec<CatalogEntry>,
+    #[serde(default)]
+    pub project: Option<ProjectRef>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ProjectRef {
+    pub id: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CatalogEntry {
+    #[serde(rename = "type")]
+    pub service_type: String,
+    #[serde(default)]
+    pub endpoints: Vec<CatalogEndpoint>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CatalogEndpoint {
+    pub interface: String,
+    #[serde(default)]
+    pub region_id: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    pub url: String,
+}
+
+/// The URL of `service_type` for `interface`, in `region` when one is configured.
+pub fn find_endpoint(
+    catalog: &[CatalogEntry],
+    service_type: &str,
+    interface: &str,
+    region: &str,
+) -> Result<String, OpenStackError> {
+    catalog
+        .iter()
+        .filter(|e| e.service_type == service_type)
+        .flat_map(|e| e.endpoints.iter())
+        .find(|ep| {
+            ep.interface == interface
+                && (region.is_empty()
+                    || ep.region_id.as_deref() == Some(region)
+                    || ep.region.as_deref() == Some(region))
+        })
+        .map(|ep| ep.url.trim_end_matches('/').to_string())
+        .ok_or_else(|| OpenStackError::EndpointMissing {
+            service_type: service_type.to_string(),
+            interface: interface.to_string(),
+            region: if region.is_empty() {
+                String::new()
+            } else {
+                format!(" in region {region:?}")
+            },
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_follow_the_keystone_v3_shapes() {
+        let pw = auth_body(&AuthMethod::Password {
+            username: "u".into(),
+            password: "p".into(),
+            user_domain: "Default".into(),
+            project: ProjectScope::Id("pid".into()),
+        });
+        assert_eq!(
+            pw["auth"]["identity"]["password"]["user"]["domain"],
+            json!({"id": "default"})
+        );
+        assert_eq!(pw["auth"]["scope"]["project"], json!({"id": "pid"}));
+        let app = auth_body(&AuthMethod::ApplicationCredential {
+            id: "a".into(),
+            secret: "s".into(),
+        });
+        assert!(app["auth"].get("scope").is_none());
+        assert_eq!(
+            app["auth"]["identity"]["methods"],
+            json!(["application_credential"])
+        );
+        assert!(
+            !format!(
+                "{:?}",
+                AuthMethod::ApplicationCredential {
+                    id: "a".into(),
+                    secret: "s3cr3t".into()
+                }
+            )
+            .contains("s3cr3t")
+        );
+    }
+
+    #[test]
+    fn token_urls_and_endpoints() {
+        assert_eq!(
+            tokens_url("http://k:5000/v3/"),
+            "http://k:5000/v3/auth/tokens"
+        );
+        assert_eq!(tokens_url("http://k:5000"), "http://k:5000/v3/auth/tokens");
+        let catalog: Vec<CatalogEntry> = serde_json::from_value(json!([
+            {"type": "image", "endpoints": [
+                {"interface": "public", "region_id": "R1", "url": "http://g1/"},
+                {"interface": "internal", "region_id": "R1", "url": "http://g1-int"},
+                {"interface": "public", "region_id": "R2", "url": "http://g2"}
+            ]}
+        ]))
+        .unwrap();
+        assert_eq!(
+            find_endpoint(&catalog, "image", "public", "R2").unwrap(),
+            "http://g2"
+        );
+        assert_eq!(
+            find_endpoint(&catalog, "image", "internal", "").unwrap(),
+            "http://g1-int"
+        );
+        let missing = find_endpoint(&catalog, "compute", "public", "R1").unwrap_err();
+        assert!(missing.to_string().contains("compute"));
+    }
+}

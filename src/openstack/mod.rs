@@ -1,0 +1,10 @@
+//! OpenStack wire types and clients: Keystone v3, Glance v2, Nova. No catalog or sync logic.
+pub mod error;
+pub mod glance;
+pub mod keystone;
+pub mod nova;
+pub mod retry;
+pub mod session;
+
+pub use error::OpenStackError;
+pub use session::{Session, SessionConfig};

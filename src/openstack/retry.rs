@@ -1,0 +1,114 @@
+//! Sending one request with bounded retries: 429/503 honour `Retry-After`; connection errors,
+//! timeouts and other 5xx back off exponentially with jitter.
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::{RequestBuilder, Response, StatusCode};
+
+use super::error::{OpenStackError, Service, summarize_body};
+
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// A longer `Retry-After` is cut to this, so one tenant cannot stall a sweep.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.base_delay.saturating_mul(1u32 << attempt.min(16));
+        let capped = exp.min(self.max_delay);
+        // Full jitter keeps many tenants from retrying in lockstep.
+        let jitter = rand::rng().random_range(0.5..=1.0);
+        capped.mul_f64(jitter)
+    }
+
+    fn retry_after(&self, resp: &Response) -> Option<Duration> {
+        let raw = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?;
+        let secs: u64 = raw.trim().parse().ok()?;
+        Some(Duration::from_secs(secs).min(self.max_retry_after))
+    }
+}
+
+pub fn classify(service: Service, timeout: Duration, err: &reqwest::Error) -> OpenStackError {
+    if err.is_timeout() {
+        OpenStackError::Timeout {
+            service,
+            seconds: timeout.as_secs().max(1),
+        }
+    } else if err.is_decode() || err.is_body() {
+        OpenStackError::MalformedBody {
+            service,
+            detail: err.to_string(),
+        }
+    } else {
+        // reqwest's message names the URL, never headers: no token can leak through it.
+        let mut detail = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(s) = source {
+            detail = format!("{detail}: {s}");
+            source = s.source();
+        }
+        OpenStackError::Connect { service, detail }
+    }
+}
+
+/// Sends `build()` until it succeeds, fails for good, or attempts run out. Returns the
+/// response of any status the caller must judge itself (2xx, 4xx except 429).
+pub async fn send(
+    service: Service,
+    policy: &RetryPolicy,
+    timeout: Duration,
+    build: impl Fn() -> RequestBuilder,
+) -> Result<Response, OpenStackError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let last = attempt >= policy.max_attempts;
+        let wait = match build().send().await {
+            Ok(resp) => {
+                let status = resp.status();
+                let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+                if !retryable || last {
+                    return Ok(resp);
+                }
+                let wait = match status {
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => policy
+                        .retry_after(&resp)
+                        .unwrap_or_else(|| policy.backoff(attempt)),
+                    _ => policy.backoff(attempt),
+                };
+                let body = resp.text().await.unwrap_or_default();
+                tracing::debug!(%service, status = status.as_u16(), attempt, "retrying: {}", summarize_body(&body));
+                wait
+            }
+            Err(e) => {
+                let err = classify(service, timeout, &e);
+                if last {
+                    return Err(err);
+                }
+                tracing::debug!(%service, attempt, error = %err, "retrying");
+                policy.backoff(attempt)
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}

@@ -1,0 +1,214 @@
+//! An authenticated session with one cloud for one project: token cache, endpoint lookup,
+//! and GETs that re-authenticate once on a 401.
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
+
+use super::error::{OpenStackError, Service, summarize_body};
+use super::keystone::{self, AuthMethod, CatalogEntry, TokenResponse};
+use super::retry::{self, RetryPolicy};
+
+/// Tokens are renewed this long before Keystone says they expire.
+const EXPIRY_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    pub auth_url: String,
+    pub interface: String,
+    pub region: String,
+    pub auth: AuthMethod,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl SessionConfig {
+    pub fn new(auth_url: &str, auth: AuthMethod) -> Self {
+        Self {
+            auth_url: auth_url.to_string(),
+            interface: "public".into(),
+            region: String::new(),
+            auth,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+struct Token {
+    value: String,
+    expires_at: DateTime<Utc>,
+    catalog: Vec<CatalogEntry>,
+}
+
+pub struct Session {
+    client: reqwest::Client,
+    cfg: SessionConfig,
+    token: Mutex<Option<Arc<Token>>>,
+}
+
+impl Session {
+    pub fn new(cfg: SessionConfig) -> Result<Self, OpenStackError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.timeout)
+            .user_agent(concat!("cloudcensus/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| OpenStackError::Connect {
+                service: Service::Keystone,
+                detail: e.to_string(),
+            })?;
+        Ok(Self {
+            client,
+            cfg,
+            token: Mutex::new(None),
+        })
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.cfg
+    }
+
+    async fn authenticate(&self) -> Result<Arc<Token>, OpenStackError> {
+        let url = keystone::tokens_url(&self.cfg.auth_url);
+        let body = keystone::auth_body(&self.cfg.auth);
+        let resp = retry::send(Service::Keystone, &self.cfg.retry, self.cfg.timeout, || {
+            self.client
+                .post(&url)
+                .header("Accept", "application/json")
+                .json(&body)
+        })
+        .await?;
+        let status = resp.status();
+        let subject = resp
+            .headers()
+            .get("X-Subject-Token")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| retry::classify(Service::Keystone, self.cfg.timeout, &e))?;
+        match status {
+            StatusCode::CREATED | StatusCode::OK => {}
+            StatusCode::UNAUTHORIZED
+            | StatusCode::FORBIDDEN
+            | StatusCode::NOT_FOUND
+            | StatusCode::BAD_REQUEST => {
+                return Err(OpenStackError::AuthFailed(format!(
+                    "HTTP {}: {}",
+                    status.as_u16(),
+                    summarize_body(&text)
+                )));
+            }
+            _ => {
+                return Err(OpenStackError::UpstreamStatus {
+                    service: Service::Keystone,
+                    status: status.as_u16(),
+                    message: summarize_body(&text),
+                });
+            }
+        }
+        let value = subject.ok_or_else(|| OpenStackError::MalformedBody {
+            service: Service::Keystone,
+            detail: "no X-Subject-Token header".into(),
+        })?;
+        let parsed: TokenResponse =
+            serde_json::from_str(&text).map_err(|e| OpenStackError::MalformedBody {
+                service: Service::Keystone,
+                detail: e.to_string(),
+            })?;
+        Ok(Arc::new(Token {
+            value,
+            expires_at: parsed.token.expires_at,
+            catalog: parsed.token.catalog,
+        }))
+    }
+
+    async fn token(&self) -> Result<Arc<Token>, OpenStackError> {
+        let mut cached = self.token.lock().await;
+        if let Some(t) = cached.as_ref()
+            && t.expires_at - EXPIRY_MARGIN > Utc::now()
+        {
+            return Ok(t.clone());
+        }
+        let fresh = self.authenticate().await?;
+        *cached = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    async fn invalidate(&self, stale: &Arc<Token>) {
+        let mut cached = self.token.lock().await;
+        if cached.as_ref().is_some_and(|t| Arc::ptr_eq(t, stale)) {
+            *cached = None;
+        }
+    }
+
+    /// Logs in (or reuses the cached token) and checks the credentials work.
+    pub async fn login(&self) -> Result<(), OpenStackError> {
+        self.token().await.map(|_| ())
+    }
+
+    /// The catalog URL of a service type (`image`, `compute`), without a trailing slash.
+    pub async fn endpoint(&self, service_type: &str) -> Result<String, OpenStackError> {
+        let token = self.token().await?;
+        keystone::find_endpoint(
+            &token.catalog,
+            service_type,
+            &self.cfg.interface,
+            &self.cfg.region,
+        )
+    }
+
+    /// GET a JSON document. `Ok(None)` for the statuses listed in `absent` (e.g. 404 from an
+    /// older cloud). A 401 renews the token and retries once.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        service: Service,
+        url: &str,
+        absent: &[u16],
+    ) -> Result<Option<T>, OpenStackError> {
+        let mut reauthenticated = false;
+        loop {
+            let token = self.token().await?;
+            let resp = retry::send(service, &self.cfg.retry, self.cfg.timeout, || {
+                self.client
+                    .get(url)
+                    .header("X-Auth-Token", &token.value)
+                    .header("Accept", "application/json")
+            })
+            .await?;
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED && !reauthenticated {
+                self.invalidate(&token).await;
+                reauthenticated = true;
+                continue;
+            }
+            if absent.contains(&status.as_u16()) {
+                return Ok(None);
+            }
+            let text = resp
+                .text()
+                .await
+                .map_err(|e| retry::classify(service, self.cfg.timeout, &e))?;
+            if !status.is_success() {
+                return Err(OpenStackError::UpstreamStatus {
+                    service,
+                    status: status.as_u16(),
+                    message: summarize_body(&text),
+                });
+            }
+            return serde_json::from_str(&text).map(Some).map_err(|e| {
+                OpenStackError::MalformedBody {
+                    service,
+                    detail: e.to_string(),
+                }
+            });
+        }
+    }
+}

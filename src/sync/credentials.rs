@@ -1,0 +1,41 @@
+//! Which credentials a tenant's sync logs in with.
+use entity::{service_settings, tenants};
+
+use crate::catalog::credentials::Credentials;
+use crate::crypto::{CryptoError, SecretBox};
+use crate::openstack::keystone::{AuthMethod, ProjectScope};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("no credentials are stored for this tenant or its cloud")]
+    Missing,
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// The tenant's own credentials when it has them, else the cloud's scoped to this project.
+/// (An application credential is bound to its own project, so it is used as it is.)
+pub fn auth_method(
+    settings: &service_settings::Model,
+    tenant: &tenants::Model,
+    secret_box: &SecretBox,
+) -> Result<AuthMethod, CredentialError> {
+    let sealed = tenant
+        .credentials
+        .as_deref()
+        .or(settings.credentials.as_deref())
+        .ok_or(CredentialError::Missing)?;
+    Ok(match Credentials::open(secret_box, sealed)? {
+        Credentials::Password {
+            username, password, ..
+        } => AuthMethod::Password {
+            username,
+            password,
+            user_domain: settings.domain.clone(),
+            project: ProjectScope::Id(tenant.backend_id.clone()),
+        },
+        Credentials::ApplicationCredential { id, secret } => {
+            AuthMethod::ApplicationCredential { id, secret }
+        }
+    })
+}

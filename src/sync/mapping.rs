@@ -1,0 +1,66 @@
+//! From OpenStack wire types to catalog records.
+use crate::catalog::inventory::{ImageRecord, InstanceRecord};
+use crate::openstack::glance::GlanceImage;
+use crate::openstack::nova::NovaServer;
+
+/// Glance counts `min_disk` in GB; the catalog (like Waldur) in MiB.
+const MIB_PER_GB: i64 = 1024;
+
+pub fn image_record(img: &GlanceImage) -> ImageRecord {
+    let prop = |k: &str| img.properties.get(k).cloned().unwrap_or_default();
+    let properties = img
+        .properties
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "hw_rescue_device" | "hw_rescue_bus"))
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect::<serde_json::Map<_, _>>();
+    ImageRecord {
+        backend_id: img.id.clone(),
+        name: img.name.clone(),
+        min_disk: img.min_disk_gb.saturating_mul(MIB_PER_GB),
+        min_ram: img.min_ram_mb,
+        status: img.status.clone(),
+        visibility: img.visibility.clone(),
+        size: img.size,
+        checksum: img.checksum.clone(),
+        disk_format: img.disk_format.clone(),
+        container_format: img.container_format.clone(),
+        backend_created_at: img.created_at,
+        backend_updated_at: img.updated_at,
+        hw_rescue_device: prop("hw_rescue_device"),
+        hw_rescue_bus: prop("hw_rescue_bus"),
+        properties: serde_json::Value::Object(properties),
+    }
+}
+
+pub fn instance_record(server: &NovaServer, image_name: String) -> InstanceRecord {
+    InstanceRecord {
+        backend_id: server.id.clone(),
+        name: server.name.clone(),
+        image_backend_id: server.image_id.clone(),
+        image_name,
+        status: server.status.clone(),
+        backend_created_at: server.created,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn min_disk_becomes_mib_and_rescue_fields_are_lifted() {
+        let img = GlanceImage::from_json(&serde_json::json!({
+            "id": "i", "name": "n", "min_disk": 3, "min_ram": 256,
+            "hw_rescue_device": "cdrom", "hw_rescue_bus": "ide", "os_distro": "ubuntu"
+        }))
+        .unwrap();
+        let r = image_record(&img);
+        assert_eq!((r.min_disk, r.min_ram), (3072, 256));
+        assert_eq!(
+            (r.hw_rescue_device.as_str(), r.hw_rescue_bus.as_str()),
+            ("cdrom", "ide")
+        );
+        assert_eq!(r.properties, serde_json::json!({"os_distro": "ubuntu"}));
+    }
+}

@@ -1,0 +1,9 @@
+//! Syncing tenants from OpenStack into the catalog: per-tenant reconcile, the sweep, the
+//! schedule, manual pulls.
+pub mod credentials;
+pub mod engine;
+pub mod mapping;
+pub mod tenant;
+
+pub use engine::{SyncEngine, SyncSettings};
+pub use tenant::{SyncError, TenantSummary};

@@ -1,0 +1,201 @@
+//! One tenant's sync: list everything the tenant sees upstream, compare it page by page with
+//! the catalog, and only after a complete listing apply the difference in one transaction.
+use std::collections::HashMap;
+
+use entity::{service_settings, tenants};
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::watch;
+
+use super::credentials::{self, CredentialError};
+use super::mapping;
+use crate::catalog::inventory::{self, AppliedCounts, GlanceInfoColumns, TenantChanges};
+use crate::catalog::sync_runs::RunCounts;
+use crate::crypto::SecretBox;
+use crate::openstack::glance::{self, ImagePager};
+use crate::openstack::nova::ServerPager;
+use crate::openstack::{OpenStackError, Session, SessionConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    OpenStack(#[from] OpenStackError),
+    #[error("credentials: {0}")]
+    Credentials(#[from] CredentialError),
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+    #[error("the sync was aborted by shutdown")]
+    Aborted,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TenantSummary {
+    pub counts: RunCounts,
+    pub applied: AppliedCounts,
+}
+
+/// What a tenant's sync needs besides the tenant.
+pub struct SyncContext<'a> {
+    pub db: &'a DatabaseConnection,
+    pub secret_box: &'a SecretBox,
+    /// Template for the session: timeouts and retries (auth is filled in per tenant).
+    pub session: &'a SessionConfig,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl SyncContext<'_> {
+    fn check_shutdown(&self) -> Result<(), SyncError> {
+        if *self.shutdown.borrow() {
+            Err(SyncError::Aborted)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+pub async fn sync_tenant(
+    ctx: &SyncContext<'_>,
+    settings: &service_settings::Model,
+    tenant: &tenants::Model,
+) -> Result<TenantSummary, SyncError> {
+    let mut cfg = ctx.session.clone();
+    cfg.auth_url = settings.auth_url.clone();
+    cfg.interface = settings.interface.clone();
+    cfg.region = settings.region.clone();
+    cfg.auth = credentials::auth_method(settings, tenant, ctx.secret_box)?;
+    let session = Session::new(cfg)?;
+    session.login().await?;
+
+    let mut changes = TenantChanges::default();
+    let mut counts = RunCounts::default();
+    list_images(ctx, &session, settings, tenant, &mut changes, &mut counts).await?;
+    list_servers(ctx, &session, settings, tenant, &mut changes, &mut counts).await?;
+
+    let info = glance::info(&session).await?;
+    let info = GlanceInfoColumns {
+        image_quota_usage: info.usage,
+        stores: info.stores,
+        import_methods: info.import_methods,
+    };
+    let stored = GlanceInfoColumns {
+        image_quota_usage: tenant.image_quota_usage.clone(),
+        stores: tenant.stores.clone(),
+        import_methods: tenant.import_methods.clone(),
+    };
+    if info != stored {
+        changes.info = Some(info);
+    }
+
+    ctx.check_shutdown()?;
+    let applied = inventory::apply(
+        ctx.db,
+        settings.id,
+        tenant.id,
+        &changes,
+        crate::catalog::now(),
+    )
+    .await?;
+    counts.images_removed = applied.images_unlinked as i64;
+    Ok(TenantSummary { counts, applied })
+}
+
+async fn list_images(
+    ctx: &SyncContext<'_>,
+    session: &Session,
+    settings: &service_settings::Model,
+    tenant: &tenants::Model,
+    changes: &mut TenantChanges,
+    counts: &mut RunCounts,
+) -> Result<(), SyncError> {
+    let mut pager = ImagePager::new(session);
+    while let Some(page) = pager.next_page().await? {
+        ctx.check_shutdown()?;
+        // A page may repeat ids of earlier pages (or hold gone images): keep each id once.
+        let fresh: Vec<_> = page
+            .into_iter()
+            .filter(|img| !img.is_gone() && !changes.seen_images.contains(&img.id))
+            .collect();
+        let ids: Vec<String> = fresh.iter().map(|i| i.id.clone()).collect();
+        let known = inventory::known_images(ctx.db, settings.id, tenant.id, &ids).await?;
+        for img in &fresh {
+            if !changes.seen_images.insert(img.id.clone()) {
+                continue;
+            }
+            counts.images_seen += 1;
+            let record = mapping::image_record(img);
+            match known.get(&img.id) {
+                None => {
+                    counts.images_added += 1;
+                    changes.link.push(img.id.clone());
+                    changes.upsert_images.push(record);
+                }
+                Some(k) => {
+                    if !k.linked {
+                        counts.images_added += 1;
+                        changes.link.push(img.id.clone());
+                    }
+                    if k.record != record {
+                        counts.images_updated += 1;
+                        changes.upsert_images.push(record);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn list_servers(
+    ctx: &SyncContext<'_>,
+    session: &Session,
+    settings: &service_settings::Model,
+    tenant: &tenants::Model,
+    changes: &mut TenantChanges,
+    counts: &mut RunCounts,
+) -> Result<(), SyncError> {
+    // Names of images this very sync adds are not in the catalog yet.
+    let pending_names: HashMap<&str, &str> = changes
+        .upsert_images
+        .iter()
+        .map(|r| (r.backend_id.as_str(), r.name.as_str()))
+        .collect();
+    let mut upserts = Vec::new();
+    let mut pager = ServerPager::new(session);
+    while let Some(page) = pager.next_page().await? {
+        ctx.check_shutdown()?;
+        let fresh: Vec<_> = page
+            .into_iter()
+            .filter(|s| !changes.seen_instances.contains(&s.id))
+            .collect();
+        let ids: Vec<String> = fresh.iter().map(|s| s.id.clone()).collect();
+        let image_ids: Vec<String> = fresh.iter().filter_map(|s| s.image_id.clone()).collect();
+        let known = inventory::known_instances(ctx.db, settings.id, &ids).await?;
+        let names = inventory::image_names(ctx.db, settings.id, &image_ids).await?;
+        for server in &fresh {
+            if !changes.seen_instances.insert(server.id.clone()) {
+                continue;
+            }
+            counts.instances_seen += 1;
+            let previous = known.get(&server.id);
+            let image_name = server
+                .image_id
+                .as_deref()
+                .and_then(|id| {
+                    pending_names
+                        .get(id)
+                        .map(|n| n.to_string())
+                        .or_else(|| names.get(id).cloned())
+                })
+                // An image gone from Glance keeps the name recorded when it was seen.
+                .or_else(|| previous.map(|p| p.record.image_name.clone()))
+                .unwrap_or_default();
+            let record = mapping::instance_record(server, image_name);
+            let unchanged = previous
+                .is_some_and(|p| p.record == record && !p.deleted && p.tenant_id == tenant.id);
+            if !unchanged {
+                upserts.push(record);
+            }
+        }
+    }
+    changes.upsert_instances = upserts;
+    Ok(())
+}
