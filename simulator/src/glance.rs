@@ -1,0 +1,347 @@
+//! Glance v2: the image listing with its visibility rules and paging, one image, one
+//! membership, and the `/v2/info/*` endpoints.
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::{Data, Path};
+use poem::{Request, Response, handler};
+use serde_json::{Map, Value, json};
+
+use crate::faults::Target;
+use crate::http::{
+    Quirks, encode, glance_error, json_response, query_pairs, service_call, truncated,
+};
+use crate::state::{Caller, Indexed, Shared};
+use crate::world::Image;
+
+/// Glance's `limit_param_default` and `api_limit_max`.
+pub const DEFAULT_LIMIT: usize = 25;
+pub const MAX_LIMIT: usize = 1000;
+
+const VISIBILITIES: &[&str] = &["public", "private", "shared", "community", "all"];
+const MEMBER_STATUSES: &[&str] = &["accepted", "pending", "rejected", "all"];
+
+fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+pub fn image_json(img: &Image) -> Value {
+    let mut obj = Map::new();
+    for (k, v) in &img.properties {
+        obj.insert(k.clone(), Value::String(v.clone()));
+    }
+    let core = json!({
+        "id": img.id, "name": img.name, "status": img.status, "visibility": img.visibility,
+        "protected": img.protected, "os_hidden": img.os_hidden, "owner": img.owner,
+        "min_disk": img.min_disk, "min_ram": img.min_ram, "size": img.size, "virtual_size": null,
+        "checksum": img.checksum,
+        "os_hash_algo": img.checksum.as_ref().map(|_| "sha512"),
+        "os_hash_value": img.checksum.as_ref().map(|c| format!("{c}{c}{c}{c}")),
+        "disk_format": img.disk_format, "container_format": img.container_format,
+        "created_at": timestamp(img.created_at), "updated_at": timestamp(img.updated_at),
+        "tags": img.tags,
+        "self": format!("/v2/images/{}", img.id),
+        "file": format!("/v2/images/{}/file", img.id),
+        "schema": "/v2/schemas/image",
+    });
+    if let Value::Object(core) = core {
+        obj.extend(core);
+    }
+    Value::Object(obj)
+}
+
+/// Whether the caller may see the image at all (show, marker, membership lookups).
+fn accessible(img: &Image, caller: &Caller, project: &str) -> bool {
+    img.status != "deleted"
+        && (caller.admin
+            || matches!(img.visibility.as_str(), "public" | "community")
+            || img.owner == project
+            || img.member(project).is_some())
+}
+
+struct ListFilter {
+    visibility: Option<String>,
+    member_status: String,
+    os_hidden: bool,
+    name: Option<String>,
+    status: Option<String>,
+    owner: Option<String>,
+}
+
+impl ListFilter {
+    /// Glance's listing rules for a project-scoped caller. Admins list every image in the
+    /// cloud (Glance's default policy), whatever project their token is scoped to.
+    fn lists(&self, img: &Image, caller: &Caller, project: &str) -> bool {
+        if img.status == "deleted" || img.os_hidden != self.os_hidden {
+            return false;
+        }
+        if let Some(v) = &self.visibility
+            && v != "all"
+            && &img.visibility != v
+        {
+            return false;
+        }
+        if self
+            .name
+            .as_ref()
+            .is_some_and(|n| img.name.as_ref() != Some(n))
+            || self.status.as_ref().is_some_and(|s| &img.status != s)
+            || self.owner.as_ref().is_some_and(|o| &img.owner != o)
+        {
+            return false;
+        }
+        if caller.admin {
+            return true;
+        }
+        match img.visibility.as_str() {
+            "public" => true,
+            // Others' community images appear only when asked for by visibility.
+            "community" => img.owner == project || self.visibility.is_some(),
+            "shared" => {
+                img.owner == project
+                    || img.member(project).is_some_and(|m| {
+                        self.member_status == "all" || m.status == self.member_status
+                    })
+            }
+            _ => img.owner == project,
+        }
+    }
+}
+
+fn parse_list(pairs: &[(String, String)]) -> Result<(ListFilter, usize, Option<String>), String> {
+    let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let limit = match get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(n) if n >= 0 => (n as usize).min(MAX_LIMIT),
+            Ok(_) => return Err("limit param must be positive".into()),
+            Err(_) => return Err("limit param must be an integer".into()),
+        },
+    };
+    let visibility = get("visibility");
+    if let Some(v) = &visibility
+        && !VISIBILITIES.contains(&v.as_str())
+    {
+        return Err(format!("Invalid visibility value: {v}"));
+    }
+    let member_status = get("member_status").unwrap_or_else(|| "accepted".into());
+    if !MEMBER_STATUSES.contains(&member_status.as_str()) {
+        return Err(format!("Invalid status value: {member_status}"));
+    }
+    let os_hidden = match get("os_hidden").map(|v| v.to_ascii_lowercase()) {
+        None => false,
+        Some(v) if v == "true" => true,
+        Some(v) if v == "false" => false,
+        Some(v) => {
+            return Err(format!(
+                "Invalid value '{v}' for 'os_hidden' filter. Valid values are 'true' or 'false'."
+            ));
+        }
+    };
+    Ok((
+        ListFilter {
+            visibility,
+            member_status,
+            os_hidden,
+            name: get("name"),
+            status: get("status"),
+            owner: get("owner"),
+        },
+        limit,
+        get("marker"),
+    ))
+}
+
+fn list_page(
+    idx: &Indexed,
+    caller: &Caller,
+    project: &str,
+    pairs: &[(String, String)],
+    quirks: &Quirks,
+) -> Result<(Vec<Value>, bool), String> {
+    let (filter, limit, marker) = parse_list(pairs)?;
+    let start = match &marker {
+        None => 0,
+        Some(m) => {
+            let pos = idx
+                .image_pos
+                .get(m)
+                .copied()
+                .filter(|&pos| accessible(&idx.world.images[idx.image_order[pos]], caller, project))
+                .ok_or_else(|| format!("marker not found: {m}"))?;
+            if quirks.duplicate_ids { pos } else { pos + 1 }
+        }
+    };
+    let page_size = quirks.short_pages.map_or(limit, |n| n.min(limit));
+    let mut page = Vec::with_capacity(page_size.min(MAX_LIMIT));
+    for &i in idx.image_order.iter().skip(start) {
+        if page.len() >= page_size {
+            break;
+        }
+        let img = &idx.world.images[i];
+        if filter.lists(img, caller, project) {
+            page.push(image_json(img));
+        }
+    }
+    let full = page_size > 0 && page.len() == page_size;
+    Ok((page, full))
+}
+
+#[handler]
+pub async fn list_images(req: &Request, shared: Data<&Arc<Shared>>) -> Response {
+    let (caller, project, quirks) = match service_call(&shared, Target::GlanceImages, req).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let pairs = query_pairs(req);
+    let result = {
+        let idx = shared.read();
+        list_page(&idx, &caller, &project, &pairs, &quirks)
+    };
+    let (images, full) = match result {
+        Ok(r) => r,
+        Err(message) => return glance_error(StatusCode::BAD_REQUEST, &message),
+    };
+    let without_marker: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| k != "marker")
+        .cloned()
+        .collect();
+    let mut first = "/v2/images".to_string();
+    if !without_marker.is_empty() {
+        first = format!("{first}?{}", encode(&without_marker));
+    }
+    let next = if quirks.next_loop {
+        Some(format!(
+            "/v2/images?{}",
+            req.uri().query().unwrap_or_default()
+        ))
+    } else if full {
+        let last = images
+            .last()
+            .and_then(|i| i.get("id"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let mut params = without_marker;
+        params.push(("marker".into(), last));
+        Some(format!("/v2/images?{}", encode(&params)))
+    } else {
+        None
+    };
+    let mut body = json!({"images": images, "first": first, "schema": "/v2/schemas/images"});
+    if let Some(next) = next {
+        body["next"] = Value::String(next);
+    }
+    if quirks.malformed {
+        return truncated(&body);
+    }
+    json_response(StatusCode::OK, &body)
+}
+
+#[handler]
+pub async fn show_image(
+    req: &Request,
+    Path(id): Path<String>,
+    shared: Data<&Arc<Shared>>,
+) -> Response {
+    let (caller, project, _) = match service_call(&shared, Target::GlanceImages, req).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let idx = shared.read();
+    match idx
+        .image(&id)
+        .filter(|img| accessible(img, &caller, &project))
+    {
+        Some(img) => json_response(StatusCode::OK, &image_json(img)),
+        None => glance_error(
+            StatusCode::NOT_FOUND,
+            &format!("No image found with ID {id}"),
+        ),
+    }
+}
+
+/// `GET /v2/images/{id}/members/{member_id}`: the image's owner, an admin, or the member
+/// itself may look a membership up.
+#[handler]
+pub async fn show_member(
+    req: &Request,
+    Path((id, member_id)): Path<(String, String)>,
+    shared: Data<&Arc<Shared>>,
+) -> Response {
+    let (caller, project, _) = match service_call(&shared, Target::GlanceMembers, req).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let idx = shared.read();
+    let Some(img) = idx
+        .image(&id)
+        .filter(|img| accessible(img, &caller, &project))
+    else {
+        return glance_error(
+            StatusCode::NOT_FOUND,
+            &format!("No image found with ID {id}"),
+        );
+    };
+    let allowed = caller.admin || img.owner == project || member_id == project;
+    match img.member(&member_id).filter(|_| allowed) {
+        Some(m) => json_response(
+            StatusCode::OK,
+            &json!({"image_id": img.id, "member_id": m.project_id, "status": m.status,
+                    "created_at": timestamp(img.created_at), "updated_at": timestamp(img.updated_at),
+                    "schema": "/v2/schemas/member"}),
+        ),
+        None => glance_error(
+            StatusCode::NOT_FOUND,
+            &format!("{member_id} not found in the member list of the image {id}."),
+        ),
+    }
+}
+
+#[handler]
+pub async fn info(req: &Request, Path(what): Path<String>, shared: Data<&Arc<Shared>>) -> Response {
+    let (_, project, _) = match service_call(&shared, Target::GlanceInfo, req).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let idx = shared.read();
+    let world = &idx.world;
+    let not_found = || glance_error(StatusCode::NOT_FOUND, "The resource could not be found.");
+    match what.as_str() {
+        "usage" if world.info_usage_enabled => {
+            let owned = world
+                .images
+                .iter()
+                .filter(|i| i.owner == project && i.status != "deleted");
+            let (mut count, mut bytes, mut uploading) = (0i64, 0i64, 0i64);
+            for img in owned {
+                count += 1;
+                bytes += img.size.unwrap_or(0);
+                if matches!(img.status.as_str(), "uploading" | "importing") {
+                    uploading += 1;
+                }
+            }
+            let mib = (bytes + (1 << 20) - 1) >> 20;
+            json_response(
+                StatusCode::OK,
+                &json!({"usage": {
+                    "image_size_total": {"limit": world.image_count_limit * 10_240, "usage": mib},
+                    "image_stage_total": {"limit": world.image_count_limit * 10_240, "usage": 0},
+                    "image_count_total": {"limit": world.image_count_limit, "usage": count},
+                    "image_count_uploading": {"limit": world.image_count_limit, "usage": uploading},
+                }}),
+            )
+        }
+        "stores" if world.info_stores_enabled => json_response(
+            StatusCode::OK,
+            &json!({"stores": [{"id": "file", "default": true, "description": "Local file store"}]}),
+        ),
+        "import" if world.info_import_enabled => json_response(
+            StatusCode::OK,
+            &json!({"import-methods": {"description": "Import methods available.", "type": "array",
+                    "value": ["glance-direct", "web-download", "copy-image"]}}),
+        ),
+        _ => not_found(),
+    }
+}

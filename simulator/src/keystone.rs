@@ -1,0 +1,262 @@
+//! Keystone v3: `POST /v3/auth/tokens` with password or application-credential auth.
+use std::sync::Arc;
+
+use chrono::{Duration, SecondsFormat, Utc};
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::{Body, Request, Response, handler};
+use rand::Rng;
+use serde_json::{Value, json};
+
+use crate::faults::Target;
+use crate::http::{apply_faults, json_response, keystone_error};
+use crate::state::{Caller, Shared};
+use crate::world::{Project, User, World};
+
+fn unauthorized(message: &str) -> Response {
+    keystone_error(StatusCode::UNAUTHORIZED, message)
+}
+
+fn bad_request(message: &str) -> Response {
+    keystone_error(StatusCode::BAD_REQUEST, message)
+}
+
+fn domain_matches(domain: &Value, domain_id: &str) -> bool {
+    match (domain.get("id"), domain.get("name")) {
+        (Some(id), _) => id.as_str() == Some(domain_id),
+        (None, Some(name)) => name.as_str().is_some_and(|n| {
+            n.eq_ignore_ascii_case(domain_id) || (n == "Default" && domain_id == "default")
+        }),
+        (None, None) => false,
+    }
+}
+
+/// A user named by id, or by name within a domain.
+fn find_user<'a>(world: &'a World, user: &Value) -> Result<&'a User, Response> {
+    if let Some(id) = user.get("id").and_then(Value::as_str) {
+        return world
+            .users
+            .iter()
+            .find(|u| u.id == id)
+            .ok_or_else(|| unauthorized("The request you have made requires authentication."));
+    }
+    let name = user
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad_request("A user needs an id, or a name and a domain."))?;
+    let domain = user
+        .get("domain")
+        .ok_or_else(|| bad_request("A user named without its domain."))?;
+    world
+        .users
+        .iter()
+        .find(|u| u.name == name && domain_matches(domain, &u.domain_id))
+        .ok_or_else(|| unauthorized("The request you have made requires authentication."))
+}
+
+fn find_project<'a>(world: &'a World, scope: &Value) -> Result<&'a Project, Response> {
+    let project = scope
+        .get("project")
+        .ok_or_else(|| bad_request("Only project scope is simulated."))?;
+    let found = if let Some(id) = project.get("id").and_then(Value::as_str) {
+        world.projects.iter().find(|p| p.id == id)
+    } else {
+        let name = project
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad_request("A project needs an id, or a name and a domain."))?;
+        let domain = project
+            .get("domain")
+            .ok_or_else(|| bad_request("A project named without its domain."))?;
+        world
+            .projects
+            .iter()
+            .find(|p| p.name == name && domain_matches(domain, &p.domain_id))
+    };
+    found.ok_or_else(|| unauthorized("The request you have made requires authentication."))
+}
+
+struct Grant {
+    user: User,
+    project: Option<Project>,
+    method: &'static str,
+    app_credential: Option<(String, String)>,
+}
+
+fn password_grant(world: &World, auth: &Value) -> Result<Grant, Response> {
+    let user_req = auth
+        .pointer("/identity/password/user")
+        .ok_or_else(|| bad_request("Expecting to find password.user in the request."))?;
+    let user = find_user(world, user_req)?;
+    let password = user_req.get("password").and_then(Value::as_str);
+    if !user.enabled || password != Some(user.password.as_str()) {
+        return Err(unauthorized(
+            "The request you have made requires authentication.",
+        ));
+    }
+    let project = match auth.get("scope") {
+        None => None,
+        Some(scope) => {
+            let project = find_project(world, scope)?;
+            if !project.enabled || !user.projects.contains(&project.id) {
+                return Err(unauthorized(&format!(
+                    "User {} has no access to project {}",
+                    user.id, project.id
+                )));
+            }
+            Some(project.clone())
+        }
+    };
+    Ok(Grant {
+        user: user.clone(),
+        project,
+        method: "password",
+        app_credential: None,
+    })
+}
+
+fn app_credential_grant(world: &World, auth: &Value) -> Result<Grant, Response> {
+    if auth.get("scope").is_some() {
+        return Err(unauthorized(
+            "Application credentials cannot request a scope.",
+        ));
+    }
+    let cred_req = auth
+        .pointer("/identity/application_credential")
+        .ok_or_else(|| bad_request("Expecting to find application_credential in the request."))?;
+    let secret = cred_req.get("secret").and_then(Value::as_str);
+    let cred = if let Some(id) = cred_req.get("id").and_then(Value::as_str) {
+        world.app_credentials.iter().find(|c| c.id == id)
+    } else {
+        let name = cred_req.get("name").and_then(Value::as_str);
+        let user = cred_req
+            .get("user")
+            .ok_or_else(|| bad_request("An application credential named without its user."))?;
+        let user = find_user(world, user)?;
+        world
+            .app_credentials
+            .iter()
+            .find(|c| Some(c.name.as_str()) == name && c.user_id == user.id)
+    };
+    let cred = cred
+        .filter(|c| Some(c.secret.as_str()) == secret)
+        .ok_or_else(|| unauthorized("The request you have made requires authentication."))?;
+    let user = world
+        .users
+        .iter()
+        .find(|u| u.id == cred.user_id && u.enabled)
+        .ok_or_else(|| unauthorized("The request you have made requires authentication."))?;
+    let project = world
+        .projects
+        .iter()
+        .find(|p| p.id == cred.project_id && p.enabled)
+        .ok_or_else(|| unauthorized("The application credential's project is unavailable."))?;
+    Ok(Grant {
+        user: user.clone(),
+        project: Some(project.clone()),
+        method: "application_credential",
+        app_credential: Some((cred.id.clone(), cred.name.clone())),
+    })
+}
+
+fn catalog(base: &str, region: &str) -> Value {
+    let service = |kind: &str, name: &str, url: String| {
+        let endpoints: Vec<Value> = ["public", "internal", "admin"]
+            .iter()
+            .map(|interface| {
+                json!({"id": format!("{name}-{interface}"), "interface": interface,
+                       "region_id": region, "region": region, "url": url})
+            })
+            .collect();
+        json!({"id": format!("{name}-service"), "type": kind, "name": name, "endpoints": endpoints})
+    };
+    json!([
+        service("identity", "keystone", format!("{base}/identity")),
+        service("image", "glance", format!("{base}/image")),
+        service("compute", "nova", format!("{base}/compute/v2.1")),
+    ])
+}
+
+#[handler]
+pub async fn issue_token(req: &Request, body: Body, shared: Data<&Arc<Shared>>) -> Response {
+    if let Err(resp) = apply_faults(&shared, Target::KeystoneAuth, req, None).await {
+        return resp;
+    }
+    let Ok(bytes) = body.into_vec().await else {
+        return bad_request("Unreadable request body.");
+    };
+    let Ok(request) = serde_json::from_slice::<Value>(&bytes) else {
+        return bad_request("The request body is not valid JSON.");
+    };
+    let Some(auth) = request.get("auth") else {
+        return bad_request("Expecting to find auth in the request.");
+    };
+    let methods: Vec<&str> = auth
+        .pointer("/identity/methods")
+        .and_then(Value::as_array)
+        .map(|m| m.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let (grant, region, ttl) = {
+        let world = &shared.read().world;
+        let grant = match methods.as_slice() {
+            ["password"] => password_grant(world, auth),
+            ["application_credential"] => app_credential_grant(world, auth),
+            _ => Err(unauthorized("Unsupported authentication method.")),
+        };
+        (grant, world.region.clone(), world.token_ttl_secs)
+    };
+    let grant = match grant {
+        Ok(g) => g,
+        Err(resp) => return resp,
+    };
+    let now = Utc::now();
+    let expires_at = now + Duration::seconds(ttl);
+    let token: String = {
+        let mut rng = rand::rng();
+        (0..4)
+            .map(|_| format!("{:016x}", rng.random::<u64>()))
+            .collect()
+    };
+    let is_admin = grant.user.admin && grant.project.is_some();
+    shared.issue_token(
+        token.clone(),
+        Caller {
+            user_id: grant.user.id.clone(),
+            project_id: grant.project.as_ref().map(|p| p.id.clone()),
+            admin: is_admin,
+            expires_at,
+        },
+    );
+    let mut body = json!({"token": {
+        "methods": [grant.method],
+        "user": {"id": grant.user.id, "name": grant.user.name,
+                 "domain": {"id": grant.user.domain_id, "name": if grant.user.domain_id == "default" { "Default".to_string() } else { grant.user.domain_id.clone() }},
+                 "password_expires_at": null},
+        "audit_ids": [&token[..22]],
+        "issued_at": now.to_rfc3339_opts(SecondsFormat::Micros, true),
+        "expires_at": expires_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+    }});
+    if let Some(project) = &grant.project {
+        let mut roles = vec![
+            json!({"id": "member-role", "name": "member"}),
+            json!({"id": "reader-role", "name": "reader"}),
+        ];
+        if is_admin {
+            roles.push(json!({"id": "admin-role", "name": "admin"}));
+        }
+        body["token"]["project"] = json!({"id": project.id, "name": project.name,
+            "domain": {"id": project.domain_id, "name": "Default"}});
+        body["token"]["is_domain"] = json!(false);
+        body["token"]["roles"] = json!(roles);
+        body["token"]["catalog"] = catalog(&shared.base_url, &region);
+    }
+    if let Some((id, name)) = grant.app_credential {
+        body["token"]["application_credential"] =
+            json!({"id": id, "name": name, "restricted": true});
+    }
+    let mut resp = json_response(StatusCode::CREATED, &body);
+    if let Ok(v) = token.parse() {
+        resp.headers_mut().insert("X-Subject-Token", v);
+    }
+    resp
+}

@@ -1,0 +1,142 @@
+//! The simulator's shared state: the world with its listing order, issued tokens, faults.
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use chrono::{DateTime, Utc};
+
+use crate::faults::FaultBook;
+use crate::reset::Resets;
+use crate::world::{Image, World};
+
+/// The world plus the orders Glance and Nova list in (newest first, then id descending), so a
+/// page costs a scan from its marker rather than a sort of everything.
+pub struct Indexed {
+    pub world: World,
+    pub image_order: Vec<usize>,
+    pub image_pos: HashMap<String, usize>,
+    pub server_order: Vec<usize>,
+    pub server_pos: HashMap<String, usize>,
+}
+
+impl Indexed {
+    pub fn new(world: World) -> Self {
+        let mut me = Self {
+            world,
+            image_order: Vec::new(),
+            image_pos: HashMap::new(),
+            server_order: Vec::new(),
+            server_pos: HashMap::new(),
+        };
+        me.reindex();
+        me
+    }
+
+    pub fn reindex(&mut self) {
+        let images = &self.world.images;
+        let mut order: Vec<usize> = (0..images.len()).collect();
+        order.sort_by(|&a, &b| {
+            (images[b].created_at, &images[b].id).cmp(&(images[a].created_at, &images[a].id))
+        });
+        self.image_pos = order
+            .iter()
+            .enumerate()
+            .map(|(pos, &i)| (images[i].id.clone(), pos))
+            .collect();
+        self.image_order = order;
+
+        let servers = &self.world.servers;
+        let mut order: Vec<usize> = (0..servers.len()).collect();
+        order.sort_by(|&a, &b| {
+            (servers[b].created, &servers[b].id).cmp(&(servers[a].created, &servers[a].id))
+        });
+        self.server_pos = order
+            .iter()
+            .enumerate()
+            .map(|(pos, &i)| (servers[i].id.clone(), pos))
+            .collect();
+        self.server_order = order;
+    }
+
+    pub fn image(&self, id: &str) -> Option<&Image> {
+        self.image_pos
+            .get(id)
+            .map(|&pos| &self.world.images[self.image_order[pos]])
+    }
+}
+
+/// Who a token speaks for.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user_id: String,
+    /// `None` for an unscoped token.
+    pub project_id: Option<String>,
+    pub admin: bool,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub struct Shared {
+    pub base_url: String,
+    pub resets: Resets,
+    world: RwLock<Indexed>,
+    tokens: Mutex<HashMap<String, Caller>>,
+    faults: Mutex<FaultBook>,
+}
+
+// A panicking test thread must not wedge the simulator for the next assertion.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub fn new(base_url: String, world: World) -> Self {
+        Self {
+            base_url,
+            resets: Resets::default(),
+            world: RwLock::new(Indexed::new(world)),
+            tokens: Mutex::new(HashMap::new()),
+            faults: Mutex::new(FaultBook::default()),
+        }
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, Indexed> {
+        self.world.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, Indexed> {
+        self.world.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn faults(&self) -> MutexGuard<'_, FaultBook> {
+        lock(&self.faults)
+    }
+
+    pub fn issue_token(&self, token: String, caller: Caller) {
+        lock(&self.tokens).insert(token, caller);
+    }
+
+    pub fn revoke_token(&self, token: &str) {
+        lock(&self.tokens).remove(token);
+    }
+
+    /// The caller of a valid token: known, not expired, its user and project still enabled.
+    pub fn validate(&self, token: &str) -> Option<Caller> {
+        let caller = lock(&self.tokens).get(token).cloned()?;
+        if caller.expires_at <= Utc::now() {
+            return None;
+        }
+        let world = self.read();
+        let user_ok = world
+            .world
+            .users
+            .iter()
+            .any(|u| u.id == caller.user_id && u.enabled);
+        let project_ok = caller.project_id.as_ref().is_none_or(|pid| {
+            world
+                .world
+                .projects
+                .iter()
+                .any(|p| &p.id == pid && p.enabled)
+        });
+        (user_ok && project_ok).then_some(caller)
+    }
+}

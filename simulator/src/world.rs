@@ -1,0 +1,175 @@
+//! What the simulated cloud holds: projects, users, application credentials, images and
+//! servers. Tests and the demo build a `World`, start a simulator on it, and may change it
+//! while it runs.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct World {
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Lifetime of issued tokens.
+    #[serde(default = "default_token_ttl")]
+    pub token_ttl_secs: i64,
+    #[serde(default)]
+    pub projects: Vec<Project>,
+    #[serde(default)]
+    pub users: Vec<User>,
+    #[serde(default)]
+    pub app_credentials: Vec<AppCredential>,
+    #[serde(default)]
+    pub images: Vec<Image>,
+    #[serde(default)]
+    pub servers: Vec<Server>,
+    /// Older clouds lack the `/v2/info/*` endpoints: switch each off to answer 404.
+    #[serde(default = "yes")]
+    pub info_usage_enabled: bool,
+    #[serde(default = "yes")]
+    pub info_stores_enabled: bool,
+    #[serde(default = "yes")]
+    pub info_import_enabled: bool,
+    /// The quota reported by `/v2/info/usage` (unified limits), per project.
+    #[serde(default = "default_quota")]
+    pub image_count_limit: i64,
+}
+
+fn default_region() -> String {
+    "RegionOne".into()
+}
+
+fn default_token_ttl() -> i64 {
+    3600
+}
+
+fn default_quota() -> i64 {
+    10_000
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self {
+            region: default_region(),
+            token_ttl_secs: default_token_ttl(),
+            projects: Vec::new(),
+            users: Vec::new(),
+            app_credentials: Vec::new(),
+            images: Vec::new(),
+            servers: Vec::new(),
+            info_usage_enabled: true,
+            info_stores_enabled: true,
+            info_import_enabled: true,
+            image_count_limit: default_quota(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    #[serde(default = "default_domain")]
+    pub domain_id: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+pub fn default_domain() -> String {
+    "default".into()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub password: String,
+    #[serde(default = "default_domain")]
+    pub domain_id: String,
+    /// Ids of the projects this user has a role on.
+    #[serde(default)]
+    pub projects: Vec<String>,
+    /// The `admin` role: as in Glance's default policy, an admin lists every image in the
+    /// cloud, whichever project the token is scoped to.
+    #[serde(default)]
+    pub admin: bool,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppCredential {
+    pub id: String,
+    pub name: String,
+    pub secret: String,
+    pub user_id: String,
+    /// Application credentials are bound to the project their creator's token was scoped to.
+    pub project_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub project_id: String,
+    /// `accepted`, `pending` or `rejected`.
+    pub status: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    pub id: String,
+    /// Glance allows a null name.
+    pub name: Option<String>,
+    pub owner: String,
+    /// `public`, `private`, `shared` or `community`.
+    pub visibility: String,
+    #[serde(default)]
+    pub members: Vec<Member>,
+    #[serde(default)]
+    pub os_hidden: bool,
+    /// `queued`, `active`, `deactivated`, `pending_delete`, `deleted`, …
+    pub status: String,
+    /// GB.
+    #[serde(default)]
+    pub min_disk: i64,
+    /// MB.
+    #[serde(default)]
+    pub min_ram: i64,
+    #[serde(default)]
+    pub size: Option<i64>,
+    #[serde(default)]
+    pub checksum: Option<String>,
+    #[serde(default)]
+    pub disk_format: Option<String>,
+    #[serde(default)]
+    pub container_format: Option<String>,
+    #[serde(default)]
+    pub protected: bool,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Extra properties, shown by Glance as top-level string keys.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Image {
+    pub fn member(&self, project_id: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.project_id == project_id)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Server {
+    pub id: String,
+    pub name: String,
+    pub project_id: String,
+    /// `None` for a server booted from a volume (Nova shows `"image": ""`).
+    pub image_id: Option<String>,
+    pub status: String,
+    pub created: DateTime<Utc>,
+}
