@@ -7,7 +7,7 @@ use entity::{image_tenants, images, instances, tenants};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -243,7 +243,7 @@ pub async fn apply(
     changes: &TenantChanges,
     now: DateTime<Utc>,
 ) -> Result<AppliedCounts, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let mut counts = AppliedCounts::default();
 
     for chunk in changes.upsert_images.chunks(CHUNK) {

@@ -4,7 +4,7 @@ use entity::{api_token_tenants, api_tokens, tenants};
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -96,7 +96,7 @@ pub async fn create(db: &DatabaseConnection, new: NewToken) -> AppResult<(TokenV
     }
     let secret = generate_secret();
     let created = now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let token = api_tokens::ActiveModel {
         uuid: Set(Uuid::new_v4()),
         name: Set(name),

@@ -50,6 +50,8 @@ pub struct GlanceImage {
     pub name: String,
     pub status: String,
     pub visibility: String,
+    /// The owning project's id.
+    pub owner: Option<String>,
     /// GB, as Glance counts it.
     pub min_disk_gb: i64,
     pub min_ram_mb: i64,
@@ -112,6 +114,7 @@ impl GlanceImage {
             name,
             status: string(obj, "status").unwrap_or_default(),
             visibility: string(obj, "visibility").unwrap_or_default(),
+            owner: string(obj, "owner"),
             min_disk_gb: int(obj, "min_disk").unwrap_or(0),
             min_ram_mb: int(obj, "min_ram").unwrap_or(0),
             size: int(obj, "size"),
@@ -249,6 +252,26 @@ impl<'a> ImagePager<'a> {
             return Ok(Some(images));
         }
     }
+}
+
+/// The status of a project's membership of a shared image (`accepted`, `pending`,
+/// `rejected`), or `None` when the project is not a member.
+pub async fn member_status(
+    session: &Session,
+    image_id: &str,
+    project_id: &str,
+) -> Result<Option<String>, OpenStackError> {
+    let url = format!(
+        "{}/images/{image_id}/members/{project_id}",
+        api_base(&session.endpoint("image").await?)
+    );
+    let member: Option<Value> = session.get_json(Service::Glance, &url, &[403, 404]).await?;
+    Ok(member.map(|m| {
+        m.get("status")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    }))
 }
 
 /// `/v2/info/usage`, `/v2/info/stores`, `/v2/info/import`; each `None` where the cloud does not

@@ -91,6 +91,23 @@ pub struct TokenBody {
     pub catalog: Vec<CatalogEntry>,
     #[serde(default)]
     pub project: Option<ProjectRef>,
+    #[serde(default)]
+    pub roles: Vec<RoleRef>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct RoleRef {
+    pub name: String,
+}
+
+impl TokenBody {
+    /// Glance's default policy gives the `admin` role every image of the cloud in listings,
+    /// whatever project the token is scoped to.
+    pub fn is_admin(&self) -> bool {
+        self.roles
+            .iter()
+            .any(|r| r.name.eq_ignore_ascii_case("admin"))
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use rand::Rng;
+use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Response, StatusCode};
 
 use super::error::{OpenStackError, Service, summarize_body};
@@ -71,34 +72,59 @@ pub fn classify(service: Service, timeout: Duration, err: &reqwest::Error) -> Op
     }
 }
 
-/// Sends `build()` until it succeeds, fails for good, or attempts run out. Returns the
-/// response of any status the caller must judge itself (2xx, 4xx except 429).
+/// A response read to its end.
+#[derive(Debug)]
+pub struct Fetched {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+/// Sends `build()` and reads the whole body, until that succeeds, fails for good, or attempts
+/// run out. A connection that drops mid-body is retried like one that drops before the
+/// headers. Returns responses of any status the caller must judge itself (2xx, 4xx except 429).
 pub async fn send(
     service: Service,
     policy: &RetryPolicy,
     timeout: Duration,
     build: impl Fn() -> RequestBuilder,
-) -> Result<Response, OpenStackError> {
+) -> Result<Fetched, OpenStackError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let last = attempt >= policy.max_attempts;
-        let wait = match build().send().await {
+        let failure = match build().send().await {
             Ok(resp) => {
                 let status = resp.status();
                 let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-                if !retryable || last {
-                    return Ok(resp);
-                }
                 let wait = match status {
-                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => policy
-                        .retry_after(&resp)
-                        .unwrap_or_else(|| policy.backoff(attempt)),
-                    _ => policy.backoff(attempt),
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                        policy.retry_after(&resp)
+                    }
+                    _ => None,
                 };
-                let body = resp.text().await.unwrap_or_default();
-                tracing::debug!(%service, status = status.as_u16(), attempt, "retrying: {}", summarize_body(&body));
-                wait
+                let headers = resp.headers().clone();
+                match resp.text().await {
+                    Ok(text) if !retryable || last => {
+                        return Ok(Fetched {
+                            status,
+                            headers,
+                            text,
+                        });
+                    }
+                    Ok(text) => {
+                        tracing::debug!(%service, status = status.as_u16(), attempt, "retrying: {}", summarize_body(&text));
+                        wait.unwrap_or_else(|| policy.backoff(attempt))
+                    }
+                    Err(e) => {
+                        let err = classify(service, timeout, &e);
+                        if last {
+                            return Err(err);
+                        }
+                        tracing::debug!(%service, attempt, error = %err, "retrying after a broken body");
+                        policy.backoff(attempt)
+                    }
+                }
             }
             Err(e) => {
                 let err = classify(service, timeout, &e);
@@ -109,6 +135,6 @@ pub async fn send(
                 policy.backoff(attempt)
             }
         };
-        tokio::time::sleep(wait).await;
+        tokio::time::sleep(failure).await;
     }
 }

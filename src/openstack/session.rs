@@ -44,6 +44,15 @@ struct Token {
     value: String,
     expires_at: DateTime<Utc>,
     catalog: Vec<CatalogEntry>,
+    scope: TokenScope,
+}
+
+/// What a token is scoped to, as far as listings are concerned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenScope {
+    pub project_id: Option<String>,
+    /// Listings of an admin token show the whole cloud, not just the project's share of it.
+    pub admin: bool,
 }
 
 pub struct Session {
@@ -84,16 +93,13 @@ impl Session {
                 .json(&body)
         })
         .await?;
-        let status = resp.status();
+        let status = resp.status;
         let subject = resp
-            .headers()
+            .headers
             .get("X-Subject-Token")
             .and_then(|v| v.to_str().ok())
             .map(String::from);
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| retry::classify(Service::Keystone, self.cfg.timeout, &e))?;
+        let text = resp.text;
         match status {
             StatusCode::CREATED | StatusCode::OK => {}
             StatusCode::UNAUTHORIZED
@@ -123,10 +129,15 @@ impl Session {
                 service: Service::Keystone,
                 detail: e.to_string(),
             })?;
+        let scope = TokenScope {
+            project_id: parsed.token.project.as_ref().map(|p| p.id.clone()),
+            admin: parsed.token.is_admin(),
+        };
         Ok(Arc::new(Token {
             value,
             expires_at: parsed.token.expires_at,
             catalog: parsed.token.catalog,
+            scope,
         }))
     }
 
@@ -152,6 +163,11 @@ impl Session {
     /// Logs in (or reuses the cached token) and checks the credentials work.
     pub async fn login(&self) -> Result<(), OpenStackError> {
         self.token().await.map(|_| ())
+    }
+
+    /// The project and roles of the current token.
+    pub async fn scope(&self) -> Result<TokenScope, OpenStackError> {
+        Ok(self.token().await?.scope.clone())
     }
 
     /// The catalog URL of a service type (`image`, `compute`), without a trailing slash.
@@ -183,7 +199,7 @@ impl Session {
                     .header("Accept", "application/json")
             })
             .await?;
-            let status = resp.status();
+            let status = resp.status;
             if status == StatusCode::UNAUTHORIZED && !reauthenticated {
                 self.invalidate(&token).await;
                 reauthenticated = true;
@@ -192,10 +208,7 @@ impl Session {
             if absent.contains(&status.as_u16()) {
                 return Ok(None);
             }
-            let text = resp
-                .text()
-                .await
-                .map_err(|e| retry::classify(service, self.cfg.timeout, &e))?;
+            let text = resp.text;
             if !status.is_success() {
                 return Err(OpenStackError::UpstreamStatus {
                     service,

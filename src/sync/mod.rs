@@ -4,6 +4,7 @@ pub mod credentials;
 pub mod engine;
 pub mod mapping;
 pub mod tenant;
+pub mod visibility;
 
 pub use engine::{SyncEngine, SyncSettings};
 pub use tenant::{SyncError, TenantSummary};

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use super::credentials::{self, CredentialError};
 use super::mapping;
+use super::visibility::{Verdict, Visibility};
 use crate::catalog::inventory::{self, AppliedCounts, GlanceInfoColumns, TenantChanges};
 use crate::catalog::sync_runs::RunCounts;
 use crate::crypto::SecretBox;
@@ -106,14 +107,29 @@ async fn list_images(
     changes: &mut TenantChanges,
     counts: &mut RunCounts,
 ) -> Result<(), SyncError> {
+    let visibility = Visibility::new(&session.scope().await?, &tenant.backend_id);
     let mut pager = ImagePager::new(session);
     while let Some(page) = pager.next_page().await? {
         ctx.check_shutdown()?;
         // A page may repeat ids of earlier pages (or hold gone images): keep each id once.
-        let fresh: Vec<_> = page
-            .into_iter()
-            .filter(|img| !img.is_gone() && !changes.seen_images.contains(&img.id))
-            .collect();
+        let mut fresh = Vec::with_capacity(page.len());
+        for img in page {
+            if img.is_gone() || changes.seen_images.contains(&img.id) {
+                continue;
+            }
+            let visible = match visibility.judge(&img) {
+                Verdict::Visible => true,
+                Verdict::NotVisible => false,
+                Verdict::AskMembership => {
+                    glance::member_status(session, &img.id, visibility.project_id())
+                        .await?
+                        .is_some()
+                }
+            };
+            if visible {
+                fresh.push(img);
+            }
+        }
         let ids: Vec<String> = fresh.iter().map(|i| i.id.clone()).collect();
         let known = inventory::known_images(ctx.db, settings.id, tenant.id, &ids).await?;
         for img in &fresh {
