@@ -8,9 +8,9 @@ async fn main() -> std::process::ExitCode {
     cloudcensus::install_crypto_provider();
     let _ = dotenvy::dotenv();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            EnvFilter::new("info,sqlx=warn,tokio_cron_scheduler=warn,poem::server=warn")
+        }))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

@@ -154,7 +154,7 @@ impl World {
         let mut rng = StdRng::seed_from_u64(spec.seed);
         let mut world = World::default();
         for i in 0..spec.projects {
-            let word = PROJECT_WORDS[i % PROJECT_WORDS.len()];
+            let word = PROJECT_WORDS[(i + spec.seed as usize) % PROJECT_WORDS.len()];
             world.projects.push(Project {
                 id: hex_id(&mut rng),
                 name: format!("{word}-{i}"),
@@ -383,7 +383,11 @@ fn generated_image(
             let extra = f.rng.random_range(0..100);
             match extra {
                 0..=2 => img.os_hidden = true,
-                3..=4 => img.name = None,
+                3..=4 => {
+                    img.name = None;
+                    img.properties
+                        .insert("description".into(), format!("snapshot {j}"));
+                }
                 5..=7 => img = rescue(img),
                 8..=9 => img.status = "queued".into(),
                 10 => img.status = "deactivated".into(),

@@ -1,4 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `openapi`, `sync`, `demo`, `token …`.
+mod demo;
 mod sync;
 mod token;
 
@@ -40,6 +41,8 @@ pub enum Command {
         #[arg(long = "tenant", value_parser = parse_tenant_uuid)]
         tenant: Vec<Uuid>,
     },
+    /// Start simulated OpenStack clouds with demo data, register and sync them, and serve.
+    Demo,
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -99,6 +102,8 @@ pub enum CliError {
     Schedule(#[from] tokio_cron_scheduler::JobSchedulerError),
     #[error("{0} tenant(s) failed to sync")]
     SyncFailed(usize),
+    #[error("demo: {0}")]
+    Demo(String),
 }
 
 fn secret_box(cfg: &Config) -> Result<SecretBox, CliError> {
@@ -153,6 +158,7 @@ pub async fn run(cli: Cli, cfg: Config) -> Result<(), CliError> {
         }
         Command::Token(cmd) => token::run(cmd, &open_db(&cfg).await?).await,
         Command::Sync { tenant } => sync::run(&cfg, &tenant).await,
+        Command::Demo => demo::run(cfg).await,
     }
 }
 

@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+pub mod sim;
+
 pub const SECRET_KEY: &str = "test-secret-key-0123456789";
 
 /// A database made for one test and removed after it.
@@ -91,6 +93,7 @@ pub struct TestServer {
     pub db: DatabaseConnection,
     pub staff_token: String,
     pub client: reqwest::Client,
+    pub engine: Option<Arc<cloudcensus::sync::SyncEngine>>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
     pub test_db: TestDb,
@@ -98,6 +101,23 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// A server whose `pull/` endpoints hand work to a sync engine built by `engine`.
+    pub async fn start_with_engine(
+        engine: impl FnOnce(DatabaseConnection) -> Arc<cloudcensus::sync::SyncEngine>,
+    ) -> (Self, Arc<cloudcensus::sync::SyncEngine>) {
+        let srv = Self::start_with(Some(Box::new(engine))).await;
+        let engine = srv.engine.clone().expect("engine built");
+        (srv, engine)
+    }
+
+    async fn start_with(
+        engine: Option<
+            Box<dyn FnOnce(DatabaseConnection) -> Arc<cloudcensus::sync::SyncEngine> + '_>,
+        >,
+    ) -> Self {
         cloudcensus::install_crypto_provider();
         let test_db = TestDb::new().await;
         let db = cloudcensus::db::connect(&test_db.url)
@@ -108,11 +128,12 @@ impl TestServer {
             .await
             .expect("bind");
         let base = format!("http://{}", bound.addr);
+        let sync_engine = engine.map(|build| build(db.clone()));
         let state = Arc::new(AppState {
             db: db.clone(),
             secret_box: SecretBox::from_passphrase(SECRET_KEY).unwrap(),
             public_url: base.clone(),
-            sync: None,
+            sync: sync_engine.clone(),
         });
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
@@ -138,6 +159,7 @@ impl TestServer {
             db,
             staff_token,
             client: reqwest::Client::new(),
+            engine: sync_engine,
             shutdown: Some(tx),
             handle: Some(handle),
             test_db,
