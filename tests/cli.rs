@@ -205,3 +205,142 @@ async fn serve_without_a_secret_key_is_a_clear_error() {
     assert!(!bad_bind.status.success());
     assert!(String::from_utf8_lossy(&bad_bind.stderr).contains("CLOUDCENSUS_BIND"));
 }
+
+// Several threads: the simulator must answer while this thread waits for the subprocess.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_command_syncs_in_the_foreground_and_prints_a_summary() {
+    use cloudcensus_sim::{GenSpec, Simulator, World};
+    let sim = Simulator::start(World::generate(&GenSpec {
+        projects: 2,
+        images_per_project: 30,
+        servers_per_project: 3,
+        seed: 21,
+    }))
+    .await
+    .unwrap();
+    let srv = TestServer::start().await;
+    let (_cloud, tenants) = common::sim::register(&srv, &sim, "sim").await;
+    let first = tenants[0]["uuid"].as_str().unwrap().to_string();
+
+    let one = cloudcensus(&srv.test_db.url)
+        .env("CLOUDCENSUS_SECRET_KEY", SECRET_KEY)
+        .args(["sync", "--tenant", &first])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&one.stdout);
+    assert!(
+        one.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    assert!(stdout.contains("1 tenant(s) synced, 0 failed"), "{stdout}");
+    assert_eq!(
+        common::sim::tenant_json(&srv, &tenants[0]).await["state"],
+        "OK"
+    );
+    assert!(common::sim::tenant_json(&srv, &tenants[1]).await["last_sync_at"].is_null());
+
+    // A tenant that fails makes the command fail, after syncing the others.
+    sim.with_world(|w| w.projects[1].enabled = false);
+    let all = cloudcensus(&srv.test_db.url)
+        .env("CLOUDCENSUS_SECRET_KEY", SECRET_KEY)
+        .arg("sync")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&all.stdout);
+    assert!(!all.status.success());
+    assert!(stdout.contains("1 tenant(s) synced, 1 failed"), "{stdout}");
+    assert!(stdout.contains("ERRED"), "{stdout}");
+    assert!(
+        !stdout.contains("admin-password")
+            && !String::from_utf8_lossy(&all.stderr).contains("admin-password")
+    );
+    let bad = cloudcensus(&srv.test_db.url)
+        .env("CLOUDCENSUS_SECRET_KEY", SECRET_KEY)
+        .args(["sync", "--tenant", "not-a-uuid"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    srv.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn demo_serves_a_populated_catalog() {
+    use std::io::{BufRead, BufReader};
+    let db = TestDb::new().await;
+    let mut child = cloudcensus(&db.url)
+        .env("CLOUDCENSUS_BIND", "127.0.0.1:0")
+        .arg("demo")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let (mut url, mut token) = (None, None);
+    while url.is_none() || token.is_none() {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("the demo prints its URL and token");
+        if let Some(rest) = line.strip_prefix("cloudcensus demo is serving at ") {
+            url = rest.split_whitespace().next().map(String::from);
+        }
+        if let Some(rest) = line.strip_prefix("Staff token (valid 1 day): ") {
+            token = Some(rest.trim().to_string());
+        }
+    }
+    let (url, token) = (url.unwrap(), token.unwrap());
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        client
+            .get(format!("{url}{path}"))
+            .header("Authorization", format!("Token {token}"))
+            .send()
+    };
+    let images = get("/api/openstack-images/?show_duplicate_names=true")
+        .await
+        .unwrap();
+    assert_eq!(images.status(), StatusCode::OK);
+    let count: u64 = images.headers()["x-result-count"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(count > 200, "{count} images");
+    let rescue = get("/api/openstack-images/?is_rescue_image=true")
+        .await
+        .unwrap();
+    assert!(rescue.headers()["x-result-count"].to_str().unwrap() != "0");
+    let tenants: serde_json::Value = get("/api/openstack-tenants/?page_size=50")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tenants = tenants.as_array().unwrap();
+    assert_eq!(tenants.len(), 10);
+    assert!(tenants.iter().all(|t| t["state"] == "OK"));
+    let stats: serde_json::Value = get("/api/openstack-images/usage_stats/?page_size=300")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        stats
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["running_instances_count"].as_i64() > Some(0))
+    );
+    child.kill().ok();
+    child.wait().ok();
+}
