@@ -645,3 +645,43 @@ async fn faults_are_injected_per_endpoint() {
     assert!(sim.requests(Target::KeystoneAuth) >= 2);
     sim.stop().await;
 }
+
+#[test]
+fn the_binary_dumps_and_loads_world_files() {
+    let bin = env!("CARGO_BIN_EXE_cloudcensus-sim");
+    let dump = std::process::Command::new(bin)
+        .args(["--generate", "2,5,1", "--seed", "4", "--dump"])
+        .output()
+        .unwrap();
+    assert!(dump.status.success());
+    let world: World = serde_json::from_slice(&dump.stdout).unwrap();
+    assert_eq!(
+        world,
+        World::generate(&GenSpec {
+            projects: 2,
+            images_per_project: 5,
+            servers_per_project: 1,
+            seed: 4
+        })
+    );
+    let dir = std::env::temp_dir().join(format!("sim-world-{}.json", std::process::id()));
+    std::fs::write(&dir, &dump.stdout).unwrap();
+    let reloaded = std::process::Command::new(bin)
+        .args(["--dump", "--world"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<World>(&reloaded.stdout).unwrap(),
+        world
+    );
+    std::fs::write(&dir, "{\"projects\": 5}").unwrap();
+    let bad = std::process::Command::new(bin)
+        .args(["--world"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("error"));
+    std::fs::remove_file(&dir).ok();
+}

@@ -61,6 +61,21 @@ impl NovaServer {
     }
 }
 
+/// The compute API root. Catalogs usually give `/v2.1` or `/v2.1/{project_id}` already; an
+/// unversioned endpoint gets `/v2.1`.
+pub fn compute_base(endpoint: &str) -> String {
+    let base = endpoint.trim_end_matches('/');
+    let versioned = base
+        .split('/')
+        .skip(3)
+        .any(|segment| segment == "v2" || segment == "v2.1");
+    if versioned {
+        base.to_string()
+    } else {
+        format!("{base}/v2.1")
+    }
+}
+
 pub struct ServerPager<'a> {
     session: &'a Session,
     next_url: Option<String>,
@@ -83,7 +98,7 @@ impl<'a> ServerPager<'a> {
     pub async fn next_page(&mut self) -> Result<Option<Vec<NovaServer>>, OpenStackError> {
         let url = match (self.started, self.next_url.take()) {
             (false, _) => {
-                let base = self.session.endpoint("compute").await?;
+                let base = compute_base(&self.session.endpoint("compute").await?);
                 format!("{base}/servers/detail?limit=1000")
             }
             (true, Some(next)) => next,
@@ -127,6 +142,24 @@ impl<'a> ServerPager<'a> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn compute_urls_get_a_version_only_when_they_lack_one() {
+        assert_eq!(compute_base("http://n:8774/v2.1/"), "http://n:8774/v2.1");
+        assert_eq!(
+            compute_base("http://n:8774/v2.1/abc123"),
+            "http://n:8774/v2.1/abc123"
+        );
+        assert_eq!(
+            compute_base("http://n/compute/v2/abc"),
+            "http://n/compute/v2/abc"
+        );
+        assert_eq!(compute_base("http://n:8774"), "http://n:8774/v2.1");
+        assert_eq!(
+            compute_base("http://v2.1.example/compute"),
+            "http://v2.1.example/compute/v2.1"
+        );
+    }
 
     #[test]
     fn boot_from_volume_servers_have_no_image() {
