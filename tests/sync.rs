@@ -412,6 +412,23 @@ async fn faults_leave_the_previous_catalog_intact() {
             Fault::new(FaultKind::Delay(Duration::from_secs(3))).after(1),
         ),
         (
+            "429 forever",
+            Target::GlanceImages,
+            Fault::new(FaultKind::Status {
+                code: 429,
+                retry_after: Some(0),
+            }),
+        ),
+        (
+            "glance 401 even after re-auth",
+            Target::GlanceImages,
+            Fault::new(FaultKind::Status {
+                code: 401,
+                retry_after: None,
+            })
+            .after(1),
+        ),
+        (
             "nova 500",
             Target::NovaServers,
             Fault::new(FaultKind::Status {
@@ -516,6 +533,17 @@ async fn transient_faults_are_retried_and_paging_quirks_are_absorbed() {
             "duplicate ids",
             Target::GlanceImages,
             Fault::new(FaultKind::DuplicateIds),
+        ),
+        // Glance's answer when the marker image was deleted while we paged: restart the pass.
+        (
+            "vanished marker",
+            Target::GlanceImages,
+            Fault::new(FaultKind::Status {
+                code: 400,
+                retry_after: None,
+            })
+            .after(1)
+            .times(1),
         ),
         (
             "short pages",
