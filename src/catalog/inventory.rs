@@ -233,6 +233,15 @@ impl AppliedCounts {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+
+    pub fn rows_written(&self) -> u64 {
+        self.images_upserted
+            + self.images_linked
+            + self.images_unlinked
+            + self.images_deleted
+            + self.instances_upserted
+            + self.instances_marked_deleted
+    }
 }
 
 /// Applies a tenant's changes atomically: either all of them or none.

@@ -1,0 +1,129 @@
+//! Sync throughput from the simulator into a real database; prints figures, asserts nothing.
+//!
+//! `cargo bench --bench sync` (knobs: BENCH_PROJECTS, BENCH_IMAGES per project,
+//! BENCH_SERVERS per project, BENCH_DATABASE_URL — default a fresh SQLite file).
+use std::sync::Arc;
+use std::time::Instant;
+
+use cloudcensus::catalog::settings::{self, SettingsInput};
+use cloudcensus::catalog::tenants::{self, TenantInput};
+use cloudcensus::crypto::SecretBox;
+use cloudcensus::sync::engine::LogObserver;
+use cloudcensus::sync::{SyncEngine, SyncSettings};
+use cloudcensus_sim::{GenSpec, Simulator, World};
+use sea_orm::{EntityTrait, PaginatorTrait};
+
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Peak resident memory of this process (the simulator included), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+#[tokio::main]
+async fn main() {
+    cloudcensus::install_crypto_provider();
+    let projects = knob("BENCH_PROJECTS", 10);
+    let images = knob("BENCH_IMAGES", 10_000);
+    let servers = knob("BENCH_SERVERS", 200);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.db").display()
+        )
+    });
+
+    let world = World::generate(&GenSpec {
+        projects,
+        images_per_project: images,
+        servers_per_project: servers,
+        seed: 42,
+    });
+    let project_list = world.projects.clone();
+    let sim = Simulator::start(world).await.expect("simulator");
+    let db = cloudcensus::db::connect(&url).await.expect("database");
+    cloudcensus::db::migrate(&db).await.expect("migrate");
+    let secret_box = SecretBox::ephemeral();
+    let cloud = settings::create(
+        &db,
+        &secret_box,
+        SettingsInput {
+            name: Some("bench".into()),
+            auth_url: Some(sim.auth_url()),
+            username: Some("admin".into()),
+            password: Some("admin-password".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("cloud");
+    // Each tenant logs in as its own member user, as most deployments do.
+    for (i, p) in project_list.iter().enumerate() {
+        tenants::create(
+            &db,
+            &secret_box,
+            TenantInput {
+                name: Some(p.name.clone()),
+                backend_id: Some(p.id.clone()),
+                service_settings: Some(cloud.uuid),
+                user_username: Some(format!("user-{i}")),
+                user_password: Some(format!("password-{i}")),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("tenant");
+    }
+    let engine = SyncEngine::new(db.clone(), secret_box, SyncSettings::new("0 0 * * * *", 4));
+
+    println!(
+        "sync benchmark: {projects} projects × {images} images, {servers} servers each, on {}",
+        db.get_database_backend().as_str()
+    );
+    for (label, runs) in [("first sync", 1), ("re-sync, no change", 1)] {
+        for _ in 0..runs {
+            let started = Instant::now();
+            let outcomes = engine
+                .sweep(None, None, Arc::new(LogObserver))
+                .await
+                .expect("sweep");
+            let secs = started.elapsed().as_secs_f64();
+            let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+            let seen: i64 = outcomes
+                .iter()
+                .filter_map(|o| o.result.as_ref().ok())
+                .map(|s| s.counts.images_seen)
+                .sum();
+            let written: u64 = outcomes
+                .iter()
+                .filter_map(|o| o.result.as_ref().ok())
+                .map(|s| s.applied.rows_written())
+                .sum();
+            let links = entity::image_tenants::Entity::find()
+                .count(&db)
+                .await
+                .unwrap_or(0);
+            let images_rows = entity::images::Entity::find().count(&db).await.unwrap_or(0);
+            println!(
+                "{label:>20}: {secs:7.2} s  {:>9.0} image-tenant links/s  ({seen} links seen, {links} stored, {images_rows} images, {written} rows written, {failed} tenants failed)",
+                seen as f64 / secs
+            );
+        }
+    }
+    println!("peak RSS (service + simulator): {:.0} MiB", peak_rss_mib());
+    sim.stop().await;
+}
