@@ -620,9 +620,43 @@ async fn one_failing_tenant_does_not_stop_the_others_and_app_credentials_work() 
         )
         .await
         .json();
+    // The same credential by name and user instead of id, through a second registration.
+    let cloud2 = srv
+        .post(
+            "/api/service-settings/",
+            serde_json::json!({"name": "sim-again", "options": {"auth_url": sim.auth_url()}, "username": "admin", "password": "admin-password"}),
+        )
+        .await
+        .json();
+    let nameless = srv
+        .post(
+            "/api/openstack-tenants/",
+            serde_json::json!({"name": "t2", "backend_id": p1.id, "service_settings": cloud2["url"],
+                "application_credential_name": "cc", "application_credential_secret": "app-secret-1"}),
+        )
+        .await;
+    assert_eq!(nameless.status, StatusCode::BAD_REQUEST);
+    assert!(
+        nameless.json()["application_credential_user"].is_array(),
+        "{}",
+        nameless.text
+    );
+    let t2 = srv
+        .post(
+            "/api/openstack-tenants/",
+            serde_json::json!({"name": "t2", "backend_id": p1.id, "service_settings": cloud2["url"],
+                "application_credential_name": "cc", "application_credential_user": user1.name,
+                "application_credential_secret": "app-secret-1"}),
+        )
+        .await;
+    assert_eq!(t2.status, StatusCode::CREATED, "{}", t2.text);
+    let t2 = t2.json();
+    assert!(!t2.to_string().contains("app-secret-1"));
     let engine = engine(srv.db.clone());
     let outcomes = sweep(&engine).await;
-    assert_eq!(outcomes.len(), 2);
+    assert_eq!(outcomes.len(), 3);
+    let t2j = tenant_json(&srv, &t2).await;
+    assert_eq!(t2j["state"], "OK", "{}", t2j["error_message"]);
     let t0j = tenant_json(&srv, &t0).await;
     assert_eq!(t0j["state"], "ERRED");
     assert!(
@@ -640,6 +674,11 @@ async fn one_failing_tenant_does_not_stop_the_others_and_app_credentials_work() 
         &catalog_ids(&srv, &t1).await,
         &want,
         "app-credential tenant",
+    );
+    assert_same_ids(
+        &catalog_ids(&srv, &t2).await,
+        &want,
+        "named app-credential tenant",
     );
     // Glance info is stored on the tenant.
     assert!(t1j["image_quota_usage"].is_object(), "{t1j}");

@@ -74,6 +74,12 @@ pub struct ServiceSettingsRequest {
     pub project_id: Option<String>,
     #[oai(write_only)]
     pub application_credential_id: Option<String>,
+    /// With `application_credential_user`, instead of the id.
+    #[oai(write_only)]
+    pub application_credential_name: Option<String>,
+    /// The name of the user owning the named application credential (in the cloud's domain).
+    #[oai(write_only)]
+    pub application_credential_user: Option<String>,
     #[oai(write_only)]
     pub application_credential_secret: Option<String>,
 }
@@ -94,6 +100,8 @@ impl From<ServiceSettingsRequest> for SettingsInput {
             project_name: r.project_name,
             project_id: r.project_id,
             application_credential_id: r.application_credential_id,
+            application_credential_name: r.application_credential_name,
+            application_credential_user: r.application_credential_user,
             application_credential_secret: r.application_credential_secret,
         }
     }

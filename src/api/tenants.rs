@@ -60,6 +60,12 @@ pub struct OpenStackTenantRequest {
     pub user_password: Option<String>,
     #[oai(write_only)]
     pub application_credential_id: Option<String>,
+    /// With `application_credential_user`, instead of the id.
+    #[oai(write_only)]
+    pub application_credential_name: Option<String>,
+    /// The name of the user owning the named application credential (in the cloud's domain).
+    #[oai(write_only)]
+    pub application_credential_user: Option<String>,
     #[oai(write_only)]
     pub application_credential_secret: Option<String>,
 }
@@ -131,6 +137,8 @@ fn tenant_input(body: OpenStackTenantRequest) -> Result<TenantInput, AppError> {
         user_username: body.user_username,
         user_password: body.user_password,
         application_credential_id: body.application_credential_id,
+        application_credential_name: body.application_credential_name,
+        application_credential_user: body.application_credential_user,
         application_credential_secret: body.application_credential_secret,
     })
 }

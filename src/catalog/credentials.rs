@@ -15,8 +15,14 @@ pub enum Credentials {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         project_id: Option<String>,
     },
+    /// By id, or by name together with its user's name (in the cloud's domain).
     ApplicationCredential {
-        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
         secret: String,
     },
 }
@@ -36,9 +42,11 @@ impl std::fmt::Debug for Credentials {
                 .field("project_name", project_name)
                 .field("project_id", project_id)
                 .finish_non_exhaustive(),
-            Self::ApplicationCredential { id, .. } => f
+            Self::ApplicationCredential { id, name, user, .. } => f
                 .debug_struct("ApplicationCredential")
                 .field("id", id)
+                .field("name", name)
+                .field("user", user)
                 .finish_non_exhaustive(),
         }
     }
@@ -64,6 +72,8 @@ pub struct CredentialFields<'a> {
     pub project_name: Option<String>,
     pub project_id: Option<String>,
     pub app_id: (&'a str, Option<String>),
+    pub app_name: (&'a str, Option<String>),
+    pub app_user: (&'a str, Option<String>),
     pub app_secret: (&'a str, Option<String>),
 }
 
@@ -72,6 +82,8 @@ impl CredentialFields<'_> {
         self.username.1.is_none()
             && self.password.1.is_none()
             && self.app_id.1.is_none()
+            && self.app_name.1.is_none()
+            && self.app_user.1.is_none()
             && self.app_secret.1.is_none()
             && self.project_name.is_none()
             && self.project_id.is_none()
@@ -82,8 +94,10 @@ impl CredentialFields<'_> {
         let non_empty = |x: Option<String>| x.filter(|s| !s.trim().is_empty());
         let (username, password) = (non_empty(self.username.1), non_empty(self.password.1));
         let (app_id, app_secret) = (non_empty(self.app_id.1), non_empty(self.app_secret.1));
+        let (app_name, app_user) = (non_empty(self.app_name.1), non_empty(self.app_user.1));
         let uses_password = username.is_some() || password.is_some();
-        let uses_app = app_id.is_some() || app_secret.is_some();
+        let uses_app =
+            app_id.is_some() || app_secret.is_some() || app_name.is_some() || app_user.is_some();
         match (uses_password, uses_app) {
             (true, true) => {
                 v.add(
@@ -120,14 +134,29 @@ impl CredentialFields<'_> {
                 })
             }
             (false, true) => {
-                if app_id.is_none() {
-                    v.add(self.app_id.0, "This field is required.");
-                }
                 if app_secret.is_none() {
                     v.add(self.app_secret.0, "This field is required.");
                 }
+                let by_name = app_id.is_none() && (app_name.is_some() || app_user.is_some());
+                if by_name && app_name.is_none() {
+                    v.add(self.app_name.0, "This field is required.");
+                } else if by_name && app_user.is_none() {
+                    v.add(
+                        self.app_user.0,
+                        "This field is required with an application credential name.",
+                    );
+                } else if app_id.is_none() && !by_name {
+                    v.add(self.app_id.0, "This field is required.");
+                }
+                if app_secret.is_none()
+                    || (app_id.is_none() && (app_name.is_none() || app_user.is_none()))
+                {
+                    return None;
+                }
                 Some(Credentials::ApplicationCredential {
-                    id: app_id?,
+                    id: app_id,
+                    name: app_name,
+                    user: app_user,
                     secret: app_secret?,
                 })
             }
@@ -149,7 +178,9 @@ mod tests {
         };
         assert!(!format!("{c:?}").contains("s3cr3t-pw"));
         let a = Credentials::ApplicationCredential {
-            id: "app".into(),
+            id: Some("app".into()),
+            name: None,
+            user: None,
             secret: "app-s3cr3t".into(),
         };
         assert!(!format!("{a:?}").contains("app-s3cr3t"));

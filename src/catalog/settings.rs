@@ -32,6 +32,8 @@ pub struct SettingsInput {
     pub project_name: Option<String>,
     pub project_id: Option<String>,
     pub application_credential_id: Option<String>,
+    pub application_credential_name: Option<String>,
+    pub application_credential_user: Option<String>,
     pub application_credential_secret: Option<String>,
 }
 
@@ -45,6 +47,14 @@ impl SettingsInput {
             app_id: (
                 "application_credential_id",
                 self.application_credential_id.clone(),
+            ),
+            app_name: (
+                "application_credential_name",
+                self.application_credential_name.clone(),
+            ),
+            app_user: (
+                "application_credential_user",
+                self.application_credential_user.clone(),
             ),
             app_secret: (
                 "application_credential_secret",

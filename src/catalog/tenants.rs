@@ -22,6 +22,8 @@ pub struct TenantInput {
     pub user_username: Option<String>,
     pub user_password: Option<String>,
     pub application_credential_id: Option<String>,
+    pub application_credential_name: Option<String>,
+    pub application_credential_user: Option<String>,
     pub application_credential_secret: Option<String>,
 }
 
@@ -61,6 +63,14 @@ pub async fn create(
         project_name: None,
         project_id: None,
         app_id: ("application_credential_id", input.application_credential_id),
+        app_name: (
+            "application_credential_name",
+            input.application_credential_name,
+        ),
+        app_user: (
+            "application_credential_user",
+            input.application_credential_user,
+        ),
         app_secret: (
             "application_credential_secret",
             input.application_credential_secret,

@@ -20,14 +20,30 @@ pub enum AuthMethod {
         project: ProjectScope,
     },
     /// Application credentials carry their own project: Keystone rejects a scope with them.
-    ApplicationCredential { id: String, secret: String },
+    ApplicationCredential {
+        credential: AppCredentialRef,
+        secret: String,
+    },
+}
+
+/// How Keystone finds an application credential: by id, or by name within its user's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppCredentialRef {
+    Id(String),
+    Name {
+        name: String,
+        user: String,
+        user_domain: String,
+    },
 }
 
 impl std::fmt::Debug for AuthMethod {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Password { username, .. } => write!(f, "Password({username})"),
-            Self::ApplicationCredential { id, .. } => write!(f, "ApplicationCredential({id})"),
+            Self::ApplicationCredential { credential, .. } => {
+                write!(f, "ApplicationCredential({credential:?})")
+            }
         }
     }
 }
@@ -62,10 +78,21 @@ pub fn auth_body(method: &AuthMethod) -> Value {
                 "scope": {"project": project}
             }})
         }
-        AuthMethod::ApplicationCredential { id, secret } => json!({"auth": {"identity": {
-            "methods": ["application_credential"],
-            "application_credential": {"id": id, "secret": secret}
-        }}}),
+        AuthMethod::ApplicationCredential { credential, secret } => {
+            let credential = match credential {
+                AppCredentialRef::Id(id) => json!({"id": id, "secret": secret}),
+                AppCredentialRef::Name {
+                    name,
+                    user,
+                    user_domain,
+                } => json!({"name": name, "secret": secret,
+                            "user": {"name": user, "domain": domain_ref(user_domain)}}),
+            };
+            json!({"auth": {"identity": {
+                "methods": ["application_credential"],
+                "application_credential": credential
+            }}})
+        }
     }
 }
 
@@ -180,9 +207,21 @@ mod tests {
         );
         assert_eq!(pw["auth"]["scope"]["project"], json!({"id": "pid"}));
         let app = auth_body(&AuthMethod::ApplicationCredential {
-            id: "a".into(),
+            credential: AppCredentialRef::Id("a".into()),
             secret: "s".into(),
         });
+        let named = auth_body(&AuthMethod::ApplicationCredential {
+            credential: AppCredentialRef::Name {
+                name: "sync".into(),
+                user: "u".into(),
+                user_domain: "Default".into(),
+            },
+            secret: "s".into(),
+        });
+        assert_eq!(
+            named["auth"]["identity"]["application_credential"],
+            json!({"name": "sync", "secret": "s", "user": {"name": "u", "domain": {"id": "default"}}})
+        );
         assert!(app["auth"].get("scope").is_none());
         assert_eq!(
             app["auth"]["identity"]["methods"],
@@ -192,7 +231,7 @@ mod tests {
             !format!(
                 "{:?}",
                 AuthMethod::ApplicationCredential {
-                    id: "a".into(),
+                    credential: AppCredentialRef::Id("a".into()),
                     secret: "s3cr3t".into()
                 }
             )

@@ -3,7 +3,7 @@ use entity::{service_settings, tenants};
 
 use crate::catalog::credentials::Credentials;
 use crate::crypto::{CryptoError, SecretBox};
-use crate::openstack::keystone::{AuthMethod, ProjectScope};
+use crate::openstack::keystone::{AppCredentialRef, AuthMethod, ProjectScope};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
@@ -34,8 +34,22 @@ pub fn auth_method(
             user_domain: settings.domain.clone(),
             project: ProjectScope::Id(tenant.backend_id.clone()),
         },
-        Credentials::ApplicationCredential { id, secret } => {
-            AuthMethod::ApplicationCredential { id, secret }
+        Credentials::ApplicationCredential {
+            id,
+            name,
+            user,
+            secret,
+        } => {
+            let credential = match (id, name, user) {
+                (Some(id), _, _) => AppCredentialRef::Id(id),
+                (None, Some(name), Some(user)) => AppCredentialRef::Name {
+                    name,
+                    user,
+                    user_domain: settings.domain.clone(),
+                },
+                _ => return Err(CredentialError::Missing),
+            };
+            AuthMethod::ApplicationCredential { credential, secret }
         }
     })
 }

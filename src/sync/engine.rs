@@ -18,7 +18,7 @@ use crate::catalog::now;
 use crate::catalog::sync_runs::{self, ABORTED, FAILED, SUCCESS};
 use crate::crypto::SecretBox;
 use crate::openstack::SessionConfig;
-use crate::openstack::keystone::AuthMethod;
+use crate::openstack::keystone::{AppCredentialRef, AuthMethod};
 
 #[derive(Clone, Debug)]
 pub struct SyncSettings {
@@ -42,7 +42,7 @@ impl SyncSettings {
             session: SessionConfig::new(
                 "",
                 AuthMethod::ApplicationCredential {
-                    id: String::new(),
+                    credential: AppCredentialRef::Id(String::new()),
                     secret: String::new(),
                 },
             ),
