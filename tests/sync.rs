@@ -652,9 +652,28 @@ async fn one_failing_tenant_does_not_stop_the_others_and_app_credentials_work() 
     assert_eq!(t2.status, StatusCode::CREATED, "{}", t2.text);
     let t2 = t2.json();
     assert!(!t2.to_string().contains("app-secret-1"));
+    // An application credential of project 1 given to project 0's tenant is refused.
+    let t3 = srv
+        .post(
+            "/api/openstack-tenants/",
+            serde_json::json!({"name": "t3", "backend_id": p0.id, "service_settings": cloud2["url"],
+                "application_credential_id": "app-cred-1", "application_credential_secret": "app-secret-1"}),
+        )
+        .await
+        .json();
     let engine = engine(srv.db.clone());
     let outcomes = sweep(&engine).await;
-    assert_eq!(outcomes.len(), 3);
+    assert_eq!(outcomes.len(), 4);
+    let t3j = tenant_json(&srv, &t3).await;
+    assert_eq!(t3j["state"], "ERRED");
+    assert!(
+        t3j["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("not to this tenant's project"),
+        "{t3j}"
+    );
+    assert!(catalog_ids(&srv, &t3).await.is_empty());
     let t2j = tenant_json(&srv, &t2).await;
     assert_eq!(t2j["state"], "OK", "{}", t2j["error_message"]);
     let t0j = tenant_json(&srv, &t0).await;

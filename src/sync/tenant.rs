@@ -26,6 +26,13 @@ pub enum SyncError {
     Database(#[from] DbErr),
     #[error("the sync was aborted by shutdown")]
     Aborted,
+    #[error(
+        "the credentials are scoped to project {token_project}, not to this tenant's project {tenant_project}"
+    )]
+    WrongProject {
+        token_project: String,
+        tenant_project: String,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -65,6 +72,16 @@ pub async fn sync_tenant(
     cfg.auth = credentials::auth_method(settings, tenant, ctx.secret_box)?;
     let session = Session::new(cfg)?;
     session.login().await?;
+    // An application credential is bound to its own project: used for another tenant, it
+    // would file that project's images under this one.
+    if let Some(token_project) = session.scope().await?.project_id
+        && token_project != tenant.backend_id
+    {
+        return Err(SyncError::WrongProject {
+            token_project,
+            tenant_project: tenant.backend_id.clone(),
+        });
+    }
 
     let mut changes = TenantChanges::default();
     let mut counts = RunCounts::default();
