@@ -5,11 +5,14 @@ use std::sync::Arc;
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{Request, Response, handler};
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::faults::Target;
 use crate::http::{
-    Quirks, encode, glance_error, json_response, query_pairs, service_call, truncated,
+    Quirks, encode, glance_error, json_response, query_pairs, service_call, truncated_bytes,
 };
 use crate::state::{Caller, Indexed, Shared};
 use crate::world::Image;
@@ -25,29 +28,78 @@ fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-pub fn image_json(img: &Image) -> Value {
-    let mut obj = Map::new();
-    for (k, v) in &img.properties {
-        obj.insert(k.clone(), Value::String(v.clone()));
+/// An image as Glance shows it: core keys plus extra properties as top-level strings.
+/// Serialized straight from the world, without an intermediate JSON tree.
+#[derive(Serialize)]
+pub struct ImageOut<'a> {
+    #[serde(flatten)]
+    properties: &'a BTreeMap<String, String>,
+    id: &'a str,
+    name: &'a Option<String>,
+    status: &'a str,
+    visibility: &'a str,
+    protected: bool,
+    os_hidden: bool,
+    owner: &'a str,
+    min_disk: i64,
+    min_ram: i64,
+    size: Option<i64>,
+    virtual_size: Option<i64>,
+    checksum: &'a Option<String>,
+    os_hash_algo: Option<&'static str>,
+    os_hash_value: Option<String>,
+    disk_format: &'a Option<String>,
+    container_format: &'a Option<String>,
+    created_at: String,
+    updated_at: String,
+    tags: &'a [String],
+    #[serde(rename = "self")]
+    self_link: String,
+    file: String,
+    schema: &'static str,
+}
+
+impl<'a> ImageOut<'a> {
+    pub fn new(img: &'a Image) -> Self {
+        Self {
+            properties: &img.properties,
+            id: &img.id,
+            name: &img.name,
+            status: &img.status,
+            visibility: &img.visibility,
+            protected: img.protected,
+            os_hidden: img.os_hidden,
+            owner: &img.owner,
+            min_disk: img.min_disk,
+            min_ram: img.min_ram,
+            size: img.size,
+            virtual_size: None,
+            checksum: &img.checksum,
+            os_hash_algo: img.checksum.as_ref().map(|_| "sha512"),
+            os_hash_value: img.checksum.as_ref().map(|c| c.repeat(4)),
+            disk_format: &img.disk_format,
+            container_format: &img.container_format,
+            created_at: timestamp(img.created_at),
+            updated_at: timestamp(img.updated_at),
+            tags: &img.tags,
+            self_link: format!("/v2/images/{}", img.id),
+            file: format!("/v2/images/{}/file", img.id),
+            schema: "/v2/schemas/image",
+        }
     }
-    let core = json!({
-        "id": img.id, "name": img.name, "status": img.status, "visibility": img.visibility,
-        "protected": img.protected, "os_hidden": img.os_hidden, "owner": img.owner,
-        "min_disk": img.min_disk, "min_ram": img.min_ram, "size": img.size, "virtual_size": null,
-        "checksum": img.checksum,
-        "os_hash_algo": img.checksum.as_ref().map(|_| "sha512"),
-        "os_hash_value": img.checksum.as_ref().map(|c| format!("{c}{c}{c}{c}")),
-        "disk_format": img.disk_format, "container_format": img.container_format,
-        "created_at": timestamp(img.created_at), "updated_at": timestamp(img.updated_at),
-        "tags": img.tags,
-        "self": format!("/v2/images/{}", img.id),
-        "file": format!("/v2/images/{}/file", img.id),
-        "schema": "/v2/schemas/image",
-    });
-    if let Value::Object(core) = core {
-        obj.extend(core);
-    }
-    Value::Object(obj)
+}
+
+#[derive(Serialize)]
+struct PageOut<'a> {
+    images: Vec<ImageOut<'a>>,
+    first: String,
+    schema: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+fn to_json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 /// Whether the caller may see the image at all (show, marker, membership lookups).
@@ -152,13 +204,13 @@ fn parse_list(pairs: &[(String, String)]) -> Result<(ListFilter, usize, Option<S
     ))
 }
 
-fn list_page(
-    idx: &Indexed,
+fn list_page<'a>(
+    idx: &'a Indexed,
     caller: &Caller,
     project: &str,
     pairs: &[(String, String)],
     quirks: &Quirks,
-) -> Result<(Vec<Value>, bool), String> {
+) -> Result<(Vec<ImageOut<'a>>, bool), String> {
     let (filter, limit, marker) = parse_list(pairs)?;
     let start = match &marker {
         None => 0,
@@ -180,7 +232,7 @@ fn list_page(
         }
         let img = &idx.world.images[i];
         if filter.lists(img, caller, project) {
-            page.push(image_json(img));
+            page.push(ImageOut::new(img));
         }
     }
     let full = page_size > 0 && page.len() == page_size;
@@ -194,14 +246,6 @@ pub async fn list_images(req: &Request, shared: Data<&Arc<Shared>>) -> Response 
         Err(resp) => return resp,
     };
     let pairs = query_pairs(req);
-    let result = {
-        let idx = shared.read();
-        list_page(&idx, &caller, &project, &pairs, &quirks)
-    };
-    let (images, full) = match result {
-        Ok(r) => r,
-        Err(message) => return glance_error(StatusCode::BAD_REQUEST, &message),
-    };
     let without_marker: Vec<(String, String)> = pairs
         .iter()
         .filter(|(k, _)| k != "marker")
@@ -211,32 +255,44 @@ pub async fn list_images(req: &Request, shared: Data<&Arc<Shared>>) -> Response 
     if !without_marker.is_empty() {
         first = format!("{first}?{}", encode(&without_marker));
     }
-    let next = if quirks.next_loop {
-        Some(format!(
-            "/v2/images?{}",
-            req.uri().query().unwrap_or_default()
-        ))
-    } else if full {
-        let last = images
-            .last()
-            .and_then(|i| i.get("id"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let mut params = without_marker;
-        params.push(("marker".into(), last));
-        Some(format!("/v2/images?{}", encode(&params)))
-    } else {
-        None
+    let body = {
+        let idx = shared.read();
+        let (images, full) = match list_page(&idx, &caller, &project, &pairs, &quirks) {
+            Ok(r) => r,
+            Err(message) => return glance_error(StatusCode::BAD_REQUEST, &message),
+        };
+        let next = if quirks.next_loop {
+            Some(format!(
+                "/v2/images?{}",
+                req.uri().query().unwrap_or_default()
+            ))
+        } else if full {
+            let last = images.last().map(|i| i.id.to_string()).unwrap_or_default();
+            let mut params = without_marker;
+            params.push(("marker".into(), last));
+            Some(format!("/v2/images?{}", encode(&params)))
+        } else {
+            None
+        };
+        let page = PageOut {
+            images,
+            first,
+            schema: "/v2/schemas/images",
+            next,
+        };
+        match serde_json::to_vec(&page) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return glance_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string());
+            }
+        }
     };
-    let mut body = json!({"images": images, "first": first, "schema": "/v2/schemas/images"});
-    if let Some(next) = next {
-        body["next"] = Value::String(next);
-    }
     if quirks.malformed {
-        return truncated(&body);
+        return truncated_bytes(body);
     }
-    json_response(StatusCode::OK, &body)
+    Response::builder()
+        .content_type("application/json")
+        .body(body)
 }
 
 #[handler]
@@ -254,7 +310,7 @@ pub async fn show_image(
         .image(&id)
         .filter(|img| accessible(img, &caller, &project))
     {
-        Some(img) => json_response(StatusCode::OK, &image_json(img)),
+        Some(img) => json_response(StatusCode::OK, &to_json(&ImageOut::new(img))),
         None => glance_error(
             StatusCode::NOT_FOUND,
             &format!("No image found with ID {id}"),

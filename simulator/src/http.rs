@@ -148,15 +148,14 @@ pub async fn service_call(
 
 /// A 200 whose JSON is cut off, for the malformed-body fault.
 pub fn truncated(body: &Value) -> Response {
-    let text = body.to_string();
-    let cut = text.len() / 2;
-    let cut = (0..=cut)
-        .rev()
-        .find(|i| text.is_char_boundary(*i))
-        .unwrap_or(0);
+    truncated_bytes(body.to_string().into_bytes())
+}
+
+pub fn truncated_bytes(mut body: Vec<u8>) -> Response {
+    body.truncate(body.len() / 2);
     Response::builder()
         .content_type("application/json")
-        .body(text[..cut].to_string())
+        .body(body)
 }
 
 /// Query pairs in request order (the order Glance keeps in its `next` links).

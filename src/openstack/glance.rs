@@ -2,7 +2,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use serde_json::Value;
 
 use super::error::{OpenStackError, Service};
 use super::session::Session;
@@ -72,65 +74,167 @@ fn malformed(detail: impl Into<String>) -> OpenStackError {
     }
 }
 
-fn string(obj: &Map<String, Value>, key: &str) -> Option<String> {
-    obj.get(key)
-        .and_then(Value::as_str)
-        .map(String::from)
-        .filter(|s| !s.is_empty())
-}
-
-fn int(obj: &Map<String, Value>, key: &str) -> Option<i64> {
-    obj.get(key).and_then(Value::as_i64)
-}
-
-fn time(obj: &Map<String, Value>, key: &str) -> Option<DateTime<Utc>> {
-    let raw = obj.get(key)?.as_str()?;
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.with_timezone(&Utc))
-        .ok()
-}
-
 impl GlanceImage {
     pub fn from_json(value: &Value) -> Result<Self, OpenStackError> {
-        let obj = value
-            .as_object()
-            .ok_or_else(|| malformed("an image is not an object"))?;
-        let id = string(obj, "id").ok_or_else(|| malformed("an image has no id"))?;
-        let properties: BTreeMap<String, String> = obj
-            .iter()
-            .filter(|(k, _)| !CORE_KEYS.contains(&k.as_str()))
-            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-            .collect();
-        // Names may be null or missing: fall back to the description, then the id.
-        let name = string(obj, "name")
-            .or_else(|| {
-                properties
-                    .get("description")
-                    .filter(|d| !d.is_empty())
-                    .cloned()
-            })
-            .unwrap_or_else(|| id.clone());
-        Ok(Self {
-            name,
-            status: string(obj, "status").unwrap_or_default(),
-            visibility: string(obj, "visibility").unwrap_or_default(),
-            owner: string(obj, "owner"),
-            min_disk_gb: int(obj, "min_disk").unwrap_or(0),
-            min_ram_mb: int(obj, "min_ram").unwrap_or(0),
-            size: int(obj, "size"),
-            checksum: string(obj, "checksum"),
-            disk_format: string(obj, "disk_format"),
-            container_format: string(obj, "container_format"),
-            created_at: time(obj, "created_at"),
-            updated_at: time(obj, "updated_at"),
-            properties,
-            id,
-        })
+        GlanceImage::deserialize(value).map_err(|e| malformed(e.to_string()))
     }
 
     pub fn is_gone(&self) -> bool {
         GONE_STATUSES.contains(&self.status.as_str())
     }
+}
+
+fn parse_time(raw: Option<String>) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw.as_deref()?)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+}
+
+/// A top-level value kept only when it is a non-empty string (extra properties, names).
+struct StringOnly(Option<String>);
+
+impl<'de> Deserialize<'de> for StringOnly {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = IgnoreUnlessString::deserialize(d)?;
+        Ok(StringOnly(value.0.filter(|s| !s.is_empty())))
+    }
+}
+
+struct IgnoreUnlessString(Option<String>);
+
+impl<'de> Deserialize<'de> for IgnoreUnlessString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = IgnoreUnlessString;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(IgnoreUnlessString(Some(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(IgnoreUnlessString(Some(v)))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(IgnoreUnlessString(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(IgnoreUnlessString(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(IgnoreUnlessString(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(IgnoreUnlessString(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(IgnoreUnlessString(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(IgnoreUnlessString(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                IgnoreUnlessString::deserialize(d)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(IgnoreUnlessString(None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(IgnoreUnlessString(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Reads an image straight from the response body: core keys into fields, other string
+/// keys into `properties`, no intermediate JSON tree (listings are the sync's hot path).
+impl<'de> Deserialize<'de> for GlanceImage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = GlanceImage;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a Glance image object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<GlanceImage, A::Error> {
+                let mut id = None;
+                let mut name = None;
+                let (mut status, mut visibility, mut owner) = (None, None, None);
+                let (mut min_disk, mut min_ram, mut size) = (None, None, None);
+                let (mut checksum, mut disk_format, mut container_format) = (None, None, None);
+                let (mut created_at, mut updated_at) = (None, None);
+                let mut properties = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let text = |m: &mut A| m.next_value::<StringOnly>().map(|s| s.0);
+                    match key.as_str() {
+                        "id" => id = text(&mut map)?,
+                        "name" => name = text(&mut map)?,
+                        "status" => status = text(&mut map)?,
+                        "visibility" => visibility = text(&mut map)?,
+                        "owner" => owner = text(&mut map)?,
+                        "checksum" => checksum = text(&mut map)?,
+                        "disk_format" => disk_format = text(&mut map)?,
+                        "container_format" => container_format = text(&mut map)?,
+                        "created_at" => created_at = text(&mut map)?,
+                        "updated_at" => updated_at = text(&mut map)?,
+                        "min_disk" => min_disk = map.next_value::<Option<i64>>()?,
+                        "min_ram" => min_ram = map.next_value::<Option<i64>>()?,
+                        "size" => size = map.next_value::<Option<i64>>()?,
+                        k if CORE_KEYS.contains(&k) => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                        _ => {
+                            if let Some(value) = map.next_value::<IgnoreUnlessString>()?.0 {
+                                properties.insert(key, value);
+                            }
+                        }
+                    }
+                }
+                let id = id.ok_or_else(|| de::Error::custom("an image has no id"))?;
+                // Names may be null or missing: fall back to the description, then the id.
+                let name = name
+                    .or_else(|| {
+                        properties
+                            .get("description")
+                            .filter(|d| !d.is_empty())
+                            .cloned()
+                    })
+                    .unwrap_or_else(|| id.clone());
+                Ok(GlanceImage {
+                    id,
+                    name,
+                    status: status.unwrap_or_default(),
+                    visibility: visibility.unwrap_or_default(),
+                    owner,
+                    min_disk_gb: min_disk.unwrap_or(0),
+                    min_ram_mb: min_ram.unwrap_or(0),
+                    size,
+                    checksum,
+                    disk_format,
+                    container_format,
+                    created_at: parse_time(created_at),
+                    updated_at: parse_time(updated_at),
+                    properties,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One page of `GET /v2/images`.
+#[derive(Deserialize)]
+struct ImagesPage {
+    images: Vec<GlanceImage>,
+    #[serde(default)]
+    next: Option<String>,
 }
 
 /// `{image endpoint}/v2`, whether or not the catalog URL already carries the version.
@@ -209,7 +313,7 @@ impl<'a> ImagePager<'a> {
                 });
             }
             let url = format!("{base}?{query}");
-            let page: Value = match self.session.get_json(Service::Glance, &url, &[]).await {
+            let page: ImagesPage = match self.session.get_json(Service::Glance, &url, &[]).await {
                 Ok(Some(v)) => v,
                 Ok(None) => return Err(malformed("empty response")),
                 // A marker image deleted while we page: start this pass again, once.
@@ -224,14 +328,8 @@ impl<'a> ImagePager<'a> {
                 }
                 Err(e) => return Err(e),
             };
-            let images = page
-                .get("images")
-                .and_then(Value::as_array)
-                .ok_or_else(|| malformed("no `images` array"))?
-                .iter()
-                .map(GlanceImage::from_json)
-                .collect::<Result<Vec<_>, _>>()?;
-            match page.get("next").and_then(Value::as_str) {
+            let images = page.images;
+            match page.next.as_deref() {
                 // `next` is root-relative and lacks the endpoint's path prefix: keep only its query.
                 Some(next) => {
                     let q = next.split_once('?').map(|(_, q)| q).unwrap_or_default();
