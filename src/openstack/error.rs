@@ -73,25 +73,41 @@ pub fn summarize_body(body: &str) -> String {
             };
             pick(&v).or_else(|| v.as_object()?.values().find_map(pick))
         });
-    let text = from_json.unwrap_or_else(|| {
-        // Strip tags from HTML error pages.
-        let mut out = String::new();
-        let mut in_tag = false;
-        for c in body.chars() {
-            match c {
-                '<' => in_tag = true,
-                '>' => {
-                    in_tag = false;
-                    out.push(' ');
-                }
-                c if !in_tag => out.push(c),
-                _ => {}
+    // Glance puts HTML even into its JSON messages (`…<br /><br />`): strip tags either way.
+    let text = strip_tags(from_json.as_deref().unwrap_or(body));
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut out = String::new();
+    for word in words {
+        if out.chars().count() + word.chars().count() + 1 > 200 {
+            if out.is_empty() {
+                out = word.chars().take(199).collect();
             }
+            out.push('…');
+            break;
         }
-        out
-    });
-    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    collapsed.chars().take(200).collect()
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+fn strip_tags(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -110,6 +126,17 @@ mod tests {
             summarize_body("<html><body><h1>400 Bad Request</h1>marker not found</body></html>"),
             "400 Bad Request marker not found"
         );
-        assert_eq!(summarize_body(&"x".repeat(500)).len(), 200);
+        assert_eq!(summarize_body(&"x".repeat(500)).chars().count(), 200);
+        assert_eq!(
+            summarize_body(
+                r#"{"message": "No image found with ID abc<br /><br />\n\n\n", "code": "404 Not Found", "title": "Not Found"}"#
+            ),
+            "No image found with ID abc"
+        );
+        let long = summarize_body(&"word ".repeat(100));
+        assert!(
+            long.ends_with("word…") && long.chars().count() <= 201,
+            "{long}"
+        );
     }
 }

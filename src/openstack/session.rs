@@ -40,8 +40,12 @@ impl SessionConfig {
     }
 }
 
+/// A token younger than this that is refused may share its second with a revocation.
+const FRESH_TOKEN: std::time::Duration = std::time::Duration::from_millis(1100);
+
 struct Token {
     value: String,
+    obtained: std::time::Instant,
     expires_at: DateTime<Utc>,
     catalog: Vec<CatalogEntry>,
     scope: TokenScope,
@@ -135,6 +139,7 @@ impl Session {
         };
         Ok(Arc::new(Token {
             value,
+            obtained: std::time::Instant::now(),
             expires_at: parsed.token.expires_at,
             catalog: parsed.token.catalog,
             scope,
@@ -202,6 +207,12 @@ impl Session {
             let status = resp.status;
             if status == StatusCode::UNAUTHORIZED && !reauthenticated {
                 self.invalidate(&token).await;
+                // Keystone revokes by whole seconds: a token issued in the second of a password
+                // change or project disable is born revoked, and so would be one fetched at once.
+                let age = token.obtained.elapsed();
+                if age < FRESH_TOKEN {
+                    tokio::time::sleep(FRESH_TOKEN - age).await;
+                }
                 reauthenticated = true;
                 continue;
             }

@@ -3,16 +3,20 @@
 use std::collections::HashMap;
 
 use entity::{service_settings, tenants};
+use futures_util::{StreamExt, TryStreamExt, stream};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::watch;
 
 use super::credentials::{self, CredentialError};
 use super::mapping;
 use super::visibility::{Verdict, Visibility};
+
+/// Membership lookups in flight at once, per tenant.
+const MEMBER_LOOKUPS: usize = 8;
 use crate::catalog::inventory::{self, AppliedCounts, GlanceInfoColumns, TenantChanges};
 use crate::catalog::sync_runs::RunCounts;
 use crate::crypto::SecretBox;
-use crate::openstack::glance::{self, ImagePager};
+use crate::openstack::glance::{self, GlanceImage, ImagePager};
 use crate::openstack::nova::ServerPager;
 use crate::openstack::{OpenStackError, Session, SessionConfig};
 
@@ -130,23 +134,18 @@ async fn list_images(
         ctx.check_shutdown()?;
         // A page may repeat ids of earlier pages (or hold gone images): keep each id once.
         let mut fresh = Vec::with_capacity(page.len());
+        let mut ask = Vec::new();
         for img in page {
             if img.is_gone() || changes.seen_images.contains(&img.id) {
                 continue;
             }
-            let visible = match visibility.judge(&img) {
-                Verdict::Visible => true,
-                Verdict::NotVisible => false,
-                Verdict::AskMembership => {
-                    glance::member_status(session, &img.id, visibility.project_id())
-                        .await?
-                        .is_some()
-                }
-            };
-            if visible {
-                fresh.push(img);
+            match visibility.judge(&img) {
+                Verdict::Visible => fresh.push(img),
+                Verdict::NotVisible => {}
+                Verdict::AskMembership => ask.push(img),
             }
         }
+        fresh.extend(members_of(session, &visibility, ask).await?);
         let ids: Vec<String> = fresh.iter().map(|i| i.id.clone()).collect();
         let known = inventory::known_images(ctx.db, settings.id, tenant.id, &ids).await?;
         for img in &fresh {
@@ -175,6 +174,24 @@ async fn list_images(
         }
     }
     Ok(())
+}
+
+/// Lookups of one page's shared images of other projects, a few at a time: the images the
+/// tenant is a member of.
+async fn members_of(
+    session: &Session,
+    visibility: &Visibility,
+    candidates: Vec<GlanceImage>,
+) -> Result<Vec<GlanceImage>, SyncError> {
+    let lookups = candidates.into_iter().map(|img| async move {
+        let status = glance::member_status(session, &img.id, visibility.project_id()).await?;
+        Ok::<_, OpenStackError>(status.map(|_| img))
+    });
+    let found: Vec<Option<GlanceImage>> = stream::iter(lookups)
+        .buffer_unordered(MEMBER_LOOKUPS)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 async fn list_servers(
