@@ -877,3 +877,47 @@ async fn shutdown_aborts_a_running_sync_without_applying_it() {
     srv.stop().await;
     sim.stop().await;
 }
+
+/// Keystone revokes by whole seconds: right after a password is restored, the first token is
+/// born revoked. The sync waits that second out instead of going ERRED.
+#[tokio::test]
+async fn a_sync_in_the_second_of_a_password_change_still_succeeds() {
+    let sim = generated(1, 20, 2).await;
+    let srv = TestServer::start().await;
+    let p0 = sim.with_world(|w| w.projects[0].clone());
+    let cloud = srv
+        .post(
+            "/api/service-settings/",
+            serde_json::json!({"name": "sim-user", "options": {"auth_url": sim.auth_url()}, "username": "admin", "password": "admin-password"}),
+        )
+        .await
+        .json();
+    let tenant = srv
+        .post(
+            "/api/openstack-tenants/",
+            serde_json::json!({"name": "own-user", "backend_id": p0.id, "service_settings": cloud["url"],
+                "user_username": "user-0", "user_password": "password-0"}),
+        )
+        .await
+        .json();
+    let engine = engine(srv.db.clone());
+    while chrono::Utc::now().timestamp_subsec_millis() > 300 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let set_password = |pw: &'static str| {
+        sim.with_world(|w| {
+            w.users
+                .iter_mut()
+                .find(|u| u.name == "user-0")
+                .unwrap()
+                .password = pw.into()
+        })
+    };
+    set_password("temporary");
+    set_password("password-0");
+    let outcomes = sweep(&engine).await;
+    assert!(outcomes[0].result.is_ok(), "{:?}", outcomes[0].result);
+    assert_eq!(tenant_json(&srv, &tenant).await["state"], "OK");
+    srv.stop().await;
+    sim.stop().await;
+}

@@ -28,9 +28,11 @@ pub fn keystone_error(status: StatusCode, message: &str) -> Response {
 
 /// Glance's error shape for a client that asked for JSON.
 pub fn glance_error(status: StatusCode, message: &str) -> Response {
+    // webob's JSON errors keep the HTML line breaks of its templates, as real Glance shows.
     json_response(
         status,
-        &json!({"code": format!("{} {}", status.as_u16(), title(status)), "title": title(status), "message": message}),
+        &json!({"code": format!("{} {}", status.as_u16(), title(status)), "title": title(status),
+                "message": format!("{message}<br /><br />\n\n\n")}),
     )
 }
 

@@ -225,6 +225,7 @@ pub async fn issue_token(req: &Request, body: Body, shared: Data<&Arc<Shared>>) 
             project_id: grant.project.as_ref().map(|p| p.id.clone()),
             admin: is_admin,
             expires_at,
+            issued_secs: now.timestamp(),
         },
     );
     let mut body = json!({"token": {

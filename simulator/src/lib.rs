@@ -100,8 +100,15 @@ impl Simulator {
     /// Reads or changes the world while the simulator runs; later requests see the change.
     pub fn with_world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
         let mut idx = self.shared.write();
+        // Only credentials and enabled flags matter for revocations; skip copying images.
+        let before = World {
+            users: idx.world.users.clone(),
+            projects: idx.world.projects.clone(),
+            ..World::default()
+        };
         let out = f(&mut idx.world);
         idx.reindex();
+        self.shared.record_revocations(&before, &idx.world);
         out
     }
 

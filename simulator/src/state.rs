@@ -72,6 +72,17 @@ pub struct Caller {
     pub project_id: Option<String>,
     pub admin: bool,
     pub expires_at: DateTime<Utc>,
+    /// Keystone compares issue and revocation times in whole seconds.
+    pub issued_secs: i64,
+}
+
+/// A revocation event, as Keystone records one on a password change or a disable: tokens of
+/// that user or project issued in that second or earlier stop working.
+#[derive(Clone, Debug)]
+struct Revocation {
+    user_id: Option<String>,
+    project_id: Option<String>,
+    at_secs: i64,
 }
 
 pub struct Shared {
@@ -80,6 +91,7 @@ pub struct Shared {
     world: RwLock<Indexed>,
     tokens: Mutex<HashMap<String, Caller>>,
     faults: Mutex<FaultBook>,
+    revocations: Mutex<Vec<Revocation>>,
 }
 
 // A panicking test thread must not wedge the simulator for the next assertion.
@@ -95,6 +107,7 @@ impl Shared {
             world: RwLock::new(Indexed::new(world)),
             tokens: Mutex::new(HashMap::new()),
             faults: Mutex::new(FaultBook::default()),
+            revocations: Mutex::new(Vec::new()),
         }
     }
 
@@ -114,6 +127,50 @@ impl Shared {
         lock(&self.tokens).insert(token, caller);
     }
 
+    /// Records revocation events for users whose password or enabled flag changed and for
+    /// projects that were enabled or disabled between two states of the world.
+    pub fn record_revocations(&self, before: &World, after: &World) {
+        let at_secs = Utc::now().timestamp();
+        let mut events = Vec::new();
+        for user in &after.users {
+            let changed = before
+                .users
+                .iter()
+                .find(|u| u.id == user.id)
+                .is_some_and(|u| u.password != user.password || u.enabled != user.enabled);
+            if changed {
+                events.push(Revocation {
+                    user_id: Some(user.id.clone()),
+                    project_id: None,
+                    at_secs,
+                });
+            }
+        }
+        for project in &after.projects {
+            let changed = before
+                .projects
+                .iter()
+                .find(|p| p.id == project.id)
+                .is_some_and(|p| p.enabled != project.enabled);
+            if changed {
+                events.push(Revocation {
+                    user_id: None,
+                    project_id: Some(project.id.clone()),
+                    at_secs,
+                });
+            }
+        }
+        lock(&self.revocations).extend(events);
+    }
+
+    fn is_revoked(&self, caller: &Caller) -> bool {
+        lock(&self.revocations).iter().any(|r| {
+            r.at_secs >= caller.issued_secs
+                && (r.user_id.as_ref() == Some(&caller.user_id)
+                    || (r.project_id.is_some() && r.project_id == caller.project_id))
+        })
+    }
+
     pub fn revoke_token(&self, token: &str) {
         lock(&self.tokens).remove(token);
     }
@@ -121,7 +178,7 @@ impl Shared {
     /// The caller of a valid token: known, not expired, its user and project still enabled.
     pub fn validate(&self, token: &str) -> Option<Caller> {
         let caller = lock(&self.tokens).get(token).cloned()?;
-        if caller.expires_at <= Utc::now() {
+        if caller.expires_at <= Utc::now() || self.is_revoked(&caller) {
             return None;
         }
         let world = self.read();

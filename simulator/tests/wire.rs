@@ -685,3 +685,39 @@ fn the_binary_dumps_and_loads_world_files() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("error"));
     std::fs::remove_file(&dir).ok();
 }
+
+/// Keystone revokes by whole seconds: a token issued in the second of a password change is
+/// born revoked, and a login a second later works.
+#[tokio::test]
+async fn password_changes_revoke_tokens_by_the_second() {
+    let sim = sim(1, 2, 0).await;
+    let p0 = sim.with_world(|w| w.projects[0].id.clone());
+    let before = login(&sim, "user-0", "password-0", &p0).await;
+    // Start early in a second so the change and the next login share it.
+    while chrono::Utc::now().timestamp_subsec_millis() > 300 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sim.with_world(|w| {
+        w.users
+            .iter_mut()
+            .find(|u| u.name == "user-0")
+            .unwrap()
+            .password = "new-password".into()
+    });
+    let same_second = login(&sim, "user-0", "new-password", &p0).await;
+    let list = |c: &Client| format!("{}/v2/images", c.image);
+    assert_eq!(
+        before.get(&list(&before)).await.0,
+        StatusCode::UNAUTHORIZED,
+        "older tokens are revoked"
+    );
+    assert_eq!(
+        same_second.get(&list(&same_second)).await.0,
+        StatusCode::UNAUTHORIZED,
+        "born revoked"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let later = login(&sim, "user-0", "new-password", &p0).await;
+    assert_eq!(later.get(&list(&later)).await.0, StatusCode::OK);
+    sim.stop().await;
+}
