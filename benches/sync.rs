@@ -36,6 +36,14 @@ fn peak_rss_mib() -> f64 {
 #[tokio::main]
 async fn main() {
     cloudcensus::install_crypto_provider();
+    // RUST_LOG=cloudcensus::sync=debug shows each tenant's listing and apply times.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let projects = knob("BENCH_PROJECTS", 10);
     let images = knob("BENCH_IMAGES", 10_000);
     let servers = knob("BENCH_SERVERS", 200);

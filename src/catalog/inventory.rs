@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 /// Rows per multi-row statement: well under SQLite's bound-variable limit.
 const CHUNK: usize = 400;
+/// Glance ids per link statement (one bound variable each).
+const LINK_CHUNK: usize = 2000;
 
 /// The catalog's view of one image, as a sync compares and writes it.
 #[derive(Clone, Debug, PartialEq)]
@@ -254,6 +256,7 @@ pub async fn apply(
 ) -> Result<AppliedCounts, DbErr> {
     let txn = crate::db::begin_write(db).await?;
     let mut counts = AppliedCounts::default();
+    let t0 = std::time::Instant::now();
 
     for chunk in changes.upsert_images.chunks(CHUNK) {
         let models = chunk.iter().map(|r| r.active_model(settings_id));
@@ -283,32 +286,37 @@ pub async fn apply(
         counts.images_upserted += chunk.len() as u64;
     }
 
-    for chunk in changes.link.chunks(CHUNK) {
-        let ids: Vec<i64> = images::Entity::find()
-            .select_only()
+    let t_images = t0.elapsed();
+    // One statement per chunk: the ids are looked up inside the database.
+    for chunk in changes.link.chunks(LINK_CHUNK) {
+        let select = Query::select()
             .column(images::Column::Id)
-            .filter(images::Column::SettingsId.eq(settings_id))
-            .filter(images::Column::BackendId.is_in(chunk.iter().cloned()))
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        if ids.is_empty() {
-            continue;
-        }
-        let links = ids.iter().map(|id| image_tenants::ActiveModel {
-            image_id: Set(*id),
-            tenant_id: Set(tenant_id),
-        });
-        let inserted = image_tenants::Entity::insert_many(links)
-            .on_conflict_do_nothing()
-            .exec_without_returning(&txn)
-            .await?;
-        counts.images_linked += match inserted {
-            sea_orm::TryInsertResult::Inserted(n) => n,
-            _ => 0,
-        };
+            .expr(Expr::val(tenant_id))
+            .from(images::Entity)
+            .and_where(images::Column::SettingsId.eq(settings_id))
+            .and_where(images::Column::BackendId.is_in(chunk.iter().cloned()))
+            .to_owned();
+        let insert = Query::insert()
+            .into_table(image_tenants::Entity)
+            .columns([
+                image_tenants::Column::ImageId,
+                image_tenants::Column::TenantId,
+            ])
+            .select_from(select)
+            .map_err(|e| DbErr::Custom(e.to_string()))?
+            .on_conflict(
+                OnConflict::columns([
+                    image_tenants::Column::ImageId,
+                    image_tenants::Column::TenantId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .to_owned();
+        counts.images_linked += txn.execute(&insert).await?.rows_affected();
     }
 
+    let t_links = t0.elapsed();
     // What the tenant no longer sees: its links whose Glance id was not listed.
     let linked: Vec<(i64, String)> = images::Entity::find()
         .select_only()
@@ -432,7 +440,15 @@ pub async fn apply(
             .await?;
     }
 
+    let t_rest = t0.elapsed();
     txn.commit().await?;
+    tracing::debug!(
+        images_ms = t_images.as_millis() as u64,
+        links_ms = (t_links - t_images).as_millis() as u64,
+        rest_ms = (t_rest - t_links).as_millis() as u64,
+        commit_ms = (t0.elapsed() - t_rest).as_millis() as u64,
+        "apply phases"
+    );
     Ok(counts)
 }
 

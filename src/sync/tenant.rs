@@ -87,6 +87,7 @@ pub async fn sync_tenant(
         });
     }
 
+    let started = std::time::Instant::now();
     let mut changes = TenantChanges::default();
     let mut counts = RunCounts::default();
     list_images(ctx, &session, settings, tenant, &mut changes, &mut counts).await?;
@@ -108,6 +109,7 @@ pub async fn sync_tenant(
     }
 
     ctx.check_shutdown()?;
+    let listed = started.elapsed();
     let applied = inventory::apply(
         ctx.db,
         settings.id,
@@ -117,6 +119,12 @@ pub async fn sync_tenant(
     )
     .await?;
     counts.images_removed = applied.images_unlinked as i64;
+    tracing::debug!(
+        tenant = %tenant.name,
+        list_ms = listed.as_millis() as u64,
+        apply_ms = (started.elapsed() - listed).as_millis() as u64,
+        "sync phases"
+    );
     Ok(TenantSummary { counts, applied })
 }
 
