@@ -921,3 +921,137 @@ async fn a_sync_in_the_second_of_a_password_change_still_succeeds() {
     srv.stop().await;
     sim.stop().await;
 }
+
+async fn staged_rows(db: &sea_orm::DatabaseConnection) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM sync_stage",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+/// With a tiny staging batch, listings go to the staging table page by page; the catalog
+/// still changes only with a complete listing, and a failed sync's stage is discarded.
+#[tokio::test]
+async fn big_listings_are_staged_in_batches_and_applied_whole() {
+    let sim = generated(2, 1100, 40).await;
+    let srv = TestServer::start().await;
+    let (_cloud, tenants) = register(&srv, &sim, "sim").await;
+    let tenants = with_index(tenants).await;
+    let mut settings = fast_settings();
+    settings.stage_batch = 100;
+    let engine = engine_with(srv.db.clone(), settings);
+    for o in sweep(&engine).await {
+        assert!(o.result.is_ok(), "{}: {:?}", o.tenant_name, o.result);
+    }
+    assert_eq!(
+        staged_rows(&srv.db).await,
+        0,
+        "the stage is emptied by the apply"
+    );
+    for t in &tenants {
+        let i = project_index(t);
+        let want = glance_ids(
+            &sim,
+            &format!("user-{i}"),
+            &format!("password-{i}"),
+            t["backend_id"].as_str().unwrap(),
+        )
+        .await;
+        assert_same_ids(&catalog_ids(&srv, t).await, &want, "staged first sync");
+    }
+    // Instances booted from images this very sync added are named from the stage.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let booted = entity::instances::Entity::find()
+        .filter(entity::instances::Column::ImageBackendId.is_not_null())
+        .all(&srv.db)
+        .await
+        .unwrap();
+    assert!(!booted.is_empty() && booted.iter().all(|i| !i.image_name.is_empty()));
+
+    // Upstream changes, then a sync that fails after staging several batches.
+    let good = count_rows(&srv.db).await.unwrap();
+    let before: Vec<_> = futures_ids(&srv, &tenants).await;
+    sim.with_world(|w| {
+        let victims: Vec<String> = w.images.iter().step_by(7).map(|i| i.id.clone()).collect();
+        w.images.retain(|i| !victims.contains(&i.id));
+        for img in w.images.iter_mut().step_by(5) {
+            img.name = Some(format!("renamed-{}", img.id));
+        }
+    });
+    sim.inject(
+        Target::GlanceImages,
+        Fault::new(FaultKind::Status {
+            code: 500,
+            retry_after: None,
+        })
+        .after(1),
+    );
+    for o in sweep(&engine).await {
+        assert!(o.result.is_err());
+    }
+    assert_eq!(
+        count_rows(&srv.db).await.unwrap(),
+        good,
+        "a failed sync applies nothing"
+    );
+    assert_eq!(futures_ids(&srv, &tenants).await, before);
+    assert!(
+        srv.get("/api/openstack-images/?name=renamed-")
+            .await
+            .count()
+            == 0
+    );
+
+    sim.clear_faults();
+    for o in sweep(&engine).await {
+        let s = o.result.as_ref().expect("recovers");
+        assert!(
+            s.counts.images_updated > 0 && s.counts.images_removed > 0,
+            "{:?}",
+            s.counts
+        );
+    }
+    assert_eq!(staged_rows(&srv.db).await, 0);
+    for t in &tenants {
+        let i = project_index(t);
+        let want = glance_ids(
+            &sim,
+            &format!("user-{i}"),
+            &format!("password-{i}"),
+            t["backend_id"].as_str().unwrap(),
+        )
+        .await;
+        assert_same_ids(&catalog_ids(&srv, t).await, &want, "after recovery");
+    }
+    assert!(
+        srv.get("/api/openstack-images/?name=renamed-")
+            .await
+            .count()
+            > 100
+    );
+    for o in sweep(&engine).await {
+        assert!(
+            o.result.as_ref().unwrap().applied.is_empty(),
+            "idle re-sync writes nothing"
+        );
+    }
+    srv.stop().await;
+    sim.stop().await;
+}
+
+async fn futures_ids(
+    srv: &TestServer,
+    tenants: &[Value],
+) -> Vec<std::collections::BTreeSet<String>> {
+    let mut out = Vec::new();
+    for t in tenants {
+        out.push(catalog_ids(srv, t).await);
+    }
+    out
+}

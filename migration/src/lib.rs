@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_catalog;
 mod m20261125_000002_sync;
+mod m20261125_000003_sync_stage;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_catalog::Migration),
             Box::new(m20261125_000002_sync::Migration),
+            Box::new(m20261125_000003_sync_stage::Migration),
         ]
     }
 }

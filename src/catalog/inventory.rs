@@ -15,6 +15,8 @@ use uuid::Uuid;
 const CHUNK: usize = 400;
 /// Glance ids per link statement (one bound variable each).
 const LINK_CHUNK: usize = 2000;
+/// Links read per slice when looking for what a tenant no longer sees.
+const SCAN_SLICE: u64 = 10_000;
 
 /// The catalog's view of one image, as a sync compares and writes it.
 #[derive(Clone, Debug, PartialEq)]
@@ -199,15 +201,49 @@ pub async fn known_instances(
     Ok(out)
 }
 
+/// Glance ids a listing has seen, kept as 64-bit hashes: a million ids take ~16 MiB rather
+/// than ~100 MiB. (SipHash with fixed keys; a collision, about 3e-8 at a million ids, would
+/// make one image look like a repeat.)
+#[derive(Default, Debug)]
+pub struct SeenIds(HashSet<u64>);
+
+impl SeenIds {
+    fn hash(id: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        id.hash(&mut h);
+        h.finish()
+    }
+
+    /// `false` when the id was seen before.
+    pub fn insert(&mut self, id: &str) -> bool {
+        self.0.insert(Self::hash(id))
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.contains(&Self::hash(id))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Everything one tenant's complete listing changes.
 #[derive(Default, Debug)]
 pub struct TenantChanges {
-    /// New or changed image rows.
+    /// New or changed image rows not yet staged.
     pub upsert_images: Vec<ImageRecord>,
-    /// Glance ids the tenant sees but is not yet linked to.
+    /// Glance ids the tenant sees but is not yet linked to, not yet staged.
     pub link: Vec<String>,
+    /// Whether earlier batches of the two lists above went to the staging table.
+    pub staged: bool,
     /// Every Glance id the tenant sees (to find what it no longer sees).
-    pub seen_images: HashSet<String>,
+    pub seen_images: SeenIds,
     pub upsert_instances: Vec<InstanceRecord>,
     pub seen_instances: HashSet<String>,
     /// Glance info, when it differs from what is stored.
@@ -286,6 +322,11 @@ pub async fn apply(
         counts.images_upserted += chunk.len() as u64;
     }
 
+    if changes.staged {
+        let (upserted, linked) = super::staging::apply(&txn, settings_id, tenant_id).await?;
+        counts.images_upserted += upserted;
+        counts.images_linked += linked;
+    }
     let t_images = t0.elapsed();
     // One statement per chunk: the ids are looked up inside the database.
     for chunk in changes.link.chunks(LINK_CHUNK) {
@@ -317,28 +358,43 @@ pub async fn apply(
     }
 
     let t_links = t0.elapsed();
-    // What the tenant no longer sees: its links whose Glance id was not listed.
-    let linked: Vec<(i64, String)> = images::Entity::find()
-        .select_only()
-        .column(images::Column::Id)
-        .column(images::Column::BackendId)
-        .filter(
-            images::Column::Id.in_subquery(
-                Query::select()
-                    .column(image_tenants::Column::ImageId)
-                    .from(image_tenants::Entity)
-                    .and_where(image_tenants::Column::TenantId.eq(tenant_id))
-                    .to_owned(),
-            ),
-        )
-        .into_tuple()
-        .all(&txn)
-        .await?;
-    let gone: Vec<i64> = linked
-        .into_iter()
-        .filter(|(_, backend_id)| !changes.seen_images.contains(backend_id))
-        .map(|(id, _)| id)
-        .collect();
+    // What the tenant no longer sees: its links whose Glance id was not listed. Read in
+    // slices by image id, so memory holds only what is gone.
+    let mut gone: Vec<i64> = Vec::new();
+    let mut after = 0i64;
+    loop {
+        let slice = Query::select()
+            .column((image_tenants::Entity, image_tenants::Column::ImageId))
+            .column((images::Entity, images::Column::BackendId))
+            .from(image_tenants::Entity)
+            .inner_join(
+                images::Entity,
+                Expr::col((images::Entity, images::Column::Id))
+                    .equals((image_tenants::Entity, image_tenants::Column::ImageId)),
+            )
+            .and_where(
+                Expr::col((image_tenants::Entity, image_tenants::Column::TenantId)).eq(tenant_id),
+            )
+            .and_where(Expr::col((image_tenants::Entity, image_tenants::Column::ImageId)).gt(after))
+            .order_by(
+                (image_tenants::Entity, image_tenants::Column::ImageId),
+                sea_orm::Order::Asc,
+            )
+            .limit(SCAN_SLICE)
+            .to_owned();
+        let rows = txn.query_all(&slice).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.try_get("", "image_id")?;
+        for row in &rows {
+            let backend_id: String = row.try_get("", "backend_id")?;
+            if !changes.seen_images.contains(&backend_id) {
+                gone.push(row.try_get("", "image_id")?);
+            }
+        }
+        if rows.len() < SCAN_SLICE as usize {
+            break;
+        }
+    }
     for chunk in gone.chunks(CHUNK) {
         let res = image_tenants::Entity::delete_many()
             .filter(image_tenants::Column::TenantId.eq(tenant_id))

@@ -5,6 +5,7 @@ pub mod inventory;
 pub mod offerings;
 pub mod paging;
 pub mod settings;
+pub mod staging;
 pub mod sync_runs;
 pub mod tenants;
 pub mod tokens;

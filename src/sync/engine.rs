@@ -29,6 +29,8 @@ pub struct SyncSettings {
     pub lease_ttl: Duration,
     /// Timeouts and retries for OpenStack requests.
     pub session: SessionConfig,
+    /// New/changed image rows a tenant's sync holds in memory before staging them.
+    pub stage_batch: usize,
 }
 
 pub const DEFAULT_CRON: &str = "0 */10 * * * *";
@@ -39,6 +41,7 @@ impl SyncSettings {
             cron: cron.to_string(),
             concurrency: concurrency.max(1),
             lease_ttl: Duration::from_secs(15 * 60),
+            stage_batch: 5_000,
             session: SessionConfig::new(
                 "",
                 AuthMethod::ApplicationCredential {
@@ -155,6 +158,7 @@ impl SyncEngine {
             db: &self.db,
             secret_box: &self.secret_box,
             session: &self.settings.session,
+            stage_batch: self.settings.stage_batch.max(1),
             shutdown: self.shutdown_tx.subscribe(),
         };
         let result = sync_tenant(&ctx, &settings, &tenant).await;

@@ -14,6 +14,7 @@ use super::visibility::{Verdict, Visibility};
 /// Membership lookups in flight at once, per tenant.
 const MEMBER_LOOKUPS: usize = 8;
 use crate::catalog::inventory::{self, AppliedCounts, GlanceInfoColumns, TenantChanges};
+use crate::catalog::staging;
 use crate::catalog::sync_runs::RunCounts;
 use crate::crypto::SecretBox;
 use crate::openstack::glance::{self, GlanceImage, ImagePager};
@@ -51,6 +52,8 @@ pub struct SyncContext<'a> {
     pub secret_box: &'a SecretBox,
     /// Template for the session: timeouts and retries (auth is filled in per tenant).
     pub session: &'a SessionConfig,
+    /// New/changed records and new links held in memory before they go to the staging table.
+    pub stage_batch: usize,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -137,6 +140,8 @@ async fn list_images(
     counts: &mut RunCounts,
 ) -> Result<(), SyncError> {
     let visibility = Visibility::new(&session.scope().await?, &tenant.backend_id);
+    // What an interrupted earlier sync of this tenant staged is stale.
+    staging::clear(ctx.db, tenant.id).await?;
     let mut pager = ImagePager::new(session);
     while let Some(page) = pager.next_page().await? {
         ctx.check_shutdown()?;
@@ -157,7 +162,7 @@ async fn list_images(
         let ids: Vec<String> = fresh.iter().map(|i| i.id.clone()).collect();
         let known = inventory::known_images(ctx.db, settings.id, tenant.id, &ids).await?;
         for img in &fresh {
-            if !changes.seen_images.insert(img.id.clone()) {
+            if !changes.seen_images.insert(&img.id) {
                 continue;
             }
             counts.images_seen += 1;
@@ -179,6 +184,13 @@ async fn list_images(
                     }
                 }
             }
+        }
+        // Bounded memory: hand big batches to the staging table (the catalog is untouched).
+        if changes.upsert_images.len() + changes.link.len() >= ctx.stage_batch {
+            staging::stage(ctx.db, tenant.id, &changes.upsert_images, &changes.link).await?;
+            changes.upsert_images.clear();
+            changes.link.clear();
+            changes.staged = true;
         }
     }
     Ok(())
@@ -227,7 +239,10 @@ async fn list_servers(
         let ids: Vec<String> = fresh.iter().map(|s| s.id.clone()).collect();
         let image_ids: Vec<String> = fresh.iter().filter_map(|s| s.image_id.clone()).collect();
         let known = inventory::known_instances(ctx.db, settings.id, &ids).await?;
-        let names = inventory::image_names(ctx.db, settings.id, &image_ids).await?;
+        let mut names = inventory::image_names(ctx.db, settings.id, &image_ids).await?;
+        if changes.staged {
+            names.extend(staging::staged_names(ctx.db, tenant.id, &image_ids).await?);
+        }
         for server in &fresh {
             if !changes.seen_instances.insert(server.id.clone()) {
                 continue;
