@@ -21,9 +21,6 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             o.journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
-                // The default 2 MiB page cache thrashes on the random keys (uuids, Glance ids)
-                // of a large catalog; 64 MiB per connection keeps index pages warm.
-                .pragma("cache_size", "-65536")
         });
     } else {
         opt.max_connections(16);
