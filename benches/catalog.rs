@@ -1,0 +1,354 @@
+//! Catalog read latency and throughput at scale, over HTTP against the real server; prints
+//! figures, asserts nothing.
+//!
+//! `cargo bench --bench catalog` (knobs: BENCH_IMAGES, default 1,000,000; BENCH_TENANTS, 100;
+//! BENCH_REQUESTS per query, 200; BENCH_DATABASE_URL, default a fresh SQLite file).
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cloudcensus::api::AppState;
+use cloudcensus::catalog::settings::{self, SettingsInput};
+use cloudcensus::catalog::tenants::{self, TenantInput};
+use cloudcensus::catalog::tokens::{self, NewToken};
+use cloudcensus::crypto::SecretBox;
+use sea_orm::sea_query::Query;
+use sea_orm::{ConnectionTrait, TransactionTrait};
+
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+const NAMES: &[&str] = &[
+    "ubuntu-22.04",
+    "ubuntu-24.04",
+    "debian-12",
+    "rocky-9",
+    "fedora-40",
+    "centos-stream-9",
+    "windows-server-2022",
+    "cirros-0.6.2",
+    "almalinux-9",
+    "opensuse-leap-15.5",
+];
+
+/// Bulk-fills the catalog: images of one cloud, each linked to one or two tenants.
+async fn fill(db: &sea_orm::DatabaseConnection, settings_id: i32, tenant_ids: &[i32], n: usize) {
+    use entity::{image_tenants, images};
+    let started = Instant::now();
+    let batch = 500;
+    let mut next_id: i64 = 1;
+    for start in (0..n).step_by(10_000) {
+        let txn = db.begin().await.expect("txn");
+        for chunk_start in (start..(start + 10_000).min(n)).step_by(batch) {
+            let end = (chunk_start + batch).min(n);
+            let mut ins = Query::insert();
+            ins.into_table(images::Entity).columns([
+                images::Column::Id,
+                images::Column::Uuid,
+                images::Column::SettingsId,
+                images::Column::BackendId,
+                images::Column::Name,
+                images::Column::MinDisk,
+                images::Column::MinRam,
+                images::Column::Status,
+                images::Column::Visibility,
+                images::Column::BackendCreatedAt,
+                images::Column::HwRescueDevice,
+                images::Column::HwRescueBus,
+                images::Column::Properties,
+            ]);
+            let mut links = Query::insert();
+            links.into_table(image_tenants::Entity).columns([
+                image_tenants::Column::ImageId,
+                image_tenants::Column::TenantId,
+            ]);
+            for i in chunk_start..end {
+                let id = next_id;
+                next_id += 1;
+                let rescue = i % 50 == 0;
+                let created = chrono::DateTime::<chrono::Utc>::from_timestamp(
+                    1_700_000_000 + i as i64 * 7,
+                    0,
+                );
+                ins.values_panic([
+                    id.into(),
+                    uuid::Uuid::new_v4().into(),
+                    settings_id.into(),
+                    uuid::Uuid::new_v4().hyphenated().to_string().into(),
+                    format!("{}-{}", NAMES[i % NAMES.len()], i / 97).into(),
+                    10240i64.into(),
+                    1024i64.into(),
+                    "active".into(),
+                    "private".into(),
+                    created.into(),
+                    if rescue { "cdrom" } else { "" }.into(),
+                    if rescue { "scsi" } else { "" }.into(),
+                    serde_json::json!({"os_distro": "ubuntu"}).into(),
+                ]);
+                let t = tenant_ids[i % tenant_ids.len()];
+                links.values_panic([id.into(), t.into()]);
+                if i % 3 == 0 {
+                    let other = tenant_ids[(i / 3) % tenant_ids.len()];
+                    if other != t {
+                        links.values_panic([id.into(), other.into()]);
+                    }
+                }
+            }
+            txn.execute(&ins).await.expect("insert images");
+            txn.execute(&links).await.expect("insert links");
+        }
+        txn.commit().await.expect("commit");
+    }
+    // Fresh statistics, as a long-running database would have.
+    db.execute_unprepared("ANALYZE").await.expect("analyze");
+    println!(
+        "filled {n} images in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+struct Figures {
+    p50: Duration,
+    p99: Duration,
+    count: String,
+}
+
+async fn latency(client: &reqwest::Client, url: &str, token: &str, n: usize) -> Figures {
+    let mut times = Vec::with_capacity(n);
+    let mut count = String::new();
+    for _ in 0..n {
+        let started = Instant::now();
+        let resp = client
+            .get(url)
+            .header("Authorization", format!("Token {token}"))
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        count = resp
+            .headers()
+            .get("x-result-count")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_string();
+        let body = resp.bytes().await.expect("body");
+        times.push(started.elapsed());
+        assert!(
+            status.is_success(),
+            "{url}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    times.sort();
+    Figures {
+        p50: times[n / 2],
+        p99: times[(n * 99 / 100).min(n - 1)],
+        count,
+    }
+}
+
+async fn throughput(url: &str, token: &str, clients: usize, secs: u64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (url, token) = (url.to_string(), token.to_string());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut done = 0u64;
+            while Instant::now() < deadline {
+                let resp = client
+                    .get(&url)
+                    .header("Authorization", format!("Token {token}"))
+                    .send()
+                    .await;
+                if let Ok(r) = resp {
+                    let _ = r.bytes().await;
+                    done += 1;
+                }
+            }
+            done
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap_or(0);
+    }
+    total as f64 / secs as f64
+}
+
+#[tokio::main]
+async fn main() {
+    cloudcensus::install_crypto_provider();
+    let n = knob("BENCH_IMAGES", 1_000_000);
+    let tenant_count = knob("BENCH_TENANTS", 100);
+    let requests = knob("BENCH_REQUESTS", 200);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("catalog.db").display()
+        )
+    });
+    let db = cloudcensus::db::connect(&url).await.expect("database");
+    cloudcensus::db::migrate(&db).await.expect("migrate");
+    let secret_box = SecretBox::ephemeral();
+    let cloud = settings::create(
+        &db,
+        &secret_box,
+        SettingsInput {
+            name: Some("bench".into()),
+            auth_url: Some("http://127.0.0.1:9/v3".into()),
+            username: Some("u".into()),
+            password: Some("p".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("cloud");
+    let mut tenant_ids = Vec::new();
+    let mut tenant_uuids = Vec::new();
+    for i in 0..tenant_count {
+        let t = tenants::create(
+            &db,
+            &secret_box,
+            TenantInput {
+                name: Some(format!("t{i}")),
+                backend_id: Some(format!("p{i}")),
+                service_settings: Some(cloud.uuid),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("tenant");
+        tenant_ids.push(t.tenant.id);
+        tenant_uuids.push(t.tenant.uuid);
+    }
+    let settings_id = {
+        use sea_orm::EntityTrait;
+        entity::service_settings::Entity::find()
+            .one(&db)
+            .await
+            .expect("settings")
+            .expect("one cloud")
+            .id
+    };
+    fill(&db, settings_id, &tenant_ids, n).await;
+
+    let (_, staff) = tokens::create(
+        &db,
+        NewToken {
+            name: "staff".into(),
+            is_staff: true,
+            tenants: vec![],
+            expires_in_days: None,
+        },
+    )
+    .await
+    .expect("token");
+    let (_, scoped) = tokens::create(
+        &db,
+        NewToken {
+            name: "scoped".into(),
+            is_staff: false,
+            tenants: vec![tenant_uuids[0]],
+            expires_in_days: None,
+        },
+    )
+    .await
+    .expect("token");
+    let bound = cloudcensus::server::bind("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
+    let base = format!("http://{}", bound.addr);
+    let state = Arc::new(AppState {
+        db: db.clone(),
+        secret_box,
+        public_url: base.clone(),
+        sync: None,
+    });
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(cloudcensus::server::run(bound, state, async {
+        let _ = rx.await;
+    }));
+
+    let s = cloud.uuid.simple();
+    let t = tenant_uuids[1].simple();
+    let queries: Vec<(&str, String, &str)> = vec![
+        (
+            "list",
+            "/api/openstack-images/?page_size=100".into(),
+            &staff,
+        ),
+        (
+            "list, all names",
+            "/api/openstack-images/?page_size=100&show_duplicate_names=true".into(),
+            &staff,
+        ),
+        (
+            "name substring",
+            "/api/openstack-images/?page_size=100&name=ubuntu".into(),
+            &staff,
+        ),
+        (
+            "name_exact",
+            "/api/openstack-images/?page_size=100&name_exact=debian-12-42".into(),
+            &staff,
+        ),
+        (
+            "settings_uuid",
+            format!("/api/openstack-images/?page_size=100&settings_uuid={s}"),
+            &staff,
+        ),
+        (
+            "tenant_uuid",
+            format!("/api/openstack-images/?page_size=100&tenant_uuid={t}"),
+            &staff,
+        ),
+        (
+            "is_rescue_image",
+            "/api/openstack-images/?page_size=100&is_rescue_image=true".into(),
+            &staff,
+        ),
+        (
+            "page 50",
+            "/api/openstack-images/?page_size=100&page=50".into(),
+            &staff,
+        ),
+        (
+            "scoped token",
+            "/api/openstack-images/?page_size=100".into(),
+            &scoped,
+        ),
+        (
+            "usage_stats",
+            "/api/openstack-images/usage_stats/?page_size=100".into(),
+            &staff,
+        ),
+    ];
+    println!(
+        "catalog benchmark: {n} images, {tenant_count} tenants, on {}; {requests} sequential requests per query, then 8 clients for 3 s",
+        db.get_database_backend().as_str()
+    );
+    println!(
+        "{:<18} {:>10} {:>9} {:>9} {:>9}",
+        "query", "count", "p50 ms", "p99 ms", "req/s"
+    );
+    let client = reqwest::Client::new();
+    for (label, path, token) in &queries {
+        let url = format!("{base}{path}");
+        let f = latency(&client, &url, token, requests).await;
+        let rps = throughput(&url, token, 8, 3).await;
+        println!(
+            "{label:<18} {:>10} {:>9.2} {:>9.2} {:>9.0}",
+            f.count,
+            f.p50.as_secs_f64() * 1000.0,
+            f.p99.as_secs_f64() * 1000.0,
+            rps
+        );
+    }
+    let _ = tx.send(());
+    let _ = server.await;
+}
