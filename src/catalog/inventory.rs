@@ -18,6 +18,48 @@ const LINK_CHUNK: usize = 2000;
 /// Links read per slice when looking for what a tenant no longer sees.
 const SCAN_SLICE: u64 = 10_000;
 
+/// The image columns an upsert overwrites when the row exists (all but ids and keys).
+pub(crate) const UPDATED_IMAGE_COLUMNS: [images::Column; 14] = [
+    images::Column::Name,
+    images::Column::MinDisk,
+    images::Column::MinRam,
+    images::Column::Status,
+    images::Column::Visibility,
+    images::Column::Size,
+    images::Column::Checksum,
+    images::Column::DiskFormat,
+    images::Column::ContainerFormat,
+    images::Column::BackendCreatedAt,
+    images::Column::BackendUpdatedAt,
+    images::Column::HwRescueDevice,
+    images::Column::HwRescueBus,
+    images::Column::Properties,
+];
+
+/// `INSERT INTO image_tenants (image_id, tenant_id) <select> ON CONFLICT DO NOTHING`: links
+/// whose (image id, tenant id) pairs the select yields.
+pub(crate) fn insert_links(
+    select: sea_orm::sea_query::SelectStatement,
+) -> Result<sea_orm::sea_query::InsertStatement, DbErr> {
+    Ok(Query::insert()
+        .into_table(image_tenants::Entity)
+        .columns([
+            image_tenants::Column::ImageId,
+            image_tenants::Column::TenantId,
+        ])
+        .select_from(select)
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+        .on_conflict(
+            OnConflict::columns([
+                image_tenants::Column::ImageId,
+                image_tenants::Column::TenantId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .to_owned())
+}
+
 /// The catalog's view of one image, as a sync compares and writes it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImageRecord {
@@ -299,22 +341,7 @@ pub async fn apply(
         images::Entity::insert_many(models)
             .on_conflict(
                 OnConflict::columns([images::Column::SettingsId, images::Column::BackendId])
-                    .update_columns([
-                        images::Column::Name,
-                        images::Column::MinDisk,
-                        images::Column::MinRam,
-                        images::Column::Status,
-                        images::Column::Visibility,
-                        images::Column::Size,
-                        images::Column::Checksum,
-                        images::Column::DiskFormat,
-                        images::Column::ContainerFormat,
-                        images::Column::BackendCreatedAt,
-                        images::Column::BackendUpdatedAt,
-                        images::Column::HwRescueDevice,
-                        images::Column::HwRescueBus,
-                        images::Column::Properties,
-                    ])
+                    .update_columns(UPDATED_IMAGE_COLUMNS)
                     .to_owned(),
             )
             .exec_without_returning(&txn)
@@ -337,23 +364,7 @@ pub async fn apply(
             .and_where(images::Column::SettingsId.eq(settings_id))
             .and_where(images::Column::BackendId.is_in(chunk.iter().cloned()))
             .to_owned();
-        let insert = Query::insert()
-            .into_table(image_tenants::Entity)
-            .columns([
-                image_tenants::Column::ImageId,
-                image_tenants::Column::TenantId,
-            ])
-            .select_from(select)
-            .map_err(|e| DbErr::Custom(e.to_string()))?
-            .on_conflict(
-                OnConflict::columns([
-                    image_tenants::Column::ImageId,
-                    image_tenants::Column::TenantId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .to_owned();
+        let insert = insert_links(select)?;
         counts.images_linked += txn.execute(&insert).await?.rows_affected();
     }
 

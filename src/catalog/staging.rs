@@ -7,8 +7,8 @@ use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DbErr, ExprTrait, Value};
 use uuid::Uuid;
 
-use super::inventory::ImageRecord;
-use entity::{image_tenants, images};
+use super::inventory::{ImageRecord, UPDATED_IMAGE_COLUMNS, insert_links};
+use entity::images;
 
 #[derive(sea_orm::DeriveIden, Clone, Copy)]
 pub enum SyncStage {
@@ -217,8 +217,6 @@ pub async fn apply<C: ConnectionTrait>(
         .and_where(Expr::col(SyncStage::TenantId).eq(tenant_id))
         .and_where(Expr::col(SyncStage::Upsert).eq(true))
         .to_owned();
-    let mut update: Vec<images::Column> = IMAGE_COLUMNS[2..].to_vec();
-    update.push(images::Column::Properties);
     let mut columns = IMAGE_COLUMNS.to_vec();
     columns.extend([images::Column::SettingsId, images::Column::Properties]);
     let upsert = Query::insert()
@@ -228,7 +226,7 @@ pub async fn apply<C: ConnectionTrait>(
         .map_err(|e| DbErr::Custom(e.to_string()))?
         .on_conflict(
             OnConflict::columns([images::Column::SettingsId, images::Column::BackendId])
-                .update_columns(update)
+                .update_columns(UPDATED_IMAGE_COLUMNS)
                 .to_owned(),
         )
         .to_owned();
@@ -247,23 +245,7 @@ pub async fn apply<C: ConnectionTrait>(
         .and_where(Expr::col((SyncStage::Table, SyncStage::TenantId)).eq(tenant_id))
         .and_where(Expr::col((SyncStage::Table, SyncStage::Link)).eq(true))
         .to_owned();
-    let link = Query::insert()
-        .into_table(image_tenants::Entity)
-        .columns([
-            image_tenants::Column::ImageId,
-            image_tenants::Column::TenantId,
-        ])
-        .select_from(links)
-        .map_err(|e| DbErr::Custom(e.to_string()))?
-        .on_conflict(
-            OnConflict::columns([
-                image_tenants::Column::ImageId,
-                image_tenants::Column::TenantId,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .to_owned();
+    let link = insert_links(links)?;
     let linked = txn.execute(&link).await?.rows_affected();
 
     let delete = Query::delete()

@@ -11,9 +11,8 @@ use crate::api::AppState;
 use crate::catalog::settings::{self, SettingsInput};
 use crate::catalog::tenants::{self, TenantInput};
 use crate::catalog::tokens::{self, NewToken};
-use crate::config::{Config, public_url_for};
+use crate::config::Config;
 use crate::crypto::SecretBox;
-use crate::server;
 use crate::sync::SyncEngine;
 use crate::sync::engine::LogObserver;
 
@@ -105,16 +104,7 @@ pub async fn run(cfg: Config) -> Result<(), CliError> {
     )
     .await?;
 
-    let bound = server::bind(cfg.bind)
-        .await
-        .map_err(|source| CliError::Bind {
-            addr: cfg.bind,
-            source,
-        })?;
-    let public_url = cfg
-        .public_url
-        .clone()
-        .unwrap_or_else(|| public_url_for(bound.addr));
+    let (bound, public_url) = super::bind_public(&cfg).await?;
     println!();
     println!("cloudcensus demo is serving at {public_url}  (Ctrl-C to stop)");
     println!("Staff token (valid 1 day): {token}");

@@ -172,9 +172,8 @@ pub fn spec() -> String {
     }))
 }
 
-async fn serve(cfg: Config) -> Result<(), CliError> {
-    let secret_box = secret_box(&cfg)?;
-    let conn = open_db(&cfg).await?;
+/// Binds the listener; the public URL is the configured one or derived from the bound address.
+pub(crate) async fn bind_public(cfg: &Config) -> Result<(server::Bound, String), CliError> {
     let bound = server::bind(cfg.bind)
         .await
         .map_err(|source| CliError::Bind {
@@ -185,6 +184,13 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
         .public_url
         .clone()
         .unwrap_or_else(|| public_url_for(bound.addr));
+    Ok((bound, public_url))
+}
+
+async fn serve(cfg: Config) -> Result<(), CliError> {
+    let secret_box = secret_box(&cfg)?;
+    let conn = open_db(&cfg).await?;
+    let (bound, public_url) = bind_public(&cfg).await?;
     tracing::info!(addr = %bound.addr, %public_url, "serving");
     let engine = SyncEngine::new(conn.clone(), secret_box.clone(), sync_settings(&cfg));
     let state = Arc::new(AppState {
