@@ -51,3 +51,44 @@ pub async fn begin_write(
     })
     .await
 }
+
+/// Namespace of cloudcensus's PostgreSQL advisory locks (two-key form: namespace, object).
+const LOCK_NAMESPACE: i32 = 0x6363_7331;
+
+/// Serializes the catalog writes of one cloud's syncs until the transaction ends. Tenants of
+/// a cloud share images (public ones above all); concurrent upserts of the same rows in
+/// different orders deadlock on PostgreSQL. SQLite already has a single writer.
+pub async fn lock_cloud_writes(
+    txn: &sea_orm::DatabaseTransaction,
+    settings_id: i32,
+) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            [LOCK_NAMESPACE.into(), settings_id.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Rows a sync must write before the planner's statistics are refreshed.
+const ANALYZE_AFTER_ROWS: u64 = 1_000;
+
+/// After a large write, refreshes PostgreSQL's statistics at once rather than at autovacuum's
+/// next round: plans made while the catalog was empty (sequential scans probing a 400-value
+/// `IN` list per row) otherwise stay in use and make the next sync's lookups take seconds.
+pub async fn refresh_statistics(
+    db: &sea_orm::DatabaseConnection,
+    rows_written: u64,
+) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::{ConnectionTrait, DatabaseBackend};
+    if rows_written >= ANALYZE_AFTER_ROWS && db.get_database_backend() == DatabaseBackend::Postgres
+    {
+        db.execute_unprepared("ANALYZE images, image_tenants, instances")
+            .await?;
+    }
+    Ok(())
+}

@@ -333,6 +333,7 @@ pub async fn apply(
     now: DateTime<Utc>,
 ) -> Result<AppliedCounts, DbErr> {
     let txn = crate::db::begin_write(db).await?;
+    crate::db::lock_cloud_writes(&txn, settings_id).await?;
     let mut counts = AppliedCounts::default();
     let t0 = std::time::Instant::now();
 
@@ -516,6 +517,7 @@ pub async fn apply(
         commit_ms = (t0.elapsed() - t_rest).as_millis() as u64,
         "apply phases"
     );
+    crate::db::refresh_statistics(db, counts.rows_written()).await?;
     Ok(counts)
 }
 
