@@ -12,6 +12,8 @@ pub enum ConfigError {
     PublicUrl(String),
     #[error("CLOUDCENSUS_SYNC_CRON: {0}")]
     Cron(String),
+    #[error("CLOUDCENSUS_READ_INDEX={0:?} must be on or off")]
+    ReadIndex(String),
     #[error("{name}={value:?} must be a whole number from 1 to {max}")]
     Number {
         name: &'static str,
@@ -49,6 +51,8 @@ pub struct Config {
     pub sync_concurrency: usize,
     /// Total time allowed for one OpenStack request.
     pub http_timeout_secs: u64,
+    /// Answer image lists from the in-memory listing index (on) or always with SQL (off).
+    pub read_index: bool,
 }
 
 impl Config {
@@ -84,7 +88,20 @@ impl Config {
                 60,
                 3600,
             )?,
+            read_index: on_off(get("CLOUDCENSUS_READ_INDEX"))?,
         })
+    }
+}
+
+fn on_off(raw: Option<String>) -> Result<bool, ConfigError> {
+    match raw
+        .as_deref()
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        Some(_) => Err(ConfigError::ReadIndex(raw.unwrap_or_default())),
     }
 }
 
@@ -124,6 +141,18 @@ mod tests {
         assert!(cfg.public_url.is_none() && cfg.secret_key.is_none());
         assert_eq!(cfg.sync_cron, "0 */10 * * * *");
         assert_eq!((cfg.sync_concurrency, cfg.http_timeout_secs), (4, 60));
+        assert!(cfg.read_index);
+    }
+
+    #[test]
+    fn the_read_index_is_on_or_off() {
+        let with = |v: &'static str| {
+            Config::from_lookup(move |k| (k == "CLOUDCENSUS_READ_INDEX").then(|| v.to_string()))
+        };
+        assert!(!with("off").unwrap().read_index);
+        assert!(with(" ON ").unwrap().read_index);
+        let err = with("maybe").unwrap_err().to_string();
+        assert!(err.contains("CLOUDCENSUS_READ_INDEX"), "{err}");
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    // Build the listing index now rather than on the first request.
+    state.read_index.warm(&state.db);
     let app = api::app(state).around(access_log);
     Server::new_with_acceptor(bound.acceptor)
         .run_with_graceful_shutdown(app, shutdown, Some(GRACE))

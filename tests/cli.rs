@@ -110,6 +110,7 @@ async fn token_commands_create_list_and_revoke() {
         secret_box: cloudcensus::crypto::SecretBox::ephemeral(),
         public_url: base.clone(),
         sync: None,
+        read_index: cloudcensus::catalog::read_index::ReadIndex::new(true),
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(cloudcensus::server::run(bound, state, async {

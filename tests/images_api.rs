@@ -286,6 +286,9 @@ async fn page_size_is_clamped_to_300() {
         .exec(&srv.db)
         .await
         .unwrap();
+    cloudcensus::catalog::read_index::touch(&srv.db, sid)
+        .await
+        .unwrap();
     let r = srv.get("/api/openstack-images/?page_size=301").await;
     assert_eq!((r.count(), r.names().len()), (305, 300));
     let l = links(&r);

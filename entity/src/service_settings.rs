@@ -21,6 +21,8 @@ pub struct Model {
     pub error_message: String,
     pub created: DateTimeUtc,
     pub modified: DateTimeUtc,
+    /// Raised by every write to this cloud's images or links (see the API's listing index).
+    pub catalog_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_catalog;
 mod m20261125_000002_sync;
 mod m20261125_000003_sync_stage;
+mod m20261125_000004_catalog_version;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_catalog::Migration),
             Box::new(m20261125_000002_sync::Migration),
             Box::new(m20261125_000003_sync_stage::Migration),
+            Box::new(m20261125_000004_catalog_version::Migration),
         ]
     }
 }

@@ -155,7 +155,14 @@ impl ImagesApi {
     ) -> Result<Paginated<OpenStackImage>, ErrorResponse> {
         let q = RawQuery::of(req);
         let filter = image_filter(&q)?;
-        let paged = images::list(&self.state.db, &caller.visibility(), &filter, q.page()?).await?;
+        let paged = images::list(
+            &self.state.db,
+            &self.state.read_index,
+            &caller.visibility(),
+            &filter,
+            q.page()?,
+        )
+        .await?;
         let items = paged.items.into_iter().map(|r| self.shape(r)).collect();
         Ok(self.state.paginated(req, items, &paged.page))
     }
@@ -185,7 +192,13 @@ impl ImagesApi {
     ) -> Result<PageHeaders, ErrorResponse> {
         let q = RawQuery::of(req);
         let filter = image_filter(&q)?;
-        let total = images::count(&self.state.db, &caller.visibility(), &filter).await?;
+        let total = images::count(
+            &self.state.db,
+            &self.state.read_index,
+            &caller.visibility(),
+            &filter,
+        )
+        .await?;
         let page = q
             .page()?
             .resolve(total)

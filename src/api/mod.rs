@@ -33,6 +33,8 @@ pub struct AppState {
     /// The sync engine that `pull/` hands work to; `None` where no syncing happens (spec
     /// generation, API-only tests).
     pub sync: Option<Arc<crate::sync::SyncEngine>>,
+    /// The in-memory listing index (see `catalog::read_index`).
+    pub read_index: Arc<crate::catalog::read_index::ReadIndex>,
 }
 
 impl AppState {

@@ -1,6 +1,7 @@
 //! Image queries: the filtered, visibility-checked, de-duplicated and paginated list, and
 //! single-image retrieval.
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use entity::{image_tenants, images, service_settings, tenants};
 use sea_orm::sea_query::{Alias, Condition, Expr, Func, IntoIden, Query};
@@ -13,6 +14,7 @@ use uuid::Uuid;
 use super::Visibility;
 use super::offerings::{self, OfferingScope};
 use super::paging::{PageRequest, Paged};
+use super::read_index::ReadIndex;
 use crate::error::{AppError, AppResult};
 
 #[derive(Clone, Debug, Default)]
@@ -44,11 +46,28 @@ struct ResolvedFilter<'a> {
 
 pub async fn list(
     db: &DatabaseConnection,
+    index: &Arc<ReadIndex>,
     visibility: &Visibility,
     filter: &ImageFilter,
     page: PageRequest,
 ) -> AppResult<Paged<ImageRow>> {
     let resolved = resolve(db, visibility, filter).await?;
+    if let Some(snapshot) = index.fresh(db).await? {
+        let matching = snapshot.matching(filter, visibility, &resolved.offerings);
+        let page = page
+            .resolve(matching.len() as u64)
+            .map_err(|_| AppError::InvalidPage)?;
+        let ids: Vec<i64> = matching
+            .iter()
+            .skip(page.offset() as usize)
+            .take(page.size as usize)
+            .map(|&p| snapshot.image_id(p))
+            .collect();
+        return Ok(Paged {
+            items: with_settings_uuids(db, rows_in_order(db, &ids).await?).await?,
+            page,
+        });
+    }
     let condition = resolved.condition(images::Entity);
     let total = images::Entity::find()
         .filter(condition.clone())
@@ -69,12 +88,31 @@ pub async fn list(
     })
 }
 
+/// The rows with these ids, in the order given. A row deleted since the index was read is
+/// left out.
+async fn rows_in_order(db: &DatabaseConnection, ids: &[i64]) -> AppResult<Vec<images::Model>> {
+    let mut by_id: HashMap<i64, images::Model> = images::Entity::find()
+        .filter(images::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
 pub async fn count(
     db: &DatabaseConnection,
+    index: &Arc<ReadIndex>,
     visibility: &Visibility,
     filter: &ImageFilter,
 ) -> AppResult<u64> {
     let resolved = resolve(db, visibility, filter).await?;
+    if let Some(snapshot) = index.fresh(db).await? {
+        return Ok(snapshot
+            .matching(filter, visibility, &resolved.offerings)
+            .len() as u64);
+    }
     Ok(images::Entity::find()
         .filter(resolved.condition(images::Entity))
         .count(db)

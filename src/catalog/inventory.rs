@@ -508,6 +508,15 @@ pub async fn apply(
             .await?;
     }
 
+    if counts.images_upserted
+        + counts.images_linked
+        + counts.images_unlinked
+        + counts.images_deleted
+        > 0
+    {
+        super::read_index::touch(&txn, settings_id).await?;
+    }
+
     let t_rest = t0.elapsed();
     txn.commit().await?;
     tracing::debug!(

@@ -4,6 +4,7 @@ pub mod images;
 pub mod inventory;
 pub mod offerings;
 pub mod paging;
+pub mod read_index;
 pub mod settings;
 pub mod staging;
 pub mod sync_runs;

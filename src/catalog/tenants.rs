@@ -215,14 +215,19 @@ pub async fn list(
     Ok(Paged { items, page })
 }
 
+/// Deletes a tenant; its links go with it (so the cloud's listing changes).
 pub async fn delete(db: &DatabaseConnection, uuid: Uuid) -> AppResult<()> {
-    let res = tenants::Entity::delete_many()
+    let txn = crate::db::begin_write(db).await?;
+    let Some(tenant) = tenants::Entity::find()
         .filter(tenants::Column::Uuid.eq(uuid))
-        .exec(db)
-        .await?;
-    if res.rows_affected == 0 {
+        .one(&txn)
+        .await?
+    else {
         return Err(AppError::NotFound);
-    }
+    };
+    tenants::Entity::delete_by_id(tenant.id).exec(&txn).await?;
+    super::read_index::touch(&txn, tenant.settings_id).await?;
+    txn.commit().await?;
     Ok(())
 }
 

@@ -126,6 +126,7 @@ pub async fn run(cfg: Config) -> Result<(), CliError> {
         secret_box,
         public_url,
         sync: Some(engine.clone()),
+        read_index: crate::catalog::read_index::ReadIndex::new(cfg.read_index),
     });
     let result = serve_with(bound, state, engine).await;
     for sim in sims {

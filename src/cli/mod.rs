@@ -169,6 +169,7 @@ pub fn spec() -> String {
         secret_box: SecretBox::ephemeral(),
         public_url: String::new(),
         sync: None,
+        read_index: crate::catalog::read_index::ReadIndex::new(false),
     }))
 }
 
@@ -198,6 +199,7 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
         secret_box,
         public_url,
         sync: Some(engine.clone()),
+        read_index: crate::catalog::read_index::ReadIndex::new(cfg.read_index),
     });
     serve_with(bound, state, engine).await
 }

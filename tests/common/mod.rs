@@ -94,6 +94,7 @@ pub struct TestServer {
     pub staff_token: String,
     pub client: reqwest::Client,
     pub engine: Option<Arc<cloudcensus::sync::SyncEngine>>,
+    pub read_index: Arc<cloudcensus::catalog::read_index::ReadIndex>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
     pub test_db: TestDb,
@@ -129,11 +130,13 @@ impl TestServer {
             .expect("bind");
         let base = format!("http://{}", bound.addr);
         let sync_engine = engine.map(|build| build(db.clone()));
+        let read_index = cloudcensus::catalog::read_index::ReadIndex::new(true);
         let state = Arc::new(AppState {
             db: db.clone(),
             secret_box: SecretBox::from_passphrase(SECRET_KEY).unwrap(),
             public_url: base.clone(),
             sync: sync_engine.clone(),
+            read_index: read_index.clone(),
         });
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
@@ -160,6 +163,7 @@ impl TestServer {
             staff_token,
             client: reqwest::Client::new(),
             engine: sync_engine,
+            read_index,
             shutdown: Some(tx),
             handle: Some(handle),
             test_db,
@@ -178,6 +182,35 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// A second server on the same database that answers every list with SQL (its listing
+    /// index is off): the reference the index's answers are compared with.
+    pub async fn sql_twin(&self) -> SqlTwin {
+        let bound = cloudcensus::server::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("bind");
+        let base = format!("http://{}", bound.addr);
+        let state = Arc::new(AppState {
+            db: self.db.clone(),
+            secret_box: SecretBox::from_passphrase(SECRET_KEY).unwrap(),
+            public_url: base.clone(),
+            sync: None,
+            read_index: cloudcensus::catalog::read_index::ReadIndex::new(false),
+        });
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            cloudcensus::server::run(bound, state, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("twin runs");
+        });
+        SqlTwin {
+            base,
+            shutdown: tx,
+            handle,
+        }
     }
 
     pub async fn scoped_token(&self, name: &str, tenants: &[Uuid]) -> String {
@@ -262,6 +295,19 @@ impl TestServer {
     }
 }
 
+pub struct SqlTwin {
+    pub base: String,
+    shutdown: oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl SqlTwin {
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.handle.await;
+    }
+}
+
 pub struct Reply {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,
@@ -269,6 +315,10 @@ pub struct Reply {
 }
 
 impl Reply {
+    pub async fn from_response(resp: reqwest::Response) -> Self {
+        Self::from(resp).await
+    }
+
     async fn from(resp: reqwest::Response) -> Self {
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -419,6 +469,9 @@ pub async fn insert_image(
         .await
         .expect("link image");
     }
+    cloudcensus::catalog::read_index::touch(db, settings_id)
+        .await
+        .expect("touch");
     image
 }
 
