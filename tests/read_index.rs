@@ -1,7 +1,8 @@
 //! The listing index answers exactly as SQL does: a randomized catalog (duplicate names, equal
 //! and missing creation dates, rescue images, images shared by several tenants, three clouds)
 //! is listed through a server with the index and through a twin server on the same database
-//! that uses SQL only, for every filter, combinations, pages and scoped tokens.
+//! that uses SQL only, for every filter, combinations, pages and scoped tokens, and for
+//! `usage_stats`.
 mod common;
 
 use common::*;
@@ -95,6 +96,23 @@ async fn the_index_answers_every_list_query_as_sql_does() {
         }
         insert_image(&srv.db, cloud, spec).await;
     }
+    for i in 0..30 {
+        let (cloud, tenant) = if i % 3 == 0 {
+            (b, tenants[3].1)
+        } else {
+            (a, tenants[i % 3].1)
+        };
+        let status = ["ACTIVE", "SHUTOFF"][i % 2];
+        insert_instance(
+            &srv.db,
+            cloud,
+            tenant,
+            names[i % names.len()],
+            status,
+            i % 5 == 0,
+        )
+        .await;
+    }
     let uuid = |v: &Value| v["uuid"].as_str().unwrap().to_string();
     let url = |v: &Value| v["url"].as_str().unwrap().to_string();
     let (a1, a2, b1) = (&tenants[0].0, &tenants[1].0, &tenants[3].0);
@@ -141,6 +159,23 @@ async fn the_index_answers_every_list_query_as_sql_does() {
         ),
         format!("offering_uuid={offer_a}&name_exact=debian"),
     ];
+    let mut paths: Vec<String> = filters
+        .iter()
+        .map(|f| format!("/api/openstack-images/?{f}"))
+        .collect();
+    for usage in [
+        String::new(),
+        "shared=true".into(),
+        "shared=false".into(),
+        format!("service_provider={}", uuid(&cloud_a)),
+        format!(
+            "service_provider={}&service_provider={}&shared=false",
+            uuid(&cloud_a),
+            uuid(&cloud_b)
+        ),
+    ] {
+        paths.push(format!("/api/openstack-images/usage_stats/?{usage}"));
+    }
     let pages = [
         "page_size=7",
         "page_size=7&page=2",
@@ -158,10 +193,10 @@ async fn the_index_answers_every_list_query_as_sql_does() {
     let served_before = srv.read_index.served();
     let mut asked = 0;
     let mut nonempty = 0;
-    for filter in &filters {
+    for query in &paths {
         for page in pages {
             for (who, token) in &callers {
-                let path = format!("/api/openstack-images/?{filter}&{page}");
+                let path = format!("{query}&{page}");
                 let got = srv.get_as(token, &path).await;
                 let want = srv
                     .client

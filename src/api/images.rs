@@ -227,7 +227,14 @@ impl ImagesApi {
     ) -> Result<Paginated<ImageUsageStats>, ErrorResponse> {
         let q = RawQuery::of(req);
         let filter = usage_filter(&q)?;
-        let paged = usage::stats(&self.state.db, &caller.visibility(), &filter, q.page()?).await?;
+        let paged = usage::stats(
+            &self.state.db,
+            &self.state.read_index,
+            &caller.visibility(),
+            &filter,
+            q.page()?,
+        )
+        .await?;
         let items = paged.items.into_iter().map(usage_item).collect();
         Ok(self.state.paginated(req, items, &paged.page))
     }
@@ -249,7 +256,13 @@ impl ImagesApi {
     ) -> Result<PageHeaders, ErrorResponse> {
         let q = RawQuery::of(req);
         let filter = usage_filter(&q)?;
-        let total = usage::count(&self.state.db, &caller.visibility(), &filter).await?;
+        let total = usage::count(
+            &self.state.db,
+            &self.state.read_index,
+            &caller.visibility(),
+            &filter,
+        )
+        .await?;
         let page = q
             .page()?
             .resolve(total)

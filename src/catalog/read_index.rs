@@ -404,13 +404,52 @@ impl Snapshot {
         visibility: &Visibility,
         offerings: &[Option<OfferingScope>],
     ) -> Arc<Vec<u32>> {
-        let key = format!("{filter:?}|{visibility:?}|{offerings:?}");
+        self.cached(
+            format!("images|{filter:?}|{visibility:?}|{offerings:?}"),
+            || self.compute(filter, visibility, offerings),
+        )
+    }
+
+    /// The distinct names (as numbers, in order) of the images the caller sees in these clouds
+    /// (in every cloud when `None`): the rows of `usage_stats`.
+    pub fn visible_names(&self, visibility: &Visibility, clouds: Option<&[i32]>) -> Arc<Vec<u32>> {
+        self.cached(format!("names|{visibility:?}|{clouds:?}"), || {
+            let filter = ImageFilter::default();
+            let Some(rule) = Rule::new(self, &filter, visibility, &[]) else {
+                return Vec::new();
+            };
+            let mut out: Vec<u32> = Vec::new();
+            let mut visit = |p: u32| {
+                let name = self.name_of[p as usize];
+                if out.last() == Some(&name)
+                    || clouds.is_some_and(|c| !c.contains(&self.settings[p as usize]))
+                    || !rule.passes(self, p)
+                {
+                    return;
+                }
+                out.push(name);
+            };
+            match rule.candidates(self) {
+                Candidates::Range(r) => r.for_each(&mut visit),
+                Candidates::Slice(s) => s.iter().for_each(|&p| visit(p)),
+                Candidates::Owned(v) => v.iter().for_each(|&p| visit(p)),
+            }
+            out
+        })
+    }
+
+    /// The name with this number.
+    pub fn name(&self, number: u32) -> &str {
+        &self.names[number as usize]
+    }
+
+    fn cached(&self, key: String, compute: impl FnOnce() -> Vec<u32>) -> Arc<Vec<u32>> {
         if let Ok(cache) = self.cache.lock()
             && let Some(hit) = cache.answers.get(&key)
         {
             return hit.clone();
         }
-        let answer = Arc::new(self.compute(filter, visibility, offerings));
+        let answer = Arc::new(compute());
         if let Ok(mut cache) = self.cache.lock() {
             if cache.answers.len() >= CACHE_ENTRIES
                 || cache.positions + answer.len() > CACHE_POSITIONS

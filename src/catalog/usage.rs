@@ -1,5 +1,6 @@
 //! `usage_stats`: per image name, how many instances run it now and how many ever used it.
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use entity::{images, instances, service_settings};
 use sea_orm::sea_query::{Expr, Query};
@@ -11,6 +12,7 @@ use uuid::Uuid;
 
 use super::Visibility;
 use super::paging::{PageRequest, Paged};
+use super::read_index::ReadIndex;
 use crate::error::{AppError, AppResult};
 
 pub const RUNNING_STATUS: &str = "ACTIVE";
@@ -60,30 +62,66 @@ fn settings_condition(settings_col: impl ColumnTrait, filter: &UsageFilter) -> C
     }
 }
 
+/// The clouds `filter` restricts to, by database id; `None` when it does not restrict.
+async fn restricted_clouds(
+    db: &DatabaseConnection,
+    filter: &UsageFilter,
+) -> AppResult<Option<Vec<i32>>> {
+    if filter.shared.is_none() && filter.service_providers.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        service_settings::Entity::find()
+            .select_only()
+            .column(service_settings::Column::Id)
+            .filter(settings_condition(service_settings::Column::Id, filter))
+            .into_tuple()
+            .all(db)
+            .await?,
+    ))
+}
+
 pub async fn stats(
     db: &DatabaseConnection,
+    index: &Arc<ReadIndex>,
     visibility: &Visibility,
     filter: &UsageFilter,
     page: PageRequest,
 ) -> AppResult<Paged<UsageRow>> {
-    let names = images::Entity::find()
-        .select_only()
-        .column(images::Column::Name)
-        .distinct()
-        .filter(super::images::visibility_condition(
-            images::Entity,
-            visibility,
-        ))
-        .filter(settings_condition(images::Column::SettingsId, filter));
-    let total = names.clone().count(db).await?;
-    let page = page.resolve(total).map_err(|_| AppError::InvalidPage)?;
-    let names: Vec<String> = names
-        .order_by_asc(images::Column::Name)
-        .offset(page.offset())
-        .limit(page.size)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let (names, page) = if let Some(snapshot) = index.fresh(db).await? {
+        let clouds = restricted_clouds(db, filter).await?;
+        let numbers = snapshot.visible_names(visibility, clouds.as_deref());
+        let page = page
+            .resolve(numbers.len() as u64)
+            .map_err(|_| AppError::InvalidPage)?;
+        let names: Vec<String> = numbers
+            .iter()
+            .skip(page.offset() as usize)
+            .take(page.size as usize)
+            .map(|&n| snapshot.name(n).to_string())
+            .collect();
+        (names, page)
+    } else {
+        let names = images::Entity::find()
+            .select_only()
+            .column(images::Column::Name)
+            .distinct()
+            .filter(super::images::visibility_condition(
+                images::Entity,
+                visibility,
+            ))
+            .filter(settings_condition(images::Column::SettingsId, filter));
+        let total = names.clone().count(db).await?;
+        let page = page.resolve(total).map_err(|_| AppError::InvalidPage)?;
+        let names: Vec<String> = names
+            .order_by_asc(images::Column::Name)
+            .offset(page.offset())
+            .limit(page.size)
+            .into_tuple()
+            .all(db)
+            .await?;
+        (names, page)
+    };
 
     let mut instances_query = instances::Entity::find()
         .select_only()
@@ -126,9 +164,14 @@ pub async fn stats(
 
 pub async fn count(
     db: &DatabaseConnection,
+    index: &Arc<ReadIndex>,
     visibility: &Visibility,
     filter: &UsageFilter,
 ) -> AppResult<u64> {
+    if let Some(snapshot) = index.fresh(db).await? {
+        let clouds = restricted_clouds(db, filter).await?;
+        return Ok(snapshot.visible_names(visibility, clouds.as_deref()).len() as u64);
+    }
     Ok(images::Entity::find()
         .select_only()
         .column(images::Column::Name)
