@@ -406,17 +406,6 @@ async fn fixture() -> Fixture {
     }
 }
 
-async fn offering(srv: &TestServer, scope: &Value) -> String {
-    let r = srv
-        .post(
-            "/api/offerings/",
-            serde_json::json!({"name": "o", "scope": scope["url"]}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    r.json()["uuid"].as_str().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn every_filter_narrows_the_list() {
     let f = fixture().await;
@@ -490,17 +479,17 @@ async fn every_filter_narrows_the_list() {
     assert_eq!(names("name=&settings_uuid=".into()).await.len(), 7);
 
     // offering_uuid: tenant scope; settings scope with tenants; settings scope without.
-    let o_t3 = offering(srv, &f.t3).await;
+    let o_t3 = srv.create_offering(&f.t3).await;
     assert_eq!(
         names(format!("offering_uuid={o_t3}")).await,
         ["Debian", "ubuntu-minimal"]
     );
-    let o_a = offering(srv, &f.cloud_a).await;
+    let o_a = srv.create_offering(&f.cloud_a).await;
     assert_eq!(
         names(format!("offering_uuid={o_a}")).await,
         ["100%_win", "CentOS 9", "Ubuntu 22.04", "rescue-a"]
     );
-    let o_c = offering(srv, &f.cloud_c).await;
+    let o_c = srv.create_offering(&f.cloud_c).await;
     assert_eq!(names(format!("offering_uuid={o_c}")).await, ["orphan-c"]);
 
     // Unknown uuids give an empty list; malformed ones a 400 naming the field.

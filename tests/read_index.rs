@@ -11,17 +11,6 @@ use rand::{Rng, SeedableRng};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-async fn offering(srv: &TestServer, scope: &Value) -> String {
-    let r = srv
-        .post(
-            "/api/offerings/",
-            serde_json::json!({"name": "o", "scope": scope["url"]}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    r.json()["uuid"].as_str().unwrap().to_string()
-}
-
 /// What a list answer says, without the server's own base URL.
 fn comparable(r: &Reply, base: &str) -> (StatusCode, Option<String>, String, Option<String>) {
     (
@@ -116,9 +105,9 @@ async fn the_index_answers_every_list_query_as_sql_does() {
     let uuid = |v: &Value| v["uuid"].as_str().unwrap().to_string();
     let url = |v: &Value| v["url"].as_str().unwrap().to_string();
     let (a1, a2, b1) = (&tenants[0].0, &tenants[1].0, &tenants[3].0);
-    let offer_a1 = offering(&srv, a1).await;
-    let offer_a = offering(&srv, &cloud_a).await;
-    let offer_c = offering(&srv, &cloud_c).await;
+    let offer_a1 = srv.create_offering(a1).await;
+    let offer_a = srv.create_offering(&cloud_a).await;
+    let offer_c = srv.create_offering(&cloud_c).await;
     let one = srv.scoped_token("one", &[uuid_of(a1)]).await;
     let two = srv.scoped_token("two", &[uuid_of(a1), uuid_of(a2)]).await;
     let across = srv

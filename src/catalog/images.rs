@@ -54,15 +54,8 @@ pub async fn list(
     let resolved = resolve(db, visibility, filter).await?;
     if let Some(snapshot) = index.fresh(db).await? {
         let matching = snapshot.matching(filter, visibility, &resolved.offerings);
-        let page = page
-            .resolve(matching.len() as u64)
-            .map_err(|_| AppError::InvalidPage)?;
-        let ids: Vec<i64> = matching
-            .iter()
-            .skip(page.offset() as usize)
-            .take(page.size as usize)
-            .map(|&p| snapshot.image_id(p))
-            .collect();
+        let (page, positions) = page.slice(&matching).map_err(|_| AppError::InvalidPage)?;
+        let ids: Vec<i64> = positions.iter().map(|&p| snapshot.image_id(p)).collect();
         return Ok(Paged {
             items: with_settings_uuids(db, rows_in_order(db, &ids).await?).await?,
             page,

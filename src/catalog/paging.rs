@@ -52,6 +52,14 @@ impl PageRequest {
         Ok(Self { number, size })
     }
 
+    /// Resolves against a whole result held in memory and returns the page's slice of it.
+    pub fn slice<'a, T>(&self, all: &'a [T]) -> Result<(ResolvedPage, &'a [T]), InvalidPage> {
+        let page = self.resolve(all.len() as u64)?;
+        let start = (page.offset() as usize).min(all.len());
+        let end = start.saturating_add(page.size as usize).min(all.len());
+        Ok((page, &all[start..end]))
+    }
+
     pub fn resolve(&self, total: u64) -> Result<ResolvedPage, InvalidPage> {
         let pages = total.div_ceil(self.size).max(1);
         let number = match self.number {
@@ -102,6 +110,9 @@ mod tests {
         let req = PageRequest::parse(Some("3"), Some("10")).unwrap();
         assert_eq!(req.resolve(20), Err(InvalidPage));
         assert_eq!(req.resolve(21).unwrap().offset(), 20);
+        let all: Vec<u32> = (0..21).collect();
+        assert_eq!(req.slice(&all).unwrap().1, [20]);
+        assert_eq!(req.slice(&all[..20]), Err(InvalidPage));
     }
 
     #[test]

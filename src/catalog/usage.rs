@@ -91,26 +91,11 @@ pub async fn stats(
     let (names, page) = if let Some(snapshot) = index.fresh(db).await? {
         let clouds = restricted_clouds(db, filter).await?;
         let numbers = snapshot.visible_names(visibility, clouds.as_deref());
-        let page = page
-            .resolve(numbers.len() as u64)
-            .map_err(|_| AppError::InvalidPage)?;
-        let names: Vec<String> = numbers
-            .iter()
-            .skip(page.offset() as usize)
-            .take(page.size as usize)
-            .map(|&n| snapshot.name(n).to_string())
-            .collect();
-        (names, page)
+        let (page, numbers) = page.slice(&numbers).map_err(|_| AppError::InvalidPage)?;
+        let names = numbers.iter().map(|&n| snapshot.name(n).to_string());
+        (names.collect(), page)
     } else {
-        let names = images::Entity::find()
-            .select_only()
-            .column(images::Column::Name)
-            .distinct()
-            .filter(super::images::visibility_condition(
-                images::Entity,
-                visibility,
-            ))
-            .filter(settings_condition(images::Column::SettingsId, filter));
+        let names = distinct_names(visibility, filter);
         let total = names.clone().count(db).await?;
         let page = page.resolve(total).map_err(|_| AppError::InvalidPage)?;
         let names: Vec<String> = names
@@ -172,7 +157,15 @@ pub async fn count(
         let clouds = restricted_clouds(db, filter).await?;
         return Ok(snapshot.visible_names(visibility, clouds.as_deref()).len() as u64);
     }
-    Ok(images::Entity::find()
+    Ok(distinct_names(visibility, filter).count(db).await?)
+}
+
+/// The SQL for the distinct names of the images visible to the caller in the chosen clouds.
+fn distinct_names(
+    visibility: &Visibility,
+    filter: &UsageFilter,
+) -> sea_orm::Select<images::Entity> {
+    images::Entity::find()
         .select_only()
         .column(images::Column::Name)
         .distinct()
@@ -181,6 +174,4 @@ pub async fn count(
             visibility,
         ))
         .filter(settings_condition(images::Column::SettingsId, filter))
-        .count(db)
-        .await?)
 }

@@ -282,6 +282,18 @@ impl TestServer {
         r.json()
     }
 
+    /// Creates an offering scoped to a cloud or tenant (given as its JSON) and returns its uuid.
+    pub async fn create_offering(&self, scope: &Value) -> String {
+        let r = self
+            .post(
+                "/api/offerings/",
+                json!({"name": "o", "scope": scope["url"]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.json()["uuid"].as_str().unwrap().to_string()
+    }
+
     /// Registers a tenant through the API and returns its JSON.
     pub async fn create_tenant(&self, settings: &Value, name: &str) -> Value {
         let r = self
