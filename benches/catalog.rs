@@ -14,6 +14,10 @@ use cloudcensus::crypto::SecretBox;
 use sea_orm::sea_query::Query;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
+// The same allocator as the service binary, so the figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn knob(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -309,6 +313,11 @@ async fn main() {
         (
             "list",
             "/api/openstack-images/?page_size=100".into(),
+            &staff,
+        ),
+        (
+            "list, page_size=10",
+            "/api/openstack-images/".into(),
             &staff,
         ),
         (

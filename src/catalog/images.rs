@@ -56,10 +56,24 @@ pub async fn list(
         let matching = snapshot.matching(filter, visibility, &resolved.offerings);
         let (page, positions) = page.slice(&matching).map_err(|_| AppError::InvalidPage)?;
         let ids: Vec<i64> = positions.iter().map(|&p| snapshot.image_id(p)).collect();
-        return Ok(Paged {
-            items: with_settings_uuids(db, rows_in_order(db, &ids).await?).await?,
-            page,
-        });
+        let rows = rows_in_order(db, &ids).await?;
+        // The clouds of listed images are in the index, which saves a query.
+        let items = match rows
+            .iter()
+            .map(|image| snapshot.settings_uuid(image.settings_id))
+            .collect::<Option<Vec<Uuid>>>()
+        {
+            Some(uuids) => rows
+                .into_iter()
+                .zip(uuids)
+                .map(|(image, settings_uuid)| ImageRow {
+                    image,
+                    settings_uuid,
+                })
+                .collect(),
+            None => with_settings_uuids(db, rows).await?,
+        };
+        return Ok(Paged { items, page });
     }
     let condition = resolved.condition(images::Entity);
     let total = images::Entity::find()

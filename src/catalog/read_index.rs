@@ -438,6 +438,13 @@ impl Snapshot {
         })
     }
 
+    /// The uuid of a cloud (by database id) that was in the catalog when the index was built.
+    pub fn settings_uuid(&self, id: i32) -> Option<Uuid> {
+        self.settings_ids
+            .iter()
+            .find_map(|(uuid, sid)| (*sid == id).then_some(*uuid))
+    }
+
     /// The name with this number.
     pub fn name(&self, number: u32) -> &str {
         &self.names[number as usize]
