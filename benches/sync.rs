@@ -13,6 +13,10 @@ use cloudcensus::sync::{SyncEngine, SyncSettings};
 use cloudcensus_sim::{GenSpec, Simulator, World};
 use sea_orm::{EntityTrait, PaginatorTrait};
 
+// The same allocator as the service binary, so the figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn knob(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()

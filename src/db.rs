@@ -2,12 +2,15 @@
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut opt = ConnectOptions::new(url.to_string());
+    // Slow statements are mostly waits for SQLite's write lock or a cloud's advisory lock,
+    // which syncs take in turn by design; sqlx would log each with its whole SQL at WARN.
     opt.sqlx_logging_level(log::LevelFilter::Debug)
+        .sqlx_slow_statements_logging_settings(log::LevelFilter::Debug, Duration::from_secs(1))
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
@@ -18,7 +21,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             opt.max_connections(8);
         }
         opt.map_sqlx_sqlite_opts(|o| {
+            // NORMAL in WAL mode: commits do not wait for fsync (a power cut may lose the
+            // last commits, never consistency). The catalog is a copy that the next sync
+            // restores, and a sync's many commits (staging batches) were bound by fsync.
             o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });

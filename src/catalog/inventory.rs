@@ -13,6 +13,9 @@ use uuid::Uuid;
 
 /// Rows per multi-row statement: well under SQLite's bound-variable limit.
 const CHUNK: usize = 400;
+/// Ids looked up per query while comparing a page (a Glance page holds up to 1000): fewer
+/// round trips to the database per page.
+const LOOKUP_CHUNK: usize = 1000;
 /// Glance ids per link statement (one bound variable each).
 const LINK_CHUNK: usize = 2000;
 /// Links read per slice when looking for what a tenant no longer sees.
@@ -141,7 +144,7 @@ pub async fn known_images(
     backend_ids: &[String],
 ) -> Result<HashMap<String, KnownImage>, DbErr> {
     let mut out = HashMap::with_capacity(backend_ids.len());
-    for chunk in backend_ids.chunks(CHUNK) {
+    for chunk in backend_ids.chunks(LOOKUP_CHUNK) {
         let rows = images::Entity::find()
             .filter(images::Column::SettingsId.eq(settings_id))
             .filter(images::Column::BackendId.is_in(chunk.iter().cloned()))
@@ -179,7 +182,7 @@ pub async fn image_names(
     backend_ids: &[String],
 ) -> Result<HashMap<String, String>, DbErr> {
     let mut out = HashMap::new();
-    for chunk in backend_ids.chunks(CHUNK) {
+    for chunk in backend_ids.chunks(LOOKUP_CHUNK) {
         let rows: Vec<(String, String)> = images::Entity::find()
             .select_only()
             .column(images::Column::BackendId)
@@ -216,7 +219,7 @@ pub async fn known_instances(
     backend_ids: &[String],
 ) -> Result<HashMap<String, KnownInstance>, DbErr> {
     let mut out = HashMap::with_capacity(backend_ids.len());
-    for chunk in backend_ids.chunks(CHUNK) {
+    for chunk in backend_ids.chunks(LOOKUP_CHUNK) {
         let rows = instances::Entity::find()
             .filter(instances::Column::SettingsId.eq(settings_id))
             .filter(instances::Column::BackendId.is_in(chunk.iter().cloned()))

@@ -31,6 +31,8 @@ pub struct SyncSettings {
     pub session: SessionConfig,
     /// New/changed image rows a tenant's sync holds in memory before staging them.
     pub stage_batch: usize,
+    /// New links a tenant's sync holds in memory before staging them.
+    pub stage_links_batch: usize,
 }
 
 pub const DEFAULT_CRON: &str = "0 */10 * * * *";
@@ -42,6 +44,7 @@ impl SyncSettings {
             concurrency: concurrency.max(1),
             lease_ttl: Duration::from_secs(15 * 60),
             stage_batch: 5_000,
+            stage_links_batch: 100_000,
             session: SessionConfig::new(
                 "",
                 AuthMethod::ApplicationCredential {
@@ -159,6 +162,7 @@ impl SyncEngine {
             secret_box: &self.secret_box,
             session: &self.settings.session,
             stage_batch: self.settings.stage_batch.max(1),
+            stage_links_batch: self.settings.stage_links_batch.max(1),
             shutdown: self.shutdown_tx.subscribe(),
         };
         let result = sync_tenant(&ctx, &settings, &tenant).await;

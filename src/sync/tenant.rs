@@ -52,8 +52,10 @@ pub struct SyncContext<'a> {
     pub secret_box: &'a SecretBox,
     /// Template for the session: timeouts and retries (auth is filled in per tenant).
     pub session: &'a SessionConfig,
-    /// New/changed records and new links held in memory before they go to the staging table.
+    /// New/changed records held in memory before they go to the staging table.
     pub stage_batch: usize,
+    /// New links (Glance ids, far smaller than records) held in memory before they are staged.
+    pub stage_links_batch: usize,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -186,10 +188,16 @@ async fn list_images(
             }
         }
         // Bounded memory: hand big batches to the staging table (the catalog is untouched).
-        if changes.upsert_images.len() + changes.link.len() >= ctx.stage_batch {
-            staging::stage(ctx.db, tenant.id, &changes.upsert_images, &changes.link).await?;
+        // Links stay in memory longer: staging one costs a row written twice, holding it a
+        // short string, and most links of a first sync are to images another tenant added.
+        let stage_links = changes.link.len() >= ctx.stage_links_batch;
+        if changes.upsert_images.len() >= ctx.stage_batch || stage_links {
+            let links: &[String] = if stage_links { &changes.link } else { &[] };
+            staging::stage(ctx.db, tenant.id, &changes.upsert_images, links).await?;
             changes.upsert_images.clear();
-            changes.link.clear();
+            if stage_links {
+                changes.link.clear();
+            }
             changes.staged = true;
         }
     }
