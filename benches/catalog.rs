@@ -213,8 +213,7 @@ async fn main() {
             dir.path().join("catalog.db").display()
         )
     });
-    let db = cloudcensus::db::connect(&url).await.expect("database");
-    cloudcensus::db::migrate(&db).await.expect("migrate");
+    let db = cloudcensus::db::open(&url).await.expect("database");
     let secret_box = SecretBox::ephemeral();
     let cloud = settings::create(
         &db,

@@ -75,8 +75,7 @@ async fn main() {
     });
     let project_list = world.projects.clone();
     let sim = Simulator::start(world).await.expect("simulator");
-    let db = cloudcensus::db::connect(&url).await.expect("database");
-    cloudcensus::db::migrate(&db).await.expect("migrate");
+    let db = cloudcensus::db::open(&url).await.expect("database");
     let secret_box = SecretBox::ephemeral();
     let cloud = settings::create(
         &db,

@@ -5,7 +5,20 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
+/// Prepared statements kept per SQLite connection. A sync's multi-row inserts differ by row
+/// count, and each prepared form of one holds thousands of placeholders: sqlx's default of 100
+/// per connection kept ~100 MiB of them alive.
+const STATEMENT_CACHE: usize = 24;
+
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    Database::connect(options(url)).await
+}
+
+fn is_in_memory(url: &str) -> bool {
+    url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
+}
+
+fn options(url: &str) -> ConnectOptions {
     let mut opt = ConnectOptions::new(url.to_string());
     // Slow statements are mostly waits for SQLite's write lock or a cloud's advisory lock,
     // which syncs take in turn by design; sqlx would log each with its whole SQL at WARN.
@@ -15,7 +28,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         // In-memory databases are per connection: more than one would see different data.
-        if url.contains(":memory:") || url.contains("mode=memory") {
+        if is_in_memory(url) {
             opt.max_connections(1);
         } else {
             opt.max_connections(8);
@@ -27,16 +40,31 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
+                .statement_cache_capacity(STATEMENT_CACHE)
                 .foreign_keys(true)
         });
     } else {
         opt.max_connections(16);
     }
-    Database::connect(opt).await
+    opt
 }
 
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+/// Brings the schema up to date on a connection of its own, closes it, then opens the pool.
+/// Pool connections opened before a migration could keep the old schema: on SQLite an
+/// `INSERT … RETURNING` right after adding a column returned no value for it now and then.
+pub async fn open(url: &str) -> Result<DatabaseConnection, DbErr> {
+    if is_in_memory(url) {
+        // One connection holds the whole database: migrate that one.
+        let db = connect(url).await?;
+        Migrator::up(&db, None).await?;
+        return Ok(db);
+    }
+    let mut opt = options(url);
+    opt.max_connections(1).min_connections(0);
+    let migrator = Database::connect(opt).await?;
+    Migrator::up(&migrator, None).await?;
+    migrator.close().await?;
+    connect(url).await
 }
 
 /// Cheap reachability probe for `/health`.

@@ -506,3 +506,28 @@ async fn framework_errors_are_json_and_health_reports_the_database() {
     assert!(docs.text.contains("swagger"));
     srv.stop().await;
 }
+
+/// The first write after migrating a fresh database sees the whole schema (pool connections
+/// opened before a migration once returned no value for a column it added).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_freshly_migrated_database_takes_writes_at_once() {
+    use cloudcensus::catalog::settings::{self, SettingsInput};
+    for round in 0..10 {
+        let test_db = TestDb::new().await;
+        let db = cloudcensus::db::open(&test_db.url).await.expect("open");
+        let created = settings::create(
+            &db,
+            &cloudcensus::crypto::SecretBox::ephemeral(),
+            SettingsInput {
+                name: Some(format!("cloud-{round}")),
+                auth_url: Some("http://127.0.0.1:9/v3".into()),
+                username: Some("u".into()),
+                password: Some("p".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert!(created.is_ok(), "round {round}: {:?}", created.err());
+        db.close().await.ok();
+    }
+}

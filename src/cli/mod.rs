@@ -139,8 +139,7 @@ pub async fn serve_with(
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn open_db(cfg: &Config) -> Result<DatabaseConnection, CliError> {
-    let conn = db::connect(&cfg.database_url).await?;
-    db::migrate(&conn).await?;
+    let conn = db::open(&cfg.database_url).await?;
     Ok(conn)
 }
 

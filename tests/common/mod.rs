@@ -121,10 +121,7 @@ impl TestServer {
     ) -> Self {
         cloudcensus::install_crypto_provider();
         let test_db = TestDb::new().await;
-        let db = cloudcensus::db::connect(&test_db.url)
-            .await
-            .expect("connect");
-        cloudcensus::db::migrate(&db).await.expect("migrate");
+        let db = cloudcensus::db::open(&test_db.url).await.expect("open");
         let bound = cloudcensus::server::bind("127.0.0.1:0".parse().unwrap())
             .await
             .expect("bind");
