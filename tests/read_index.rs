@@ -270,3 +270,58 @@ async fn a_write_is_listed_at_once_and_the_index_catches_up() {
     assert_eq!(r.count(), 0);
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuild_reads_only_the_clouds_that_changed() {
+    let srv = TestServer::start().await;
+    let twin = srv.sql_twin().await;
+    let mut clouds = Vec::new();
+    for name in ["one", "two", "three"] {
+        let cloud = srv.create_settings(name, false).await;
+        let id = db_id_of_settings(&srv.db, &cloud).await;
+        for i in 0..5 {
+            insert_image(&srv.db, id, ImageSpec::new(&format!("img-{i}"))).await;
+        }
+        clouds.push(id);
+    }
+    // The server started a build of its own; wait for it, then build again with nothing new.
+    let mut reloaded = srv.read_index.rebuild(&srv.db).await.expect("index");
+    for _ in 0..50 {
+        if reloaded == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        reloaded = srv.read_index.rebuild(&srv.db).await.expect("index");
+    }
+    assert_eq!(reloaded, 0, "nothing changed, nothing is read again");
+
+    insert_image(&srv.db, clouds[1], ImageSpec::new("img-0")).await;
+    assert_eq!(srv.read_index.rebuild(&srv.db).await.expect("index"), 1);
+    let served = srv.read_index.served();
+    for query in [
+        "",
+        "show_duplicate_names=true",
+        "name=img-0&show_duplicate_names=true",
+    ] {
+        let path = format!("/api/openstack-images/?page_size=100&{query}");
+        let got = srv.get(&path).await;
+        let want = srv
+            .client
+            .get(format!("{}{path}", twin.base))
+            .header("Authorization", format!("Token {}", srv.staff_token))
+            .send()
+            .await
+            .unwrap();
+        let want = Reply::from_response(want).await;
+        assert_eq!(got.uuids(), want.uuids(), "{query}");
+    }
+    assert_eq!(srv.read_index.served(), served + 3);
+    assert_eq!(
+        srv.get("/api/openstack-images/?name_exact=img-0&show_duplicate_names=true")
+            .await
+            .count(),
+        4
+    );
+    twin.stop().await;
+    srv.stop().await;
+}

@@ -90,10 +90,9 @@ pub async fn stats(
 ) -> AppResult<Paged<UsageRow>> {
     let (names, page) = if let Some(snapshot) = index.fresh(db).await? {
         let clouds = restricted_clouds(db, filter).await?;
-        let numbers = snapshot.visible_names(visibility, clouds.as_deref());
-        let (page, numbers) = page.slice(&numbers).map_err(|_| AppError::InvalidPage)?;
-        let names = numbers.iter().map(|&n| snapshot.name(n).to_string());
-        (names.collect(), page)
+        let names = snapshot.visible_names(visibility, clouds.as_deref());
+        let (page, names) = page.slice(&names).map_err(|_| AppError::InvalidPage)?;
+        (names.iter().map(|n| n.to_string()).collect(), page)
     } else {
         let names = distinct_names(visibility, filter);
         let total = names.clone().count(db).await?;

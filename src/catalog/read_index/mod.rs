@@ -1,0 +1,383 @@
+//! An in-memory index of the image listing. The list's rules (order by name then uuid, the
+//! newest image per (cloud, name) among those that pass the filters, an exact total) make SQL
+//! visit every matching row on each request: seconds at a million images. The index holds the
+//! listing's sort and filter keys in compact arrays, answers list and count requests in one
+//! pass over the smallest candidate set (a tenant's, a cloud's, one name's or all images), and
+//! remembers each answer until the catalog changes, so paging through a result costs one pass.
+//! Rows are still read from the database, a page at a time.
+//!
+//! Freshness: every write to a cloud's images or links raises that cloud's `catalog_version`
+//! (see [`touch`]). A request compares the versions (one small query) with those the index was
+//! built from; if they differ the request is answered by SQL and the index is rebuilt in the
+//! background, so answers never lag behind the database.
+mod cache;
+mod segment;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use entity::{service_settings, tenants};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    AccessMode, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    ExprTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::Visibility;
+use super::images::ImageFilter;
+use super::offerings::OfferingScope;
+use cache::{Cache, cached};
+use segment::{Rule, Segment};
+
+/// Marks a cloud's listing as changed. Call it in the transaction that changes the cloud's
+/// images or links.
+pub async fn touch<C: ConnectionTrait>(db: &C, settings_id: i32) -> Result<(), DbErr> {
+    service_settings::Entity::update_many()
+        .col_expr(
+            service_settings::Column::CatalogVersion,
+            Expr::col(service_settings::Column::CatalogVersion).add(1),
+        )
+        .filter(service_settings::Column::Id.eq(settings_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Every cloud's id and catalog version, by id.
+async fn versions<C: ConnectionTrait>(db: &C) -> Result<Vec<(i32, i64)>, DbErr> {
+    service_settings::Entity::find()
+        .select_only()
+        .column(service_settings::Column::Id)
+        .column(service_settings::Column::CatalogVersion)
+        .order_by_asc(service_settings::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// The index of one process: the current snapshot, if any, and whether a rebuild runs.
+pub struct ReadIndex {
+    enabled: bool,
+    current: RwLock<Option<Arc<Snapshot>>>,
+    building: AtomicBool,
+    served: AtomicU64,
+}
+
+impl ReadIndex {
+    /// `enabled = false` answers every request with SQL.
+    pub fn new(enabled: bool) -> Arc<Self> {
+        Arc::new(Self {
+            enabled,
+            current: RwLock::new(None),
+            building: AtomicBool::new(false),
+            served: AtomicU64::new(0),
+        })
+    }
+
+    /// The snapshot, if it matches the database now; otherwise starts a rebuild in the
+    /// background (one at a time) and returns `None`.
+    pub async fn fresh(
+        self: &Arc<Self>,
+        db: &DatabaseConnection,
+    ) -> Result<Option<Arc<Snapshot>>, DbErr> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let now = versions(db).await?;
+        if let Some(snapshot) = self.snapshot()
+            && snapshot.versions == now
+        {
+            self.served.fetch_add(1, Ordering::Relaxed);
+            return Ok(Some(snapshot));
+        }
+        self.rebuild_in_background(db.clone());
+        Ok(None)
+    }
+
+    /// Requests answered from the index so far (the rest went to SQL).
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.current.read().ok().and_then(|s| s.clone())
+    }
+
+    /// Starts building the index in the background (when enabled and not already building).
+    pub fn warm(self: &Arc<Self>, db: &DatabaseConnection) {
+        if self.enabled {
+            self.rebuild_in_background(db.clone());
+        }
+    }
+
+    fn rebuild_in_background(self: &Arc<Self>, db: DatabaseConnection) {
+        if self.building.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let index = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = index.rebuild(&db).await {
+                tracing::warn!(error = %e, "listing index rebuild failed; SQL answers meanwhile");
+            }
+            index.building.store(false, Ordering::Release);
+        });
+    }
+
+    /// Builds a snapshot of the database as it is now and installs it. Clouds whose version
+    /// has not changed keep their part (and its cached answers). Returns how many clouds were
+    /// read from the database.
+    pub async fn rebuild(&self, db: &DatabaseConnection) -> Result<usize, DbErr> {
+        if !self.enabled {
+            return Ok(0);
+        }
+        let started = std::time::Instant::now();
+        let previous = self.snapshot();
+        let (snapshot, reloaded) = Snapshot::load(db, previous.as_deref()).await?;
+        // The unfiltered staff listing is the most common first request.
+        snapshot.matching(&ImageFilter::default(), &Visibility::All, &[]);
+        tracing::debug!(
+            images = snapshot.segments.iter().map(|s| s.len()).sum::<usize>(),
+            clouds = snapshot.segments.len(),
+            reloaded,
+            ms = started.elapsed().as_millis() as u64,
+            "listing index built"
+        );
+        if let Ok(mut current) = self.current.write() {
+            *current = Some(Arc::new(snapshot));
+        }
+        Ok(reloaded)
+    }
+}
+
+/// A list's next entry in a merge: its sort key, the list, the place in it (smallest first).
+type Head<'a> = Reverse<((&'a str, &'a Uuid), usize, usize)>;
+
+/// The whole listing index at one moment: one segment per cloud, and what maps the API's
+/// uuids to database ids. A hit is a segment number (high 32 bits) and a position in it.
+pub struct Snapshot {
+    versions: Vec<(i32, i64)>,
+    segments: Vec<Arc<Segment>>,
+    settings_ids: HashMap<Uuid, i32>,
+    tenant_ids: HashMap<Uuid, i32>,
+    tenant_settings: HashMap<i32, i32>,
+    hits: Mutex<Cache<u64>>,
+    names: Mutex<Cache<Box<str>>>,
+}
+
+impl Snapshot {
+    /// Reads the versions and the changed clouds in one consistent view of the database,
+    /// reusing `previous`'s segments of unchanged clouds. Returns the snapshot and how many
+    /// clouds were read.
+    async fn load(
+        db: &DatabaseConnection,
+        previous: Option<&Snapshot>,
+    ) -> Result<(Self, usize), DbErr> {
+        let txn = match db.get_database_backend() {
+            DbBackend::Postgres => {
+                db.begin_with_config(
+                    Some(IsolationLevel::RepeatableRead),
+                    Some(AccessMode::ReadOnly),
+                )
+                .await?
+            }
+            _ => db.begin().await?,
+        };
+        let versions = versions(&txn).await?;
+        let mut segments = Vec::with_capacity(versions.len());
+        let mut reloaded = 0;
+        for &(cloud, version) in &versions {
+            let kept = previous
+                .and_then(|p| p.segments.iter().find(|s| s.cloud == cloud))
+                .filter(|s| s.version == version);
+            match kept {
+                Some(segment) => segments.push(segment.clone()),
+                None => {
+                    segments.push(Arc::new(Segment::load(&txn, cloud, version).await?));
+                    reloaded += 1;
+                }
+            }
+        }
+        let settings_ids = service_settings::Entity::find()
+            .select_only()
+            .column(service_settings::Column::Uuid)
+            .column(service_settings::Column::Id)
+            .into_tuple::<(Uuid, i32)>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect();
+        let tenant_rows: Vec<(i32, Uuid, i32)> = tenants::Entity::find()
+            .select_only()
+            .column(tenants::Column::Id)
+            .column(tenants::Column::Uuid)
+            .column(tenants::Column::SettingsId)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok((
+            Self {
+                versions,
+                segments,
+                settings_ids,
+                tenant_ids: tenant_rows
+                    .iter()
+                    .map(|(id, uuid, _)| (*uuid, *id))
+                    .collect(),
+                tenant_settings: tenant_rows.iter().map(|(id, _, s)| (*id, *s)).collect(),
+                hits: Mutex::new(Cache::default()),
+                names: Mutex::new(Cache::default()),
+            },
+            reloaded,
+        ))
+    }
+
+    /// The database id of the image a hit points at.
+    pub fn image_id(&self, hit: u64) -> i64 {
+        self.segments[(hit >> 32) as usize].image_id(hit as u32)
+    }
+
+    /// The uuid of a cloud (by database id) that was in the catalog when the index was built.
+    pub fn settings_uuid(&self, id: i32) -> Option<Uuid> {
+        self.settings_ids
+            .iter()
+            .find_map(|(uuid, sid)| (*sid == id).then_some(*uuid))
+    }
+
+    /// The images the listing shows for this filter and caller, in order.
+    pub fn matching(
+        &self,
+        filter: &ImageFilter,
+        visibility: &Visibility,
+        offerings: &[Option<OfferingScope>],
+    ) -> Arc<Vec<u64>> {
+        let Some((rule, cloud)) = self.rule(filter, visibility, offerings) else {
+            return Arc::new(Vec::new());
+        };
+        let key = format!("{rule:?}|{cloud:?}");
+        cached(&self.hits, &key, || {
+            let lists: Vec<(usize, Arc<Vec<u32>>)> = self
+                .segments
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| cloud.is_none_or(|c| c == s.cloud))
+                .map(|(i, s)| (i, s.matching(&key, &rule, &self.tenant_settings)))
+                .filter(|(_, list)| !list.is_empty())
+                .collect();
+            self.merge(&lists)
+        })
+    }
+
+    /// The distinct names of the images the caller sees in these clouds (every cloud when
+    /// `None`), in order: the rows of `usage_stats`.
+    pub fn visible_names(
+        &self,
+        visibility: &Visibility,
+        clouds: Option<&[i32]>,
+    ) -> Arc<Vec<Box<str>>> {
+        let rule = match visibility {
+            Visibility::All => Rule::default(),
+            Visibility::Tenants(ids) if ids.is_empty() => return Arc::new(Vec::new()),
+            Visibility::Tenants(ids) => Rule {
+                visible: Some(ids.clone()),
+                ..Rule::default()
+            },
+        };
+        let key = format!("names|{rule:?}");
+        cached(&self.names, &format!("{key}|{clouds:?}"), || {
+            let mut names: Vec<&str> = Vec::new();
+            for s in &self.segments {
+                if clouds.is_some_and(|c| !c.contains(&s.cloud)) {
+                    continue;
+                }
+                let numbers = s.names_matching(&key, &rule, &self.tenant_settings);
+                names.extend(numbers.iter().map(|&n| s.name(n)));
+            }
+            names.sort_unstable();
+            names.dedup();
+            names.into_iter().map(Box::from).collect()
+        })
+    }
+
+    /// Merges the segments' ordered positions into one list ordered by (name, uuid).
+    fn merge(&self, lists: &[(usize, Arc<Vec<u32>>)]) -> Vec<u64> {
+        let hit = |segment: usize, position: u32| ((segment as u64) << 32) | u64::from(position);
+        if let [(segment, list)] = lists {
+            return list.iter().map(|&p| hit(*segment, p)).collect();
+        }
+        let total = lists.iter().map(|(_, l)| l.len()).sum();
+        let mut out = Vec::with_capacity(total);
+        let key = |i: usize, at: usize| {
+            let (segment, list) = &lists[i];
+            self.segments[*segment].sort_key(list[at])
+        };
+        let mut heap: BinaryHeap<Head> = (0..lists.len())
+            .map(|i| Reverse((key(i, 0), i, 0)))
+            .collect();
+        while let Some(Reverse((_, i, at))) = heap.pop() {
+            let (segment, list) = &lists[i];
+            out.push(hit(*segment, list[at]));
+            if at + 1 < list.len() {
+                heap.push(Reverse((key(i, at + 1), i, at + 1)));
+            }
+        }
+        out
+    }
+
+    /// The filter and caller in database ids, and the one cloud they restrict to, if any;
+    /// `None` when nothing can match (an unknown uuid, two different clouds, ...).
+    fn rule(
+        &self,
+        filter: &ImageFilter,
+        visibility: &Visibility,
+        offerings: &[Option<OfferingScope>],
+    ) -> Option<(Rule, Option<i32>)> {
+        let mut cloud: Option<i32> = None;
+        let mut one_cloud = |id: i32| -> Option<()> {
+            if cloud.is_some_and(|c| c != id) {
+                return None;
+            }
+            cloud = Some(id);
+            Some(())
+        };
+        for uuid in &filter.settings {
+            one_cloud(*self.settings_ids.get(uuid)?)?;
+        }
+        let mut rule = Rule {
+            needles: filter
+                .name_contains
+                .iter()
+                .map(|n| n.to_lowercase())
+                .collect(),
+            exact: filter.name_exact.clone(),
+            rescue: filter.is_rescue_image,
+            show_duplicate_names: filter.show_duplicate_names,
+            ..Rule::default()
+        };
+        for uuid in &filter.tenants {
+            rule.tenants.push(*self.tenant_ids.get(uuid)?);
+        }
+        for scope in offerings {
+            match scope.as_ref()? {
+                OfferingScope::Tenant(id) => rule.tenants.push(*id),
+                OfferingScope::Settings {
+                    id,
+                    has_tenants: true,
+                } => rule.tenant_of_settings.push(*id),
+                OfferingScope::Settings {
+                    id,
+                    has_tenants: false,
+                } => one_cloud(*id)?,
+            }
+        }
+        rule.visible = match visibility {
+            Visibility::All => None,
+            Visibility::Tenants(ids) if ids.is_empty() => return None,
+            Visibility::Tenants(ids) => Some(ids.clone()),
+        };
+        Some((rule, cloud))
+    }
+}

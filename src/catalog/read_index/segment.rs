@@ -1,0 +1,373 @@
+//! One cloud's part of the listing index: the sort and filter keys of its images in listing
+//! order, its tenants' position lists, and its own cache of answers. A segment is rebuilt only
+//! when its cloud's `catalog_version` changes.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use entity::{image_tenants, images};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+use super::cache::{Cache, cached};
+
+/// Rows read per query while loading.
+const LOAD_CHUNK: u64 = 50_000;
+
+/// id, uuid, name, creation time, is a rescue image: what the listing needs of an image.
+type ImageKeys = (i64, Uuid, String, Option<DateTime<Utc>>, bool);
+
+/// A filter turned into this index's terms: database ids, lower-cased needles.
+#[derive(Debug, Default)]
+pub struct Rule {
+    pub needles: Vec<String>,
+    /// Every image must have each of these names.
+    pub exact: Vec<String>,
+    /// Every image must be linked to each of these tenants ...
+    pub tenants: Vec<i32>,
+    /// ... and to one tenant of each of these clouds ...
+    pub tenant_of_settings: Vec<i32>,
+    /// ... and, for a scoped caller, to one of the caller's tenants.
+    pub visible: Option<Vec<i32>>,
+    pub rescue: Option<bool>,
+    pub show_duplicate_names: bool,
+}
+
+pub struct Segment {
+    pub cloud: i32,
+    pub version: i64,
+    ids: Vec<i64>,
+    uuids: Vec<Uuid>,
+    /// Number (into `names`) of each position's name; names are numbered in byte order.
+    name_of: Vec<u32>,
+    names: Vec<Box<str>>,
+    names_lower: Vec<Box<str>>,
+    /// First position of each name, plus the end.
+    name_start: Vec<u32>,
+    /// Microseconds since the epoch; `i64::MIN` for none (older than any date).
+    created: Vec<i64>,
+    rescue: Vec<bool>,
+    /// The tenants linked to position `p` are `link_tenants[link_start[p]..link_start[p + 1]]`.
+    link_start: Vec<u32>,
+    link_tenants: Vec<i32>,
+    by_tenant: HashMap<i32, Vec<u32>>,
+    cache: Mutex<Cache<u32>>,
+}
+
+impl Segment {
+    /// Loads one cloud's images and links through `db` (the caller's consistent read).
+    pub async fn load<C: ConnectionTrait>(db: &C, cloud: i32, version: i64) -> Result<Self, DbErr> {
+        let mut name_ids: HashMap<String, u32> = HashMap::new();
+        let mut rows_by_id: Vec<(i64, Uuid, u32, i64, bool)> = Vec::new();
+        let mut after = i64::MIN;
+        loop {
+            let rows: Vec<ImageKeys> = images::Entity::find()
+                .select_only()
+                .column(images::Column::Id)
+                .column(images::Column::Uuid)
+                .column(images::Column::Name)
+                .column(images::Column::BackendCreatedAt)
+                .expr(Expr::col(images::Column::HwRescueDevice).ne(""))
+                .filter(images::Column::SettingsId.eq(cloud))
+                .filter(images::Column::Id.gt(after))
+                .order_by_asc(images::Column::Id)
+                .limit(LOAD_CHUNK)
+                .into_tuple()
+                .all(db)
+                .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.0;
+            let full = rows.len() as u64 == LOAD_CHUNK;
+            for (id, uuid, name, created, rescue) in rows {
+                let next = name_ids.len() as u32;
+                let name = *name_ids.entry(name).or_insert(next);
+                let created = created.map_or(i64::MIN, |c| c.timestamp_micros());
+                rows_by_id.push((id, uuid, name, created, rescue));
+            }
+            if !full {
+                break;
+            }
+        }
+
+        // Number the names in byte order, then sort the images by (name, uuid).
+        let mut names: Vec<(String, u32)> = name_ids.into_iter().collect();
+        names.sort_unstable();
+        let mut rank = vec![0u32; names.len()];
+        for (r, (_, first_seen)) in names.iter().enumerate() {
+            rank[*first_seen as usize] = r as u32;
+        }
+        let names: Vec<Box<str>> = names.into_iter().map(|(n, _)| n.into()).collect();
+        for row in &mut rows_by_id {
+            row.2 = rank[row.2 as usize];
+        }
+        let mut order: Vec<u32> = (0..rows_by_id.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| (rows_by_id[i as usize].2, rows_by_id[i as usize].1));
+        let mut position_of = vec![0u32; rows_by_id.len()];
+        for (p, &i) in order.iter().enumerate() {
+            position_of[i as usize] = p as u32;
+        }
+        let n = rows_by_id.len();
+        let mut seg = Segment {
+            cloud,
+            version,
+            ids: Vec::with_capacity(n),
+            uuids: Vec::with_capacity(n),
+            name_of: Vec::with_capacity(n),
+            names_lower: names.iter().map(|n| n.to_lowercase().into()).collect(),
+            name_start: vec![0; names.len() + 1],
+            names,
+            created: Vec::with_capacity(n),
+            rescue: Vec::with_capacity(n),
+            link_start: vec![0; n + 1],
+            link_tenants: Vec::new(),
+            by_tenant: HashMap::new(),
+            cache: Mutex::new(Cache::default()),
+        };
+        for &i in &order {
+            let (id, uuid, name, created, rescue) = rows_by_id[i as usize];
+            seg.ids.push(id);
+            seg.uuids.push(uuid);
+            seg.name_of.push(name);
+            seg.created.push(created);
+            seg.rescue.push(rescue);
+            seg.name_start[name as usize + 1] += 1;
+        }
+        for i in 1..seg.name_start.len() {
+            seg.name_start[i] += seg.name_start[i - 1];
+        }
+        let ids_in_id_order: Vec<i64> = rows_by_id.iter().map(|r| r.0).collect();
+        drop(rows_by_id);
+        drop(order);
+
+        // This cloud's links, as (position, tenant) pairs sorted by position.
+        let mut links: Vec<(u32, i32)> = Vec::new();
+        let mut after: (i64, i32) = (i64::MIN, i32::MIN);
+        let of_cloud = Query::select()
+            .column(images::Column::Id)
+            .from(images::Entity)
+            .and_where(images::Column::SettingsId.eq(cloud))
+            .to_owned();
+        loop {
+            let rows: Vec<(i64, i32)> = image_tenants::Entity::find()
+                .select_only()
+                .column(image_tenants::Column::ImageId)
+                .column(image_tenants::Column::TenantId)
+                .filter(image_tenants::Column::ImageId.in_subquery(of_cloud.clone()))
+                .filter(
+                    image_tenants::Column::ImageId
+                        .gt(after.0)
+                        .or(image_tenants::Column::ImageId
+                            .eq(after.0)
+                            .and(image_tenants::Column::TenantId.gt(after.1))),
+                )
+                .order_by_asc(image_tenants::Column::ImageId)
+                .order_by_asc(image_tenants::Column::TenantId)
+                .limit(LOAD_CHUNK)
+                .into_tuple()
+                .all(db)
+                .await?;
+            let Some(last) = rows.last() else { break };
+            after = *last;
+            let full = rows.len() as u64 == LOAD_CHUNK;
+            for (image_id, tenant_id) in rows {
+                if let Ok(i) = ids_in_id_order.binary_search(&image_id) {
+                    links.push((position_of[i], tenant_id));
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        links.sort_unstable();
+        for &(p, _) in &links {
+            seg.link_start[p as usize + 1] += 1;
+        }
+        for i in 1..seg.link_start.len() {
+            seg.link_start[i] += seg.link_start[i - 1];
+        }
+        seg.link_tenants = links.iter().map(|&(_, t)| t).collect();
+        for &(p, t) in &links {
+            seg.by_tenant.entry(t).or_default().push(p);
+        }
+        Ok(seg)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn image_id(&self, position: u32) -> i64 {
+        self.ids[position as usize]
+    }
+
+    /// The listing's sort key of a position: name, then uuid.
+    pub fn sort_key(&self, position: u32) -> (&str, &Uuid) {
+        let p = position as usize;
+        (&self.names[self.name_of[p] as usize], &self.uuids[p])
+    }
+
+    pub fn name(&self, number: u32) -> &str {
+        &self.names[number as usize]
+    }
+
+    fn links(&self, p: u32) -> &[i32] {
+        let p = p as usize;
+        &self.link_tenants[self.link_start[p] as usize..self.link_start[p + 1] as usize]
+    }
+
+    /// Positions this segment lists for the rule, in order; `key` names the rule for the cache.
+    pub fn matching(
+        &self,
+        key: &str,
+        rule: &Rule,
+        tenant_settings: &HashMap<i32, i32>,
+    ) -> Arc<Vec<u32>> {
+        cached(&self.cache, key, || self.compute(rule, tenant_settings))
+    }
+
+    /// Numbers of the distinct names among the positions the rule lets through, in order.
+    pub fn names_matching(
+        &self,
+        key: &str,
+        rule: &Rule,
+        tenant_settings: &HashMap<i32, i32>,
+    ) -> Arc<Vec<u32>> {
+        let compute = || {
+            let mut out: Vec<u32> = Vec::new();
+            let Some(exact) = self.exact_name(rule) else {
+                return out;
+            };
+            self.visit(rule, exact, |p| {
+                let name = self.name_of[p as usize];
+                if out.last() != Some(&name) && self.passes(rule, tenant_settings, p) {
+                    out.push(name);
+                }
+            });
+            out
+        };
+        cached(&self.cache, key, compute)
+    }
+
+    fn compute(&self, rule: &Rule, tenant_settings: &HashMap<i32, i32>) -> Vec<u32> {
+        let mut out = Vec::new();
+        let Some(exact) = self.exact_name(rule) else {
+            return out;
+        };
+        // Within one cloud, a name's images are contiguous; keep the newest that passes.
+        let mut best: Option<u32> = None;
+        let mut memo: (u32, bool) = (u32::MAX, false);
+        self.visit(rule, exact, |p| {
+            let name = self.name_of[p as usize];
+            if memo.0 != name {
+                memo = (name, self.name_passes(rule, name));
+            }
+            if !memo.1 || !self.passes(rule, tenant_settings, p) {
+                return;
+            }
+            if rule.show_duplicate_names {
+                out.push(p);
+                return;
+            }
+            match best {
+                Some(b) if self.name_of[b as usize] == name => {
+                    if self.newer(p, b) {
+                        best = Some(p);
+                    }
+                }
+                Some(b) => {
+                    out.push(b);
+                    best = Some(p);
+                }
+                None => best = Some(p),
+            }
+        });
+        out.extend(best);
+        out
+    }
+
+    /// `None` when the exact names rule everything out; else the one name they require, if any.
+    fn exact_name(&self, rule: &Rule) -> Option<Option<u32>> {
+        let mut exact = None;
+        for name in &rule.exact {
+            let number = self
+                .names
+                .binary_search_by(|n| n.as_ref().cmp(name.as_str()))
+                .ok()? as u32;
+            if exact.is_some_and(|e| e != number) {
+                return None;
+            }
+            exact = Some(number);
+        }
+        Some(exact)
+    }
+
+    /// Calls `f` with every position of the smallest candidate set, in order: one name's
+    /// range, a tenant's list, the union of a scoped caller's tenants' lists, or all.
+    fn visit(&self, rule: &Rule, exact: Option<u32>, f: impl FnMut(u32)) {
+        const NONE: &[u32] = &[];
+        let list_of = |t: &i32| self.by_tenant.get(t).map_or(NONE, |v| v.as_slice());
+        let range = match exact {
+            Some(name) => self.name_start[name as usize]..self.name_start[name as usize + 1],
+            None => 0..self.ids.len() as u32,
+        };
+        let mut best: Option<&[u32]> = None;
+        for list in rule.tenants.iter().map(list_of) {
+            if best.is_none_or(|b| list.len() < b.len()) {
+                best = Some(list);
+            }
+        }
+        let best_len = best.map_or(range.len(), |b| b.len().min(range.len()));
+        if let Some(visible) = &rule.visible {
+            let lists: Vec<&[u32]> = visible.iter().map(list_of).collect();
+            if lists.iter().map(|l| l.len()).sum::<usize>() < best_len {
+                let mut union: Vec<u32> = lists.concat();
+                union.sort_unstable();
+                union.dedup();
+                union.into_iter().for_each(f);
+                return;
+            }
+        }
+        match best {
+            Some(list) if list.len() < range.len() => list.iter().copied().for_each(f),
+            _ => range.for_each(f),
+        }
+    }
+
+    fn name_passes(&self, rule: &Rule, name: u32) -> bool {
+        let lower = &self.names_lower[name as usize];
+        rule.needles.iter().all(|n| lower.contains(n.as_str()))
+    }
+
+    fn passes(&self, rule: &Rule, tenant_settings: &HashMap<i32, i32>, p: u32) -> bool {
+        if rule.rescue.is_some_and(|r| r != self.rescue[p as usize]) {
+            return false;
+        }
+        let links = self.links(p);
+        if !rule.tenants.iter().all(|t| links.contains(t)) {
+            return false;
+        }
+        if !rule
+            .tenant_of_settings
+            .iter()
+            .all(|s| links.iter().any(|t| tenant_settings.get(t) == Some(s)))
+        {
+            return false;
+        }
+        match &rule.visible {
+            Some(visible) => links.iter().any(|t| visible.contains(t)),
+            None => true,
+        }
+    }
+
+    /// Newest by creation time (none is oldest), then by the smaller database id: the rule the
+    /// SQL listing applies.
+    fn newer(&self, a: u32, b: u32) -> bool {
+        let (a, b) = (a as usize, b as usize);
+        (self.created[a], std::cmp::Reverse(self.ids[a]))
+            > (self.created[b], std::cmp::Reverse(self.ids[b]))
+    }
+}
