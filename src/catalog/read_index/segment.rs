@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use entity::{image_tenants, images};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -17,6 +17,8 @@ use super::cache::{Cache, cached};
 
 /// Rows read per query while loading.
 const LOAD_CHUNK: u64 = 50_000;
+/// Image ids whose links are read per query (one bound value each).
+const LINK_LOOKUP: usize = 1000;
 
 /// id, uuid, name, creation time, is a rescue image: what the listing needs of an image.
 type ImageKeys = (i64, Uuid, String, Option<DateTime<Utc>>, bool);
@@ -143,43 +145,22 @@ impl Segment {
         drop(rows_by_id);
         drop(order);
 
-        // This cloud's links, as (position, tenant) pairs sorted by position.
+        // This cloud's links, as (position, tenant) pairs sorted by position, looked up by
+        // the cloud's image ids (a primary-key lookup each).
         let mut links: Vec<(u32, i32)> = Vec::new();
-        let mut after: (i64, i32) = (i64::MIN, i32::MIN);
-        let of_cloud = Query::select()
-            .column(images::Column::Id)
-            .from(images::Entity)
-            .and_where(images::Column::SettingsId.eq(cloud))
-            .to_owned();
-        loop {
+        for chunk in ids_in_id_order.chunks(LINK_LOOKUP) {
             let rows: Vec<(i64, i32)> = image_tenants::Entity::find()
                 .select_only()
                 .column(image_tenants::Column::ImageId)
                 .column(image_tenants::Column::TenantId)
-                .filter(image_tenants::Column::ImageId.in_subquery(of_cloud.clone()))
-                .filter(
-                    image_tenants::Column::ImageId
-                        .gt(after.0)
-                        .or(image_tenants::Column::ImageId
-                            .eq(after.0)
-                            .and(image_tenants::Column::TenantId.gt(after.1))),
-                )
-                .order_by_asc(image_tenants::Column::ImageId)
-                .order_by_asc(image_tenants::Column::TenantId)
-                .limit(LOAD_CHUNK)
+                .filter(image_tenants::Column::ImageId.is_in(chunk.iter().copied()))
                 .into_tuple()
                 .all(db)
                 .await?;
-            let Some(last) = rows.last() else { break };
-            after = *last;
-            let full = rows.len() as u64 == LOAD_CHUNK;
             for (image_id, tenant_id) in rows {
                 if let Ok(i) = ids_in_id_order.binary_search(&image_id) {
                     links.push((position_of[i], tenant_id));
                 }
-            }
-            if !full {
-                break;
             }
         }
         links.sort_unstable();
