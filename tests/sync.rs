@@ -945,7 +945,9 @@ async fn big_listings_are_staged_in_batches_and_applied_whole() {
     let tenants = with_index(tenants).await;
     let mut settings = fast_settings();
     settings.stage_batch = 100;
-    settings.stage_links_batch = 300;
+    // Above one page (1000) and below a tenant's links: records and their links go to the
+    // stage in different batches.
+    settings.stage_links_batch = 1200;
     let engine = engine_with(srv.db.clone(), settings);
     for o in sweep(&engine).await {
         assert!(o.result.is_ok(), "{}: {:?}", o.tenant_name, o.result);

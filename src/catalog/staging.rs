@@ -166,9 +166,14 @@ pub async fn stage<C: ConnectionTrait>(
                 .values(row.into_iter().map(Into::into))
                 .map_err(|e| DbErr::Custom(format!("staging row: {e}")))?;
         }
+        // Records and links may be staged in different batches: a link for an already staged
+        // record marks that row (an id is listed once per sync, so nothing else conflicts).
         insert.on_conflict(
             OnConflict::columns([SyncStage::TenantId, SyncStage::BackendId])
-                .do_nothing()
+                .value(
+                    SyncStage::Link,
+                    Expr::cust("sync_stage.link OR excluded.link"),
+                )
                 .to_owned(),
         );
         db.execute(&insert).await?;
