@@ -144,6 +144,13 @@ async fn main() {
                 "{label:>20}: {secs:7.2} s  {:>9.0} image-tenant links/s  ({seen} links seen, {links} stored, {images_rows} images, {written} rows written, {failed} tenants failed)",
                 seen as f64 / secs
             );
+            // Figures of a sync that lost or invented links are worthless: say so loudly.
+            if links != seen as u64 {
+                println!(
+                    "{:>20}  WRONG RESULT: {links} links stored for {seen} seen",
+                    ""
+                );
+            }
         }
     }
     let peak = peak_rss_mib();

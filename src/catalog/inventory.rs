@@ -13,9 +13,15 @@ use uuid::Uuid;
 
 /// Rows per multi-row statement: well under SQLite's bound-variable limit.
 const CHUNK: usize = 400;
-/// Ids looked up per query while comparing a page (a Glance page holds up to 1000): fewer
-/// round trips to the database per page.
-const LOOKUP_CHUNK: usize = 1000;
+/// Ids looked up per query while comparing a page (a Glance page holds up to 1000). SQLite
+/// gains from fewer round trips; PostgreSQL plans `IN` lists of 1000 worse than of 400 (an idle
+/// re-sync ran at 40k rather than 67k links/s).
+fn lookup_chunk(db: &DatabaseConnection) -> usize {
+    match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Sqlite => 1000,
+        _ => 400,
+    }
+}
 /// Glance ids per link statement (one bound variable each).
 const LINK_CHUNK: usize = 2000;
 /// Links read per slice when looking for what a tenant no longer sees.
@@ -144,7 +150,7 @@ pub async fn known_images(
     backend_ids: &[String],
 ) -> Result<HashMap<String, KnownImage>, DbErr> {
     let mut out = HashMap::with_capacity(backend_ids.len());
-    for chunk in backend_ids.chunks(LOOKUP_CHUNK) {
+    for chunk in backend_ids.chunks(lookup_chunk(db)) {
         let rows = images::Entity::find()
             .filter(images::Column::SettingsId.eq(settings_id))
             .filter(images::Column::BackendId.is_in(chunk.iter().cloned()))
@@ -182,7 +188,7 @@ pub async fn image_names(
     backend_ids: &[String],
 ) -> Result<HashMap<String, String>, DbErr> {
     let mut out = HashMap::new();
-    for chunk in backend_ids.chunks(LOOKUP_CHUNK) {
+    for chunk in backend_ids.chunks(lookup_chunk(db)) {
         let rows: Vec<(String, String)> = images::Entity::find()
             .select_only()
             .column(images::Column::BackendId)
@@ -219,7 +225,7 @@ pub async fn known_instances(
     backend_ids: &[String],
 ) -> Result<HashMap<String, KnownInstance>, DbErr> {
     let mut out = HashMap::with_capacity(backend_ids.len());
-    for chunk in backend_ids.chunks(LOOKUP_CHUNK) {
+    for chunk in backend_ids.chunks(lookup_chunk(db)) {
         let rows = instances::Entity::find()
             .filter(instances::Column::SettingsId.eq(settings_id))
             .filter(instances::Column::BackendId.is_in(chunk.iter().cloned()))
