@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 const MAX_ENTRIES: usize = 1024;
 /// Items (positions, names) held in all answers of one cache.
-const MAX_ITEMS: usize = 16 << 20;
+const MAX_ITEMS: usize = 4 << 20;
 
 pub struct Cache<T> {
     answers: HashMap<String, Arc<Vec<T>>>,
