@@ -135,14 +135,7 @@ impl TestServer {
             sync: sync_engine.clone(),
             read_index: read_index.clone(),
         });
-        let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(async move {
-            cloudcensus::server::run(bound, state, async {
-                let _ = rx.await;
-            })
-            .await
-            .expect("server runs");
-        });
+        let (tx, handle) = spawn_server(bound, state);
         let (_, staff_token) = tokens::create(
             &db,
             NewToken {
@@ -195,14 +188,7 @@ impl TestServer {
             sync: None,
             read_index: cloudcensus::catalog::read_index::ReadIndex::new(false),
         });
-        let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(async move {
-            cloudcensus::server::run(bound, state, async {
-                let _ = rx.await;
-            })
-            .await
-            .expect("twin runs");
-        });
+        let (tx, handle) = spawn_server(bound, state);
         SqlTwin {
             base,
             shutdown: tx,
@@ -302,6 +288,22 @@ impl TestServer {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         r.json()
     }
+}
+
+/// Runs the real server in the background until the returned sender is used or dropped.
+fn spawn_server(
+    bound: cloudcensus::server::Bound,
+    state: Arc<AppState>,
+) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        cloudcensus::server::run(bound, state, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    (tx, handle)
 }
 
 pub struct SqlTwin {
