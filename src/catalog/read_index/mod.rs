@@ -161,6 +161,7 @@ pub struct Snapshot {
     versions: Vec<(i32, i64)>,
     segments: Vec<Arc<Segment>>,
     settings_ids: HashMap<Uuid, i32>,
+    settings_uuids: HashMap<i32, Uuid>,
     tenant_ids: HashMap<Uuid, i32>,
     tenant_settings: HashMap<i32, i32>,
     hits: Mutex<Cache<u64>>,
@@ -200,15 +201,13 @@ impl Snapshot {
                 }
             }
         }
-        let settings_ids = service_settings::Entity::find()
+        let settings_rows: Vec<(Uuid, i32)> = service_settings::Entity::find()
             .select_only()
             .column(service_settings::Column::Uuid)
             .column(service_settings::Column::Id)
-            .into_tuple::<(Uuid, i32)>()
+            .into_tuple()
             .all(&txn)
-            .await?
-            .into_iter()
-            .collect();
+            .await?;
         let tenant_rows: Vec<(i32, Uuid, i32)> = tenants::Entity::find()
             .select_only()
             .column(tenants::Column::Id)
@@ -222,7 +221,8 @@ impl Snapshot {
             Self {
                 versions,
                 segments,
-                settings_ids,
+                settings_ids: settings_rows.iter().copied().collect(),
+                settings_uuids: settings_rows.iter().map(|&(uuid, id)| (id, uuid)).collect(),
                 tenant_ids: tenant_rows
                     .iter()
                     .map(|(id, uuid, _)| (*uuid, *id))
@@ -242,9 +242,7 @@ impl Snapshot {
 
     /// The uuid of a cloud (by database id) that was in the catalog when the index was built.
     pub fn settings_uuid(&self, id: i32) -> Option<Uuid> {
-        self.settings_ids
-            .iter()
-            .find_map(|(uuid, sid)| (*sid == id).then_some(*uuid))
+        self.settings_uuids.get(&id).copied()
     }
 
     /// The images the listing shows for this filter and caller, in order.
