@@ -72,6 +72,24 @@ pub async fn ping(db: &DatabaseConnection) -> bool {
     db.ping().await.is_ok()
 }
 
+/// Starts a read-only transaction that sees one moment of the database throughout
+/// (REPEATABLE READ on PostgreSQL; any SQLite read transaction in WAL mode does).
+pub async fn begin_snapshot_read(
+    db: &sea_orm::DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::{AccessMode, DbBackend, IsolationLevel, TransactionTrait};
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            db.begin_with_config(
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await
+        }
+        _ => db.begin().await,
+    }
+}
+
 /// Starts a transaction that writes. On SQLite it takes the write lock at once
 /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails with
 /// "database is locked" when another writer commits in between, without waiting for the busy

@@ -57,22 +57,8 @@ pub async fn list(
         let (page, positions) = page.slice(&matching).map_err(|_| AppError::InvalidPage)?;
         let ids: Vec<i64> = positions.iter().map(|&p| snapshot.image_id(p)).collect();
         let rows = rows_in_order(db, &ids).await?;
-        // The clouds of listed images are in the index, which saves a query.
-        let items = match rows
-            .iter()
-            .map(|image| snapshot.settings_uuid(image.settings_id))
-            .collect::<Option<Vec<Uuid>>>()
-        {
-            Some(uuids) => rows
-                .into_iter()
-                .zip(uuids)
-                .map(|(image, settings_uuid)| ImageRow {
-                    image,
-                    settings_uuid,
-                })
-                .collect(),
-            None => with_settings_uuids(db, rows).await?,
-        };
+        // The index knows the clouds' uuids, which saves a query.
+        let items = with_settings_uuids(db, rows, |id| snapshot.settings_uuid(id)).await?;
         return Ok(Paged { items, page });
     }
     let condition = resolved.condition(images::Entity);
@@ -90,7 +76,7 @@ pub async fn list(
         .all(db)
         .await?;
     Ok(Paged {
-        items: with_settings_uuids(db, rows).await?,
+        items: with_settings_uuids(db, rows, |_| None).await?,
         page,
     })
 }
@@ -137,7 +123,7 @@ pub async fn get(
         .one(db)
         .await?
         .ok_or(AppError::NotFound)?;
-    with_settings_uuids(db, vec![image])
+    with_settings_uuids(db, vec![image], |_| None)
         .await?
         .pop()
         .ok_or(AppError::NotFound)
@@ -159,23 +145,37 @@ async fn resolve<'a>(
     })
 }
 
+/// Pairs rows with their cloud's uuid: from `known` where it has it, else from the database
+/// (no query when `known` has them all).
 async fn with_settings_uuids(
     db: &DatabaseConnection,
     rows: Vec<images::Model>,
+    known: impl Fn(i32) -> Option<Uuid>,
 ) -> AppResult<Vec<ImageRow>> {
-    let mut ids: Vec<i32> = rows.iter().map(|i| i.settings_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let uuids: HashMap<i32, Uuid> = service_settings::Entity::find()
-        .select_only()
-        .column(service_settings::Column::Id)
-        .column(service_settings::Column::Uuid)
-        .filter(service_settings::Column::Id.is_in(ids))
-        .into_tuple::<(i32, Uuid)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
+    let mut uuids: HashMap<i32, Uuid> = HashMap::new();
+    let mut missing: Vec<i32> = Vec::new();
+    for id in rows.iter().map(|i| i.settings_id) {
+        match known(id) {
+            Some(uuid) => {
+                uuids.insert(id, uuid);
+            }
+            None => missing.push(id),
+        }
+    }
+    if !missing.is_empty() {
+        missing.sort_unstable();
+        missing.dedup();
+        uuids.extend(
+            service_settings::Entity::find()
+                .select_only()
+                .column(service_settings::Column::Id)
+                .column(service_settings::Column::Uuid)
+                .filter(service_settings::Column::Id.is_in(missing))
+                .into_tuple::<(i32, Uuid)>()
+                .all(db)
+                .await?,
+        );
+    }
     rows.into_iter()
         .map(|image| {
             let settings_uuid = *uuids.get(&image.settings_id).ok_or(AppError::NotFound)?;

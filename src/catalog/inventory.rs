@@ -323,6 +323,11 @@ impl AppliedCounts {
         *self == Self::default()
     }
 
+    /// Whether the cloud's image list changed (instances do not show in it).
+    pub fn changes_listing(&self) -> bool {
+        self.images_upserted + self.images_linked + self.images_unlinked + self.images_deleted > 0
+    }
+
     pub fn rows_written(&self) -> u64 {
         self.images_upserted
             + self.images_linked
@@ -517,12 +522,7 @@ pub async fn apply(
             .await?;
     }
 
-    if counts.images_upserted
-        + counts.images_linked
-        + counts.images_unlinked
-        + counts.images_deleted
-        > 0
-    {
+    if counts.changes_listing() {
         super::read_index::touch(&txn, settings_id).await?;
     }
 

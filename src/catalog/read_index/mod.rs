@@ -1,15 +1,16 @@
 //! An in-memory index of the image listing. The list's rules (order by name then uuid, the
 //! newest image per (cloud, name) among those that pass the filters, an exact total) make SQL
 //! visit every matching row on each request: seconds at a million images. The index holds the
-//! listing's sort and filter keys in compact arrays, answers list and count requests in one
-//! pass over the smallest candidate set (a tenant's, a cloud's, one name's or all images), and
-//! remembers each answer until the catalog changes, so paging through a result costs one pass.
-//! Rows are still read from the database, a page at a time.
+//! listing's sort and filter keys in compact arrays, one segment per cloud, answers list and
+//! count requests in one pass over each cloud's smallest candidate set (a tenant's images, one
+//! name's, or all), merges the clouds' answers, and remembers each answer until the catalog
+//! changes, so paging through a result costs one pass. Rows are still read from the database,
+//! a page at a time.
 //!
 //! Freshness: every write to a cloud's images or links raises that cloud's `catalog_version`
 //! (see [`touch`]). A request compares the versions (one small query) with those the index was
 //! built from; if they differ the request is answered by SQL and the index is rebuilt in the
-//! background, so answers never lag behind the database.
+//! background, reading again only the clouds that changed, so answers never lag the database.
 mod cache;
 mod segment;
 
@@ -21,8 +22,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use entity::{service_settings, tenants};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    AccessMode, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    ExprTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -88,7 +89,7 @@ impl ReadIndex {
         }
         let now = versions(db).await?;
         if let Some(snapshot) = self.snapshot()
-            && snapshot.versions == now
+            && snapshot.is_at(&now)
         {
             self.served.fetch_add(1, Ordering::Relaxed);
             return Ok(Some(snapshot));
@@ -158,7 +159,7 @@ type Head<'a> = Reverse<((&'a str, &'a Uuid), usize, usize)>;
 /// The whole listing index at one moment: one segment per cloud, and what maps the API's
 /// uuids to database ids. A hit is a segment number (high 32 bits) and a position in it.
 pub struct Snapshot {
-    versions: Vec<(i32, i64)>,
+    /// One per cloud, in cloud id order.
     segments: Vec<Arc<Segment>>,
     settings_ids: HashMap<Uuid, i32>,
     settings_uuids: HashMap<i32, Uuid>,
@@ -176,16 +177,7 @@ impl Snapshot {
         db: &DatabaseConnection,
         previous: Option<&Snapshot>,
     ) -> Result<(Self, usize), DbErr> {
-        let txn = match db.get_database_backend() {
-            DbBackend::Postgres => {
-                db.begin_with_config(
-                    Some(IsolationLevel::RepeatableRead),
-                    Some(AccessMode::ReadOnly),
-                )
-                .await?
-            }
-            _ => db.begin().await?,
-        };
+        let txn = crate::db::begin_snapshot_read(db).await?;
         let versions = versions(&txn).await?;
         let mut segments = Vec::with_capacity(versions.len());
         let mut reloaded = 0;
@@ -219,7 +211,6 @@ impl Snapshot {
         txn.commit().await?;
         Ok((
             Self {
-                versions,
                 segments,
                 settings_ids: settings_rows.iter().copied().collect(),
                 settings_uuids: settings_rows.iter().map(|&(uuid, id)| (id, uuid)).collect(),
@@ -233,6 +224,14 @@ impl Snapshot {
             },
             reloaded,
         ))
+    }
+
+    /// Whether the snapshot holds exactly these clouds at these versions.
+    fn is_at(&self, versions: &[(i32, i64)]) -> bool {
+        self.segments
+            .iter()
+            .map(|s| (s.cloud, s.version))
+            .eq(versions.iter().copied())
     }
 
     /// The database id of the image a hit points at.
