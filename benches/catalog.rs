@@ -7,10 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloudcensus::api::AppState;
-use cloudcensus::catalog::settings::{self, SettingsInput};
-use cloudcensus::catalog::tenants::{self, TenantInput};
-use cloudcensus::catalog::tokens::{self, NewToken};
+use cloudcensus::catalog::clouds::NewCloud;
+use cloudcensus::catalog::credentials::Credentials;
+use cloudcensus::catalog::tenants::NewTenant;
+use cloudcensus::catalog::tokens::NewToken;
+use cloudcensus::catalog::{Catalog, Interface};
 use cloudcensus::crypto::SecretBox;
+use cloudcensus::sync::{SyncEngine, SyncSettings};
 use sea_orm::sea_query::Query;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
@@ -213,54 +216,53 @@ async fn main() {
             dir.path().join("catalog.db").display()
         )
     });
-    let db = cloudcensus::db::open(&url).await.expect("database");
-    let secret_box = SecretBox::ephemeral();
-    let cloud = settings::create(
-        &db,
-        &secret_box,
-        SettingsInput {
-            name: Some("bench".into()),
-            auth_url: Some("http://127.0.0.1:9/v3".into()),
-            username: Some("u".into()),
-            password: Some("p".into()),
-            ..Default::default()
-        },
+    let catalog = Catalog::open(
+        &url,
+        SecretBox::ephemeral(),
+        knob("BENCH_READ_INDEX", 1) != 0,
     )
     .await
-    .expect("cloud");
+    .expect("database");
+    // The bench fills the catalog with bulk SQL of its own, far faster than syncs would.
+    let db = sea_orm::Database::connect(&url).await.expect("database");
+    let cloud = catalog
+        .clouds()
+        .create(NewCloud {
+            name: "bench".into(),
+            auth_url: "http://127.0.0.1:9/v3".into(),
+            region: String::new(),
+            interface: Interface::Public,
+            domain: "default".into(),
+            shared: false,
+            credentials: Credentials::Password {
+                username: "u".into(),
+                password: "p".into(),
+                project_name: None,
+                project_id: None,
+            },
+        })
+        .await
+        .expect("cloud");
     let mut tenant_ids = Vec::new();
     let mut tenant_uuids = Vec::new();
     for i in 0..tenant_count {
-        let t = tenants::create(
-            &db,
-            &secret_box,
-            TenantInput {
-                name: Some(format!("t{i}")),
-                backend_id: Some(format!("p{i}")),
-                service_settings: Some(cloud.uuid),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("tenant");
-        tenant_ids.push(t.tenant.id);
+        let t = catalog
+            .tenants()
+            .create(NewTenant {
+                name: format!("t{i}"),
+                backend_id: format!("p{i}"),
+                cloud: cloud.id,
+                credentials: None,
+            })
+            .await
+            .expect("tenant");
+        tenant_ids.push(t.tenant.id.0);
         tenant_uuids.push(t.tenant.uuid);
     }
-    let settings_id = {
-        use sea_orm::EntityTrait;
-        entity::service_settings::Entity::find()
-            .one(&db)
-            .await
-            .expect("settings")
-            .expect("one cloud")
-            .id
-    };
-    fill(&db, settings_id, &tenant_ids, n).await;
-    let read_index =
-        cloudcensus::catalog::read_index::ReadIndex::new(knob("BENCH_READ_INDEX", 1) != 0);
+    fill(&db, cloud.id.0, &tenant_ids, n).await;
     let rss_before = rss_mib();
     let started = Instant::now();
-    read_index.rebuild(&db).await.expect("listing index");
+    catalog.rebuild_read_index().await.expect("listing index");
     println!(
         "listing index: built in {:.2} s, resident memory {:.0} -> {:.0} MiB",
         started.elapsed().as_secs_f64(),
@@ -268,38 +270,32 @@ async fn main() {
         rss_mib()
     );
 
-    let (_, staff) = tokens::create(
-        &db,
-        NewToken {
-            name: "staff".into(),
-            is_staff: true,
-            tenants: vec![],
-            expires_in_days: None,
-        },
-    )
-    .await
-    .expect("token");
-    let (_, scoped) = tokens::create(
-        &db,
-        NewToken {
-            name: "scoped".into(),
-            is_staff: false,
-            tenants: vec![tenant_uuids[0]],
-            expires_in_days: None,
-        },
-    )
-    .await
-    .expect("token");
+    let tokens = catalog.tokens();
+    let token = |name: &str, tenants| NewToken {
+        name: name.into(),
+        is_staff: false,
+        tenants,
+        expires_in_days: None,
+    };
+    let staff = NewToken {
+        is_staff: true,
+        ..token("staff", vec![])
+    };
+    let (_, staff) = tokens.create(staff).await.expect("token");
+    let first = cloudcensus::catalog::TenantId(tenant_ids[0]);
+    let (_, scoped) = tokens
+        .create(token("scoped", vec![first]))
+        .await
+        .expect("token");
     let bound = cloudcensus::server::bind("127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("bind");
     let base = format!("http://{}", bound.addr);
+    let engine = SyncEngine::new(catalog.clone(), SyncSettings::new("0 0 0 1 1 *", 1));
     let state = Arc::new(AppState {
-        db: db.clone(),
-        secret_box,
+        catalog,
         public_url: base.clone(),
-        sync: None,
-        read_index,
+        sync: engine,
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(cloudcensus::server::run(bound, state, async {

@@ -5,8 +5,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use cloudcensus::catalog::settings::{self, SettingsInput};
-use cloudcensus::catalog::tenants::{self, TenantInput};
+use cloudcensus::catalog::clouds::NewCloud;
+use cloudcensus::catalog::credentials::Credentials;
+use cloudcensus::catalog::tenants::NewTenant;
+use cloudcensus::catalog::{Catalog, Interface};
 use cloudcensus::crypto::SecretBox;
 use cloudcensus::sync::engine::LogObserver;
 use cloudcensus::sync::{SyncEngine, SyncSettings};
@@ -75,39 +77,41 @@ async fn main() {
     });
     let project_list = world.projects.clone();
     let sim = Simulator::start(world).await.expect("simulator");
-    let db = cloudcensus::db::open(&url).await.expect("database");
-    let secret_box = SecretBox::ephemeral();
-    let cloud = settings::create(
-        &db,
-        &secret_box,
-        SettingsInput {
-            name: Some("bench".into()),
-            auth_url: Some(sim.auth_url()),
-            username: Some("admin".into()),
-            password: Some("admin-password".into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("cloud");
+    let catalog = Catalog::open(&url, SecretBox::ephemeral(), false)
+        .await
+        .expect("database");
+    // Row counts are read with a connection of the bench's own.
+    let db = sea_orm::Database::connect(&url).await.expect("database");
+    let password = |username: String, password: String| Credentials::Password {
+        username,
+        password,
+        project_name: None,
+        project_id: None,
+    };
+    let cloud = catalog
+        .clouds()
+        .create(NewCloud {
+            name: "bench".into(),
+            auth_url: sim.auth_url(),
+            region: String::new(),
+            interface: Interface::Public,
+            domain: "default".into(),
+            shared: false,
+            credentials: password("admin".into(), "admin-password".into()),
+        })
+        .await
+        .expect("cloud");
     // Each tenant logs in as its own member user, as most deployments do.
     for (i, p) in project_list.iter().enumerate() {
-        tenants::create(
-            &db,
-            &secret_box,
-            TenantInput {
-                name: Some(p.name.clone()),
-                backend_id: Some(p.id.clone()),
-                service_settings: Some(cloud.uuid),
-                user_username: Some(format!("user-{i}")),
-                user_password: Some(format!("password-{i}")),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("tenant");
+        let new = NewTenant {
+            name: p.name.clone(),
+            backend_id: p.id.clone(),
+            cloud: cloud.id,
+            credentials: Some(password(format!("user-{i}"), format!("password-{i}"))),
+        };
+        catalog.tenants().create(new).await.expect("tenant");
     }
-    let engine = SyncEngine::new(db.clone(), secret_box, SyncSettings::new("0 0 * * * *", 4));
+    let engine = SyncEngine::new(catalog, SyncSettings::new("0 0 * * * *", 4));
 
     // The simulator's world is built and static from here on: what the peak adds to this is
     // the syncs' memory (and the simulator's per-request buffers).

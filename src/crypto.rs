@@ -11,7 +11,7 @@ const PREFIX: &str = "xc1:";
 const NONCE_LEN: usize = 24;
 pub const MIN_KEY_LEN: usize = 16;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum CryptoError {
     #[error("CLOUDCENSUS_SECRET_KEY must be at least {MIN_KEY_LEN} characters")]
     KeyTooShort,

@@ -1,14 +1,13 @@
 //! cloudcensus: a census of OpenStack images and instances across clouds and tenants.
 //!
-//! Layers, each in its own folder: `api` (HTTP: parse, authorize, shape), `catalog` (every
-//! database query), `db` (connecting and migrating), `crypto` (credentials at rest).
+//! Layers, each in its own folder: `api` (HTTP: parse, authorize, shape), `catalog` (the one
+//! door to the database), `sync` (OpenStack into the catalog), `openstack` (wire types and
+//! clients), `crypto` (credentials at rest), `cli` (the commands).
 pub mod api;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod crypto;
-pub mod db;
-pub mod error;
 pub mod openstack;
 pub mod server;
 pub mod sync;

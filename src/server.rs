@@ -52,7 +52,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     // Build the listing index now rather than on the first request.
-    state.read_index.warm(&state.db);
+    state.catalog.warm_read_index();
     let app = api::app(state).around(access_log);
     Server::new_with_acceptor(bound.acceptor)
         .run_with_graceful_shutdown(app, shutdown, Some(GRACE))

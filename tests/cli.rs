@@ -100,17 +100,25 @@ async fn token_commands_create_list_and_revoke() {
 
     // The printed secret works against a server on the same database.
     cloudcensus::install_crypto_provider();
-    let conn = cloudcensus::db::connect(&db.url).await.unwrap();
+    let catalog = cloudcensus::catalog::Catalog::open(
+        &db.url,
+        cloudcensus::crypto::SecretBox::ephemeral(),
+        true,
+    )
+    .await
+    .unwrap();
     let bound = cloudcensus::server::bind("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let base = format!("http://{}", bound.addr);
+    let engine = cloudcensus::sync::SyncEngine::new(
+        catalog.clone(),
+        cloudcensus::sync::SyncSettings::new("0 0 0 1 1 *", 1),
+    );
     let state = std::sync::Arc::new(cloudcensus::api::AppState {
-        db: conn.clone(),
-        secret_box: cloudcensus::crypto::SecretBox::ephemeral(),
+        catalog: catalog.clone(),
         public_url: base.clone(),
-        sync: None,
-        read_index: cloudcensus::catalog::read_index::ReadIndex::new(true),
+        sync: engine,
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(cloudcensus::server::run(bound, state, async {
@@ -176,7 +184,7 @@ async fn token_commands_create_list_and_revoke() {
 
     let _ = tx.send(());
     let _ = server.await;
-    conn.close().await.ok();
+    catalog.close().await.ok();
 }
 
 #[tokio::test]

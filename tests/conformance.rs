@@ -793,7 +793,7 @@ async fn the_catalog_follows_real_keystone_and_glance() {
     clock.lap(&format!("{BULK} bulk images created"));
 
     // 3. Sync, and compare every tenant with what its user sees in Glance.
-    let engine = engine_with(srv.db.clone(), conformance_settings());
+    let engine = engine_with(srv.catalog.clone(), conformance_settings());
     let outcomes = sweep(&engine).await;
     assert_all_ok(&outcomes, 3, "first sync");
     for o in &outcomes {
@@ -885,7 +885,7 @@ async fn the_catalog_follows_real_keystone_and_glance() {
         "extra properties"
     );
     assert_eq!(row.status, "queued");
-    assert_eq!(row.visibility, "public");
+    assert_eq!(row.visibility.as_str(), "public");
     assert_eq!(row.disk_format.as_deref(), Some("raw"));
     assert_eq!(row.container_format.as_deref(), Some("bare"));
     assert!(row.backend_created_at.is_some() && row.backend_updated_at.is_some());
@@ -1168,7 +1168,7 @@ async fn a_region_without_compute_is_a_clear_tenant_error() {
         json!({"user_username": user_c.name, "user_password": user_c.password}),
     )
     .await;
-    let engine = engine_with(srv.db.clone(), conformance_settings());
+    let engine = engine_with(srv.catalog.clone(), conformance_settings());
     let outcomes = sweep(&engine).await;
     let tj = tenant_json(&srv, &t_c).await;
     // The sync engine's contract: a service missing from the catalog is a tenant error, and a

@@ -268,7 +268,7 @@ async fn page_size_is_clamped_to_300() {
                 min_disk: Set(0),
                 min_ram: Set(0),
                 status: Set("active".into()),
-                visibility: Set("public".into()),
+                visibility: Set(cloudcensus::catalog::ImageVisibility::Public),
                 size: Set(None),
                 checksum: Set(None),
                 disk_format: Set(None),
@@ -286,9 +286,7 @@ async fn page_size_is_clamped_to_300() {
         .exec(&srv.db)
         .await
         .unwrap();
-    cloudcensus::catalog::read_index::touch(&srv.db, sid)
-        .await
-        .unwrap();
+    touch(&srv.db, sid).await;
     let r = srv.get("/api/openstack-images/?page_size=301").await;
     assert_eq!((r.count(), r.names().len()), (305, 300));
     let l = links(&r);
@@ -935,17 +933,17 @@ async fn authentication_errors_are_drf_shaped() {
 async fn expired_token(srv: &TestServer) -> String {
     {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
-        let (view, secret) = cloudcensus::catalog::tokens::create(
-            &srv.db,
-            cloudcensus::catalog::tokens::NewToken {
+        let (view, secret) = srv
+            .catalog
+            .tokens()
+            .create(cloudcensus::catalog::tokens::NewToken {
                 name: "soon".into(),
                 is_staff: true,
                 tenants: vec![],
                 expires_in_days: Some(1),
-            },
-        )
-        .await
-        .unwrap();
+            })
+            .await
+            .unwrap();
         entity::api_tokens::Entity::update_many()
             .col_expr(
                 entity::api_tokens::Column::ExpiresAt,

@@ -287,20 +287,24 @@ async fn tenants_are_registered_filtered_pulled_and_deleted() {
         StatusCode::BAD_REQUEST
     );
 
-    // pull/ answers 202 and records the request.
+    // pull/ answers 202 and starts a sync of the tenant (its run is recorded).
     let pull = srv
         .post(&format!("{}pull/", path_of(&srv, &t1)), json!({}))
         .await;
     assert_eq!(pull.status, StatusCode::ACCEPTED, "{}", pull.text);
     assert!(pull.json()["detail"].is_string());
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let row = entity::tenants::Entity::find()
-        .filter(entity::tenants::Column::Uuid.eq(uuid_of(&t1)))
-        .one(&srv.db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(row.pull_requested_at.is_some());
+    let runs = format!(
+        "/api/sync-runs/?tenant_uuid={}",
+        t1["uuid"].as_str().unwrap()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while srv.get(&runs).await.count() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sync run after pull/"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let pull_missing = srv
         .post(
             &format!(
@@ -511,23 +515,35 @@ async fn framework_errors_are_json_and_health_reports_the_database() {
 /// opened before a migration once returned no value for a column it added).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_freshly_migrated_database_takes_writes_at_once() {
-    use cloudcensus::catalog::settings::{self, SettingsInput};
+    use cloudcensus::catalog::clouds::NewCloud;
+    use cloudcensus::catalog::credentials::Credentials;
     for round in 0..10 {
         let test_db = TestDb::new().await;
-        let db = cloudcensus::db::open(&test_db.url).await.expect("open");
-        let created = settings::create(
-            &db,
-            &cloudcensus::crypto::SecretBox::ephemeral(),
-            SettingsInput {
-                name: Some(format!("cloud-{round}")),
-                auth_url: Some("http://127.0.0.1:9/v3".into()),
-                username: Some("u".into()),
-                password: Some("p".into()),
-                ..Default::default()
-            },
+        let catalog = cloudcensus::catalog::Catalog::open(
+            &test_db.url,
+            cloudcensus::crypto::SecretBox::ephemeral(),
+            true,
         )
-        .await;
+        .await
+        .expect("open");
+        let created = catalog
+            .clouds()
+            .create(NewCloud {
+                name: format!("cloud-{round}"),
+                auth_url: "http://127.0.0.1:9/v3".into(),
+                region: String::new(),
+                interface: cloudcensus::catalog::Interface::Public,
+                domain: "default".into(),
+                shared: false,
+                credentials: Credentials::Password {
+                    username: "u".into(),
+                    password: "p".into(),
+                    project_name: None,
+                    project_id: None,
+                },
+            })
+            .await;
         assert!(created.is_ok(), "round {round}: {:?}", created.err());
-        db.close().await.ok();
+        catalog.close().await.ok();
     }
 }

@@ -70,12 +70,13 @@ async fn the_index_answers_every_list_query_as_sql_does() {
     ];
     for _ in 0..240 {
         let cloud = [a, a, b, c][rng.random_range(0..4)];
-        let own: Vec<i32> = match cloud {
+        let own: Vec<cloudcensus::catalog::TenantId> = match cloud {
             x if x == a => tenants[..3].iter().map(|t| t.1).collect(),
             x if x == b => vec![tenants[3].1],
             _ => vec![],
         };
-        let linked: Vec<i32> = own.into_iter().filter(|_| rng.random_bool(0.5)).collect();
+        let linked: Vec<cloudcensus::catalog::TenantId> =
+            own.into_iter().filter(|_| rng.random_bool(0.5)).collect();
         let mut spec = ImageSpec::new(names[rng.random_range(0..names.len())]).tenants(&linked);
         if let Some(d) = dates[rng.random_range(0..dates.len())] {
             spec = spec.created(d);
@@ -178,8 +179,8 @@ async fn the_index_answers_every_list_query_as_sql_does() {
         ("tenants of two clouds", across),
     ];
 
-    srv.read_index.rebuild(&srv.db).await.expect("index");
-    let served_before = srv.read_index.served();
+    srv.catalog.rebuild_read_index().await.expect("index");
+    let served_before = srv.catalog.read_index_served();
     let mut asked = 0;
     let mut nonempty = 0;
     for query in &paths {
@@ -210,7 +211,7 @@ async fn the_index_answers_every_list_query_as_sql_does() {
         }
     }
     // Every answer above came from the index, and most of them were not empty.
-    assert_eq!(srv.read_index.served() - served_before, asked);
+    assert_eq!(srv.catalog.read_index_served() - served_before, asked);
     assert!(nonempty > asked / 4, "{nonempty} of {asked}");
     twin.stop().await;
     srv.stop().await;
@@ -224,10 +225,10 @@ async fn a_write_is_listed_at_once_and_the_index_catches_up() {
     let tenant = srv.create_tenant(&cloud, "t").await;
     let tid = db_id_of_tenant(&srv.db, &tenant).await;
     insert_image(&srv.db, sid, ImageSpec::new("first").tenants(&[tid])).await;
-    srv.read_index.rebuild(&srv.db).await.expect("index");
-    let served = srv.read_index.served();
+    srv.catalog.rebuild_read_index().await.expect("index");
+    let served = srv.catalog.read_index_served();
     assert_eq!(srv.get("/api/openstack-images/").await.names(), ["first"]);
-    assert_eq!(srv.read_index.served(), served + 1);
+    assert_eq!(srv.catalog.read_index_served(), served + 1);
 
     // A write raises the cloud's version: the next answer comes from SQL and is current.
     insert_image(&srv.db, sid, ImageSpec::new("second").tenants(&[tid])).await;
@@ -235,14 +236,14 @@ async fn a_write_is_listed_at_once_and_the_index_catches_up() {
         srv.get("/api/openstack-images/").await.names(),
         ["first", "second"]
     );
-    assert_eq!(srv.read_index.served(), served + 1);
+    assert_eq!(srv.catalog.read_index_served(), served + 1);
     // The rebuild that request started makes the index current again.
     let mut from_index = false;
     for _ in 0..100 {
-        let before = srv.read_index.served();
+        let before = srv.catalog.read_index_served();
         let r = srv.get("/api/openstack-images/").await;
         assert_eq!(r.names(), ["first", "second"]);
-        if srv.read_index.served() > before {
+        if srv.catalog.read_index_served() > before {
             from_index = true;
             break;
         }
@@ -260,7 +261,7 @@ async fn a_write_is_listed_at_once_and_the_index_catches_up() {
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    srv.read_index.rebuild(&srv.db).await.expect("index");
+    srv.catalog.rebuild_read_index().await.expect("index");
     let r = srv
         .get(&format!(
             "/api/openstack-images/?tenant_uuid={}",
@@ -285,19 +286,19 @@ async fn a_rebuild_reads_only_the_clouds_that_changed() {
         clouds.push(id);
     }
     // The server started a build of its own; wait for it, then build again with nothing new.
-    let mut reloaded = srv.read_index.rebuild(&srv.db).await.expect("index");
+    let mut reloaded = srv.catalog.rebuild_read_index().await.expect("index");
     for _ in 0..50 {
         if reloaded == 0 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        reloaded = srv.read_index.rebuild(&srv.db).await.expect("index");
+        reloaded = srv.catalog.rebuild_read_index().await.expect("index");
     }
     assert_eq!(reloaded, 0, "nothing changed, nothing is read again");
 
     insert_image(&srv.db, clouds[1], ImageSpec::new("img-0")).await;
-    assert_eq!(srv.read_index.rebuild(&srv.db).await.expect("index"), 1);
-    let served = srv.read_index.served();
+    assert_eq!(srv.catalog.rebuild_read_index().await.expect("index"), 1);
+    let served = srv.catalog.read_index_served();
     for query in [
         "",
         "show_duplicate_names=true",
@@ -315,7 +316,7 @@ async fn a_rebuild_reads_only_the_clouds_that_changed() {
         let want = Reply::from_response(want).await;
         assert_eq!(got.uuids(), want.uuids(), "{query}");
     }
-    assert_eq!(srv.read_index.served(), served + 3);
+    assert_eq!(srv.catalog.read_index_served(), served + 3);
     assert_eq!(
         srv.get("/api/openstack-images/?name_exact=img-0&show_duplicate_names=true")
             .await

@@ -1,11 +1,13 @@
 use sea_orm::entity::prelude::*;
 
+use crate::types::TokenId;
+
 /// An API token. Only the sha256 of the secret is stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "api_tokens")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i32,
+    pub id: TokenId,
     #[sea_orm(unique)]
     pub uuid: Uuid,
     #[sea_orm(unique)]

@@ -1,13 +1,15 @@
 use sea_orm::entity::prelude::*;
 
+use crate::types::{ImageId, TenantId};
+
 /// Which tenants see which image.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "image_tenants")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub image_id: i64,
+    pub image_id: ImageId,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub tenant_id: i32,
+    pub tenant_id: TenantId,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

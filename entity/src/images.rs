@@ -1,14 +1,16 @@
 use sea_orm::entity::prelude::*;
 
+use crate::types::{CloudId, ImageId, ImageVisibility};
+
 /// A Glance image of one cloud, deduplicated across the tenants that see it.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "images")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: ImageId,
     #[sea_orm(unique)]
     pub uuid: Uuid,
-    pub settings_id: i32,
+    pub settings_id: CloudId,
     pub backend_id: String,
     pub name: String,
     /// MiB, converted from Glance's GB.
@@ -16,7 +18,7 @@ pub struct Model {
     /// MiB, as Glance reports it.
     pub min_ram: i64,
     pub status: String,
-    pub visibility: String,
+    pub visibility: ImageVisibility,
     pub size: Option<i64>,
     pub checksum: Option<String>,
     pub disk_format: Option<String>,

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::types::{CloudId, TenantId};
+
 /// A Nova server. Rows stay after the server disappears (`deleted_at` is set) so that
 /// "created instances" counts keep their history.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -9,8 +11,8 @@ pub struct Model {
     pub id: i64,
     #[sea_orm(unique)]
     pub uuid: Uuid,
-    pub settings_id: i32,
-    pub tenant_id: i32,
+    pub settings_id: CloudId,
+    pub tenant_id: TenantId,
     pub backend_id: String,
     pub name: String,
     pub image_backend_id: Option<String>,

@@ -8,3 +8,4 @@ pub mod offerings;
 pub mod service_settings;
 pub mod sync_runs;
 pub mod tenants;
+pub mod types;

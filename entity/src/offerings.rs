@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::types::{CloudId, TenantId};
+
 /// A marketplace offering whose scope is exactly one of a cloud or a tenant.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "offerings")]
@@ -9,8 +11,8 @@ pub struct Model {
     #[sea_orm(unique)]
     pub uuid: Uuid,
     pub name: String,
-    pub settings_id: Option<i32>,
-    pub tenant_id: Option<i32>,
+    pub settings_id: Option<CloudId>,
+    pub tenant_id: Option<TenantId>,
     pub created: DateTimeUtc,
 }
 

@@ -1,23 +1,25 @@
 use sea_orm::entity::prelude::*;
 
+use crate::types::{CloudId, Interface, State};
+
 /// An OpenStack cloud: one Keystone endpoint and the credentials used to reach it.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "service_settings")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i32,
+    pub id: CloudId,
     #[sea_orm(unique)]
     pub uuid: Uuid,
     pub name: String,
     pub r#type: String,
     pub auth_url: String,
     pub region: String,
-    pub interface: String,
+    pub interface: Interface,
     pub domain: String,
     pub shared: bool,
     /// Sealed credentials (see `cloudcensus::crypto`); never plaintext.
     pub credentials: Option<String>,
-    pub state: String,
+    pub state: State,
     pub error_message: String,
     pub created: DateTimeUtc,
     pub modified: DateTimeUtc,

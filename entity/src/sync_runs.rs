@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::types::{RunOutcome, TenantId};
+
 /// One sync of one tenant: when, how it ended, and what it changed.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "sync_runs")]
@@ -8,11 +10,10 @@ pub struct Model {
     pub id: i64,
     #[sea_orm(unique)]
     pub uuid: Uuid,
-    pub tenant_id: i32,
+    pub tenant_id: TenantId,
     pub started_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
-    /// `running`, `success`, `failed` or `aborted`.
-    pub outcome: String,
+    pub outcome: RunOutcome,
     pub images_seen: i64,
     pub images_added: i64,
     pub images_updated: i64,

@@ -1,25 +1,26 @@
 use sea_orm::entity::prelude::*;
 
+use crate::types::{CloudId, State, TenantId};
+
 /// An OpenStack project within one cloud.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "tenants")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i32,
+    pub id: TenantId,
     #[sea_orm(unique)]
     pub uuid: Uuid,
     pub name: String,
     pub backend_id: String,
-    pub settings_id: i32,
+    pub settings_id: CloudId,
     /// Sealed tenant-specific credentials; when absent the cloud's are scoped to this project.
     pub credentials: Option<String>,
-    pub state: String,
+    pub state: State,
     pub error_message: String,
     pub created: DateTimeUtc,
     pub modified: DateTimeUtc,
     pub last_sync_at: Option<DateTimeUtc>,
     pub last_success_at: Option<DateTimeUtc>,
-    pub pull_requested_at: Option<DateTimeUtc>,
     /// Glance `/v2/info/usage`, `/stores`, `/import` as last seen; null where unsupported.
     pub image_quota_usage: Option<Json>,
     pub stores: Option<Json>,

@@ -5,6 +5,7 @@ mod m20261125_000001_catalog;
 mod m20261125_000002_sync;
 mod m20261125_000003_sync_stage;
 mod m20261125_000004_catalog_version;
+mod m20261130_000005_drop_pull_requested_at;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_sync::Migration),
             Box::new(m20261125_000003_sync_stage::Migration),
             Box::new(m20261125_000004_catalog_version::Migration),
+            Box::new(m20261130_000005_drop_pull_requested_at::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
-//! Token authentication as a poem-openapi extractor, declared in the spec as the `Token`
-//! security scheme (`Authorization: Token <key>`; the `x-auth-token` query parameter works too).
+//! Access as types: [`Caller`] is any authenticated token, [`Staff`] a staff token. Both are
+//! poem-openapi extractors declared in the spec as the `Token` security scheme
+//! (`Authorization: Token <key>`; the `x-auth-token` query parameter works too).
 use std::sync::Arc;
 
 use poem::Request;
@@ -7,10 +8,9 @@ use poem_openapi::registry::{MetaSecurityScheme, Registry};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
 use super::AppState;
-use super::errors::ErrorResponse;
-use crate::catalog::Visibility;
-use crate::catalog::tokens::{self, Principal};
-use crate::error::AppError;
+use super::errors::{ApiError, ErrorResponse};
+use crate::catalog::Scope;
+use crate::catalog::tokens::{Authenticated, Principal};
 
 pub const SCHEME_NAME: &str = "Token";
 
@@ -18,24 +18,20 @@ pub const SCHEME_NAME: &str = "Token";
 pub struct Caller(pub Principal);
 
 impl Caller {
-    pub fn visibility(&self) -> Visibility {
-        self.0.visibility()
-    }
-
-    /// Management writes (and token administration) are for staff only.
-    pub fn require_staff(&self) -> Result<(), ErrorResponse> {
-        if self.0.is_staff {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden.into())
-        }
+    /// What the caller may see.
+    pub fn scope(&self) -> Scope {
+        self.0.scope()
     }
 }
 
+/// A caller with a staff token: management writes and token administration. Anyone else
+/// gets 403 (401 without a valid token).
+pub struct Staff(pub Principal);
+
 /// The presented key: `Authorization: Token <key>` (keyword in any case) or `?x-auth-token=`.
-fn presented_key(req: &Request) -> Result<Option<String>, AppError> {
+fn presented_key(req: &Request) -> Result<Option<String>, ApiError> {
     if let Some(header) = req.headers().get(poem::http::header::AUTHORIZATION) {
-        let value = header.to_str().map_err(|_| AppError::InvalidToken)?;
+        let value = header.to_str().map_err(|_| ApiError::InvalidToken)?;
         let mut parts = value.split_whitespace();
         return match (parts.next(), parts.next(), parts.next()) {
             (Some(kw), Some(key), None) if kw.eq_ignore_ascii_case("token") => {
@@ -43,7 +39,7 @@ fn presented_key(req: &Request) -> Result<Option<String>, AppError> {
             }
             // Another scheme (Basic, Bearer…) is not ours: treat as not provided, as DRF does.
             (Some(kw), _, _) if !kw.eq_ignore_ascii_case("token") => Ok(None),
-            _ => Err(AppError::InvalidToken),
+            _ => Err(ApiError::InvalidToken),
         };
     }
     Ok(req.uri().query().and_then(|q| {
@@ -53,27 +49,47 @@ fn presented_key(req: &Request) -> Result<Option<String>, AppError> {
     }))
 }
 
+async fn authenticate(req: &Request) -> Result<Principal, ApiError> {
+    let Some(state) = req.data::<Arc<AppState>>() else {
+        return Err(ApiError::NotAuthenticated);
+    };
+    let key = presented_key(req)?.ok_or(ApiError::NotAuthenticated)?;
+    match state.catalog.tokens().authenticate(&key).await? {
+        Authenticated::Valid(principal) => Ok(principal),
+        Authenticated::Unknown => Err(ApiError::InvalidToken),
+        Authenticated::Expired => Err(ApiError::TokenExpired),
+    }
+}
+
+fn register_scheme(registry: &mut Registry) {
+    registry.create_security_scheme(
+        SCHEME_NAME,
+        MetaSecurityScheme {
+            ty: "apiKey",
+            description: Some(
+                "`Authorization: Token <key>`. The `x-auth-token` query parameter is also accepted.",
+            ),
+            name: Some("Authorization"),
+            key_in: Some("header"),
+            scheme: None,
+            bearer_format: None,
+            flows: None,
+            openid_connect_url: None,
+        },
+    );
+}
+
+fn rejected(e: ApiError) -> poem::Error {
+    poem::Error::from(ErrorResponse::from(e))
+}
+
 impl<'a> ApiExtractor<'a> for Caller {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
     type ParamType = ();
     type ParamRawType = ();
 
     fn register(registry: &mut Registry) {
-        registry.create_security_scheme(
-            SCHEME_NAME,
-            MetaSecurityScheme {
-                ty: "apiKey",
-                description: Some(
-                    "`Authorization: Token <key>`. The `x-auth-token` query parameter is also accepted.",
-                ),
-                name: Some("Authorization"),
-                key_in: Some("header"),
-                scheme: None,
-                bearer_format: None,
-                flows: None,
-                openid_connect_url: None,
-            },
-        );
+        register_scheme(registry);
     }
 
     fn security_schemes() -> Vec<&'static str> {
@@ -85,16 +101,32 @@ impl<'a> ApiExtractor<'a> for Caller {
         _body: &mut poem::RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let state = req
-            .data::<Arc<AppState>>()
-            .expect("AppState is attached to every route");
-        let principal = match presented_key(req) {
-            Ok(Some(key)) => tokens::authenticate(&state.db, &key).await,
-            Ok(None) => Err(AppError::NotAuthenticated),
-            Err(e) => Err(e),
-        };
-        principal
-            .map(Caller)
-            .map_err(|e| poem::Error::from(ErrorResponse::from(e)))
+        authenticate(req).await.map(Caller).map_err(rejected)
+    }
+}
+
+impl<'a> ApiExtractor<'a> for Staff {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        register_scheme(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec![SCHEME_NAME]
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        _body: &mut poem::RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        match authenticate(req).await {
+            Ok(principal) if principal.is_staff => Ok(Staff(principal)),
+            Ok(_) => Err(rejected(ApiError::Forbidden)),
+            Err(e) => Err(rejected(e)),
+        }
     }
 }

@@ -2,23 +2,26 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use entity::service_settings;
 use poem::Request;
-use poem_openapi::param::{Path, Query};
+use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
 
-use super::auth::Caller;
-use super::errors::ErrorResponse;
+use super::auth::{Caller, Staff};
+use super::credentials::CredentialFields;
+use super::errors::{ApiError, Detail, ErrorResponse};
+use super::params::{PAGE_PARAMS, ParamDoc, Params, Path, QueryDocs, QueryParams};
 use super::query::RawQuery;
+use super::tenants::Accepted;
+use super::validate::{BLANK, REQUIRED, Validator};
 use super::{ApiTags, AppState, Paginated};
-use crate::catalog::settings::{self, SettingsInput};
-use crate::catalog::{hex, parse_uuid};
-use crate::error::AppError;
+use crate::catalog::clouds::{CLOUD_TYPE, Cloud, CloudChanges, NewCloud};
+use crate::catalog::paging::PageRequest;
+use crate::catalog::{Interface, hex};
+use crate::params;
 
-pub struct SettingsApi {
-    pub state: Arc<AppState>,
-}
+pub struct CloudsApi;
 
 #[derive(Object, Default)]
 pub struct SettingsOptions {
@@ -84,27 +87,109 @@ pub struct ServiceSettingsRequest {
     pub application_credential_secret: Option<String>,
 }
 
-impl From<ServiceSettingsRequest> for SettingsInput {
-    fn from(r: ServiceSettingsRequest) -> Self {
-        let options = r.options.unwrap_or_default();
-        SettingsInput {
-            name: r.name,
-            r#type: r.kind,
-            shared: r.shared,
-            auth_url: options.auth_url,
-            region: options.region,
-            interface: options.interface,
-            domain: options.domain,
-            username: r.username,
-            password: r.password,
-            project_name: r.project_name,
-            project_id: r.project_id,
-            application_credential_id: r.application_credential_id,
-            application_credential_name: r.application_credential_name,
-            application_credential_user: r.application_credential_user,
-            application_credential_secret: r.application_credential_secret,
+impl ServiceSettingsRequest {
+    fn credential_fields(&self) -> CredentialFields<'static> {
+        CredentialFields {
+            username: ("username", self.username.clone()),
+            password: ("password", self.password.clone()),
+            project_name: self.project_name.clone(),
+            project_id: self.project_id.clone(),
+            app_id: (
+                "application_credential_id",
+                self.application_credential_id.clone(),
+            ),
+            app_name: (
+                "application_credential_name",
+                self.application_credential_name.clone(),
+            ),
+            app_user: (
+                "application_credential_user",
+                self.application_credential_user.clone(),
+            ),
+            app_secret: (
+                "application_credential_secret",
+                self.application_credential_secret.clone(),
+            ),
         }
     }
+
+    /// Checks the fields. `full` (create, PUT) requires name and auth_url; `creating` also
+    /// requires credentials, which otherwise change only when given.
+    fn check(self, full: bool, creating: bool) -> Result<CloudChanges, ApiError> {
+        let mut v = Validator::default();
+        if full {
+            v.require("name", &self.name);
+        }
+        let options = self.options.as_ref();
+        let auth_url = options.and_then(|o| o.auth_url.clone());
+        if full {
+            v.require("auth_url", &auth_url);
+        }
+        if let Some(name) = &self.name
+            && name.trim().is_empty()
+        {
+            v.add("name", BLANK);
+        }
+        if let Some(t) = &self.kind
+            && t != CLOUD_TYPE
+        {
+            v.add("type", format!("\"{t}\" is not a valid choice."));
+        }
+        if let Some(url) = &auth_url
+            && !is_http_url(url)
+        {
+            v.add("auth_url", "Enter a valid URL.");
+        }
+        let interface_raw = options.and_then(|o| o.interface.clone());
+        let interface = interface_raw.as_deref().and_then(|raw| {
+            let parsed = Interface::parse(raw);
+            if parsed.is_none() {
+                v.add("interface", format!("\"{raw}\" is not a valid choice."));
+            }
+            parsed
+        });
+        let fields = self.credential_fields();
+        let credentials = if creating || !fields.is_empty() {
+            fields.into_credentials(&mut v)
+        } else {
+            None
+        };
+        v.finish()?;
+        if creating && credentials.is_none() {
+            return Err(ApiError::field("username", REQUIRED));
+        }
+        Ok(CloudChanges {
+            name: self.name.map(|n| n.trim().to_string()),
+            auth_url,
+            region: options.and_then(|o| o.region.clone()),
+            interface,
+            domain: options.and_then(|o| o.domain.clone()),
+            shared: self.shared,
+            credentials,
+        })
+    }
+}
+
+pub fn is_http_url(raw: &str) -> bool {
+    url::Url::parse(raw)
+        .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .unwrap_or(false)
+}
+
+/// A cloud to create from checked changes, with the defaults Waldur uses.
+fn new_cloud(c: CloudChanges) -> Result<NewCloud, ApiError> {
+    let credentials = c
+        .credentials
+        .ok_or_else(|| ApiError::field("username", REQUIRED))?;
+    Ok(NewCloud {
+        name: c.name.unwrap_or_default(),
+        auth_url: c.auth_url.unwrap_or_default(),
+        region: c.region.unwrap_or_default(),
+        interface: c.interface.unwrap_or_default(),
+        domain: c.domain.unwrap_or_else(|| "default".into()),
+        shared: c.shared.unwrap_or(false),
+        credentials,
+    })
 }
 
 #[derive(ApiResponse)]
@@ -121,50 +206,64 @@ pub enum Deleted {
     NoContent,
 }
 
-impl SettingsApi {
-    fn shape(&self, s: service_settings::Model) -> ServiceSettings {
-        ServiceSettings {
-            url: self.state.object_url("service-settings", &s.uuid),
-            uuid: hex(&s.uuid),
-            name: s.name,
-            kind: s.r#type,
-            state: s.state,
-            error_message: s.error_message,
-            shared: s.shared,
-            options: SettingsOptions {
-                auth_url: s.auth_url,
-                region: s.region,
-                interface: s.interface,
-                domain: s.domain,
-            },
-            created: s.created,
-            modified: s.modified,
-        }
-    }
-
-    async fn update(
-        &self,
-        caller: Caller,
-        uuid: &str,
-        body: ServiceSettingsRequest,
-        full: bool,
-    ) -> Result<SettingsResponse, ErrorResponse> {
-        caller.require_staff()?;
-        let uuid = parse_uuid(uuid).ok_or(AppError::NotFound)?;
-        let s = settings::update(
-            &self.state.db,
-            &self.state.secret_box,
-            uuid,
-            body.into(),
-            full,
-        )
-        .await?;
-        Ok(SettingsResponse::Ok(Json(self.shape(s))))
+fn shape(state: &AppState, s: Cloud) -> ServiceSettings {
+    ServiceSettings {
+        url: state.object_url("service-settings", &s.uuid),
+        uuid: hex(&s.uuid),
+        name: s.name,
+        kind: s.r#type,
+        state: s.state.as_str().to_string(),
+        error_message: s.error_message,
+        shared: s.shared,
+        options: SettingsOptions {
+            auth_url: s.auth_url,
+            region: s.region,
+            interface: s.interface.as_str().to_string(),
+            domain: s.domain,
+        },
+        created: s.created,
+        modified: s.modified,
     }
 }
 
+/// `GET /service-settings/`: an exact name, and the page.
+pub struct CloudListQuery {
+    name: Option<String>,
+    page: PageRequest,
+}
+
+impl QueryParams for CloudListQuery {
+    const PARAMS: &'static [&'static [ParamDoc]] = &[params![name: "Exact name."], PAGE_PARAMS];
+
+    fn parse(q: &RawQuery) -> Result<Self, ApiError> {
+        Ok(Self {
+            name: q.all("name").first().map(|s| s.to_string()),
+            page: q.page()?,
+        })
+    }
+}
+
+impl QueryDocs for CloudsApi {
+    const QUERIES: &'static [(&'static str, &'static [&'static [ParamDoc]])] =
+        &[("service_settings_list", CloudListQuery::PARAMS)];
+}
+
+async fn update(
+    state: &AppState,
+    uuid: Uuid,
+    body: ServiceSettingsRequest,
+    full: bool,
+) -> Result<SettingsResponse, ErrorResponse> {
+    let clouds = state.catalog.clouds();
+    // An unknown cloud is 404 whatever the body says.
+    clouds.find(uuid).await?.ok_or(ApiError::NotFound)?;
+    let changes = body.check(full, false)?;
+    let cloud = clouds.update(uuid, changes).await?;
+    Ok(SettingsResponse::Ok(Json(shape(state, cloud))))
+}
+
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::ServiceSettings")]
-impl SettingsApi {
+impl CloudsApi {
     /// Registered clouds (a scoped token sees the clouds of its tenants).
     #[oai(
         path = "/service-settings/",
@@ -173,24 +272,16 @@ impl SettingsApi {
     )]
     async fn list(
         &self,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         req: &Request,
-        /// Exact name.
-        #[oai(name = "name")]
-        _name: Query<Option<String>>,
-        #[oai(name = "page")] _page: Query<Option<String>>,
-        #[oai(name = "page_size")] _page_size: Query<Option<String>>,
+        Params(q): Params<CloudListQuery>,
     ) -> Result<Paginated<ServiceSettings>, ErrorResponse> {
-        let q = RawQuery::of(req);
-        let paged = settings::list(
-            &self.state.db,
-            &caller.visibility(),
-            q.all("name").first().copied(),
-            q.page()?,
-        )
-        .await?;
-        let items = paged.items.into_iter().map(|s| self.shape(s)).collect();
-        Ok(self.state.paginated(req, items, &paged.page))
+        let clouds = state.catalog.clouds();
+        let paged = clouds
+            .list(&caller.scope(), q.name.as_deref(), q.page)
+            .await?;
+        Ok(state.paginated(req, paged.map(|c| shape(&state, c))))
     }
 
     /// Register a cloud (staff).
@@ -201,12 +292,13 @@ impl SettingsApi {
     )]
     async fn create(
         &self,
-        caller: Caller,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
         body: Json<ServiceSettingsRequest>,
     ) -> Result<SettingsResponse, ErrorResponse> {
-        caller.require_staff()?;
-        let s = settings::create(&self.state.db, &self.state.secret_box, body.0.into()).await?;
-        Ok(SettingsResponse::Created(Json(self.shape(s))))
+        let new = new_cloud(body.0.check(true, true)?)?;
+        let cloud = state.catalog.clouds().create(new).await?;
+        Ok(SettingsResponse::Created(Json(shape(&state, cloud))))
     }
 
     #[oai(
@@ -216,12 +308,12 @@ impl SettingsApi {
     )]
     async fn retrieve(
         &self,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
-        uuid: Path<String>,
+        uuid: Path<Uuid>,
     ) -> Result<SettingsResponse, ErrorResponse> {
-        let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
-        let s = settings::get(&self.state.db, &caller.visibility(), uuid).await?;
-        Ok(SettingsResponse::Ok(Json(self.shape(s))))
+        let cloud = state.catalog.clouds().get(&caller.scope(), uuid.0).await?;
+        Ok(SettingsResponse::Ok(Json(shape(&state, cloud))))
     }
 
     /// Replace a cloud's fields (staff). Credentials change only when given.
@@ -232,11 +324,12 @@ impl SettingsApi {
     )]
     async fn put(
         &self,
-        caller: Caller,
-        uuid: Path<String>,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
+        uuid: Path<Uuid>,
         body: Json<ServiceSettingsRequest>,
     ) -> Result<SettingsResponse, ErrorResponse> {
-        self.update(caller, &uuid.0, body.0, true).await
+        update(&state, uuid.0, body.0, true).await
     }
 
     /// Change some of a cloud's fields (staff).
@@ -247,11 +340,12 @@ impl SettingsApi {
     )]
     async fn patch(
         &self,
-        caller: Caller,
-        uuid: Path<String>,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
+        uuid: Path<Uuid>,
         body: Json<ServiceSettingsRequest>,
     ) -> Result<SettingsResponse, ErrorResponse> {
-        self.update(caller, &uuid.0, body.0, false).await
+        update(&state, uuid.0, body.0, false).await
     }
 
     /// Start a sync of every tenant of this cloud now (staff).
@@ -262,22 +356,14 @@ impl SettingsApi {
     )]
     async fn pull(
         &self,
-        caller: Caller,
-        uuid: Path<String>,
-    ) -> Result<super::tenants::Accepted, ErrorResponse> {
-        caller.require_staff()?;
-        let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
-        match &self.state.sync {
-            Some(engine) => {
-                engine.pull_settings(uuid).await.map_err(AppError::from)?;
-            }
-            None => {
-                settings::get(&self.state.db, &crate::catalog::Visibility::All, uuid).await?;
-            }
-        }
-        Ok(super::tenants::Accepted::Accepted(
-            super::errors::Detail::json("Pull operation was successfully scheduled."),
-        ))
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
+        uuid: Path<Uuid>,
+    ) -> Result<Accepted, ErrorResponse> {
+        state.sync.pull_cloud(uuid.0).await?;
+        Ok(Accepted::Accepted(Detail::json(
+            "Pull operation was successfully scheduled.",
+        )))
     }
 
     /// Remove a cloud with its tenants, images and instances (staff).
@@ -286,10 +372,13 @@ impl SettingsApi {
         method = "delete",
         operation_id = "service_settings_destroy"
     )]
-    async fn destroy(&self, caller: Caller, uuid: Path<String>) -> Result<Deleted, ErrorResponse> {
-        caller.require_staff()?;
-        let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
-        settings::delete(&self.state.db, uuid).await?;
+    async fn destroy(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
+        uuid: Path<Uuid>,
+    ) -> Result<Deleted, ErrorResponse> {
+        state.catalog.clouds().delete(uuid.0).await?;
         Ok(Deleted::NoContent)
     }
 }

@@ -1,5 +1,6 @@
 //! The one place where errors become HTTP responses. Every error body is JSON: either
-//! `{"detail": "..."}` or DRF-style `{"field": ["message"]}`.
+//! `{"detail": "..."}` or DRF-style `{"field": ["message"]}`. The catalog's and the sync
+//! engine's errors are mapped here, and nowhere else.
 use std::collections::BTreeMap;
 
 use poem::Response;
@@ -7,7 +8,85 @@ use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
-use crate::error::AppError;
+use super::validate::FieldErrors;
+use crate::catalog::CatalogError;
+use crate::catalog::paging::InvalidPage;
+use crate::sync::engine::PullError;
+
+/// What went wrong with a request, in HTTP's terms.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid input: {0:?}")]
+    Validation(FieldErrors),
+    #[error("authentication credentials were not provided")]
+    NotAuthenticated,
+    #[error("invalid token")]
+    InvalidToken,
+    #[error("token has expired")]
+    TokenExpired,
+    #[error("permission denied")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("invalid page")]
+    InvalidPage,
+    #[error("{0}")]
+    Conflict(String),
+    /// A fault of the service (database, stored credentials), never the client's.
+    #[error(transparent)]
+    Internal(CatalogError),
+}
+
+impl ApiError {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(BTreeMap::from([(field.to_string(), vec![message.into()])]))
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    /// A handler that expects `Conflict` or `Invalid` from a call maps them to field errors
+    /// itself; what reaches this is a conflict with the current state.
+    fn from(err: CatalogError) -> Self {
+        match err {
+            CatalogError::NotFound => Self::NotFound,
+            CatalogError::PageOutOfRange => Self::InvalidPage,
+            CatalogError::Conflict(reason) => Self::Conflict(capitalized_sentence(&reason)),
+            CatalogError::Invalid(reason) => Self::field("non_field_errors", reason),
+            e @ (CatalogError::Database(_) | CatalogError::Crypto(_)) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<InvalidPage> for ApiError {
+    fn from(_: InvalidPage) -> Self {
+        Self::InvalidPage
+    }
+}
+
+impl From<PullError> for ApiError {
+    fn from(e: PullError) -> Self {
+        match e {
+            PullError::NotFound => Self::NotFound,
+            PullError::AlreadySyncing => {
+                Self::Conflict("A sync of this tenant is already in progress.".into())
+            }
+            PullError::Catalog(e) => e.into(),
+        }
+    }
+}
+
+/// "a thing happened" → "A thing happened." (the catalog's reasons are lower-case phrases).
+fn capitalized_sentence(reason: &str) -> String {
+    let mut chars = reason.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
 
 #[derive(Object, Debug, Clone)]
 pub struct Detail {
@@ -51,24 +130,20 @@ pub enum ErrorResponse {
     Internal(Json<Detail>),
 }
 
-impl From<AppError> for ErrorResponse {
-    fn from(err: AppError) -> Self {
+impl From<ApiError> for ErrorResponse {
+    fn from(err: ApiError) -> Self {
         let unauthorized = |msg: &str| Self::Unauthorized(Detail::json(msg), AUTH_SCHEME.into());
         match err {
-            AppError::Validation(fields) => Self::BadRequest(Json(fields)),
-            AppError::NotAuthenticated => unauthorized(NOT_AUTHENTICATED),
-            AppError::InvalidToken => unauthorized(INVALID_TOKEN),
-            AppError::TokenExpired => unauthorized(TOKEN_EXPIRED),
-            AppError::Forbidden => Self::Forbidden(Detail::json(FORBIDDEN)),
-            AppError::NotFound => Self::NotFound(Detail::json(NOT_FOUND)),
-            AppError::InvalidPage => Self::NotFound(Detail::json(INVALID_PAGE)),
-            AppError::Conflict(msg) => Self::Conflict(Detail::json(msg)),
-            AppError::Database(e) => {
-                tracing::error!(error = %e, "database error");
-                Self::Internal(Detail::json("Internal server error."))
-            }
-            AppError::Crypto(e) => {
-                tracing::error!(error = %e, "credential error");
+            ApiError::Validation(fields) => Self::BadRequest(Json(fields)),
+            ApiError::NotAuthenticated => unauthorized(NOT_AUTHENTICATED),
+            ApiError::InvalidToken => unauthorized(INVALID_TOKEN),
+            ApiError::TokenExpired => unauthorized(TOKEN_EXPIRED),
+            ApiError::Forbidden => Self::Forbidden(Detail::json(FORBIDDEN)),
+            ApiError::NotFound => Self::NotFound(Detail::json(NOT_FOUND)),
+            ApiError::InvalidPage => Self::NotFound(Detail::json(INVALID_PAGE)),
+            ApiError::Conflict(msg) => Self::Conflict(Detail::json(msg)),
+            ApiError::Internal(e) => {
+                tracing::error!(error = %e, "internal error");
                 Self::Internal(Detail::json("Internal server error."))
             }
         }
@@ -108,4 +183,22 @@ pub async fn reshape_framework_error(err: poem::Error) -> Response {
         );
     }
     resp
+}
+
+impl From<CatalogError> for ErrorResponse {
+    fn from(err: CatalogError) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
+impl From<InvalidPage> for ErrorResponse {
+    fn from(_: InvalidPage) -> Self {
+        ApiError::InvalidPage.into()
+    }
+}
+
+impl From<PullError> for ErrorResponse {
+    fn from(err: PullError) -> Self {
+        ApiError::from(err).into()
+    }
 }

@@ -1,13 +1,13 @@
+//! `/health`: liveness and database reachability.
 use std::sync::Arc;
 
+use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::{ApiTags, AppState};
 
-pub struct HealthApi {
-    pub state: Arc<AppState>,
-}
+pub struct HealthApi;
 
 #[derive(Object)]
 pub struct Health {
@@ -29,8 +29,8 @@ pub enum HealthResponse {
 impl HealthApi {
     /// Liveness and database reachability. No authentication.
     #[oai(path = "/health", method = "get", operation_id = "health_retrieve")]
-    async fn health(&self) -> HealthResponse {
-        if crate::db::ping(&self.state.db).await {
+    async fn health(&self, state: Data<&Arc<AppState>>) -> HealthResponse {
+        if state.catalog.ping().await {
             HealthResponse::Ok(Json(Health {
                 status: "ok".into(),
                 database: "ok".into(),

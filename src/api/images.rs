@@ -3,22 +3,24 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use poem::Request;
-use poem_openapi::param::{Path, Query};
+use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
 
 use super::auth::Caller;
-use super::errors::ErrorResponse;
+use super::errors::{ApiError, ErrorResponse};
+use super::params::{PAGE_PARAMS, ParamDoc, Params, Path, QueryDocs, QueryParams};
 use super::query::RawQuery;
+use super::validate::Validator;
 use super::{ApiTags, AppState, PageHeaders, Paginated};
-use crate::catalog::images::{self, ImageFilter, ImageRow};
-use crate::catalog::usage::{self, UsageFilter, UsageRow};
-use crate::catalog::{hex, parse_uuid};
-use crate::error::{AppError, AppResult, Validator};
+use crate::catalog::hex;
+use crate::catalog::images::{ImageFilter, ImageRow};
+use crate::catalog::paging::PageRequest;
+use crate::catalog::usage::{UsageFilter, UsageRow};
+use crate::params;
 
-pub struct ImagesApi {
-    pub state: Arc<AppState>,
-}
+pub struct ImagesApi;
 
 /// An OpenStack image, as Waldur's `OpenStackImage`.
 #[derive(Object)]
@@ -53,55 +55,21 @@ pub enum ImageResponse {
     Ok(Json<OpenStackImage>),
 }
 
-impl ImagesApi {
-    fn shape(&self, row: ImageRow) -> OpenStackImage {
-        let ImageRow {
-            image,
-            settings_uuid,
-        } = row;
-        OpenStackImage {
-            url: self.state.object_url("openstack-images", &image.uuid),
-            uuid: hex(&image.uuid),
-            settings: self.state.object_url("service-settings", &settings_uuid),
-            is_rescue_image: !image.hw_rescue_device.is_empty(),
-            name: image.name,
-            min_disk: image.min_disk,
-            min_ram: image.min_ram,
-            backend_id: image.backend_id,
-            backend_created_at: image.backend_created_at,
-            hw_rescue_device: image.hw_rescue_device,
-            hw_rescue_bus: image.hw_rescue_bus,
-        }
+fn shape(state: &AppState, row: ImageRow) -> OpenStackImage {
+    let ImageRow { image, cloud_uuid } = row;
+    OpenStackImage {
+        url: state.object_url("openstack-images", &image.uuid),
+        uuid: hex(&image.uuid),
+        settings: state.object_url("service-settings", &cloud_uuid),
+        is_rescue_image: !image.hw_rescue_device.is_empty(),
+        name: image.name,
+        min_disk: image.min_disk,
+        min_ram: image.min_ram,
+        backend_id: image.backend_id,
+        backend_created_at: image.backend_created_at,
+        hw_rescue_device: image.hw_rescue_device,
+        hw_rescue_bus: image.hw_rescue_bus,
     }
-}
-
-fn image_filter(q: &RawQuery) -> AppResult<ImageFilter> {
-    let mut v = Validator::default();
-    let mut settings = q.url_uuids("settings", &mut v);
-    settings.extend(q.uuids("settings_uuid", &mut v));
-    let mut tenants = q.url_uuids("tenant", &mut v);
-    tenants.extend(q.uuids("tenant_uuid", &mut v));
-    let filter = ImageFilter {
-        name_contains: q.all("name").into_iter().map(String::from).collect(),
-        name_exact: q.all("name_exact").into_iter().map(String::from).collect(),
-        settings,
-        tenants,
-        offerings: q.uuids("offering_uuid", &mut v),
-        is_rescue_image: q.bool("is_rescue_image", &mut v),
-        show_duplicate_names: q.bool("show_duplicate_names", &mut v).unwrap_or(false),
-    };
-    v.finish()?;
-    Ok(filter)
-}
-
-fn usage_filter(q: &RawQuery) -> AppResult<UsageFilter> {
-    let mut v = Validator::default();
-    let filter = UsageFilter {
-        shared: q.bool("shared", &mut v),
-        service_providers: q.uuids("service_provider", &mut v),
-    };
-    v.finish()?;
-    Ok(filter)
 }
 
 fn usage_item(row: UsageRow) -> ImageUsageStats {
@@ -112,12 +80,92 @@ fn usage_item(row: UsageRow) -> ImageUsageStats {
     }
 }
 
-/// The filters are read from the raw query (so repeated ones combine with AND); the typed
-/// arguments below exist to describe them in the OpenAPI document.
+/// The filters of the image list. Repeated parameters combine with AND.
+const IMAGE_FILTER_PARAMS: &[ParamDoc] = params![
+    name: "Case-insensitive substring of the name.",
+    name_exact: "Exact name.",
+    settings: "URL of a service settings object.",
+    settings_uuid,
+    tenant: "URL of a tenant.",
+    tenant_uuid,
+    offering_uuid,
+    is_rescue_image,
+    show_duplicate_names: "List every image, not only the newest per (settings, name).",
+];
+
+/// `GET`/`HEAD /openstack-images/`: the filters and the page.
+pub struct ImageListQuery {
+    filter: ImageFilter,
+    page: PageRequest,
+}
+
+impl QueryParams for ImageListQuery {
+    const PARAMS: &'static [&'static [ParamDoc]] = &[IMAGE_FILTER_PARAMS, PAGE_PARAMS];
+
+    fn parse(q: &RawQuery) -> Result<Self, ApiError> {
+        let mut v = Validator::default();
+        let mut clouds = q.url_uuids("settings", &mut v);
+        clouds.extend(q.uuids("settings_uuid", &mut v));
+        let mut tenants = q.url_uuids("tenant", &mut v);
+        tenants.extend(q.uuids("tenant_uuid", &mut v));
+        let filter = ImageFilter {
+            name_contains: q.all("name").into_iter().map(String::from).collect(),
+            name_exact: q.all("name_exact").into_iter().map(String::from).collect(),
+            clouds,
+            tenants,
+            offerings: q.uuids("offering_uuid", &mut v),
+            is_rescue_image: q.bool("is_rescue_image", &mut v),
+            show_duplicate_names: q.bool("show_duplicate_names", &mut v).unwrap_or(false),
+        };
+        v.finish()?;
+        Ok(Self {
+            filter,
+            page: q.page()?,
+        })
+    }
+}
+
+/// `usage_stats/`: which clouds, and the page.
+pub struct UsageQuery {
+    filter: UsageFilter,
+    page: PageRequest,
+}
+
+impl QueryParams for UsageQuery {
+    const PARAMS: &'static [&'static [ParamDoc]] = &[
+        params![
+            shared: "Only clouds marked shared.",
+            service_provider: "Only these clouds (service settings uuids; repeatable).",
+        ],
+        PAGE_PARAMS,
+    ];
+
+    fn parse(q: &RawQuery) -> Result<Self, ApiError> {
+        let mut v = Validator::default();
+        let filter = UsageFilter {
+            shared: q.bool("shared", &mut v),
+            service_providers: q.uuids("service_provider", &mut v),
+        };
+        v.finish()?;
+        Ok(Self {
+            filter,
+            page: q.page()?,
+        })
+    }
+}
+
+impl QueryDocs for ImagesApi {
+    const QUERIES: &'static [(&'static str, &'static [&'static [ParamDoc]])] = &[
+        ("openstack_images_list", ImageListQuery::PARAMS),
+        ("openstack_images_count", ImageListQuery::PARAMS),
+        ("openstack_images_usage_stats_retrieve", UsageQuery::PARAMS),
+        ("openstack_images_usage_stats_count", UsageQuery::PARAMS),
+    ];
+}
+
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::OpenstackImages")]
 impl ImagesApi {
     /// List images visible to the caller, ordered by name then uuid.
-    #[allow(clippy::too_many_arguments)]
     #[oai(
         path = "/openstack-images/",
         method = "get",
@@ -125,50 +173,17 @@ impl ImagesApi {
     )]
     async fn list(
         &self,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         req: &Request,
-        /// Case-insensitive substring of the name.
-        #[oai(name = "name")]
-        _name: Query<Option<String>>,
-        /// Exact name.
-        #[oai(name = "name_exact")]
-        _name_exact: Query<Option<String>>,
-        /// URL of a service settings object.
-        #[oai(name = "settings")]
-        _settings: Query<Option<String>>,
-        #[oai(name = "settings_uuid")] _settings_uuid: Query<Option<String>>,
-        /// URL of a tenant.
-        #[oai(name = "tenant")]
-        _tenant: Query<Option<String>>,
-        #[oai(name = "tenant_uuid")] _tenant_uuid: Query<Option<String>>,
-        #[oai(name = "offering_uuid")] _offering_uuid: Query<Option<String>>,
-        #[oai(name = "is_rescue_image")] _is_rescue_image: Query<Option<String>>,
-        /// List every image, not only the newest per (settings, name).
-        #[oai(name = "show_duplicate_names")]
-        _show_duplicate_names: Query<Option<String>>,
-        /// 1-based page number.
-        #[oai(name = "page")]
-        _page: Query<Option<String>>,
-        /// Items per page (default 10, at most 300).
-        #[oai(name = "page_size")]
-        _page_size: Query<Option<String>>,
+        Params(q): Params<ImageListQuery>,
     ) -> Result<Paginated<OpenStackImage>, ErrorResponse> {
-        let q = RawQuery::of(req);
-        let filter = image_filter(&q)?;
-        let paged = images::list(
-            &self.state.db,
-            &self.state.read_index,
-            &caller.visibility(),
-            &filter,
-            q.page()?,
-        )
-        .await?;
-        let items = paged.items.into_iter().map(|r| self.shape(r)).collect();
-        Ok(self.state.paginated(req, items, &paged.page))
+        let images = state.catalog.images();
+        let paged = images.list(&caller.scope(), &q.filter, q.page).await?;
+        Ok(state.paginated(req, paged.map(|r| shape(&state, r))))
     }
 
     /// The headers of the list (`X-Result-Count`, `Link`) without a body.
-    #[allow(clippy::too_many_arguments)]
     #[oai(
         path = "/openstack-images/",
         method = "head",
@@ -176,34 +191,17 @@ impl ImagesApi {
     )]
     async fn count(
         &self,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         req: &Request,
-        #[oai(name = "name")] _name: Query<Option<String>>,
-        #[oai(name = "name_exact")] _name_exact: Query<Option<String>>,
-        #[oai(name = "settings")] _settings: Query<Option<String>>,
-        #[oai(name = "settings_uuid")] _settings_uuid: Query<Option<String>>,
-        #[oai(name = "tenant")] _tenant: Query<Option<String>>,
-        #[oai(name = "tenant_uuid")] _tenant_uuid: Query<Option<String>>,
-        #[oai(name = "offering_uuid")] _offering_uuid: Query<Option<String>>,
-        #[oai(name = "is_rescue_image")] _is_rescue_image: Query<Option<String>>,
-        #[oai(name = "show_duplicate_names")] _show_duplicate_names: Query<Option<String>>,
-        #[oai(name = "page")] _page: Query<Option<String>>,
-        #[oai(name = "page_size")] _page_size: Query<Option<String>>,
+        Params(q): Params<ImageListQuery>,
     ) -> Result<PageHeaders, ErrorResponse> {
-        let q = RawQuery::of(req);
-        let filter = image_filter(&q)?;
-        let total = images::count(
-            &self.state.db,
-            &self.state.read_index,
-            &caller.visibility(),
-            &filter,
-        )
-        .await?;
-        let page = q
-            .page()?
-            .resolve(total)
-            .map_err(|_| AppError::InvalidPage)?;
-        Ok(self.state.page_headers(req, &page))
+        let total = state
+            .catalog
+            .images()
+            .count(&caller.scope(), &q.filter)
+            .await?;
+        Ok(state.page_headers(req, &q.page.resolve(total)?))
     }
 
     /// Per image name: instances running it now, and instances ever created from it.
@@ -214,29 +212,14 @@ impl ImagesApi {
     )]
     async fn usage_stats(
         &self,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         req: &Request,
-        /// Only clouds marked shared.
-        #[oai(name = "shared")]
-        _shared: Query<Option<String>>,
-        /// Only these clouds (service settings uuids; repeatable).
-        #[oai(name = "service_provider")]
-        _service_provider: Query<Option<String>>,
-        #[oai(name = "page")] _page: Query<Option<String>>,
-        #[oai(name = "page_size")] _page_size: Query<Option<String>>,
+        Params(q): Params<UsageQuery>,
     ) -> Result<Paginated<ImageUsageStats>, ErrorResponse> {
-        let q = RawQuery::of(req);
-        let filter = usage_filter(&q)?;
-        let paged = usage::stats(
-            &self.state.db,
-            &self.state.read_index,
-            &caller.visibility(),
-            &filter,
-            q.page()?,
-        )
-        .await?;
-        let items = paged.items.into_iter().map(usage_item).collect();
-        Ok(self.state.paginated(req, items, &paged.page))
+        let usage = state.catalog.usage();
+        let paged = usage.stats(&caller.scope(), &q.filter, q.page).await?;
+        Ok(state.paginated(req, paged.map(usage_item)))
     }
 
     /// The headers of usage_stats without a body.
@@ -247,27 +230,17 @@ impl ImagesApi {
     )]
     async fn usage_stats_count(
         &self,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         req: &Request,
-        #[oai(name = "shared")] _shared: Query<Option<String>>,
-        #[oai(name = "service_provider")] _service_provider: Query<Option<String>>,
-        #[oai(name = "page")] _page: Query<Option<String>>,
-        #[oai(name = "page_size")] _page_size: Query<Option<String>>,
+        Params(q): Params<UsageQuery>,
     ) -> Result<PageHeaders, ErrorResponse> {
-        let q = RawQuery::of(req);
-        let filter = usage_filter(&q)?;
-        let total = usage::count(
-            &self.state.db,
-            &self.state.read_index,
-            &caller.visibility(),
-            &filter,
-        )
-        .await?;
-        let page = q
-            .page()?
-            .resolve(total)
-            .map_err(|_| AppError::InvalidPage)?;
-        Ok(self.state.page_headers(req, &page))
+        let total = state
+            .catalog
+            .usage()
+            .count(&caller.scope(), &q.filter)
+            .await?;
+        Ok(state.page_headers(req, &q.page.resolve(total)?))
     }
 
     /// One image. Unknown, malformed or invisible uuids are all 404.
@@ -278,11 +251,11 @@ impl ImagesApi {
     )]
     async fn retrieve(
         &self,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
-        uuid: Path<String>,
+        uuid: Path<Uuid>,
     ) -> Result<ImageResponse, ErrorResponse> {
-        let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
-        let row = images::get(&self.state.db, &caller.visibility(), uuid).await?;
-        Ok(ImageResponse::Ok(Json(self.shape(row))))
+        let row = state.catalog.images().get(&caller.scope(), uuid.0).await?;
+        Ok(ImageResponse::Ok(Json(shape(&state, row))))
     }
 }

@@ -1,15 +1,20 @@
-//! The HTTP layer: handlers parse, authorize and shape responses; queries live in `catalog`.
+//! The HTTP layer: handlers parse, authorize and shape responses; the catalog answers.
+//! Access is a type (`auth::Caller`, `auth::Staff`), parameters are types (`params`), and
+//! `errors` is the one place that knows status codes and error bodies.
 pub mod auth;
+mod clouds;
+mod credentials;
 pub mod errors;
-pub mod health;
-pub mod images;
-pub mod links;
-pub mod offerings;
-pub mod query;
-pub mod settings;
-pub mod sync_runs;
-pub mod tenants;
-pub mod tokens;
+mod health;
+mod images;
+mod links;
+mod offerings;
+pub mod params;
+mod query;
+mod sync_runs;
+mod tenants;
+mod tokens;
+mod validate;
 
 use std::sync::Arc;
 
@@ -17,24 +22,20 @@ use poem::{Endpoint, EndpointExt, IntoEndpoint, Request, Route};
 use poem_openapi::payload::Json;
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, OpenApiService, Tags};
-use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::catalog::hex;
-use crate::catalog::paging::ResolvedPage;
-use crate::crypto::SecretBox;
+use crate::catalog::paging::{Paged, ResolvedPage};
+use crate::catalog::{Catalog, hex};
+use crate::sync::SyncEngine;
+use params::Documented;
 
-/// Shared by every handler.
+/// Shared by every handler (attached to every request; handlers take it as `Data`).
 pub struct AppState {
-    pub db: DatabaseConnection,
-    pub secret_box: SecretBox,
+    pub catalog: Catalog,
     /// Base of absolute URLs, without a trailing slash.
     pub public_url: String,
-    /// The sync engine that `pull/` hands work to; `None` where no syncing happens (spec
-    /// generation, API-only tests).
-    pub sync: Option<Arc<crate::sync::SyncEngine>>,
-    /// The in-memory listing index (see `catalog::read_index`).
-    pub read_index: Arc<crate::catalog::read_index::ReadIndex>,
+    /// The sync engine that `pull/` hands work to.
+    pub sync: Arc<SyncEngine>,
 }
 
 impl AppState {
@@ -90,13 +91,9 @@ impl AppState {
         links::link_header(&self.public_url, &path, req.uri().query(), page)
     }
 
-    pub fn paginated<T: ToJSON>(
-        &self,
-        req: &Request,
-        items: Vec<T>,
-        page: &ResolvedPage,
-    ) -> Paginated<T> {
-        Paginated::Ok(Json(items), page.total, self.link_header(req, page))
+    pub fn paginated<T: ToJSON>(&self, req: &Request, paged: Paged<T>) -> Paginated<T> {
+        let link = self.link_header(req, &paged.page);
+        Paginated::Ok(Json(paged.items), paged.page.total, link)
     }
 
     pub fn page_headers(&self, req: &Request, page: &ResolvedPage) -> PageHeaders {
@@ -105,37 +102,25 @@ impl AppState {
 }
 
 type Apis = (
-    images::ImagesApi,
-    settings::SettingsApi,
-    tenants::TenantsApi,
-    offerings::OfferingsApi,
+    Documented<images::ImagesApi>,
+    Documented<clouds::CloudsApi>,
+    Documented<tenants::TenantsApi>,
+    Documented<offerings::OfferingsApi>,
     tokens::TokensApi,
-    sync_runs::SyncRunsApi,
+    Documented<sync_runs::SyncRunsApi>,
     health::HealthApi,
 );
 
-pub fn openapi_service(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
+fn openapi_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
-            images::ImagesApi {
-                state: state.clone(),
-            },
-            settings::SettingsApi {
-                state: state.clone(),
-            },
-            tenants::TenantsApi {
-                state: state.clone(),
-            },
-            offerings::OfferingsApi {
-                state: state.clone(),
-            },
-            tokens::TokensApi {
-                state: state.clone(),
-            },
-            sync_runs::SyncRunsApi {
-                state: state.clone(),
-            },
-            health::HealthApi { state },
+            Documented(images::ImagesApi),
+            Documented(clouds::CloudsApi),
+            Documented(tenants::TenantsApi),
+            Documented(offerings::OfferingsApi),
+            tokens::TokensApi,
+            Documented(sync_runs::SyncRunsApi),
+            health::HealthApi,
         ),
         "cloudcensus",
         env!("CARGO_PKG_VERSION"),
@@ -144,8 +129,8 @@ pub fn openapi_service(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
 }
 
 /// The OpenAPI document, as committed in `openapi/openapi.json`.
-pub fn spec_json(state: Arc<AppState>) -> String {
-    openapi_service(state).spec()
+pub fn spec_json() -> String {
+    openapi_service().spec()
 }
 
 /// Waldur's paths end in a slash while poem-openapi routes them without; accept both forms
@@ -170,7 +155,7 @@ fn without_trailing_slash(mut req: Request) -> Request {
 }
 
 pub fn app(state: Arc<AppState>) -> impl Endpoint {
-    let service = openapi_service(state.clone());
+    let service = openapi_service();
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
     Route::new()

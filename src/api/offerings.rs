@@ -3,22 +3,23 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use poem::Request;
-use poem_openapi::param::{Path, Query};
+use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
 
-use super::auth::Caller;
-use super::errors::ErrorResponse;
+use super::auth::Staff;
+use super::clouds::Deleted;
+use super::errors::{ApiError, ErrorResponse};
+use super::params::{PAGE_PARAMS, ParamDoc, Params, Path, QueryDocs, QueryParams};
 use super::query::{RawQuery, collection_and_uuid};
-use super::settings::Deleted;
+use super::validate::{BLANK, REQUIRED, Validator};
 use super::{ApiTags, AppState, Paginated};
-use crate::catalog::offerings::{self, OfferingView, ScopeRef};
-use crate::catalog::{hex, parse_uuid};
-use crate::error::{AppError, Validator};
+use crate::catalog::offerings::{OfferingView, ScopeRef};
+use crate::catalog::paging::PageRequest;
+use crate::catalog::{CatalogError, hex};
 
-pub struct OfferingsApi {
-    pub state: Arc<AppState>,
-}
+pub struct OfferingsApi;
 
 #[derive(Object)]
 #[oai(rename = "Offering")]
@@ -48,60 +49,32 @@ pub enum OfferingResponse {
     Created(Json<Offering>),
 }
 
-impl OfferingsApi {
-    fn shape(&self, v: OfferingView) -> Offering {
-        let scope = match (v.tenant_uuid, v.settings_uuid) {
-            (Some(t), _) => Some((self.state.object_url("openstack-tenants", &t), t)),
-            (None, Some(s)) => Some((self.state.object_url("service-settings", &s), s)),
-            (None, None) => None,
-        };
-        Offering {
-            url: self.state.object_url("offerings", &v.offering.uuid),
-            uuid: hex(&v.offering.uuid),
-            name: v.offering.name,
-            scope_uuid: scope.as_ref().map(|(_, u)| hex(u)),
-            scope: scope.map(|(url, _)| url),
-            created: v.offering.created,
-        }
+fn shape(state: &AppState, v: OfferingView) -> Offering {
+    let scope = match (v.tenant_uuid, v.cloud_uuid) {
+        (Some(t), _) => Some((state.object_url("openstack-tenants", &t), t)),
+        (None, Some(s)) => Some((state.object_url("service-settings", &s), s)),
+        (None, None) => None,
+    };
+    Offering {
+        url: state.object_url("offerings", &v.offering.uuid),
+        uuid: hex(&v.offering.uuid),
+        name: v.offering.name,
+        scope_uuid: scope.as_ref().map(|(_, u)| hex(u)),
+        scope: scope.map(|(url, _)| url),
+        created: v.offering.created,
     }
 }
 
-#[OpenApi(prefix_path = "/api", tag = "ApiTags::Offerings")]
-impl OfferingsApi {
-    #[oai(path = "/offerings/", method = "get", operation_id = "offerings_list")]
-    async fn list(
-        &self,
-        caller: Caller,
-        req: &Request,
-        #[oai(name = "page")] _page: Query<Option<String>>,
-        #[oai(name = "page_size")] _page_size: Query<Option<String>>,
-    ) -> Result<Paginated<Offering>, ErrorResponse> {
-        caller.require_staff()?;
-        let q = RawQuery::of(req);
-        let paged = offerings::list(&self.state.db, q.page()?).await?;
-        let items = paged.items.into_iter().map(|o| self.shape(o)).collect();
-        Ok(self.state.paginated(req, items, &paged.page))
-    }
-
-    #[oai(
-        path = "/offerings/",
-        method = "post",
-        operation_id = "offerings_create"
-    )]
-    async fn create(
-        &self,
-        caller: Caller,
-        body: Json<OfferingRequest>,
-    ) -> Result<OfferingResponse, ErrorResponse> {
-        caller.require_staff()?;
+impl OfferingRequest {
+    fn check(self) -> Result<(String, ScopeRef), ApiError> {
         let mut v = Validator::default();
-        let name = v.require("name", &body.0.name).cloned().unwrap_or_default();
-        if body.0.name.is_some() && name.trim().is_empty() {
-            v.add("name", "This field may not be blank.");
+        let name = v.require("name", &self.name).cloned().unwrap_or_default();
+        if self.name.is_some() && name.trim().is_empty() {
+            v.add("name", BLANK);
         }
-        let scope = v.require("scope", &body.0.scope).and_then(|raw| {
+        let scope = v.require("scope", &self.scope).and_then(|raw| {
             let scope = match collection_and_uuid(raw) {
-                Some((c, u)) if c == "service-settings" => Some(ScopeRef::Settings(u)),
+                Some((c, u)) if c == "service-settings" => Some(ScopeRef::Cloud(u)),
                 Some((c, u)) if c == "openstack-tenants" => Some(ScopeRef::Tenant(u)),
                 _ => None,
             };
@@ -114,9 +87,62 @@ impl OfferingsApi {
             scope
         });
         v.finish()?;
-        let scope = scope.ok_or_else(|| AppError::field("scope", "This field is required."))?;
-        let view = offerings::create(&self.state.db, name.trim(), scope).await?;
-        Ok(OfferingResponse::Created(Json(self.shape(view))))
+        let scope = scope.ok_or_else(|| ApiError::field("scope", REQUIRED))?;
+        Ok((name.trim().to_string(), scope))
+    }
+}
+
+/// `GET /offerings/`: the page.
+pub struct OfferingListQuery {
+    page: PageRequest,
+}
+
+impl QueryParams for OfferingListQuery {
+    const PARAMS: &'static [&'static [ParamDoc]] = &[PAGE_PARAMS];
+
+    fn parse(q: &RawQuery) -> Result<Self, ApiError> {
+        Ok(Self { page: q.page()? })
+    }
+}
+
+impl QueryDocs for OfferingsApi {
+    const QUERIES: &'static [(&'static str, &'static [&'static [ParamDoc]])] =
+        &[("offerings_list", OfferingListQuery::PARAMS)];
+}
+
+#[OpenApi(prefix_path = "/api", tag = "ApiTags::Offerings")]
+impl OfferingsApi {
+    #[oai(path = "/offerings/", method = "get", operation_id = "offerings_list")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
+        req: &Request,
+        Params(q): Params<OfferingListQuery>,
+    ) -> Result<Paginated<Offering>, ErrorResponse> {
+        let paged = state.catalog.offerings().list(q.page).await?;
+        Ok(state.paginated(req, paged.map(|o| shape(&state, o))))
+    }
+
+    #[oai(
+        path = "/offerings/",
+        method = "post",
+        operation_id = "offerings_create"
+    )]
+    async fn create(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
+        body: Json<OfferingRequest>,
+    ) -> Result<OfferingResponse, ErrorResponse> {
+        let (name, scope) = body.0.check()?;
+        let view = match state.catalog.offerings().create(&name, scope).await {
+            Err(CatalogError::NotFound) => {
+                return Err(ApiError::field("scope", "Object does not exist.").into());
+            }
+            other => other?,
+        };
+        Ok(OfferingResponse::Created(Json(shape(&state, view))))
     }
 
     #[oai(
@@ -126,14 +152,12 @@ impl OfferingsApi {
     )]
     async fn retrieve(
         &self,
-        caller: Caller,
-        uuid: Path<String>,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
+        uuid: Path<Uuid>,
     ) -> Result<OfferingResponse, ErrorResponse> {
-        caller.require_staff()?;
-        let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
-        Ok(OfferingResponse::Ok(Json(
-            self.shape(offerings::get(&self.state.db, uuid).await?),
-        )))
+        let view = state.catalog.offerings().get(uuid.0).await?;
+        Ok(OfferingResponse::Ok(Json(shape(&state, view))))
     }
 
     #[oai(
@@ -141,10 +165,13 @@ impl OfferingsApi {
         method = "delete",
         operation_id = "offerings_destroy"
     )]
-    async fn destroy(&self, caller: Caller, uuid: Path<String>) -> Result<Deleted, ErrorResponse> {
-        caller.require_staff()?;
-        let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
-        offerings::delete(&self.state.db, uuid).await?;
+    async fn destroy(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
+        uuid: Path<Uuid>,
+    ) -> Result<Deleted, ErrorResponse> {
+        state.catalog.offerings().delete(uuid.0).await?;
         Ok(Deleted::NoContent)
     }
 }

@@ -1,10 +1,11 @@
 //! Reading query parameters from the raw query string, so repeated parameters are all seen
-//! (the typed `Query` arguments of the endpoints only document them in the spec).
+//! (the `QueryParams` types of `params` are built on it).
 use uuid::Uuid;
 
+use super::errors::ApiError;
+use super::validate::Validator;
 use crate::catalog::paging::PageRequest;
 use crate::catalog::parse_uuid;
-use crate::error::{AppError, AppResult, Validator};
 
 pub struct RawQuery {
     pairs: Vec<(String, String)>,
@@ -40,9 +41,11 @@ impl RawQuery {
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn page(&self) -> AppResult<PageRequest> {
-        PageRequest::parse(self.first("page"), self.first("page_size"))
-            .map_err(|_| AppError::InvalidPage)
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        Ok(PageRequest::parse(
+            self.first("page"),
+            self.first("page_size"),
+        )?)
     }
 
     pub fn uuids(&self, key: &str, v: &mut Validator) -> Vec<Uuid> {

@@ -3,20 +3,22 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use poem::Request;
-use poem_openapi::param::Query;
+use poem::web::Data;
 use poem_openapi::{Object, OpenApi};
+use uuid::Uuid;
 
-use super::auth::Caller;
-use super::errors::ErrorResponse;
+use super::auth::Staff;
+use super::errors::{ApiError, ErrorResponse};
+use super::params::{PAGE_PARAMS, ParamDoc, Params, QueryDocs, QueryParams};
 use super::query::RawQuery;
+use super::validate::Validator;
 use super::{ApiTags, AppState, Paginated};
 use crate::catalog::hex;
-use crate::catalog::sync_runs::{self, RunView};
-use crate::error::Validator;
+use crate::catalog::paging::PageRequest;
+use crate::catalog::sync_runs::RunView;
+use crate::params;
 
-pub struct SyncRunsApi {
-    pub state: Arc<AppState>,
-}
+pub struct SyncRunsApi;
 
 #[derive(Object)]
 #[oai(rename = "SyncRun")]
@@ -39,24 +41,51 @@ pub struct SyncRun {
     pub error_message: String,
 }
 
-impl SyncRunsApi {
-    fn shape(&self, v: RunView) -> SyncRun {
-        let r = v.run;
-        SyncRun {
-            uuid: hex(&r.uuid),
-            tenant: self.state.object_url("openstack-tenants", &v.tenant_uuid),
-            tenant_uuid: hex(&v.tenant_uuid),
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-            outcome: r.outcome,
-            images_seen: r.images_seen,
-            images_added: r.images_added,
-            images_updated: r.images_updated,
-            images_removed: r.images_removed,
-            instances_seen: r.instances_seen,
-            error_message: r.error_message,
-        }
+fn shape(state: &AppState, v: RunView) -> SyncRun {
+    let r = v.run;
+    SyncRun {
+        uuid: hex(&r.uuid),
+        tenant: state.object_url("openstack-tenants", &v.tenant_uuid),
+        tenant_uuid: hex(&v.tenant_uuid),
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+        outcome: r.outcome.as_str().to_string(),
+        images_seen: r.images_seen,
+        images_added: r.images_added,
+        images_updated: r.images_updated,
+        images_removed: r.images_removed,
+        instances_seen: r.instances_seen,
+        error_message: r.error_message,
     }
+}
+
+/// `GET /sync-runs/`: a tenant (by uuid or URL), and the page.
+pub struct RunListQuery {
+    tenant: Option<Uuid>,
+    page: PageRequest,
+}
+
+impl QueryParams for RunListQuery {
+    const PARAMS: &'static [&'static [ParamDoc]] = &[
+        params![tenant_uuid, tenant: "URL of a tenant."],
+        PAGE_PARAMS,
+    ];
+
+    fn parse(q: &RawQuery) -> Result<Self, ApiError> {
+        let mut v = Validator::default();
+        let mut tenants = q.uuids("tenant_uuid", &mut v);
+        tenants.extend(q.url_uuids("tenant", &mut v));
+        v.finish()?;
+        Ok(Self {
+            tenant: tenants.first().copied(),
+            page: q.page()?,
+        })
+    }
+}
+
+impl QueryDocs for SyncRunsApi {
+    const QUERIES: &'static [(&'static str, &'static [&'static [ParamDoc]])] =
+        &[("sync_runs_list", RunListQuery::PARAMS)];
 }
 
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::SyncRuns")]
@@ -65,23 +94,12 @@ impl SyncRunsApi {
     #[oai(path = "/sync-runs/", method = "get", operation_id = "sync_runs_list")]
     async fn list(
         &self,
-        caller: Caller,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
         req: &Request,
-        #[oai(name = "tenant_uuid")] _tenant_uuid: Query<Option<String>>,
-        /// URL of a tenant.
-        #[oai(name = "tenant")]
-        _tenant: Query<Option<String>>,
-        #[oai(name = "page")] _page: Query<Option<String>>,
-        #[oai(name = "page_size")] _page_size: Query<Option<String>>,
+        Params(q): Params<RunListQuery>,
     ) -> Result<Paginated<SyncRun>, ErrorResponse> {
-        caller.require_staff()?;
-        let q = RawQuery::of(req);
-        let mut v = Validator::default();
-        let mut tenants = q.uuids("tenant_uuid", &mut v);
-        tenants.extend(q.url_uuids("tenant", &mut v));
-        v.finish()?;
-        let paged = sync_runs::list(&self.state.db, tenants.first().copied(), q.page()?).await?;
-        let items = paged.items.into_iter().map(|r| self.shape(r)).collect();
-        Ok(self.state.paginated(req, items, &paged.page))
+        let paged = state.catalog.sync_runs().list(q.tenant, q.page).await?;
+        Ok(state.paginated(req, paged.map(|r| shape(&state, r))))
     }
 }

@@ -3,22 +3,25 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use poem::Request;
-use poem_openapi::param::{Path, Query};
+use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
 
-use super::auth::Caller;
-use super::errors::{Detail, ErrorResponse};
+use super::auth::{Caller, Staff};
+use super::clouds::Deleted;
+use super::credentials::CredentialFields;
+use super::errors::{ApiError, Detail, ErrorResponse};
+use super::params::{PAGE_PARAMS, ParamDoc, Params, Path, QueryDocs, QueryParams};
 use super::query::{RawQuery, uuid_from_url};
-use super::settings::Deleted;
+use super::validate::Validator;
 use super::{ApiTags, AppState, Paginated};
-use crate::catalog::tenants::{self, TenantFilter, TenantInput, TenantView};
-use crate::catalog::{hex, parse_uuid};
-use crate::error::{AppError, Validator};
+use crate::catalog::paging::PageRequest;
+use crate::catalog::tenants::{NewTenant, TenantFilter, TenantView};
+use crate::catalog::{CatalogError, hex, parse_uuid};
+use crate::params;
 
-pub struct TenantsApi {
-    pub state: Arc<AppState>,
-}
+pub struct TenantsApi;
 
 #[derive(Object)]
 #[oai(rename = "OpenStackTenant")]
@@ -84,63 +87,155 @@ pub enum Accepted {
     Accepted(Json<Detail>),
 }
 
-impl TenantsApi {
-    fn shape(&self, v: TenantView) -> OpenStackTenant {
-        let t = v.tenant;
-        OpenStackTenant {
-            url: self.state.object_url("openstack-tenants", &t.uuid),
-            uuid: hex(&t.uuid),
-            name: t.name,
-            backend_id: t.backend_id,
-            service_settings: self.state.object_url("service-settings", &v.settings_uuid),
-            service_settings_uuid: hex(&v.settings_uuid),
-            state: t.state,
-            error_message: t.error_message,
-            created: t.created,
-            modified: t.modified,
-            last_sync_at: t.last_sync_at,
-            last_success_at: t.last_success_at,
-            image_quota_usage: t.image_quota_usage,
-            stores: t.stores,
-            import_methods: t.import_methods,
-        }
+fn shape(state: &AppState, v: TenantView) -> OpenStackTenant {
+    let t = v.tenant;
+    OpenStackTenant {
+        url: state.object_url("openstack-tenants", &t.uuid),
+        uuid: hex(&t.uuid),
+        name: t.name,
+        backend_id: t.backend_id,
+        service_settings: state.object_url("service-settings", &v.cloud_uuid),
+        service_settings_uuid: hex(&v.cloud_uuid),
+        state: t.state.as_str().to_string(),
+        error_message: t.error_message,
+        created: t.created,
+        modified: t.modified,
+        last_sync_at: t.last_sync_at,
+        last_success_at: t.last_success_at,
+        image_quota_usage: t.image_quota_usage,
+        stores: t.stores,
+        import_methods: t.import_methods,
     }
 }
 
-fn tenant_input(body: OpenStackTenantRequest) -> Result<TenantInput, AppError> {
-    let mut v = Validator::default();
-    let settings = match (&body.service_settings, &body.service_settings_uuid) {
-        (Some(url), _) => {
-            let parsed = uuid_from_url(url);
-            if parsed.is_none() {
-                v.add("service_settings", "Invalid hyperlink - No URL match.");
-            }
-            parsed
+const DUPLICATE_PROJECT: &str =
+    "A tenant with this backend_id is already registered for these service settings.";
+const NO_SUCH_OBJECT: &str = "Invalid hyperlink - Object does not exist.";
+
+impl OpenStackTenantRequest {
+    fn credential_fields(&self) -> CredentialFields<'static> {
+        CredentialFields {
+            username: ("user_username", self.user_username.clone()),
+            password: ("user_password", self.user_password.clone()),
+            project_name: None,
+            project_id: None,
+            app_id: (
+                "application_credential_id",
+                self.application_credential_id.clone(),
+            ),
+            app_name: (
+                "application_credential_name",
+                self.application_credential_name.clone(),
+            ),
+            app_user: (
+                "application_credential_user",
+                self.application_credential_user.clone(),
+            ),
+            app_secret: (
+                "application_credential_secret",
+                self.application_credential_secret.clone(),
+            ),
         }
-        (None, Some(raw)) => {
-            let parsed = parse_uuid(raw);
-            if parsed.is_none() {
-                v.add(
-                    "service_settings_uuid",
-                    format!("“{raw}” is not a valid UUID."),
-                );
+    }
+
+    /// The cloud the request names, by URL or uuid (`None` when neither is given).
+    fn cloud_uuid(&self, v: &mut Validator) -> Option<uuid::Uuid> {
+        match (&self.service_settings, &self.service_settings_uuid) {
+            (Some(url), _) => {
+                let parsed = uuid_from_url(url);
+                if parsed.is_none() {
+                    v.add("service_settings", "Invalid hyperlink - No URL match.");
+                }
+                parsed
             }
-            parsed
+            (None, Some(raw)) => {
+                let parsed = parse_uuid(raw);
+                if parsed.is_none() {
+                    v.add(
+                        "service_settings_uuid",
+                        format!("“{raw}” is not a valid UUID."),
+                    );
+                }
+                parsed
+            }
+            (None, None) => None,
         }
-        (None, None) => None,
-    };
-    v.finish()?;
-    Ok(TenantInput {
-        name: body.name,
-        backend_id: body.backend_id,
-        service_settings: settings,
-        user_username: body.user_username,
-        user_password: body.user_password,
-        application_credential_id: body.application_credential_id,
-        application_credential_name: body.application_credential_name,
-        application_credential_user: body.application_credential_user,
-        application_credential_secret: body.application_credential_secret,
-    })
+    }
+
+    /// Checks every field (the cloud must exist) and reports all errors at once.
+    async fn check(self, state: &AppState) -> Result<NewTenant, ApiError> {
+        let mut v = Validator::default();
+        let cloud_uuid = self.cloud_uuid(&mut v);
+        v.finish()?;
+        let mut v = Validator::default();
+        let name = v.required_text("name", &self.name);
+        let backend_id = v.required_text("backend_id", &self.backend_id);
+        let cloud_uuid = v.require("service_settings", &cloud_uuid).copied();
+        let fields = self.credential_fields();
+        // Own credentials are optional: without them the cloud's are scoped to this project.
+        let credentials = if fields.is_empty() {
+            None
+        } else {
+            fields.into_credentials(&mut v)
+        };
+        let cloud = match cloud_uuid {
+            Some(uuid) => {
+                let found = state.catalog.clouds().find(uuid).await?;
+                if found.is_none() {
+                    v.add("service_settings", NO_SUCH_OBJECT);
+                }
+                found
+            }
+            None => None,
+        };
+        v.finish()?;
+        let (Some(name), Some(backend_id), Some(cloud)) = (name, backend_id, cloud) else {
+            return Err(ApiError::field(
+                "service_settings",
+                super::validate::REQUIRED,
+            ));
+        };
+        Ok(NewTenant {
+            name,
+            backend_id,
+            cloud: cloud.id,
+            credentials,
+        })
+    }
+}
+
+/// `GET /openstack-tenants/`: a cloud, a name substring, and the page.
+pub struct TenantListQuery {
+    filter: TenantFilter,
+    page: PageRequest,
+}
+
+impl QueryParams for TenantListQuery {
+    const PARAMS: &'static [&'static [ParamDoc]] = &[
+        params![
+            service_settings_uuid,
+            name: "Case-insensitive substring of the name.",
+        ],
+        PAGE_PARAMS,
+    ];
+
+    fn parse(q: &RawQuery) -> Result<Self, ApiError> {
+        let mut v = Validator::default();
+        let filter = TenantFilter {
+            cloud: q.uuids("service_settings_uuid", &mut v).first().copied(),
+            name: q.all("name").first().map(|s| s.to_string()),
+        };
+        v.finish()?;
+        Ok(Self {
+            filter,
+            page: q.page()?,
+        })
+    }
+}
+
+impl QueryDocs for TenantsApi {
+    const QUERIES: &'static [(&'static str, &'static [&'static [ParamDoc]])] =
+        &[("openstack_tenants_list", TenantListQuery::PARAMS)];
 }
 
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::OpenstackTenants")]
@@ -153,25 +248,14 @@ impl TenantsApi {
     )]
     async fn list(
         &self,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         req: &Request,
-        #[oai(name = "service_settings_uuid")] _service_settings_uuid: Query<Option<String>>,
-        /// Case-insensitive substring of the name.
-        #[oai(name = "name")]
-        _name: Query<Option<String>>,
-        #[oai(name = "page")] _page: Query<Option<String>>,
-        #[oai(name = "page_size")] _page_size: Query<Option<String>>,
+        Params(q): Params<TenantListQuery>,
     ) -> Result<Paginated<OpenStackTenant>, ErrorResponse> {
-        let q = RawQuery::of(req);
-        let mut v = Validator::default();
-        let filter = TenantFilter {
-            settings_uuid: q.uuids("service_settings_uuid", &mut v).first().copied(),
-            name: q.all("name").first().map(|s| s.to_string()),
-        };
-        v.finish()?;
-        let paged = tenants::list(&self.state.db, &caller.visibility(), &filter, q.page()?).await?;
-        let items = paged.items.into_iter().map(|t| self.shape(t)).collect();
-        Ok(self.state.paginated(req, items, &paged.page))
+        let tenants = state.catalog.tenants();
+        let paged = tenants.list(&caller.scope(), &q.filter, q.page).await?;
+        Ok(state.paginated(req, paged.map(|t| shape(&state, t))))
     }
 
     /// Register a tenant (staff).
@@ -182,13 +266,21 @@ impl TenantsApi {
     )]
     async fn create(
         &self,
-        caller: Caller,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
         body: Json<OpenStackTenantRequest>,
     ) -> Result<TenantResponse, ErrorResponse> {
-        caller.require_staff()?;
-        let input = tenant_input(body.0)?;
-        let view = tenants::create(&self.state.db, &self.state.secret_box, input).await?;
-        Ok(TenantResponse::Created(Json(self.shape(view))))
+        let new = body.0.check(&state).await?;
+        let view = match state.catalog.tenants().create(new).await {
+            Err(CatalogError::Conflict(_)) => {
+                return Err(ApiError::field("backend_id", DUPLICATE_PROJECT).into());
+            }
+            Err(CatalogError::NotFound) => {
+                return Err(ApiError::field("service_settings", NO_SUCH_OBJECT).into());
+            }
+            other => other?,
+        };
+        Ok(TenantResponse::Created(Json(shape(&state, view))))
     }
 
     #[oai(
@@ -198,12 +290,12 @@ impl TenantsApi {
     )]
     async fn retrieve(
         &self,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
-        uuid: Path<String>,
+        uuid: Path<Uuid>,
     ) -> Result<TenantResponse, ErrorResponse> {
-        let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
-        let view = tenants::get(&self.state.db, &caller.visibility(), uuid).await?;
-        Ok(TenantResponse::Ok(Json(self.shape(view))))
+        let view = state.catalog.tenants().get(&caller.scope(), uuid.0).await?;
+        Ok(TenantResponse::Ok(Json(shape(&state, view))))
     }
 
     /// Remove a tenant and its links, instances and token scopes (staff).
@@ -212,10 +304,13 @@ impl TenantsApi {
         method = "delete",
         operation_id = "openstack_tenants_destroy"
     )]
-    async fn destroy(&self, caller: Caller, uuid: Path<String>) -> Result<Deleted, ErrorResponse> {
-        caller.require_staff()?;
-        let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
-        tenants::delete(&self.state.db, uuid).await?;
+    async fn destroy(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
+        uuid: Path<Uuid>,
+    ) -> Result<Deleted, ErrorResponse> {
+        state.catalog.tenants().delete(uuid.0).await?;
         Ok(Deleted::NoContent)
     }
 
@@ -225,15 +320,13 @@ impl TenantsApi {
         method = "post",
         operation_id = "openstack_tenants_pull"
     )]
-    async fn pull(&self, caller: Caller, uuid: Path<String>) -> Result<Accepted, ErrorResponse> {
-        caller.require_staff()?;
-        let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
-        match &self.state.sync {
-            Some(engine) => engine.pull_tenant(uuid).await.map_err(AppError::from)?,
-            None => {
-                tenants::request_pull(&self.state.db, uuid).await?;
-            }
-        }
+    async fn pull(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
+        uuid: Path<Uuid>,
+    ) -> Result<Accepted, ErrorResponse> {
+        state.sync.pull_tenant(uuid.0).await?;
         Ok(Accepted::Accepted(Detail::json(
             "Pull operation was successfully scheduled.",
         )))

@@ -2,22 +2,22 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use poem_openapi::param::Path;
+use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
 
-use super::auth::Caller;
-use super::errors::ErrorResponse;
+use super::auth::Staff;
+use super::clouds::Deleted;
+use super::errors::{ApiError, ErrorResponse};
+use super::params::Path;
 use super::query::uuid_from_url;
-use super::settings::Deleted;
+use super::validate::{BLANK, Validator};
 use super::{ApiTags, AppState};
-use crate::catalog::tokens::{self, NewToken, TokenView};
-use crate::catalog::{hex, parse_uuid};
-use crate::error::{AppError, Validator};
+use crate::catalog::tokens::{EXPIRY_DAYS, NewToken, TokenRef, TokenView};
+use crate::catalog::{CatalogError, hex};
 
-pub struct TokensApi {
-    pub state: Arc<AppState>,
-}
+pub struct TokensApi;
 
 #[derive(Object)]
 #[oai(rename = "ApiToken")]
@@ -70,29 +70,12 @@ fn shape(view: TokenView, secret: Option<String>) -> ApiToken {
     }
 }
 
-#[OpenApi(prefix_path = "/api", tag = "ApiTags::Tokens")]
-impl TokensApi {
-    #[oai(path = "/tokens/", method = "get", operation_id = "tokens_list")]
-    async fn list(&self, caller: Caller) -> Result<TokenList, ErrorResponse> {
-        caller.require_staff()?;
-        let items = tokens::list(&self.state.db).await?;
-        Ok(TokenList::Ok(Json(
-            items.into_iter().map(|t| shape(t, None)).collect(),
-        )))
-    }
-
-    /// Create a token. The response carries the secret; it cannot be shown again.
-    #[oai(path = "/tokens/", method = "post", operation_id = "tokens_create")]
-    async fn create(
-        &self,
-        caller: Caller,
-        body: Json<ApiTokenRequest>,
-    ) -> Result<TokenCreated, ErrorResponse> {
-        caller.require_staff()?;
-        let body = body.0;
+impl ApiTokenRequest {
+    /// Checks every field (scoped tenants must exist) and reports all errors at once.
+    async fn check(self, state: &AppState) -> Result<NewToken, ApiError> {
         let mut v = Validator::default();
-        let name = v.require("name", &body.name).cloned().unwrap_or_default();
-        let tenants = body
+        let name = v.require("name", &self.name).cloned().unwrap_or_default();
+        let uuids: Vec<uuid::Uuid> = self
             .tenants
             .unwrap_or_default()
             .iter()
@@ -105,16 +88,77 @@ impl TokensApi {
             })
             .collect();
         v.finish()?;
-        let (view, secret) = tokens::create(
-            &self.state.db,
-            NewToken {
-                name,
-                is_staff: body.is_staff.unwrap_or(false),
-                tenants,
-                expires_in_days: body.expires_in_days,
-            },
-        )
-        .await?;
+        let mut v = Validator::default();
+        let name = name.trim().to_string();
+        if name.is_empty() {
+            v.add("name", BLANK);
+        }
+        let is_staff = self.is_staff.unwrap_or(false);
+        match (is_staff, uuids.is_empty()) {
+            (true, false) => v.add("tenants", "A staff token sees everything; give no tenants."),
+            (false, true) => v.add(
+                "tenants",
+                "Give at least one tenant, or make a staff token.",
+            ),
+            _ => {}
+        }
+        if let Some(days) = self.expires_in_days
+            && !EXPIRY_DAYS.contains(&days)
+        {
+            v.add(
+                "expires_in_days",
+                "Ensure this value is between 1 and 36500.",
+            );
+        }
+        v.finish()?;
+        let ids = state.catalog.tenants().ids_of(&uuids).await?;
+        let mut v = Validator::default();
+        for uuid in &uuids {
+            if !ids.contains_key(uuid) {
+                v.add("tenants", format!("Tenant {} does not exist.", hex(uuid)));
+            }
+        }
+        v.finish()?;
+        Ok(NewToken {
+            name,
+            is_staff,
+            tenants: ids.into_values().collect(),
+            expires_in_days: self.expires_in_days,
+        })
+    }
+}
+
+#[OpenApi(prefix_path = "/api", tag = "ApiTags::Tokens")]
+impl TokensApi {
+    #[oai(path = "/tokens/", method = "get", operation_id = "tokens_list")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
+    ) -> Result<TokenList, ErrorResponse> {
+        let items = state.catalog.tokens().list().await?;
+        Ok(TokenList::Ok(Json(
+            items.into_iter().map(|t| shape(t, None)).collect(),
+        )))
+    }
+
+    /// Create a token. The response carries the secret; it cannot be shown again.
+    #[oai(path = "/tokens/", method = "post", operation_id = "tokens_create")]
+    async fn create(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
+        body: Json<ApiTokenRequest>,
+    ) -> Result<TokenCreated, ErrorResponse> {
+        let new = body.0.check(&state).await?;
+        let (view, secret) = match state.catalog.tokens().create(new).await {
+            Err(CatalogError::Conflict(_)) => {
+                return Err(
+                    ApiError::field("name", "A token with this name already exists.").into(),
+                );
+            }
+            other => other?,
+        };
         Ok(TokenCreated::Created(Json(shape(view, Some(secret)))))
     }
 
@@ -123,10 +167,17 @@ impl TokensApi {
         method = "delete",
         operation_id = "tokens_destroy"
     )]
-    async fn destroy(&self, caller: Caller, uuid: Path<String>) -> Result<Deleted, ErrorResponse> {
-        caller.require_staff()?;
-        let uuid = parse_uuid(&uuid.0).ok_or(AppError::NotFound)?;
-        tokens::revoke(&self.state.db, &hex(&uuid)).await?;
+    async fn destroy(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
+        uuid: Path<Uuid>,
+    ) -> Result<Deleted, ErrorResponse> {
+        state
+            .catalog
+            .tokens()
+            .revoke(&TokenRef::Uuid(uuid.0))
+            .await?;
         Ok(Deleted::NoContent)
     }
 }

@@ -1,42 +1,13 @@
-//! The one error type of the service. `api::errors` maps it to HTTP in one place.
+//! DRF-style validation: every bad field of a request reported at once, by field name.
 use std::collections::BTreeMap;
 
-use crate::crypto::CryptoError;
+use super::errors::ApiError;
 
-/// DRF-style validation errors: field name → messages.
+/// Field name → messages.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error("invalid input: {0:?}")]
-    Validation(FieldErrors),
-    #[error("authentication credentials were not provided")]
-    NotAuthenticated,
-    #[error("invalid token")]
-    InvalidToken,
-    #[error("token has expired")]
-    TokenExpired,
-    #[error("permission denied")]
-    Forbidden,
-    #[error("not found")]
-    NotFound,
-    #[error("invalid page")]
-    InvalidPage,
-    #[error("{0}")]
-    Conflict(String),
-    #[error("database error: {0}")]
-    Database(#[from] sea_orm::DbErr),
-    #[error(transparent)]
-    Crypto(#[from] CryptoError),
-}
-
-impl AppError {
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        Self::Validation(BTreeMap::from([(field.to_string(), vec![message.into()])]))
-    }
-}
-
-pub type AppResult<T> = Result<T, AppError>;
+pub const REQUIRED: &str = "This field is required.";
+pub const BLANK: &str = "This field may not be blank.";
 
 /// Collects field errors so a request reports every bad field at once, as DRF does.
 #[derive(Default, Debug)]
@@ -54,16 +25,26 @@ impl Validator {
 
     pub fn require<'a, T>(&mut self, field: &str, value: &'a Option<T>) -> Option<&'a T> {
         if value.is_none() {
-            self.add(field, "This field is required.");
+            self.add(field, REQUIRED);
         }
         value.as_ref()
     }
 
-    pub fn finish(self) -> AppResult<()> {
+    /// A required text field, trimmed; blank is an error.
+    pub fn required_text(&mut self, field: &str, value: &Option<String>) -> Option<String> {
+        let text = self.require(field, value)?.trim();
+        if text.is_empty() {
+            self.add(field, BLANK);
+            return None;
+        }
+        Some(text.to_string())
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
             Ok(())
         } else {
-            Err(AppError::Validation(self.errors))
+            Err(ApiError::Validation(self.errors))
         }
     }
 }

@@ -67,11 +67,6 @@ pub async fn open(url: &str) -> Result<DatabaseConnection, DbErr> {
     connect(url).await
 }
 
-/// Cheap reachability probe for `/health`.
-pub async fn ping(db: &DatabaseConnection) -> bool {
-    db.ping().await.is_ok()
-}
-
 /// Starts a read-only transaction that sees one moment of the database throughout
 /// (REPEATABLE READ on PostgreSQL; any SQLite read transaction in WAL mode does).
 pub async fn begin_snapshot_read(
@@ -113,14 +108,14 @@ const LOCK_NAMESPACE: i32 = 0x6363_7331;
 /// different orders deadlock on PostgreSQL. SQLite already has a single writer.
 pub async fn lock_cloud_writes(
     txn: &sea_orm::DatabaseTransaction,
-    settings_id: i32,
+    cloud: super::CloudId,
 ) -> Result<(), sea_orm::DbErr> {
     use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
             "SELECT pg_advisory_xact_lock($1, $2)",
-            [LOCK_NAMESPACE.into(), settings_id.into()],
+            [LOCK_NAMESPACE.into(), cloud.0.into()],
         ))
         .await?;
     }

@@ -1,7 +1,6 @@
 //! Image queries: the filtered, visibility-checked, de-duplicated and paginated list, and
 //! single-image retrieval.
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use entity::{image_tenants, images, service_settings, tenants};
 use sea_orm::sea_query::{Alias, Condition, Expr, Func, IntoIden, Query};
@@ -11,18 +10,19 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::Visibility;
-use super::offerings::{self, OfferingScope};
+use super::offerings::OfferingScope;
 use super::paging::{PageRequest, Paged};
-use super::read_index::ReadIndex;
-use crate::error::{AppError, AppResult};
+use super::{Catalog, CatalogError, CatalogResult, CloudId, ImageId, Scope};
+
+/// A catalog image as stored.
+pub type Image = images::Model;
 
 #[derive(Clone, Debug, Default)]
 pub struct ImageFilter {
     /// Case-insensitive substrings; each must match.
     pub name_contains: Vec<String>,
     pub name_exact: Vec<String>,
-    pub settings: Vec<Uuid>,
+    pub clouds: Vec<Uuid>,
     pub tenants: Vec<Uuid>,
     pub offerings: Vec<Uuid>,
     pub is_rescue_image: Option<bool>,
@@ -32,59 +32,108 @@ pub struct ImageFilter {
 
 #[derive(Clone, Debug)]
 pub struct ImageRow {
-    pub image: images::Model,
-    pub settings_uuid: Uuid,
+    pub image: Image,
+    pub cloud_uuid: Uuid,
 }
 
 /// A filter whose uuids have been looked up, ready to become SQL.
 struct ResolvedFilter<'a> {
     filter: &'a ImageFilter,
-    visibility: &'a Visibility,
+    scope: &'a Scope,
     /// `None` for an unknown offering uuid: nothing can match.
     offerings: Vec<Option<OfferingScope>>,
 }
 
-pub async fn list(
-    db: &DatabaseConnection,
-    index: &Arc<ReadIndex>,
-    visibility: &Visibility,
-    filter: &ImageFilter,
-    page: PageRequest,
-) -> AppResult<Paged<ImageRow>> {
-    let resolved = resolve(db, visibility, filter).await?;
-    if let Some(snapshot) = index.fresh(db).await? {
-        let matching = snapshot.matching(filter, visibility, &resolved.offerings);
-        let (page, positions) = page.slice(&matching).map_err(|_| AppError::InvalidPage)?;
-        let ids: Vec<i64> = positions.iter().map(|&p| snapshot.image_id(p)).collect();
-        let rows = rows_in_order(db, &ids).await?;
-        // The index knows the clouds' uuids, which saves a query.
-        let items = with_settings_uuids(db, rows, |id| snapshot.settings_uuid(id)).await?;
-        return Ok(Paged { items, page });
+pub struct Images<'a>(pub(super) &'a Catalog);
+
+impl Images<'_> {
+    /// The images `scope` sees that pass `filter`, by name then uuid, one page of them.
+    pub async fn list(
+        &self,
+        scope: &Scope,
+        filter: &ImageFilter,
+        page: PageRequest,
+    ) -> CatalogResult<Paged<ImageRow>> {
+        let db = self.0.db();
+        let resolved = self.resolve(scope, filter).await?;
+        if let Some(snapshot) = self.0.index.fresh(db).await? {
+            let matching = snapshot.matching(filter, scope, &resolved.offerings);
+            let (page, positions) = page.slice(&matching)?;
+            let ids: Vec<ImageId> = positions.iter().map(|&p| snapshot.image_id(p)).collect();
+            let rows = rows_in_order(db, &ids).await?;
+            // The index knows the clouds' uuids, which saves a query.
+            let items = with_cloud_uuids(db, rows, |id| snapshot.cloud_uuid(id)).await?;
+            return Ok(Paged { items, page });
+        }
+        let condition = resolved.condition(images::Entity);
+        let total = images::Entity::find()
+            .filter(condition.clone())
+            .count(db)
+            .await?;
+        let page = page.resolve(total)?;
+        let rows = images::Entity::find()
+            .filter(condition)
+            .order_by_asc(images::Column::Name)
+            .order_by_asc(images::Column::Uuid)
+            .offset(page.offset())
+            .limit(page.size)
+            .all(db)
+            .await?;
+        Ok(Paged {
+            items: with_cloud_uuids(db, rows, |_| None).await?,
+            page,
+        })
     }
-    let condition = resolved.condition(images::Entity);
-    let total = images::Entity::find()
-        .filter(condition.clone())
-        .count(db)
-        .await?;
-    let page = page.resolve(total).map_err(|_| AppError::InvalidPage)?;
-    let rows = images::Entity::find()
-        .filter(condition)
-        .order_by_asc(images::Column::Name)
-        .order_by_asc(images::Column::Uuid)
-        .offset(page.offset())
-        .limit(page.size)
-        .all(db)
-        .await?;
-    Ok(Paged {
-        items: with_settings_uuids(db, rows, |_| None).await?,
-        page,
-    })
+
+    /// How many images `scope` sees that pass `filter`.
+    pub async fn count(&self, scope: &Scope, filter: &ImageFilter) -> CatalogResult<u64> {
+        let db = self.0.db();
+        let resolved = self.resolve(scope, filter).await?;
+        if let Some(snapshot) = self.0.index.fresh(db).await? {
+            return Ok(snapshot.matching(filter, scope, &resolved.offerings).len() as u64);
+        }
+        Ok(images::Entity::find()
+            .filter(resolved.condition(images::Entity))
+            .count(db)
+            .await?)
+    }
+
+    /// One image, if `scope` sees it.
+    pub async fn get(&self, scope: &Scope, uuid: Uuid) -> CatalogResult<ImageRow> {
+        let db = self.0.db();
+        let image = images::Entity::find()
+            .filter(images::Column::Uuid.eq(uuid))
+            .filter(scope_condition(images::Entity, scope))
+            .one(db)
+            .await?
+            .ok_or(CatalogError::NotFound)?;
+        with_cloud_uuids(db, vec![image], |_| None)
+            .await?
+            .pop()
+            .ok_or(CatalogError::NotFound)
+    }
+
+    async fn resolve<'a>(
+        &self,
+        scope: &'a Scope,
+        filter: &'a ImageFilter,
+    ) -> CatalogResult<ResolvedFilter<'a>> {
+        let mut scopes = Vec::with_capacity(filter.offerings.len());
+        for uuid in &filter.offerings {
+            scopes.push(self.0.offerings().scope_of(*uuid).await?);
+        }
+        Ok(ResolvedFilter {
+            filter,
+            scope,
+            offerings: scopes,
+        })
+    }
 }
 
 /// The rows with these ids, in the order given. A row deleted since the index was read is
 /// left out.
-async fn rows_in_order(db: &DatabaseConnection, ids: &[i64]) -> AppResult<Vec<images::Model>> {
-    let mut by_id: HashMap<i64, images::Model> = images::Entity::find()
+async fn rows_in_order(db: &DatabaseConnection, ids: &[ImageId]) -> CatalogResult<Vec<Image>> {
+    let mut by_id: HashMap<ImageId, Image> = images::Entity::find()
         .filter(images::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await?
@@ -94,66 +143,15 @@ async fn rows_in_order(db: &DatabaseConnection, ids: &[i64]) -> AppResult<Vec<im
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
-pub async fn count(
-    db: &DatabaseConnection,
-    index: &Arc<ReadIndex>,
-    visibility: &Visibility,
-    filter: &ImageFilter,
-) -> AppResult<u64> {
-    let resolved = resolve(db, visibility, filter).await?;
-    if let Some(snapshot) = index.fresh(db).await? {
-        return Ok(snapshot
-            .matching(filter, visibility, &resolved.offerings)
-            .len() as u64);
-    }
-    Ok(images::Entity::find()
-        .filter(resolved.condition(images::Entity))
-        .count(db)
-        .await?)
-}
-
-pub async fn get(
-    db: &DatabaseConnection,
-    visibility: &Visibility,
-    uuid: Uuid,
-) -> AppResult<ImageRow> {
-    let image = images::Entity::find()
-        .filter(images::Column::Uuid.eq(uuid))
-        .filter(visibility_condition(images::Entity, visibility))
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    with_settings_uuids(db, vec![image], |_| None)
-        .await?
-        .pop()
-        .ok_or(AppError::NotFound)
-}
-
-async fn resolve<'a>(
-    db: &DatabaseConnection,
-    visibility: &'a Visibility,
-    filter: &'a ImageFilter,
-) -> AppResult<ResolvedFilter<'a>> {
-    let mut scopes = Vec::with_capacity(filter.offerings.len());
-    for uuid in &filter.offerings {
-        scopes.push(offerings::scope_of(db, *uuid).await?);
-    }
-    Ok(ResolvedFilter {
-        filter,
-        visibility,
-        offerings: scopes,
-    })
-}
-
 /// Pairs rows with their cloud's uuid: from `known` where it has it, else from the database
 /// (no query when `known` has them all).
-async fn with_settings_uuids(
+async fn with_cloud_uuids(
     db: &DatabaseConnection,
-    rows: Vec<images::Model>,
-    known: impl Fn(i32) -> Option<Uuid>,
-) -> AppResult<Vec<ImageRow>> {
-    let mut uuids: HashMap<i32, Uuid> = HashMap::new();
-    let mut missing: Vec<i32> = Vec::new();
+    rows: Vec<Image>,
+    known: impl Fn(CloudId) -> Option<Uuid>,
+) -> CatalogResult<Vec<ImageRow>> {
+    let mut uuids: HashMap<CloudId, Uuid> = HashMap::new();
+    let mut missing: Vec<CloudId> = Vec::new();
     for id in rows.iter().map(|i| i.settings_id) {
         match known(id) {
             Some(uuid) => {
@@ -171,18 +169,17 @@ async fn with_settings_uuids(
                 .column(service_settings::Column::Id)
                 .column(service_settings::Column::Uuid)
                 .filter(service_settings::Column::Id.is_in(missing))
-                .into_tuple::<(i32, Uuid)>()
+                .into_tuple::<(CloudId, Uuid)>()
                 .all(db)
                 .await?,
         );
     }
     rows.into_iter()
         .map(|image| {
-            let settings_uuid = *uuids.get(&image.settings_id).ok_or(AppError::NotFound)?;
-            Ok(ImageRow {
-                image,
-                settings_uuid,
-            })
+            let cloud_uuid = *uuids
+                .get(&image.settings_id)
+                .ok_or(CatalogError::NotFound)?;
+            Ok(ImageRow { image, cloud_uuid })
         })
         .collect()
 }
@@ -202,11 +199,12 @@ fn linked_to(t: impl IntoIden + Clone, tenant_ids: sea_orm::sea_query::SelectSta
     )
 }
 
-pub(crate) fn visibility_condition(t: impl IntoIden + Clone, visibility: &Visibility) -> Condition {
-    match visibility {
-        Visibility::All => Condition::all(),
-        Visibility::Tenants(ids) if ids.is_empty() => Condition::all().add(nothing()),
-        Visibility::Tenants(ids) => Condition::all().add(
+/// Images linked to one of the scope's tenants (all for staff).
+pub(super) fn scope_condition(t: impl IntoIden + Clone, scope: &Scope) -> Condition {
+    match scope {
+        Scope::All => Condition::all(),
+        Scope::Tenants(ids) if ids.is_empty() => Condition::all().add(nothing()),
+        Scope::Tenants(ids) => Condition::all().add(
             Expr::col((t, images::Column::Id)).in_subquery(
                 Query::select()
                     .column(image_tenants::Column::ImageId)
@@ -223,7 +221,7 @@ impl ResolvedFilter<'_> {
     fn plain_condition(&self, t: impl IntoIden + Clone) -> Condition {
         let f = self.filter;
         let col = |c: images::Column| Expr::col((t.clone(), c));
-        let mut cond = visibility_condition(t.clone(), self.visibility);
+        let mut cond = scope_condition(t.clone(), self.scope);
         for needle in &f.name_contains {
             cond = cond.add(
                 Expr::expr(Func::lower(col(images::Column::Name)))
@@ -233,7 +231,7 @@ impl ResolvedFilter<'_> {
         for name in &f.name_exact {
             cond = cond.add(col(images::Column::Name).eq(name.as_str()));
         }
-        for uuid in &f.settings {
+        for uuid in &f.clouds {
             cond = cond.add(
                 col(images::Column::SettingsId).in_subquery(
                     Query::select()
@@ -265,7 +263,7 @@ impl ResolvedFilter<'_> {
                         .and_where(tenants::Column::Id.eq(*id))
                         .to_owned(),
                 ),
-                Some(OfferingScope::Settings {
+                Some(OfferingScope::Cloud {
                     id,
                     has_tenants: true,
                 }) => linked_to(
@@ -276,7 +274,7 @@ impl ResolvedFilter<'_> {
                         .and_where(tenants::Column::SettingsId.eq(*id))
                         .to_owned(),
                 ),
-                Some(OfferingScope::Settings {
+                Some(OfferingScope::Cloud {
                     id,
                     has_tenants: false,
                 }) => col(images::Column::SettingsId).eq(*id),

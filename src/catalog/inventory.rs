@@ -11,6 +11,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::clouds::Cloud;
+use super::credentials::Credentials;
+use super::tenants::Tenant;
+use super::{Catalog, CatalogError, CatalogResult, CloudId, ImageId, ImageVisibility, TenantId};
+
 /// Rows per multi-row statement: well under SQLite's bound-variable limit.
 const CHUNK: usize = 400;
 /// Ids looked up per query while comparing a page (a Glance page holds up to 1000). SQLite
@@ -77,7 +82,7 @@ pub struct ImageRecord {
     pub min_disk: i64,
     pub min_ram: i64,
     pub status: String,
-    pub visibility: String,
+    pub visibility: ImageVisibility,
     pub size: Option<i64>,
     pub checksum: Option<String>,
     pub disk_format: Option<String>,
@@ -112,16 +117,16 @@ impl From<images::Model> for ImageRecord {
 }
 
 impl ImageRecord {
-    fn active_model(&self, settings_id: i32) -> images::ActiveModel {
+    fn active_model(&self, cloud: CloudId) -> images::ActiveModel {
         images::ActiveModel {
             uuid: Set(Uuid::new_v4()),
-            settings_id: Set(settings_id),
+            settings_id: Set(cloud),
             backend_id: Set(self.backend_id.clone()),
             name: Set(self.name.clone()),
             min_disk: Set(self.min_disk),
             min_ram: Set(self.min_ram),
             status: Set(self.status.clone()),
-            visibility: Set(self.visibility.clone()),
+            visibility: Set(self.visibility),
             size: Set(self.size),
             checksum: Set(self.checksum.clone()),
             disk_format: Set(self.disk_format.clone()),
@@ -142,66 +147,16 @@ pub struct KnownImage {
     pub linked: bool,
 }
 
-/// The catalog rows for these Glance ids of one cloud, with the tenant's links.
-pub async fn known_images(
-    db: &DatabaseConnection,
-    settings_id: i32,
-    tenant_id: i32,
-    backend_ids: &[String],
-) -> Result<HashMap<String, KnownImage>, DbErr> {
-    let mut out = HashMap::with_capacity(backend_ids.len());
-    for chunk in backend_ids.chunks(lookup_chunk(db)) {
-        let rows = images::Entity::find()
-            .filter(images::Column::SettingsId.eq(settings_id))
-            .filter(images::Column::BackendId.is_in(chunk.iter().cloned()))
-            .all(db)
-            .await?;
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let linked: HashSet<i64> = image_tenants::Entity::find()
-            .select_only()
-            .column(image_tenants::Column::ImageId)
-            .filter(image_tenants::Column::TenantId.eq(tenant_id))
-            .filter(image_tenants::Column::ImageId.is_in(ids))
-            .into_tuple::<i64>()
-            .all(db)
-            .await?
-            .into_iter()
-            .collect();
-        for row in rows {
-            let is_linked = linked.contains(&row.id);
-            out.insert(
-                row.backend_id.clone(),
-                KnownImage {
-                    linked: is_linked,
-                    record: row.into(),
-                },
-            );
-        }
-    }
-    Ok(out)
+/// A tenant to sync: the tenant, its cloud, and the credentials to log in with (the
+/// tenant's own, else the cloud's).
+pub struct SyncTarget {
+    pub tenant: Tenant,
+    pub cloud: Cloud,
+    /// `Err` when the stored credentials cannot be opened (the sync records the failure).
+    pub credentials: Result<Option<Credentials>, crate::crypto::CryptoError>,
 }
 
-/// Names of images of one cloud by Glance id (to name the image an instance runs).
-pub async fn image_names(
-    db: &DatabaseConnection,
-    settings_id: i32,
-    backend_ids: &[String],
-) -> Result<HashMap<String, String>, DbErr> {
-    let mut out = HashMap::new();
-    for chunk in backend_ids.chunks(lookup_chunk(db)) {
-        let rows: Vec<(String, String)> = images::Entity::find()
-            .select_only()
-            .column(images::Column::BackendId)
-            .column(images::Column::Name)
-            .filter(images::Column::SettingsId.eq(settings_id))
-            .filter(images::Column::BackendId.is_in(chunk.iter().cloned()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        out.extend(rows);
-    }
-    Ok(out)
-}
+pub struct Inventory<'a>(pub(super) &'a Catalog);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstanceRecord {
@@ -215,41 +170,8 @@ pub struct InstanceRecord {
 
 pub struct KnownInstance {
     pub record: InstanceRecord,
-    pub tenant_id: i32,
+    pub tenant_id: TenantId,
     pub deleted: bool,
-}
-
-pub async fn known_instances(
-    db: &DatabaseConnection,
-    settings_id: i32,
-    backend_ids: &[String],
-) -> Result<HashMap<String, KnownInstance>, DbErr> {
-    let mut out = HashMap::with_capacity(backend_ids.len());
-    for chunk in backend_ids.chunks(lookup_chunk(db)) {
-        let rows = instances::Entity::find()
-            .filter(instances::Column::SettingsId.eq(settings_id))
-            .filter(instances::Column::BackendId.is_in(chunk.iter().cloned()))
-            .all(db)
-            .await?;
-        for m in rows {
-            out.insert(
-                m.backend_id.clone(),
-                KnownInstance {
-                    tenant_id: m.tenant_id,
-                    deleted: m.deleted_at.is_some(),
-                    record: InstanceRecord {
-                        backend_id: m.backend_id,
-                        name: m.name,
-                        image_backend_id: m.image_backend_id,
-                        image_name: m.image_name,
-                        status: m.status,
-                        backend_created_at: m.backend_created_at,
-                    },
-                },
-            );
-        }
-    }
-    Ok(out)
 }
 
 /// Glance ids a listing has seen, kept as 64-bit hashes: a million ids take ~16 MiB rather
@@ -338,134 +260,263 @@ impl AppliedCounts {
     }
 }
 
-/// Applies a tenant's changes atomically: either all of them or none.
-pub async fn apply(
-    db: &DatabaseConnection,
-    settings_id: i32,
-    tenant_id: i32,
-    changes: &TenantChanges,
-    now: DateTime<Utc>,
-) -> Result<AppliedCounts, DbErr> {
-    let txn = crate::db::begin_write(db).await?;
-    crate::db::lock_cloud_writes(&txn, settings_id).await?;
-    let mut counts = AppliedCounts::default();
-    let t0 = std::time::Instant::now();
-
-    for chunk in changes.upsert_images.chunks(CHUNK) {
-        let models = chunk.iter().map(|r| r.active_model(settings_id));
-        images::Entity::insert_many(models)
-            .on_conflict(
-                OnConflict::columns([images::Column::SettingsId, images::Column::BackendId])
-                    .update_columns(UPDATED_IMAGE_COLUMNS)
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-        counts.images_upserted += chunk.len() as u64;
+impl Inventory<'_> {
+    /// The tenant to sync, with its cloud and opened credentials.
+    pub async fn target(&self, tenant_id: TenantId) -> CatalogResult<SyncTarget> {
+        let Some((tenant, Some(cloud))) = tenants::Entity::find_by_id(tenant_id)
+            .find_also_related(entity::service_settings::Entity)
+            .one(self.0.db())
+            .await?
+        else {
+            return Err(CatalogError::NotFound);
+        };
+        let sealed = tenant
+            .credentials
+            .as_deref()
+            .or(cloud.credentials.as_deref());
+        let credentials = sealed
+            .map(|sealed| Credentials::open(&self.0.secrets, sealed))
+            .transpose();
+        Ok(SyncTarget {
+            tenant,
+            cloud,
+            credentials,
+        })
     }
 
-    if changes.staged {
-        let (upserted, linked) = super::staging::apply(&txn, settings_id, tenant_id).await?;
-        counts.images_upserted += upserted;
-        counts.images_linked += linked;
-    }
-    let t_images = t0.elapsed();
-    // One statement per chunk: the ids are looked up inside the database.
-    for chunk in changes.link.chunks(LINK_CHUNK) {
-        let select = Query::select()
-            .column(images::Column::Id)
-            .expr(Expr::val(tenant_id))
-            .from(images::Entity)
-            .and_where(images::Column::SettingsId.eq(settings_id))
-            .and_where(images::Column::BackendId.is_in(chunk.iter().cloned()))
-            .to_owned();
-        let insert = insert_links(select)?;
-        counts.images_linked += txn.execute(&insert).await?.rows_affected();
-    }
-
-    let t_links = t0.elapsed();
-    // What the tenant no longer sees: its links whose Glance id was not listed. Read in
-    // slices by image id, so memory holds only what is gone.
-    let mut gone: Vec<i64> = Vec::new();
-    let mut after = 0i64;
-    loop {
-        let slice = Query::select()
-            .column((image_tenants::Entity, image_tenants::Column::ImageId))
-            .column((images::Entity, images::Column::BackendId))
-            .from(image_tenants::Entity)
-            .inner_join(
-                images::Entity,
-                Expr::col((images::Entity, images::Column::Id))
-                    .equals((image_tenants::Entity, image_tenants::Column::ImageId)),
-            )
-            .and_where(
-                Expr::col((image_tenants::Entity, image_tenants::Column::TenantId)).eq(tenant_id),
-            )
-            .and_where(Expr::col((image_tenants::Entity, image_tenants::Column::ImageId)).gt(after))
-            .order_by(
-                (image_tenants::Entity, image_tenants::Column::ImageId),
-                sea_orm::Order::Asc,
-            )
-            .limit(SCAN_SLICE)
-            .to_owned();
-        let rows = txn.query_all(&slice).await?;
-        let Some(last) = rows.last() else { break };
-        after = last.try_get("", "image_id")?;
-        for row in &rows {
-            let backend_id: String = row.try_get("", "backend_id")?;
-            if !changes.seen_images.contains(&backend_id) {
-                gone.push(row.try_get("", "image_id")?);
+    /// The catalog rows for these Glance ids of one cloud, with the tenant's links.
+    pub async fn known_images(
+        &self,
+        cloud: CloudId,
+        tenant_id: TenantId,
+        backend_ids: &[String],
+    ) -> CatalogResult<HashMap<String, KnownImage>> {
+        let db = self.0.db();
+        let mut out = HashMap::with_capacity(backend_ids.len());
+        for chunk in backend_ids.chunks(lookup_chunk(db)) {
+            let rows = images::Entity::find()
+                .filter(images::Column::SettingsId.eq(cloud))
+                .filter(images::Column::BackendId.is_in(chunk.iter().cloned()))
+                .all(db)
+                .await?;
+            let ids: Vec<ImageId> = rows.iter().map(|r| r.id).collect();
+            let linked: HashSet<ImageId> = image_tenants::Entity::find()
+                .select_only()
+                .column(image_tenants::Column::ImageId)
+                .filter(image_tenants::Column::TenantId.eq(tenant_id))
+                .filter(image_tenants::Column::ImageId.is_in(ids))
+                .into_tuple::<ImageId>()
+                .all(db)
+                .await?
+                .into_iter()
+                .collect();
+            for row in rows {
+                let is_linked = linked.contains(&row.id);
+                out.insert(
+                    row.backend_id.clone(),
+                    KnownImage {
+                        linked: is_linked,
+                        record: row.into(),
+                    },
+                );
             }
         }
-        if rows.len() < SCAN_SLICE as usize {
-            break;
-        }
-    }
-    for chunk in gone.chunks(CHUNK) {
-        let res = image_tenants::Entity::delete_many()
-            .filter(image_tenants::Column::TenantId.eq(tenant_id))
-            .filter(image_tenants::Column::ImageId.is_in(chunk.iter().copied()))
-            .exec(&txn)
-            .await?;
-        counts.images_unlinked += res.rows_affected;
-        // Images that no tenant sees any more leave the catalog.
-        let res = images::Entity::delete_many()
-            .filter(images::Column::Id.is_in(chunk.iter().copied()))
-            .filter(
-                Expr::exists(
-                    Query::select()
-                        .expr(Expr::val(1))
-                        .from(image_tenants::Entity)
-                        .and_where(
-                            Expr::col((image_tenants::Entity, image_tenants::Column::ImageId))
-                                .equals((images::Entity, images::Column::Id)),
-                        )
-                        .to_owned(),
-                )
-                .not(),
-            )
-            .exec(&txn)
-            .await?;
-        counts.images_deleted += res.rows_affected;
+        Ok(out)
     }
 
-    for chunk in changes.upsert_instances.chunks(CHUNK) {
-        let models = chunk.iter().map(|r| instances::ActiveModel {
-            uuid: Set(Uuid::new_v4()),
-            settings_id: Set(settings_id),
-            tenant_id: Set(tenant_id),
-            backend_id: Set(r.backend_id.clone()),
-            name: Set(r.name.clone()),
-            image_backend_id: Set(r.image_backend_id.clone()),
-            image_name: Set(r.image_name.clone()),
-            status: Set(r.status.clone()),
-            backend_created_at: Set(r.backend_created_at),
-            deleted_at: Set(None),
-            ..Default::default()
-        });
-        instances::Entity::insert_many(models)
-            .on_conflict(
-                OnConflict::columns([instances::Column::SettingsId, instances::Column::BackendId])
+    /// Names of images of one cloud by Glance id (to name the image an instance runs).
+    pub async fn image_names(
+        &self,
+        cloud: CloudId,
+        backend_ids: &[String],
+    ) -> CatalogResult<HashMap<String, String>> {
+        let db = self.0.db();
+        let mut out = HashMap::new();
+        for chunk in backend_ids.chunks(lookup_chunk(db)) {
+            let rows: Vec<(String, String)> = images::Entity::find()
+                .select_only()
+                .column(images::Column::BackendId)
+                .column(images::Column::Name)
+                .filter(images::Column::SettingsId.eq(cloud))
+                .filter(images::Column::BackendId.is_in(chunk.iter().cloned()))
+                .into_tuple()
+                .all(db)
+                .await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// The catalog's rows for these Nova ids of one cloud.
+    pub async fn known_instances(
+        &self,
+        cloud: CloudId,
+        backend_ids: &[String],
+    ) -> CatalogResult<HashMap<String, KnownInstance>> {
+        let db = self.0.db();
+        let mut out = HashMap::with_capacity(backend_ids.len());
+        for chunk in backend_ids.chunks(lookup_chunk(db)) {
+            let rows = instances::Entity::find()
+                .filter(instances::Column::SettingsId.eq(cloud))
+                .filter(instances::Column::BackendId.is_in(chunk.iter().cloned()))
+                .all(db)
+                .await?;
+            for m in rows {
+                out.insert(
+                    m.backend_id.clone(),
+                    KnownInstance {
+                        tenant_id: m.tenant_id,
+                        deleted: m.deleted_at.is_some(),
+                        record: InstanceRecord {
+                            backend_id: m.backend_id,
+                            name: m.name,
+                            image_backend_id: m.image_backend_id,
+                            image_name: m.image_name,
+                            status: m.status,
+                            backend_created_at: m.backend_created_at,
+                        },
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies a tenant's changes atomically: either all of them or none.
+    pub async fn apply(
+        &self,
+        settings_id: CloudId,
+        tenant_id: TenantId,
+        changes: &TenantChanges,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<AppliedCounts> {
+        let db = self.0.db();
+        let txn = super::db::begin_write(db).await?;
+        super::db::lock_cloud_writes(&txn, settings_id).await?;
+        let mut counts = AppliedCounts::default();
+        let t0 = std::time::Instant::now();
+
+        for chunk in changes.upsert_images.chunks(CHUNK) {
+            let models = chunk.iter().map(|r| r.active_model(settings_id));
+            images::Entity::insert_many(models)
+                .on_conflict(
+                    OnConflict::columns([images::Column::SettingsId, images::Column::BackendId])
+                        .update_columns(UPDATED_IMAGE_COLUMNS)
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+            counts.images_upserted += chunk.len() as u64;
+        }
+
+        if changes.staged {
+            let (upserted, linked) = super::staging::apply(&txn, settings_id, tenant_id).await?;
+            counts.images_upserted += upserted;
+            counts.images_linked += linked;
+        }
+        let t_images = t0.elapsed();
+        // One statement per chunk: the ids are looked up inside the database.
+        for chunk in changes.link.chunks(LINK_CHUNK) {
+            let select = Query::select()
+                .column(images::Column::Id)
+                .expr(Expr::val(tenant_id))
+                .from(images::Entity)
+                .and_where(images::Column::SettingsId.eq(settings_id))
+                .and_where(images::Column::BackendId.is_in(chunk.iter().cloned()))
+                .to_owned();
+            let insert = insert_links(select)?;
+            counts.images_linked += txn.execute(&insert).await?.rows_affected();
+        }
+
+        let t_links = t0.elapsed();
+        // What the tenant no longer sees: its links whose Glance id was not listed. Read in
+        // slices by image id, so memory holds only what is gone.
+        let mut gone: Vec<ImageId> = Vec::new();
+        let mut after = ImageId(0);
+        loop {
+            let slice = Query::select()
+                .column((image_tenants::Entity, image_tenants::Column::ImageId))
+                .column((images::Entity, images::Column::BackendId))
+                .from(image_tenants::Entity)
+                .inner_join(
+                    images::Entity,
+                    Expr::col((images::Entity, images::Column::Id))
+                        .equals((image_tenants::Entity, image_tenants::Column::ImageId)),
+                )
+                .and_where(
+                    Expr::col((image_tenants::Entity, image_tenants::Column::TenantId))
+                        .eq(tenant_id),
+                )
+                .and_where(
+                    Expr::col((image_tenants::Entity, image_tenants::Column::ImageId)).gt(after),
+                )
+                .order_by(
+                    (image_tenants::Entity, image_tenants::Column::ImageId),
+                    sea_orm::Order::Asc,
+                )
+                .limit(SCAN_SLICE)
+                .to_owned();
+            let rows = txn.query_all(&slice).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get("", "image_id")?;
+            for row in &rows {
+                let backend_id: String = row.try_get("", "backend_id")?;
+                if !changes.seen_images.contains(&backend_id) {
+                    gone.push(row.try_get("", "image_id")?);
+                }
+            }
+            if rows.len() < SCAN_SLICE as usize {
+                break;
+            }
+        }
+        for chunk in gone.chunks(CHUNK) {
+            let res = image_tenants::Entity::delete_many()
+                .filter(image_tenants::Column::TenantId.eq(tenant_id))
+                .filter(image_tenants::Column::ImageId.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+            counts.images_unlinked += res.rows_affected;
+            // Images that no tenant sees any more leave the catalog.
+            let res = images::Entity::delete_many()
+                .filter(images::Column::Id.is_in(chunk.iter().copied()))
+                .filter(
+                    Expr::exists(
+                        Query::select()
+                            .expr(Expr::val(1))
+                            .from(image_tenants::Entity)
+                            .and_where(
+                                Expr::col((image_tenants::Entity, image_tenants::Column::ImageId))
+                                    .equals((images::Entity, images::Column::Id)),
+                            )
+                            .to_owned(),
+                    )
+                    .not(),
+                )
+                .exec(&txn)
+                .await?;
+            counts.images_deleted += res.rows_affected;
+        }
+
+        for chunk in changes.upsert_instances.chunks(CHUNK) {
+            let models = chunk.iter().map(|r| instances::ActiveModel {
+                uuid: Set(Uuid::new_v4()),
+                settings_id: Set(settings_id),
+                tenant_id: Set(tenant_id),
+                backend_id: Set(r.backend_id.clone()),
+                name: Set(r.name.clone()),
+                image_backend_id: Set(r.image_backend_id.clone()),
+                image_name: Set(r.image_name.clone()),
+                status: Set(r.status.clone()),
+                backend_created_at: Set(r.backend_created_at),
+                deleted_at: Set(None),
+                ..Default::default()
+            });
+            instances::Entity::insert_many(models)
+                .on_conflict(
+                    OnConflict::columns([
+                        instances::Column::SettingsId,
+                        instances::Column::BackendId,
+                    ])
                     .update_columns([
                         instances::Column::TenantId,
                         instances::Column::Name,
@@ -476,75 +527,90 @@ pub async fn apply(
                         instances::Column::DeletedAt,
                     ])
                     .to_owned(),
-            )
-            .exec_without_returning(&txn)
+                )
+                .exec_without_returning(&txn)
+                .await?;
+            counts.instances_upserted += chunk.len() as u64;
+        }
+
+        // Instances that vanished are kept, marked deleted, so "created" counts keep history.
+        let live: Vec<(i64, String)> = instances::Entity::find()
+            .select_only()
+            .column(instances::Column::Id)
+            .column(instances::Column::BackendId)
+            .filter(instances::Column::TenantId.eq(tenant_id))
+            .filter(instances::Column::DeletedAt.is_null())
+            .into_tuple()
+            .all(&txn)
             .await?;
-        counts.instances_upserted += chunk.len() as u64;
+        let vanished: Vec<i64> = live
+            .into_iter()
+            .filter(|(_, b)| !changes.seen_instances.contains(b))
+            .map(|(id, _)| id)
+            .collect();
+        for chunk in vanished.chunks(CHUNK) {
+            let res = instances::Entity::update_many()
+                .col_expr(instances::Column::DeletedAt, Expr::val(now))
+                .filter(instances::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+            counts.instances_marked_deleted += res.rows_affected;
+        }
+
+        if let Some(info) = &changes.info {
+            tenants::Entity::update_many()
+                .col_expr(
+                    tenants::Column::ImageQuotaUsage,
+                    Expr::val(info.image_quota_usage.clone()),
+                )
+                .col_expr(tenants::Column::Stores, Expr::val(info.stores.clone()))
+                .col_expr(
+                    tenants::Column::ImportMethods,
+                    Expr::val(info.import_methods.clone()),
+                )
+                .filter(tenants::Column::Id.eq(tenant_id))
+                .exec(&txn)
+                .await?;
+        }
+
+        if counts.changes_listing() {
+            super::read_index::touch(&txn, settings_id).await?;
+        }
+
+        let t_rest = t0.elapsed();
+        txn.commit().await?;
+        tracing::debug!(
+            images_ms = t_images.as_millis() as u64,
+            links_ms = (t_links - t_images).as_millis() as u64,
+            rest_ms = (t_rest - t_links).as_millis() as u64,
+            commit_ms = (t0.elapsed() - t_rest).as_millis() as u64,
+            "apply phases"
+        );
+        super::db::refresh_statistics(db, counts.rows_written()).await?;
+        Ok(counts)
     }
 
-    // Instances that vanished are kept, marked deleted, so "created" counts keep history.
-    let live: Vec<(i64, String)> = instances::Entity::find()
-        .select_only()
-        .column(instances::Column::Id)
-        .column(instances::Column::BackendId)
-        .filter(instances::Column::TenantId.eq(tenant_id))
-        .filter(instances::Column::DeletedAt.is_null())
-        .into_tuple()
-        .all(&txn)
-        .await?;
-    let vanished: Vec<i64> = live
-        .into_iter()
-        .filter(|(_, b)| !changes.seen_instances.contains(b))
-        .map(|(id, _)| id)
-        .collect();
-    for chunk in vanished.chunks(CHUNK) {
-        let res = instances::Entity::update_many()
-            .col_expr(instances::Column::DeletedAt, Expr::val(now))
-            .filter(instances::Column::Id.is_in(chunk.iter().copied()))
-            .exec(&txn)
-            .await?;
-        counts.instances_marked_deleted += res.rows_affected;
+    /// Removes what an earlier, unfinished sync of the tenant staged.
+    pub async fn clear_stage(&self, tenant_id: TenantId) -> CatalogResult<()> {
+        Ok(super::staging::clear(self.0.db(), tenant_id).await?)
     }
 
-    if let Some(info) = &changes.info {
-        tenants::Entity::update_many()
-            .col_expr(
-                tenants::Column::ImageQuotaUsage,
-                Expr::val(info.image_quota_usage.clone()),
-            )
-            .col_expr(tenants::Column::Stores, Expr::val(info.stores.clone()))
-            .col_expr(
-                tenants::Column::ImportMethods,
-                Expr::val(info.import_methods.clone()),
-            )
-            .filter(tenants::Column::Id.eq(tenant_id))
-            .exec(&txn)
-            .await?;
+    /// Hands new/changed records and new links to the staging table (the catalog is untouched).
+    pub async fn stage(
+        &self,
+        tenant_id: TenantId,
+        upserts: &[ImageRecord],
+        links: &[String],
+    ) -> CatalogResult<()> {
+        Ok(super::staging::stage(self.0.db(), tenant_id, upserts, links).await?)
     }
 
-    if counts.changes_listing() {
-        super::read_index::touch(&txn, settings_id).await?;
+    /// Names of staged images by Glance id (for instances booted from images this sync adds).
+    pub async fn staged_names(
+        &self,
+        tenant_id: TenantId,
+        backend_ids: &[String],
+    ) -> CatalogResult<HashMap<String, String>> {
+        Ok(super::staging::staged_names(self.0.db(), tenant_id, backend_ids).await?)
     }
-
-    let t_rest = t0.elapsed();
-    txn.commit().await?;
-    tracing::debug!(
-        images_ms = t_images.as_millis() as u64,
-        links_ms = (t_links - t_images).as_millis() as u64,
-        rest_ms = (t_rest - t_links).as_millis() as u64,
-        commit_ms = (t0.elapsed() - t_rest).as_millis() as u64,
-        "apply phases"
-    );
-    crate::db::refresh_statistics(db, counts.rows_written()).await?;
-    Ok(counts)
-}
-
-/// Row counts of the catalog tables a sync writes: images, links, instances.
-pub async fn count_rows<C: ConnectionTrait>(db: &C) -> Result<(u64, u64, u64), DbErr> {
-    use sea_orm::PaginatorTrait;
-    Ok((
-        images::Entity::find().count(db).await?,
-        image_tenants::Entity::find().count(db).await?,
-        instances::Entity::find().count(db).await?,
-    ))
 }

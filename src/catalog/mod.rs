@@ -1,26 +1,141 @@
-//! The catalog layer: every database query of the service lives here, below the HTTP layer.
+//! The catalog: the one door to the database. [`Catalog`] owns the connection pool, the
+//! listing index and the key that seals stored credentials; its methods are grouped by
+//! resource (`catalog.clouds()`, `.tenants()`, `.images()`, `.usage()`, `.offerings()`,
+//! `.tokens()`, `.sync_runs()`, `.inventory()`), speak the domain (typed ids and values,
+//! [`CatalogError`]) and know nothing of HTTP. Every write that changes a cloud's listing
+//! invalidates the listing index itself, so callers never have to.
+pub mod clouds;
 pub mod credentials;
+mod db;
+mod error;
 pub mod images;
 pub mod inventory;
 pub mod offerings;
 pub mod paging;
 pub mod read_index;
-pub mod settings;
-pub mod staging;
+mod staging;
 pub mod sync_runs;
 pub mod tenants;
 pub mod tokens;
 pub mod usage;
 
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
 use uuid::Uuid;
+
+pub use entity::types::{
+    CloudId, ImageId, ImageVisibility, Interface, RunOutcome, State, TenantId, TokenId,
+};
+pub use error::{CatalogError, CatalogResult};
+
+use crate::crypto::SecretBox;
+use read_index::ReadIndex;
+
+/// The catalog service. Cheap to clone: clones share the pool and the index.
+#[derive(Clone)]
+pub struct Catalog {
+    db: DatabaseConnection,
+    index: Arc<ReadIndex>,
+    secrets: SecretBox,
+}
+
+impl Catalog {
+    /// Opens the database at `url`, bringing its schema up to date first. `read_index = false`
+    /// answers every listing with SQL.
+    pub async fn open(url: &str, secrets: SecretBox, read_index: bool) -> CatalogResult<Self> {
+        let db = db::open(url).await?;
+        Ok(Self::new(db, secrets, read_index))
+    }
+
+    /// A catalog over an open (and migrated) connection.
+    pub fn new(db: DatabaseConnection, secrets: SecretBox, read_index: bool) -> Self {
+        Self {
+            db,
+            index: ReadIndex::new(read_index),
+            secrets,
+        }
+    }
+
+    /// Another catalog over the same database with a listing index of its own (a process
+    /// keeps one index; tests compare an index-less twin with it).
+    pub fn with_read_index(&self, enabled: bool) -> Self {
+        Self {
+            index: ReadIndex::new(enabled),
+            ..self.clone()
+        }
+    }
+
+    pub fn clouds(&self) -> clouds::Clouds<'_> {
+        clouds::Clouds(self)
+    }
+
+    pub fn tenants(&self) -> tenants::Tenants<'_> {
+        tenants::Tenants(self)
+    }
+
+    pub fn images(&self) -> images::Images<'_> {
+        images::Images(self)
+    }
+
+    pub fn usage(&self) -> usage::Usage<'_> {
+        usage::Usage(self)
+    }
+
+    pub fn offerings(&self) -> offerings::Offerings<'_> {
+        offerings::Offerings(self)
+    }
+
+    pub fn tokens(&self) -> tokens::Tokens<'_> {
+        tokens::Tokens(self)
+    }
+
+    pub fn sync_runs(&self) -> sync_runs::SyncRuns<'_> {
+        sync_runs::SyncRuns(self)
+    }
+
+    /// What a sync reads and writes.
+    pub fn inventory(&self) -> inventory::Inventory<'_> {
+        inventory::Inventory(self)
+    }
+
+    /// Builds the listing index now and waits for it; returns how many clouds were read.
+    pub async fn rebuild_read_index(&self) -> CatalogResult<usize> {
+        Ok(self.index.rebuild(&self.db).await?)
+    }
+
+    /// Listing requests answered from the index so far (the rest went to SQL).
+    pub fn read_index_served(&self) -> u64 {
+        self.index.served()
+    }
+
+    /// Starts building the listing index now rather than on the first request.
+    pub fn warm_read_index(&self) {
+        self.index.warm(&self.db);
+    }
+
+    /// Cheap reachability probe for `/health`.
+    pub async fn ping(&self) -> bool {
+        self.db.ping().await.is_ok()
+    }
+
+    /// Closes the pool (tests and the CLI close before removing a database).
+    pub async fn close(self) -> CatalogResult<()> {
+        Ok(self.db.close().await?)
+    }
+
+    fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
 
 /// What a caller may see.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Visibility {
+pub enum Scope {
     /// Staff: everything.
     All,
-    /// A scoped token: only images linked to these tenants (by database id).
-    Tenants(Vec<i32>),
+    /// A scoped token: only what is linked to these tenants.
+    Tenants(Vec<TenantId>),
 }
 
 /// Accepts a uuid as 32 hex digits or in the hyphenated form.
@@ -39,7 +154,7 @@ pub fn hex(uuid: &Uuid) -> String {
 
 /// A case-insensitive "contains" pattern for `LOWER(column) LIKE`, wildcards escaped so user
 /// input matches literally.
-pub fn like_contains(needle: &str) -> sea_orm::sea_query::LikeExpr {
+fn like_contains(needle: &str) -> sea_orm::sea_query::LikeExpr {
     let mut pattern = String::from("%");
     for c in needle.to_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {

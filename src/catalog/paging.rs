@@ -83,6 +83,16 @@ pub struct Paged<T> {
     pub page: ResolvedPage,
 }
 
+impl<T> Paged<T> {
+    /// The same page with each item turned into another shape.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged {
+            items: self.items.into_iter().map(f).collect(),
+            page: self.page,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

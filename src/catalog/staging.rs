@@ -8,6 +8,7 @@ use sea_orm::{ConnectionTrait, DbErr, ExprTrait, Value};
 use uuid::Uuid;
 
 use super::inventory::{ImageRecord, UPDATED_IMAGE_COLUMNS, insert_links};
+use super::{CloudId, TenantId};
 use entity::images;
 
 #[derive(sea_orm::DeriveIden, Clone, Copy)]
@@ -75,7 +76,7 @@ const IMAGE_COLUMNS: [images::Column; 15] = [
 const CHUNK: usize = 300;
 
 /// Removes what an earlier, unfinished sync of the tenant left; writes only when there is some.
-pub async fn clear<C: ConnectionTrait>(db: &C, tenant_id: i32) -> Result<(), DbErr> {
+pub async fn clear<C: ConnectionTrait>(db: &C, tenant_id: TenantId) -> Result<(), DbErr> {
     let probe = Query::select()
         .expr(Expr::val(1))
         .from(SyncStage::Table)
@@ -95,7 +96,7 @@ pub async fn clear<C: ConnectionTrait>(db: &C, tenant_id: i32) -> Result<(), DbE
 /// Stages new/changed records and new links (an id may be both).
 pub async fn stage<C: ConnectionTrait>(
     db: &C,
-    tenant_id: i32,
+    tenant_id: TenantId,
     upserts: &[ImageRecord],
     links: &[String],
 ) -> Result<(), DbErr> {
@@ -126,7 +127,7 @@ pub async fn stage<C: ConnectionTrait>(
                     r.min_disk.into(),
                     r.min_ram.into(),
                     r.status.clone().into(),
-                    r.visibility.clone().into(),
+                    r.visibility.as_str().into(),
                     r.size.into(),
                     r.checksum.clone().into(),
                     r.disk_format.clone().into(),
@@ -184,7 +185,7 @@ pub async fn stage<C: ConnectionTrait>(
 /// Names of staged images by Glance id (for instances booted from images this sync adds).
 pub async fn staged_names<C: ConnectionTrait>(
     db: &C,
-    tenant_id: i32,
+    tenant_id: TenantId,
     backend_ids: &[String],
 ) -> Result<HashMap<String, String>, DbErr> {
     let mut out = HashMap::new();
@@ -211,8 +212,8 @@ pub async fn staged_names<C: ConnectionTrait>(
 /// the sync's transaction. Returns (rows upserted, links added).
 pub async fn apply<C: ConnectionTrait>(
     txn: &C,
-    settings_id: i32,
-    tenant_id: i32,
+    settings_id: CloudId,
+    tenant_id: TenantId,
 ) -> Result<(u64, u64), DbErr> {
     let staged = Query::select()
         .columns(RECORD_COLUMNS)

@@ -1,16 +1,17 @@
 //! API tokens: random secrets shown once, stored as sha256, optionally scoped to tenants.
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use entity::{api_token_tenants, api_tokens, tenants};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Visibility, now};
-use crate::error::{AppError, AppResult, Validator};
+use super::{Catalog, CatalogError, CatalogResult, Scope, TenantId, TokenId, now};
 
 /// 160 bits of randomness, as 40 hex digits like Django REST framework's tokens.
 const TOKEN_BYTES: usize = 20;
@@ -27,220 +28,250 @@ fn generate_secret() -> String {
     hex::encode(bytes)
 }
 
+/// A token as stored (only the hash of its secret).
+pub type ApiToken = api_tokens::Model;
+
 /// Who is calling, once a token has been checked.
 #[derive(Clone, Debug)]
 pub struct Principal {
-    pub token_id: i32,
+    pub token_id: TokenId,
     pub is_staff: bool,
-    pub tenant_ids: Vec<i32>,
+    pub tenant_ids: Vec<TenantId>,
 }
 
 impl Principal {
-    pub fn visibility(&self) -> Visibility {
+    pub fn scope(&self) -> Scope {
         if self.is_staff {
-            Visibility::All
+            Scope::All
         } else {
-            Visibility::Tenants(self.tenant_ids.clone())
+            Scope::Tenants(self.tenant_ids.clone())
         }
     }
+}
+
+/// What a presented secret turned out to be.
+#[derive(Clone, Debug)]
+pub enum Authenticated {
+    Valid(Principal),
+    Unknown,
+    Expired,
 }
 
 #[derive(Clone, Debug)]
 pub struct TokenView {
-    pub token: api_tokens::Model,
+    pub token: ApiToken,
     pub tenant_uuids: Vec<Uuid>,
 }
 
+/// A token to create: staff, or scoped to at least one tenant.
 #[derive(Clone, Debug)]
 pub struct NewToken {
     pub name: String,
     pub is_staff: bool,
-    pub tenants: Vec<Uuid>,
+    pub tenants: Vec<TenantId>,
     pub expires_in_days: Option<i64>,
 }
 
-pub async fn create(db: &DatabaseConnection, new: NewToken) -> AppResult<(TokenView, String)> {
-    let mut v = Validator::default();
-    let name = new.name.trim().to_string();
-    if name.is_empty() {
-        v.add("name", "This field may not be blank.");
-    }
-    match (new.is_staff, new.tenants.is_empty()) {
-        (true, false) => v.add("tenants", "A staff token sees everything; give no tenants."),
-        (false, true) => v.add(
-            "tenants",
-            "Give at least one tenant, or make a staff token.",
-        ),
-        _ => {}
-    }
-    if let Some(days) = new.expires_in_days
-        && !(1..=36_500).contains(&days)
-    {
-        v.add(
-            "expires_in_days",
-            "Ensure this value is between 1 and 36500.",
-        );
-    }
-    v.finish()?;
-    let tenant_ids = super::tenants::ids_for(db, "tenants", &new.tenants).await?;
-    if api_tokens::Entity::find()
-        .filter(api_tokens::Column::Name.eq(name.as_str()))
-        .one(db)
-        .await?
-        .is_some()
-    {
-        return Err(AppError::field(
-            "name",
-            "A token with this name already exists.",
-        ));
-    }
-    let secret = generate_secret();
-    let created = now();
-    let txn = crate::db::begin_write(db).await?;
-    let token = api_tokens::ActiveModel {
-        uuid: Set(Uuid::new_v4()),
-        name: Set(name),
-        token_hash: Set(hash(&secret)),
-        is_staff: Set(new.is_staff),
-        created: Set(created),
-        expires_at: Set(new.expires_in_days.map(|d| created + Duration::days(d))),
-        last_used_at: Set(None),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    for tenant_id in &tenant_ids {
-        api_token_tenants::ActiveModel {
-            token_id: Set(token.id),
-            tenant_id: Set(*tenant_id),
+/// A token lives from one day to a hundred years (or forever).
+pub const EXPIRY_DAYS: std::ops::RangeInclusive<i64> = 1..=36_500;
+
+/// How a token to revoke is named.
+#[derive(Clone, Debug)]
+pub enum TokenRef {
+    Uuid(Uuid),
+    /// Its name, else its uuid, else its numeric id (the command line's choice).
+    Key(String),
+}
+
+pub struct Tokens<'a>(pub(super) &'a Catalog);
+
+impl Tokens<'_> {
+    /// Creates a token and returns it with its secret, which is not stored.
+    pub async fn create(&self, new: NewToken) -> CatalogResult<(TokenView, String)> {
+        let db = self.0.db();
+        if new.name.trim().is_empty() {
+            return Err(CatalogError::Invalid("a token needs a name".into()));
+        }
+        if new.is_staff != new.tenants.is_empty() {
+            return Err(CatalogError::Invalid(
+                "a token is either staff or scoped to tenants".into(),
+            ));
+        }
+        if let Some(days) = new.expires_in_days
+            && !EXPIRY_DAYS.contains(&days)
+        {
+            return Err(CatalogError::Invalid(
+                "a token expires after 1 to 36500 days".into(),
+            ));
+        }
+        let exists = api_tokens::Entity::find()
+            .filter(api_tokens::Column::Name.eq(new.name.as_str()))
+            .one(db)
+            .await?;
+        if exists.is_some() {
+            return Err(CatalogError::Conflict(
+                "a token with this name already exists".into(),
+            ));
+        }
+        let secret = generate_secret();
+        let created = now();
+        let txn = super::db::begin_write(db).await?;
+        let token = api_tokens::ActiveModel {
+            uuid: Set(Uuid::new_v4()),
+            name: Set(new.name),
+            token_hash: Set(hash(&secret)),
+            is_staff: Set(new.is_staff),
+            created: Set(created),
+            expires_at: Set(new.expires_in_days.map(|d| created + Duration::days(d))),
+            last_used_at: Set(None),
+            ..Default::default()
         }
         .insert(&txn)
         .await?;
-    }
-    txn.commit().await?;
-    let mut tenant_uuids = new.tenants;
-    tenant_uuids.sort();
-    tenant_uuids.dedup();
-    Ok((
-        TokenView {
-            token,
-            tenant_uuids,
-        },
-        secret,
-    ))
-}
-
-pub async fn list(db: &DatabaseConnection) -> AppResult<Vec<TokenView>> {
-    let tokens = api_tokens::Entity::find()
-        .order_by_asc(api_tokens::Column::Name)
-        .all(db)
-        .await?;
-    let tenant_uuids: std::collections::HashMap<i32, Uuid> = tenants::Entity::find()
-        .select_only()
-        .column(tenants::Column::Id)
-        .column(tenants::Column::Uuid)
-        .into_tuple::<(i32, Uuid)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
-    let links: Vec<(i32, Uuid)> = api_token_tenants::Entity::find()
-        .select_only()
-        .column(api_token_tenants::Column::TokenId)
-        .column(api_token_tenants::Column::TenantId)
-        .into_tuple::<(i32, i32)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|(token, tenant)| tenant_uuids.get(&tenant).map(|u| (token, *u)))
-        .collect();
-    Ok(tokens
-        .into_iter()
-        .map(|token| {
-            let mut tenant_uuids: Vec<Uuid> = links
-                .iter()
-                .filter(|(id, _)| *id == token.id)
-                .map(|(_, u)| *u)
-                .collect();
-            tenant_uuids.sort();
-            TokenView {
-                token,
-                tenant_uuids,
+        let mut tenant_ids = new.tenants;
+        tenant_ids.sort_unstable();
+        tenant_ids.dedup();
+        for tenant_id in tenant_ids {
+            api_token_tenants::ActiveModel {
+                token_id: Set(token.id),
+                tenant_id: Set(tenant_id),
             }
-        })
-        .collect())
-}
-
-/// Deletes the token named `key` (its name, uuid or numeric id).
-pub async fn revoke(db: &DatabaseConnection, key: &str) -> AppResult<api_tokens::Model> {
-    let key = key.trim();
-    let mut query = api_tokens::Entity::find().filter(api_tokens::Column::Name.eq(key));
-    if let Some(uuid) = super::parse_uuid(key) {
-        query = api_tokens::Entity::find().filter(
-            api_tokens::Column::Name
-                .eq(key)
-                .or(api_tokens::Column::Uuid.eq(uuid)),
-        );
-    } else if let Ok(id) = key.parse::<i32>() {
-        query = api_tokens::Entity::find().filter(
-            api_tokens::Column::Name
-                .eq(key)
-                .or(api_tokens::Column::Id.eq(id)),
-        );
+            .insert(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+        let view = self
+            .views(vec![token])
+            .await?
+            .pop()
+            .ok_or(CatalogError::NotFound)?;
+        Ok((view, secret))
     }
-    let token = query.one(db).await?.ok_or(AppError::NotFound)?;
-    api_tokens::Entity::delete_by_id(token.id).exec(db).await?;
-    Ok(token)
-}
 
-/// Checks a presented secret and says who it belongs to.
-pub async fn authenticate(db: &DatabaseConnection, secret: &str) -> AppResult<Principal> {
-    let token = api_tokens::Entity::find()
-        .filter(api_tokens::Column::TokenHash.eq(hash(secret.trim())))
-        .one(db)
-        .await?
-        .ok_or(AppError::InvalidToken)?;
-    let now = now();
-    if token.expires_at.is_some_and(|at| at <= now) {
-        return Err(AppError::TokenExpired);
+    /// Every token, by name.
+    pub async fn list(&self) -> CatalogResult<Vec<TokenView>> {
+        let tokens = api_tokens::Entity::find()
+            .order_by_asc(api_tokens::Column::Name)
+            .all(self.0.db())
+            .await?;
+        self.views(tokens).await
     }
-    let tenant_ids = if token.is_staff {
-        Vec::new()
-    } else {
-        api_token_tenants::Entity::find()
+
+    /// The tokens with the uuids of the tenants they are scoped to.
+    async fn views(&self, tokens: Vec<ApiToken>) -> CatalogResult<Vec<TokenView>> {
+        let db = self.0.db();
+        let tenant_uuids: HashMap<TenantId, Uuid> = tenants::Entity::find()
             .select_only()
-            .column(api_token_tenants::Column::TenantId)
-            .filter(api_token_tenants::Column::TokenId.eq(token.id))
-            .into_tuple()
+            .column(tenants::Column::Id)
+            .column(tenants::Column::Uuid)
+            .into_tuple::<(TenantId, Uuid)>()
             .all(db)
             .await?
-    };
-    touch(db, &token, now).await?;
-    Ok(Principal {
-        token_id: token.id,
-        is_staff: token.is_staff,
-        tenant_ids,
-    })
-}
-
-async fn touch(
-    db: &DatabaseConnection,
-    token: &api_tokens::Model,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    if token
-        .last_used_at
-        .is_some_and(|at| now - at < LAST_USED_GRANULARITY)
-    {
-        return Ok(());
+            .into_iter()
+            .collect();
+        let links: Vec<(TokenId, Uuid)> = api_token_tenants::Entity::find()
+            .select_only()
+            .column(api_token_tenants::Column::TokenId)
+            .column(api_token_tenants::Column::TenantId)
+            .filter(api_token_tenants::Column::TokenId.is_in(tokens.iter().map(|t| t.id)))
+            .into_tuple::<(TokenId, TenantId)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|(token, tenant)| tenant_uuids.get(&tenant).map(|u| (token, *u)))
+            .collect();
+        Ok(tokens
+            .into_iter()
+            .map(|token| {
+                let mut tenant_uuids: Vec<Uuid> = links
+                    .iter()
+                    .filter(|(id, _)| *id == token.id)
+                    .map(|(_, u)| *u)
+                    .collect();
+                tenant_uuids.sort();
+                TokenView {
+                    token,
+                    tenant_uuids,
+                }
+            })
+            .collect())
     }
-    api_tokens::Entity::update_many()
-        .col_expr(
-            api_tokens::Column::LastUsedAt,
-            sea_orm::sea_query::Expr::val(now),
-        )
-        .filter(api_tokens::Column::Id.eq(token.id))
-        .exec(db)
-        .await?;
-    Ok(())
+
+    /// Deletes a token and returns it.
+    pub async fn revoke(&self, which: &TokenRef) -> CatalogResult<ApiToken> {
+        let db = self.0.db();
+        let by = |c: api_tokens::Column, v: sea_orm::Value| c.eq(v);
+        let condition = match which {
+            TokenRef::Uuid(uuid) => by(api_tokens::Column::Uuid, (*uuid).into()),
+            TokenRef::Key(key) => {
+                let key = key.trim();
+                let mut any = by(api_tokens::Column::Name, key.into());
+                if let Some(uuid) = super::parse_uuid(key) {
+                    any = any.or(api_tokens::Column::Uuid.eq(uuid));
+                } else if let Ok(id) = key.parse::<i32>() {
+                    any = any.or(api_tokens::Column::Id.eq(TokenId(id)));
+                }
+                any
+            }
+        };
+        let token = api_tokens::Entity::find()
+            .filter(condition)
+            .one(db)
+            .await?
+            .ok_or(CatalogError::NotFound)?;
+        api_tokens::Entity::delete_by_id(token.id).exec(db).await?;
+        Ok(token)
+    }
+
+    /// Checks a presented secret and says whose it is.
+    pub async fn authenticate(&self, secret: &str) -> CatalogResult<Authenticated> {
+        let db = self.0.db();
+        let Some(token) = api_tokens::Entity::find()
+            .filter(api_tokens::Column::TokenHash.eq(hash(secret.trim())))
+            .one(db)
+            .await?
+        else {
+            return Ok(Authenticated::Unknown);
+        };
+        let now = now();
+        if token.expires_at.is_some_and(|at| at <= now) {
+            return Ok(Authenticated::Expired);
+        }
+        let tenant_ids = if token.is_staff {
+            Vec::new()
+        } else {
+            api_token_tenants::Entity::find()
+                .select_only()
+                .column(api_token_tenants::Column::TenantId)
+                .filter(api_token_tenants::Column::TokenId.eq(token.id))
+                .into_tuple()
+                .all(db)
+                .await?
+        };
+        self.touch(&token, now).await?;
+        Ok(Authenticated::Valid(Principal {
+            token_id: token.id,
+            is_staff: token.is_staff,
+            tenant_ids,
+        }))
+    }
+
+    /// Records the use, at most once per `LAST_USED_GRANULARITY`.
+    async fn touch(&self, token: &ApiToken, now: DateTime<Utc>) -> CatalogResult<()> {
+        if token
+            .last_used_at
+            .is_some_and(|at| now - at < LAST_USED_GRANULARITY)
+        {
+            return Ok(());
+        }
+        api_tokens::Entity::update_many()
+            .col_expr(
+                api_tokens::Column::LastUsedAt,
+                sea_orm::sea_query::Expr::val(now),
+            )
+            .filter(api_tokens::Column::Id.eq(token.id))
+            .exec(self.0.db())
+            .await?;
+        Ok(())
+    }
 }

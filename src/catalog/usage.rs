@@ -1,6 +1,5 @@
 //! `usage_stats`: per image name, how many instances run it now and how many ever used it.
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use entity::{images, instances, service_settings};
 use sea_orm::sea_query::{Expr, Query};
@@ -10,10 +9,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::Visibility;
 use super::paging::{PageRequest, Paged};
-use super::read_index::ReadIndex;
-use crate::error::{AppError, AppResult};
+use super::{Catalog, CatalogResult, CloudId, Scope};
 
 pub const RUNNING_STATUS: &str = "ACTIVE";
 
@@ -66,7 +63,7 @@ fn settings_condition(settings_col: impl ColumnTrait, filter: &UsageFilter) -> C
 async fn restricted_clouds(
     db: &DatabaseConnection,
     filter: &UsageFilter,
-) -> AppResult<Option<Vec<i32>>> {
+) -> CatalogResult<Option<Vec<CloudId>>> {
     if filter.shared.is_none() && filter.service_providers.is_empty() {
         return Ok(None);
     }
@@ -81,33 +78,37 @@ async fn restricted_clouds(
     ))
 }
 
-pub async fn stats(
-    db: &DatabaseConnection,
-    index: &Arc<ReadIndex>,
-    visibility: &Visibility,
-    filter: &UsageFilter,
-    page: PageRequest,
-) -> AppResult<Paged<UsageRow>> {
-    let (names, page) = if let Some(snapshot) = index.fresh(db).await? {
-        let clouds = restricted_clouds(db, filter).await?;
-        let names = snapshot.visible_names(visibility, clouds.as_deref());
-        let (page, names) = page.slice(&names).map_err(|_| AppError::InvalidPage)?;
-        (names.iter().map(|n| n.to_string()).collect(), page)
-    } else {
-        let names = distinct_names(visibility, filter);
-        let total = names.clone().count(db).await?;
-        let page = page.resolve(total).map_err(|_| AppError::InvalidPage)?;
-        let names: Vec<String> = names
-            .order_by_asc(images::Column::Name)
-            .offset(page.offset())
-            .limit(page.size)
-            .into_tuple()
-            .all(db)
-            .await?;
-        (names, page)
-    };
+pub struct Usage<'a>(pub(super) &'a Catalog);
 
-    let mut instances_query = instances::Entity::find()
+impl Usage<'_> {
+    /// Per visible image name, one page: instances running it now and instances ever created.
+    pub async fn stats(
+        &self,
+        scope: &Scope,
+        filter: &UsageFilter,
+        page: PageRequest,
+    ) -> CatalogResult<Paged<UsageRow>> {
+        let db = self.0.db();
+        let (names, page) = if let Some(snapshot) = self.0.index.fresh(db).await? {
+            let clouds = restricted_clouds(db, filter).await?;
+            let names = snapshot.visible_names(scope, clouds.as_deref());
+            let (page, names) = page.slice(&names)?;
+            (names.iter().map(|n| n.to_string()).collect(), page)
+        } else {
+            let names = distinct_names(scope, filter);
+            let total = names.clone().count(db).await?;
+            let page = page.resolve(total)?;
+            let names: Vec<String> = names
+                .order_by_asc(images::Column::Name)
+                .offset(page.offset())
+                .limit(page.size)
+                .into_tuple()
+                .all(db)
+                .await?;
+            (names, page)
+        };
+
+        let mut instances_query = instances::Entity::find()
         .select_only()
         .column(instances::Column::ImageName)
         .expr_as(
@@ -120,57 +121,49 @@ pub async fn stats(
         .filter(instances::Column::ImageName.is_in(names.iter().cloned()))
         .filter(settings_condition(instances::Column::SettingsId, filter))
         .group_by(instances::Column::ImageName);
-    if let Visibility::Tenants(ids) = visibility {
-        instances_query =
-            instances_query.filter(instances::Column::TenantId.is_in(ids.iter().copied()));
-    }
-    let counts: HashMap<String, (i64, i64)> = instances_query
-        .into_model::<Counts>()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| (c.image_name, (c.running, c.created)))
-        .collect();
+        if let Scope::Tenants(ids) = scope {
+            instances_query =
+                instances_query.filter(instances::Column::TenantId.is_in(ids.iter().copied()));
+        }
+        let counts: HashMap<String, (i64, i64)> = instances_query
+            .into_model::<Counts>()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| (c.image_name, (c.running, c.created)))
+            .collect();
 
-    let items = names
-        .into_iter()
-        .map(|name| {
-            let (running, created) = counts.get(&name).copied().unwrap_or((0, 0));
-            UsageRow {
-                name,
-                running_instances_count: running,
-                created_instances_count: created,
-            }
-        })
-        .collect();
-    Ok(Paged { items, page })
-}
-
-pub async fn count(
-    db: &DatabaseConnection,
-    index: &Arc<ReadIndex>,
-    visibility: &Visibility,
-    filter: &UsageFilter,
-) -> AppResult<u64> {
-    if let Some(snapshot) = index.fresh(db).await? {
-        let clouds = restricted_clouds(db, filter).await?;
-        return Ok(snapshot.visible_names(visibility, clouds.as_deref()).len() as u64);
+        let items = names
+            .into_iter()
+            .map(|name| {
+                let (running, created) = counts.get(&name).copied().unwrap_or((0, 0));
+                UsageRow {
+                    name,
+                    running_instances_count: running,
+                    created_instances_count: created,
+                }
+            })
+            .collect();
+        Ok(Paged { items, page })
     }
-    Ok(distinct_names(visibility, filter).count(db).await?)
+
+    /// How many rows `stats` has in all.
+    pub async fn count(&self, scope: &Scope, filter: &UsageFilter) -> CatalogResult<u64> {
+        let db = self.0.db();
+        if let Some(snapshot) = self.0.index.fresh(db).await? {
+            let clouds = restricted_clouds(db, filter).await?;
+            return Ok(snapshot.visible_names(scope, clouds.as_deref()).len() as u64);
+        }
+        Ok(distinct_names(scope, filter).count(db).await?)
+    }
 }
 
 /// The SQL for the distinct names of the images visible to the caller in the chosen clouds.
-fn distinct_names(
-    visibility: &Visibility,
-    filter: &UsageFilter,
-) -> sea_orm::Select<images::Entity> {
+fn distinct_names(scope: &Scope, filter: &UsageFilter) -> sea_orm::Select<images::Entity> {
     images::Entity::find()
         .select_only()
         .column(images::Column::Name)
         .distinct()
-        .filter(super::images::visibility_condition(
-            images::Entity,
-            visibility,
-        ))
+        .filter(super::images::scope_condition(images::Entity, scope))
         .filter(settings_condition(images::Column::SettingsId, filter))
 }

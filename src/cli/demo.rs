@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use cloudcensus_sim::{GenSpec, Simulator, World};
-use entity::service_settings;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use super::{CliError, open_db, serve_with, sync_settings};
+use super::{CliError, open_catalog, serve_with, sync_settings};
 use crate::api::AppState;
-use crate::catalog::settings::{self, SettingsInput};
-use crate::catalog::tenants::{self, TenantInput};
-use crate::catalog::tokens::{self, NewToken};
+use crate::catalog::clouds::NewCloud;
+use crate::catalog::credentials::Credentials;
+use crate::catalog::tenants::NewTenant;
+use crate::catalog::tokens::NewToken;
+use crate::catalog::{Catalog, Interface};
 use crate::config::Config;
 use crate::crypto::SecretBox;
 use crate::sync::SyncEngine;
@@ -35,76 +35,62 @@ fn worlds() -> Vec<(&'static str, bool, World)> {
     ]
 }
 
-async fn forget_previous_demo(db: &DatabaseConnection) -> Result<(), CliError> {
-    service_settings::Entity::delete_many()
-        .filter(service_settings::Column::Name.starts_with(PREFIX))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-pub async fn run(cfg: Config) -> Result<(), CliError> {
-    // The demo's credentials are the simulators' and live as long as they do.
-    let secret_box = match &cfg.secret_key {
-        Some(key) => SecretBox::from_passphrase(key)?,
-        None => SecretBox::ephemeral(),
-    };
-    let db = open_db(&cfg).await?;
-    forget_previous_demo(&db).await?;
-
+/// Starts a simulator per demo world and registers its cloud and projects (replacing the
+/// demo clouds of an earlier run).
+async fn start_clouds(catalog: &Catalog) -> Result<Vec<Simulator>, CliError> {
+    catalog.clouds().delete_named_like(PREFIX).await?;
     let mut sims = Vec::new();
     for (name, shared, world) in worlds() {
         let projects = world.projects.clone();
         let sim = Simulator::start(world)
             .await
             .map_err(|e| CliError::Demo(format!("cannot start the simulator: {e}")))?;
-        let cloud = settings::create(
-            &db,
-            &secret_box,
-            SettingsInput {
-                name: Some(name.into()),
-                shared: Some(shared),
-                auth_url: Some(sim.auth_url()),
-                username: Some("admin".into()),
-                password: Some("admin-password".into()),
-                ..Default::default()
-            },
-        )
-        .await?;
-        for p in projects {
-            tenants::create(
-                &db,
-                &secret_box,
-                TenantInput {
-                    name: Some(p.name.clone()),
-                    backend_id: Some(p.id.clone()),
-                    service_settings: Some(cloud.uuid),
-                    ..Default::default()
+        let cloud = catalog
+            .clouds()
+            .create(NewCloud {
+                name: name.into(),
+                auth_url: sim.auth_url(),
+                region: String::new(),
+                interface: Interface::Public,
+                domain: "default".into(),
+                shared,
+                credentials: Credentials::Password {
+                    username: "admin".into(),
+                    password: "admin-password".into(),
+                    project_name: None,
+                    project_id: None,
                 },
-            )
+            })
             .await?;
+        for p in projects {
+            let new = NewTenant {
+                name: p.name.clone(),
+                backend_id: p.id.clone(),
+                cloud: cloud.id,
+                credentials: None,
+            };
+            catalog.tenants().create(new).await?;
         }
         sims.push(sim);
     }
+    Ok(sims)
+}
 
-    let engine = SyncEngine::new(db.clone(), secret_box.clone(), sync_settings(&cfg));
-    eprintln!("Syncing the demo clouds…");
-    let outcomes = engine.sweep(None, None, Arc::new(LogObserver)).await?;
-    eprint!("{}", super::sync::summary_table(&outcomes));
-
-    let token_name = format!("demo-{}", uuid::Uuid::new_v4().simple());
-    let (_, token) = tokens::create(
-        &db,
-        NewToken {
-            name: token_name,
+/// A staff token for the demo, valid for a day.
+async fn demo_token(catalog: &Catalog) -> Result<String, CliError> {
+    let (_, secret) = catalog
+        .tokens()
+        .create(NewToken {
+            name: format!("demo-{}", uuid::Uuid::new_v4().simple()),
             is_staff: true,
             tenants: vec![],
             expires_in_days: Some(1),
-        },
-    )
-    .await?;
+        })
+        .await?;
+    Ok(secret)
+}
 
-    let (bound, public_url) = super::bind_public(&cfg).await?;
+fn print_instructions(public_url: &str, token: &str) {
     println!();
     println!("cloudcensus demo is serving at {public_url}  (Ctrl-C to stop)");
     println!("Staff token (valid 1 day): {token}");
@@ -121,14 +107,31 @@ pub async fn run(cfg: Config) -> Result<(), CliError> {
     );
     println!();
     println!("API docs: {public_url}/api/docs/");
+}
+
+pub async fn run(cfg: Config) -> Result<(), CliError> {
+    // The demo's credentials are the simulators' and live as long as they do.
+    let secret_box = match &cfg.secret_key {
+        Some(key) => SecretBox::from_passphrase(key)?,
+        None => SecretBox::ephemeral(),
+    };
+    let catalog = open_catalog(&cfg, secret_box).await?;
+    let sims = start_clouds(&catalog).await?;
+
+    let engine = SyncEngine::new(catalog.clone(), sync_settings(&cfg));
+    eprintln!("Syncing the demo clouds…");
+    let outcomes = engine.sweep(None, None, Arc::new(LogObserver)).await?;
+    eprint!("{}", super::sync::summary_table(&outcomes));
+
+    let token = demo_token(&catalog).await?;
+    let (bound, public_url) = super::bind_public(&cfg).await?;
+    print_instructions(&public_url, &token);
     let state = Arc::new(AppState {
-        db,
-        secret_box,
+        catalog,
         public_url,
-        sync: Some(engine.clone()),
-        read_index: crate::catalog::read_index::ReadIndex::new(cfg.read_index),
+        sync: engine,
     });
-    let result = serve_with(bound, state, engine).await;
+    let result = serve_with(bound, state).await;
     for sim in sims {
         sim.stop().await;
     }

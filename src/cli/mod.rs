@@ -6,15 +6,14 @@ mod token;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::api::{self, AppState};
-use crate::catalog::parse_uuid;
+use crate::catalog::{Catalog, CatalogError, parse_uuid};
 use crate::config::{Config, public_url_for};
 use crate::crypto::SecretBox;
+use crate::server;
 use crate::sync::{SyncEngine, SyncSettings};
-use crate::{db, server};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -81,10 +80,10 @@ fn parse_tenant_uuid(raw: &str) -> Result<Uuid, String> {
 pub enum CliError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    #[error("database: {0}")]
-    Database(#[from] sea_orm::DbErr),
     #[error(transparent)]
-    App(#[from] crate::error::AppError),
+    Catalog(#[from] CatalogError),
+    #[error("{0}")]
+    Invalid(String),
     #[error(transparent)]
     Crypto(#[from] crate::crypto::CryptoError),
     #[error(
@@ -122,11 +121,8 @@ pub fn sync_settings(cfg: &Config) -> SyncSettings {
 }
 
 /// Runs the API (and the sync schedule) until SIGTERM or Ctrl-C.
-pub async fn serve_with(
-    bound: server::Bound,
-    state: Arc<AppState>,
-    engine: Arc<SyncEngine>,
-) -> Result<(), CliError> {
+pub async fn serve_with(bound: server::Bound, state: Arc<AppState>) -> Result<(), CliError> {
+    let engine = state.sync.clone();
     engine.start_schedule().await?;
     let result = server::run(bound, state, server::shutdown_signal())
         .await
@@ -138,16 +134,21 @@ pub async fn serve_with(
 /// How long running syncs may take to finish (or abort) at shutdown.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
-async fn open_db(cfg: &Config) -> Result<DatabaseConnection, CliError> {
-    let conn = db::open(&cfg.database_url).await?;
-    Ok(conn)
+/// The catalog of the configured database, migrated. `secrets` seals stored credentials.
+async fn open_catalog(cfg: &Config, secrets: SecretBox) -> Result<Catalog, CliError> {
+    Ok(Catalog::open(&cfg.database_url, secrets, cfg.read_index).await?)
+}
+
+/// A catalog for commands that never touch stored credentials (no secret key needed).
+async fn open_catalog_without_secrets(cfg: &Config) -> Result<Catalog, CliError> {
+    open_catalog(cfg, SecretBox::ephemeral()).await
 }
 
 pub async fn run(cli: Cli, cfg: Config) -> Result<(), CliError> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cfg).await,
         Command::Migrate => {
-            open_db(&cfg).await?;
+            open_catalog_without_secrets(&cfg).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -155,7 +156,7 @@ pub async fn run(cli: Cli, cfg: Config) -> Result<(), CliError> {
             println!("{}", spec());
             Ok(())
         }
-        Command::Token(cmd) => token::run(cmd, &open_db(&cfg).await?).await,
+        Command::Token(cmd) => token::run(cmd, &open_catalog_without_secrets(&cfg).await?).await,
         Command::Sync { tenant } => sync::run(&cfg, &tenant).await,
         Command::Demo => demo::run(cfg).await,
     }
@@ -163,13 +164,7 @@ pub async fn run(cli: Cli, cfg: Config) -> Result<(), CliError> {
 
 /// The OpenAPI document; it does not depend on configuration.
 pub fn spec() -> String {
-    api::spec_json(Arc::new(AppState {
-        db: DatabaseConnection::default(),
-        secret_box: SecretBox::ephemeral(),
-        public_url: String::new(),
-        sync: None,
-        read_index: crate::catalog::read_index::ReadIndex::new(false),
-    }))
+    api::spec_json()
 }
 
 /// Binds the listener; the public URL is the configured one or derived from the bound address.
@@ -188,17 +183,14 @@ pub(crate) async fn bind_public(cfg: &Config) -> Result<(server::Bound, String),
 }
 
 async fn serve(cfg: Config) -> Result<(), CliError> {
-    let secret_box = secret_box(&cfg)?;
-    let conn = open_db(&cfg).await?;
+    let catalog = open_catalog(&cfg, secret_box(&cfg)?).await?;
     let (bound, public_url) = bind_public(&cfg).await?;
     tracing::info!(addr = %bound.addr, %public_url, "serving");
-    let engine = SyncEngine::new(conn.clone(), secret_box.clone(), sync_settings(&cfg));
+    let engine = SyncEngine::new(catalog.clone(), sync_settings(&cfg));
     let state = Arc::new(AppState {
-        db: conn,
-        secret_box,
+        catalog,
         public_url,
-        sync: Some(engine.clone()),
-        read_index: crate::catalog::read_index::ReadIndex::new(cfg.read_index),
+        sync: engine.clone(),
     });
-    serve_with(bound, state, engine).await
+    serve_with(bound, state).await
 }

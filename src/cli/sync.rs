@@ -6,7 +6,7 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressStyle};
 use uuid::Uuid;
 
-use super::{CliError, open_db, secret_box, sync_settings};
+use super::{CliError, open_catalog, secret_box, sync_settings};
 use crate::config::Config;
 use crate::sync::SyncEngine;
 use crate::sync::engine::{SweepObserver, TenantOutcome};
@@ -31,7 +31,8 @@ impl SweepObserver for Progress {
 }
 
 pub async fn run(cfg: &Config, tenants: &[Uuid]) -> Result<(), CliError> {
-    let engine = SyncEngine::new(open_db(cfg).await?, secret_box(cfg)?, sync_settings(cfg));
+    let catalog = open_catalog(cfg, secret_box(cfg)?).await?;
+    let engine = SyncEngine::new(catalog, sync_settings(cfg));
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(0);
         if let Ok(style) = ProgressStyle::with_template(

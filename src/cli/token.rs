@@ -1,23 +1,27 @@
 //! `cloudcensus token …`.
-use sea_orm::DatabaseConnection;
-
 use super::{CliError, TokenCommand};
-use crate::catalog::hex;
-use crate::catalog::tokens::{self, NewToken};
+use crate::catalog::tokens::{NewToken, TokenRef};
+use crate::catalog::{Catalog, hex};
 
-pub async fn run(cmd: TokenCommand, conn: &DatabaseConnection) -> Result<(), CliError> {
+pub async fn run(cmd: TokenCommand, catalog: &Catalog) -> Result<(), CliError> {
     match cmd {
         TokenCommand::Create(c) => {
-            let (view, secret) = tokens::create(
-                conn,
-                NewToken {
-                    name: c.name,
+            let ids = catalog.tenants().ids_of(&c.tenant).await?;
+            if let Some(missing) = c.tenant.iter().find(|u| !ids.contains_key(u)) {
+                return Err(CliError::Invalid(format!(
+                    "tenant {} does not exist",
+                    hex(missing)
+                )));
+            }
+            let (view, secret) = catalog
+                .tokens()
+                .create(NewToken {
+                    name: c.name.trim().to_string(),
                     is_staff: c.staff,
-                    tenants: c.tenant,
+                    tenants: ids.into_values().collect(),
                     expires_in_days: c.expires_in_days,
-                },
-            )
-            .await?;
+                })
+                .await?;
             let scope = if view.token.is_staff {
                 "staff".to_string()
             } else {
@@ -41,7 +45,7 @@ pub async fn run(cmd: TokenCommand, conn: &DatabaseConnection) -> Result<(), Cli
                 "{:<32}  {:<24}  {:<8}  {:<25}  EXPIRES",
                 "UUID", "NAME", "SCOPE", "LAST USED"
             );
-            for v in tokens::list(conn).await? {
+            for v in catalog.tokens().list().await? {
                 let scope = if v.token.is_staff {
                     "staff".to_string()
                 } else {
@@ -61,7 +65,7 @@ pub async fn run(cmd: TokenCommand, conn: &DatabaseConnection) -> Result<(), Cli
             }
         }
         TokenCommand::Revoke { key } => {
-            let t = tokens::revoke(conn, &key).await?;
+            let t = catalog.tokens().revoke(&TokenRef::Key(key)).await?;
             println!("Revoked token {:?} ({}).", t.name, hex(&t.uuid));
         }
     }

@@ -6,11 +6,10 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use serde_json::Value;
 
+use super::PAGE_LIMIT;
 use super::error::{OpenStackError, Service};
 use super::session::Session;
 
-/// The server's maximum page size.
-pub const PAGE_LIMIT: u32 = 1000;
 /// More pages than this means a broken `next` chain, not a big cloud (10M images).
 const MAX_PAGES: u32 = 10_000;
 
@@ -258,9 +257,10 @@ pub struct ImagePager<'a> {
     done: bool,
 }
 
+/// The listing's two passes: hidden images (`os_hidden`) are only listed when asked for.
 const PASSES: [&str; 2] = [
-    "limit=1000&visibility=all&member_status=all",
-    "limit=1000&visibility=all&member_status=all&os_hidden=true",
+    "visibility=all&member_status=all",
+    "visibility=all&member_status=all&os_hidden=true",
 ];
 
 impl<'a> ImagePager<'a> {
@@ -298,7 +298,7 @@ impl<'a> ImagePager<'a> {
             let query = self
                 .next_query
                 .clone()
-                .unwrap_or_else(|| PASSES[self.pass].to_string());
+                .unwrap_or_else(|| format!("limit={PAGE_LIMIT}&{}", PASSES[self.pass]));
             if !self.seen_queries.insert(query.clone()) {
                 return Err(OpenStackError::Paging {
                     service: Service::Glance,

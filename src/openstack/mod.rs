@@ -7,4 +7,7 @@ pub mod retry;
 pub mod session;
 
 pub use error::OpenStackError;
-pub use session::{Session, SessionConfig};
+pub use session::{Session, SessionConfig, SessionSettings};
+
+/// Items asked for per page of a listing: the largest page Glance and Nova serve by default.
+pub const PAGE_LIMIT: u32 = 1000;

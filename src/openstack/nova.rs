@@ -99,7 +99,7 @@ impl<'a> ServerPager<'a> {
         let url = match (self.started, self.next_url.take()) {
             (false, _) => {
                 let base = compute_base(&self.session.endpoint("compute").await?);
-                format!("{base}/servers/detail?limit=1000")
+                format!("{base}/servers/detail?limit={}", super::PAGE_LIMIT)
             }
             (true, Some(next)) => next,
             (true, None) => return Ok(None),

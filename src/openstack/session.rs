@@ -15,29 +15,33 @@ use super::retry::{self, RetryPolicy};
 /// Tokens are renewed this long before Keystone says they expire.
 const EXPIRY_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
 
+/// Timeouts and retries, the same for every session of a process.
 #[derive(Clone, Debug)]
-pub struct SessionConfig {
-    pub auth_url: String,
-    pub interface: String,
-    pub region: String,
-    pub auth: AuthMethod,
+pub struct SessionSettings {
     pub connect_timeout: Duration,
     pub timeout: Duration,
     pub retry: RetryPolicy,
 }
 
-impl SessionConfig {
-    pub fn new(auth_url: &str, auth: AuthMethod) -> Self {
+impl Default for SessionSettings {
+    fn default() -> Self {
         Self {
-            auth_url: auth_url.to_string(),
-            interface: "public".into(),
-            region: String::new(),
-            auth,
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
         }
     }
+}
+
+/// Where and how one session logs in.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    pub auth_url: String,
+    /// The endpoint interface of the service catalog: `public`, `internal` or `admin`.
+    pub interface: String,
+    pub region: String,
+    pub auth: AuthMethod,
+    pub settings: SessionSettings,
 }
 
 /// A token younger than this that is refused may share its second with a revocation.
@@ -68,8 +72,8 @@ pub struct Session {
 impl Session {
     pub fn new(cfg: SessionConfig) -> Result<Self, OpenStackError> {
         let client = reqwest::Client::builder()
-            .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.timeout)
+            .connect_timeout(cfg.settings.connect_timeout)
+            .timeout(cfg.settings.timeout)
             .user_agent(concat!("cloudcensus/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| OpenStackError::Connect {
@@ -83,19 +87,20 @@ impl Session {
         })
     }
 
-    pub fn config(&self) -> &SessionConfig {
-        &self.cfg
-    }
-
     async fn authenticate(&self) -> Result<Arc<Token>, OpenStackError> {
         let url = keystone::tokens_url(&self.cfg.auth_url);
         let body = keystone::auth_body(&self.cfg.auth);
-        let resp = retry::send(Service::Keystone, &self.cfg.retry, self.cfg.timeout, || {
-            self.client
-                .post(&url)
-                .header("Accept", "application/json")
-                .json(&body)
-        })
+        let resp = retry::send(
+            Service::Keystone,
+            &self.cfg.settings.retry,
+            self.cfg.settings.timeout,
+            || {
+                self.client
+                    .post(&url)
+                    .header("Accept", "application/json")
+                    .json(&body)
+            },
+        )
         .await?;
         let status = resp.status;
         let subject = resp
@@ -197,12 +202,17 @@ impl Session {
         let mut reauthenticated = false;
         loop {
             let token = self.token().await?;
-            let resp = retry::send(service, &self.cfg.retry, self.cfg.timeout, || {
-                self.client
-                    .get(url)
-                    .header("X-Auth-Token", &token.value)
-                    .header("Accept", "application/json")
-            })
+            let resp = retry::send(
+                service,
+                &self.cfg.settings.retry,
+                self.cfg.settings.timeout,
+                || {
+                    self.client
+                        .get(url)
+                        .header("X-Auth-Token", &token.value)
+                        .header("Accept", "application/json")
+                },
+            )
             .await?;
             let status = resp.status;
             if status == StatusCode::UNAUTHORIZED && !reauthenticated {

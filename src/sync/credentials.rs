@@ -1,8 +1,7 @@
 //! Which credentials a tenant's sync logs in with.
-use entity::{service_settings, tenants};
-
 use crate::catalog::credentials::Credentials;
-use crate::crypto::{CryptoError, SecretBox};
+use crate::catalog::inventory::SyncTarget;
+use crate::crypto::CryptoError;
 use crate::openstack::keystone::{AppCredentialRef, AuthMethod, ProjectScope};
 
 #[derive(Debug, thiserror::Error)]
@@ -15,17 +14,14 @@ pub enum CredentialError {
 
 /// The tenant's own credentials when it has them, else the cloud's scoped to this project.
 /// (An application credential is bound to its own project, so it is used as it is.)
-pub fn auth_method(
-    settings: &service_settings::Model,
-    tenant: &tenants::Model,
-    secret_box: &SecretBox,
-) -> Result<AuthMethod, CredentialError> {
-    let sealed = tenant
-        .credentials
-        .as_deref()
-        .or(settings.credentials.as_deref())
-        .ok_or(CredentialError::Missing)?;
-    Ok(match Credentials::open(secret_box, sealed)? {
+pub fn auth_method(target: &SyncTarget) -> Result<AuthMethod, CredentialError> {
+    let (settings, tenant) = (&target.cloud, &target.tenant);
+    let credentials = match &target.credentials {
+        Ok(Some(c)) => c.clone(),
+        Ok(None) => return Err(CredentialError::Missing),
+        Err(e) => return Err(CredentialError::Crypto(e.clone())),
+    };
+    Ok(match credentials {
         Credentials::Password {
             username, password, ..
         } => AuthMethod::Password {

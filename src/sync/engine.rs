@@ -6,19 +6,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use entity::{service_settings, tenants};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use tokio::sync::{Mutex, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use uuid::Uuid;
 
 use super::tenant::{SyncContext, SyncError, TenantSummary, sync_tenant};
-use crate::catalog::now;
-use crate::catalog::sync_runs::{self, ABORTED, FAILED, SUCCESS};
-use crate::crypto::SecretBox;
-use crate::openstack::SessionConfig;
-use crate::openstack::keystone::{AppCredentialRef, AuthMethod};
+use crate::catalog::sync_runs::is_syncing;
+use crate::catalog::{Catalog, CatalogError, RunOutcome, TenantId, now};
+use crate::openstack::SessionSettings;
 
 #[derive(Clone, Debug)]
 pub struct SyncSettings {
@@ -28,7 +24,7 @@ pub struct SyncSettings {
     /// How long a claim on a tenant holds if its holder dies mid-sync.
     pub lease_ttl: Duration,
     /// Timeouts and retries for OpenStack requests.
-    pub session: SessionConfig,
+    pub session: SessionSettings,
     /// New/changed image rows a tenant's sync holds in memory before staging them.
     pub stage_batch: usize,
     /// New links a tenant's sync holds in memory before staging them.
@@ -45,13 +41,7 @@ impl SyncSettings {
             lease_ttl: Duration::from_secs(15 * 60),
             stage_batch: 5_000,
             stage_links_batch: 100_000,
-            session: SessionConfig::new(
-                "",
-                AuthMethod::ApplicationCredential {
-                    credential: AppCredentialRef::Id(String::new()),
-                    secret: String::new(),
-                },
-            ),
+            session: SessionSettings::default(),
         }
     }
 }
@@ -94,12 +84,11 @@ pub enum PullError {
     #[error("a sync of this tenant is already in progress")]
     AlreadySyncing,
     #[error(transparent)]
-    Database(#[from] DbErr),
+    Catalog(#[from] CatalogError),
 }
 
 pub struct SyncEngine {
-    db: DatabaseConnection,
-    secret_box: SecretBox,
+    catalog: Catalog,
     settings: SyncSettings,
     /// Identifies this process in tenant leases.
     holder: String,
@@ -110,11 +99,10 @@ pub struct SyncEngine {
 }
 
 impl SyncEngine {
-    pub fn new(db: DatabaseConnection, secret_box: SecretBox, settings: SyncSettings) -> Arc<Self> {
+    pub fn new(catalog: Catalog, settings: SyncSettings) -> Arc<Self> {
         let (shutdown_tx, _) = watch::channel(false);
         Arc::new(Self {
-            db,
-            secret_box,
+            catalog,
             settings,
             holder: format!("{}-{}", std::process::id(), Uuid::new_v4().simple()),
             sweeping: AtomicBool::new(false),
@@ -124,63 +112,59 @@ impl SyncEngine {
         })
     }
 
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
     /// Syncs one tenant if this process can claim it. `None` when another sync holds it or it
     /// was synced at or after `due_before`.
     pub async fn run_tenant(
         &self,
-        tenant_id: i32,
+        tenant_id: TenantId,
         due_before: Option<DateTime<Utc>>,
-    ) -> Result<Option<TenantOutcome>, DbErr> {
+    ) -> Result<Option<TenantOutcome>, CatalogError> {
         let ttl = chrono::Duration::from_std(self.settings.lease_ttl)
             .unwrap_or(chrono::Duration::minutes(15));
-        if !sync_runs::acquire_lease(&self.db, tenant_id, &self.holder, now(), ttl, due_before)
+        let runs = self.catalog.sync_runs();
+        if !runs
+            .acquire_lease(tenant_id, &self.holder, now(), ttl, due_before)
             .await?
         {
             return Ok(None);
         }
         let outcome = self.run_claimed(tenant_id).await;
-        sync_runs::release_lease(&self.db, tenant_id, &self.holder).await?;
+        runs.release_lease(tenant_id, &self.holder).await?;
         outcome.map(Some)
     }
 
-    async fn run_claimed(&self, tenant_id: i32) -> Result<TenantOutcome, DbErr> {
+    async fn run_claimed(&self, tenant_id: TenantId) -> Result<TenantOutcome, CatalogError> {
         let started = Instant::now();
-        let Some((tenant, Some(settings))) = tenants::Entity::find_by_id(tenant_id)
-            .find_also_related(service_settings::Entity)
-            .one(&self.db)
-            .await?
-        else {
-            return Err(DbErr::RecordNotFound(format!("tenant {tenant_id}")));
-        };
-        let run = sync_runs::start(&self.db, tenant_id, now()).await?;
+        let target = self.catalog.inventory().target(tenant_id).await?;
+        let runs = self.catalog.sync_runs();
+        let run = runs.start(tenant_id, now()).await?;
         let ctx = SyncContext {
-            db: &self.db,
-            secret_box: &self.secret_box,
+            catalog: &self.catalog,
             session: &self.settings.session,
             stage_batch: self.settings.stage_batch.max(1),
             stage_links_batch: self.settings.stage_links_batch.max(1),
             shutdown: self.shutdown_tx.subscribe(),
         };
-        let result = sync_tenant(&ctx, &settings, &tenant).await;
+        let result = sync_tenant(&ctx, &target).await;
+        let (tenant, settings) = (target.tenant, target.cloud);
         let finished = now();
         let (outcome, counts, message) = match &result {
-            Ok(summary) => (SUCCESS, summary.counts, String::new()),
-            Err(SyncError::Aborted) => {
-                (ABORTED, Default::default(), SyncError::Aborted.to_string())
-            }
-            Err(e) => (FAILED, Default::default(), e.to_string()),
+            Ok(summary) => (RunOutcome::Success, summary.counts, String::new()),
+            Err(SyncError::Aborted) => (
+                RunOutcome::Aborted,
+                Default::default(),
+                SyncError::Aborted.to_string(),
+            ),
+            Err(e) => (RunOutcome::Failed, Default::default(), e.to_string()),
         };
-        sync_runs::finish(&self.db, &run, outcome, counts, &message, finished).await?;
+        runs.finish(&run, outcome, counts, &message, finished)
+            .await?;
         match &result {
             Ok(s) => {
                 tracing::info!(tenant = %tenant.name, cloud = %settings.name, seen = s.counts.images_seen,
                     added = s.counts.images_added, updated = s.counts.images_updated,
                     removed = s.counts.images_removed, instances = s.counts.instances_seen, "tenant synced");
-                sync_runs::record_outcome(&self.db, tenant_id, None, finished).await?;
+                runs.record_outcome(tenant_id, None, finished).await?;
             }
             // A stop is not the tenant's fault: leave its state as it was.
             Err(SyncError::Aborted) => {
@@ -188,7 +172,7 @@ impl SyncEngine {
             }
             Err(e) => {
                 tracing::warn!(tenant = %tenant.name, cloud = %settings.name, error = %e, "tenant sync failed");
-                sync_runs::record_outcome(&self.db, tenant_id, Some(&e.to_string()), finished)
+                runs.record_outcome(tenant_id, Some(&e.to_string()), finished)
                     .await?;
             }
         }
@@ -208,7 +192,7 @@ impl SyncEngine {
         only: Option<&[Uuid]>,
         due_before: Option<DateTime<Utc>>,
         observer: Arc<dyn SweepObserver>,
-    ) -> Result<Vec<TenantOutcome>, DbErr> {
+    ) -> Result<Vec<TenantOutcome>, CatalogError> {
         if self.sweeping.swap(true, Ordering::SeqCst) {
             tracing::info!("the previous sweep is still running; skipping this one");
             return Ok(Vec::new());
@@ -223,17 +207,8 @@ impl SyncEngine {
         only: Option<&[Uuid]>,
         due_before: Option<DateTime<Utc>>,
         observer: Arc<dyn SweepObserver>,
-    ) -> Result<Vec<TenantOutcome>, DbErr> {
-        let mut query = tenants::Entity::find().order_by_asc(tenants::Column::Id);
-        if let Some(uuids) = only {
-            query = query.filter(tenants::Column::Uuid.is_in(uuids.iter().copied()));
-        }
-        let ids: Vec<i32> = query
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|t| t.id)
-            .collect();
+    ) -> Result<Vec<TenantOutcome>, CatalogError> {
+        let ids = self.catalog.tenants().ids(only).await?;
         observer.planned(ids.len());
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
         let mut set = JoinSet::new();
@@ -253,7 +228,7 @@ impl SyncEngine {
                     }
                     Ok(None) => None,
                     Err(e) => {
-                        tracing::error!(tenant_id = id, error = %e, "sync bookkeeping failed");
+                        tracing::error!(tenant_id = id.0, error = %e, "sync bookkeeping failed");
                         None
                     }
                 }
@@ -270,12 +245,13 @@ impl SyncEngine {
 
     /// Starts a sync of the tenant now, in the background.
     pub async fn pull_tenant(self: &Arc<Self>, tenant_uuid: Uuid) -> Result<(), PullError> {
-        let tenant = tenants::Entity::find()
-            .filter(tenants::Column::Uuid.eq(tenant_uuid))
-            .one(&self.db)
+        let tenant = self
+            .catalog
+            .tenants()
+            .find(tenant_uuid)
             .await?
             .ok_or(PullError::NotFound)?;
-        if sync_runs::is_syncing(&tenant, now()) {
+        if is_syncing(&tenant, now()) {
             return Err(PullError::AlreadySyncing);
         }
         self.spawn_pulls(vec![tenant.id]).await;
@@ -283,25 +259,17 @@ impl SyncEngine {
     }
 
     /// Starts a sync of every tenant of the cloud now, in the background.
-    pub async fn pull_settings(self: &Arc<Self>, settings_uuid: Uuid) -> Result<usize, PullError> {
-        let settings = service_settings::Entity::find()
-            .filter(service_settings::Column::Uuid.eq(settings_uuid))
-            .one(&self.db)
-            .await?
-            .ok_or(PullError::NotFound)?;
-        let ids: Vec<i32> = tenants::Entity::find()
-            .filter(tenants::Column::SettingsId.eq(settings.id))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|t| t.id)
-            .collect();
+    pub async fn pull_cloud(self: &Arc<Self>, cloud_uuid: Uuid) -> Result<usize, PullError> {
+        let ids = match self.catalog.tenants().ids_in_cloud(cloud_uuid).await {
+            Err(CatalogError::NotFound) => return Err(PullError::NotFound),
+            other => other?,
+        };
         let n = ids.len();
         self.spawn_pulls(ids).await;
         Ok(n)
     }
 
-    async fn spawn_pulls(self: &Arc<Self>, ids: Vec<i32>) {
+    async fn spawn_pulls(self: &Arc<Self>, ids: Vec<TenantId>) {
         let mut pulls = self.pulls.lock().await;
         // Forget finished pulls so the set does not grow.
         while pulls.try_join_next().is_some() {}
@@ -309,7 +277,7 @@ impl SyncEngine {
             let engine = self.clone();
             pulls.spawn(async move {
                 if let Err(e) = engine.run_tenant(id, None).await {
-                    tracing::error!(tenant_id = id, error = %e, "pull failed");
+                    tracing::error!(tenant_id = id.0, error = %e, "pull failed");
                 }
             });
         }
@@ -357,18 +325,6 @@ impl SyncEngine {
             tracing::warn!(
                 "syncs still running at shutdown were abandoned; their tenants are unchanged"
             );
-        }
-    }
-}
-
-impl From<PullError> for crate::error::AppError {
-    fn from(e: PullError) -> Self {
-        match e {
-            PullError::NotFound => Self::NotFound,
-            PullError::AlreadySyncing => {
-                Self::Conflict("A sync of this tenant is already in progress.".into())
-            }
-            PullError::Database(e) => Self::Database(e),
         }
     }
 }

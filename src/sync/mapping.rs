@@ -1,4 +1,5 @@
 //! From OpenStack wire types to catalog records.
+use crate::catalog::ImageVisibility;
 use crate::catalog::inventory::{ImageRecord, InstanceRecord};
 use crate::openstack::glance::GlanceImage;
 use crate::openstack::nova::NovaServer;
@@ -20,7 +21,8 @@ pub fn image_record(img: &GlanceImage) -> ImageRecord {
         min_disk: img.min_disk_gb.saturating_mul(MIB_PER_GB),
         min_ram: img.min_ram_mb,
         status: img.status.clone(),
-        visibility: img.visibility.clone(),
+        // Glance v2 knows these four; anything else is treated as the most restrictive.
+        visibility: ImageVisibility::parse(&img.visibility).unwrap_or(ImageVisibility::Private),
         size: img.size,
         checksum: img.checksum.clone(),
         disk_format: img.disk_format.clone(),

@@ -3,8 +3,8 @@
 pub mod credentials;
 pub mod engine;
 pub mod mapping;
+pub mod project_filter;
 pub mod tenant;
-pub mod visibility;
 
 pub use engine::{SyncEngine, SyncSettings};
 pub use tenant::{SyncError, TenantSummary};

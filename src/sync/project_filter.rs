@@ -14,12 +14,12 @@ pub enum Verdict {
     AskMembership,
 }
 
-pub struct Visibility {
+pub struct ProjectFilter {
     project_id: String,
     admin: bool,
 }
 
-impl Visibility {
+impl ProjectFilter {
     /// `tenant_project` stands in when the token does not name its project.
     pub fn new(scope: &TokenScope, tenant_project: &str) -> Self {
         Self {
@@ -59,7 +59,7 @@ mod tests {
 
     #[test]
     fn admin_listings_are_narrowed_to_the_project() {
-        let admin = Visibility::new(
+        let admin = ProjectFilter::new(
             &TokenScope {
                 project_id: Some("p".into()),
                 admin: true,
@@ -72,7 +72,7 @@ mod tests {
         assert_eq!(admin.judge(&image("community", "q")), Verdict::Visible);
         assert_eq!(admin.judge(&image("shared", "q")), Verdict::AskMembership);
         assert_eq!(admin.judge(&image("shared", "p")), Verdict::Visible);
-        let member = Visibility::new(
+        let member = ProjectFilter::new(
             &TokenScope {
                 project_id: None,
                 admin: false,

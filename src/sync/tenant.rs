@@ -2,24 +2,23 @@
 //! the catalog, and only after a complete listing apply the difference in one transaction.
 use std::collections::HashMap;
 
-use entity::{service_settings, tenants};
 use futures_util::{StreamExt, TryStreamExt, stream};
-use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::watch;
 
 use super::credentials::{self, CredentialError};
 use super::mapping;
-use super::visibility::{Verdict, Visibility};
+use super::project_filter::{ProjectFilter, Verdict};
+use crate::catalog::clouds::Cloud;
+use crate::catalog::inventory::{AppliedCounts, GlanceInfoColumns, SyncTarget, TenantChanges};
+use crate::catalog::sync_runs::RunCounts;
+use crate::catalog::tenants::Tenant;
+use crate::catalog::{Catalog, CatalogError};
+use crate::openstack::glance::{self, GlanceImage, ImagePager};
+use crate::openstack::nova::ServerPager;
+use crate::openstack::{OpenStackError, Session, SessionConfig, SessionSettings};
 
 /// Membership lookups in flight at once, per tenant.
 const MEMBER_LOOKUPS: usize = 8;
-use crate::catalog::inventory::{self, AppliedCounts, GlanceInfoColumns, TenantChanges};
-use crate::catalog::staging;
-use crate::catalog::sync_runs::RunCounts;
-use crate::crypto::SecretBox;
-use crate::openstack::glance::{self, GlanceImage, ImagePager};
-use crate::openstack::nova::ServerPager;
-use crate::openstack::{OpenStackError, Session, SessionConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -27,8 +26,8 @@ pub enum SyncError {
     OpenStack(#[from] OpenStackError),
     #[error("credentials: {0}")]
     Credentials(#[from] CredentialError),
-    #[error("database error: {0}")]
-    Database(#[from] DbErr),
+    #[error("catalog: {0}")]
+    Catalog(#[from] CatalogError),
     #[error("the sync was aborted by shutdown")]
     Aborted,
     #[error(
@@ -48,10 +47,9 @@ pub struct TenantSummary {
 
 /// What a tenant's sync needs besides the tenant.
 pub struct SyncContext<'a> {
-    pub db: &'a DatabaseConnection,
-    pub secret_box: &'a SecretBox,
-    /// Template for the session: timeouts and retries (auth is filled in per tenant).
-    pub session: &'a SessionConfig,
+    pub catalog: &'a Catalog,
+    /// Timeouts and retries of the tenant's session.
+    pub session: &'a SessionSettings,
     /// New/changed records held in memory before they go to the staging table.
     pub stage_batch: usize,
     /// New links (Glance ids, far smaller than records) held in memory before they are staged.
@@ -71,15 +69,16 @@ impl SyncContext<'_> {
 
 pub async fn sync_tenant(
     ctx: &SyncContext<'_>,
-    settings: &service_settings::Model,
-    tenant: &tenants::Model,
+    target: &SyncTarget,
 ) -> Result<TenantSummary, SyncError> {
-    let mut cfg = ctx.session.clone();
-    cfg.auth_url = settings.auth_url.clone();
-    cfg.interface = settings.interface.clone();
-    cfg.region = settings.region.clone();
-    cfg.auth = credentials::auth_method(settings, tenant, ctx.secret_box)?;
-    let session = Session::new(cfg)?;
+    let (settings, tenant) = (&target.cloud, &target.tenant);
+    let session = Session::new(SessionConfig {
+        auth_url: settings.auth_url.clone(),
+        interface: settings.interface.as_str().to_string(),
+        region: settings.region.clone(),
+        auth: credentials::auth_method(target)?,
+        settings: ctx.session.clone(),
+    })?;
     session.login().await?;
     // An application credential is bound to its own project: used for another tenant, it
     // would file that project's images under this one.
@@ -115,14 +114,11 @@ pub async fn sync_tenant(
 
     ctx.check_shutdown()?;
     let listed = started.elapsed();
-    let applied = inventory::apply(
-        ctx.db,
-        settings.id,
-        tenant.id,
-        &changes,
-        crate::catalog::now(),
-    )
-    .await?;
+    let applied = ctx
+        .catalog
+        .inventory()
+        .apply(settings.id, tenant.id, &changes, crate::catalog::now())
+        .await?;
     counts.images_removed = applied.images_unlinked as i64;
     tracing::debug!(
         tenant = %tenant.name,
@@ -136,14 +132,15 @@ pub async fn sync_tenant(
 async fn list_images(
     ctx: &SyncContext<'_>,
     session: &Session,
-    settings: &service_settings::Model,
-    tenant: &tenants::Model,
+    settings: &Cloud,
+    tenant: &Tenant,
     changes: &mut TenantChanges,
     counts: &mut RunCounts,
 ) -> Result<(), SyncError> {
-    let visibility = Visibility::new(&session.scope().await?, &tenant.backend_id);
+    let inventory = ctx.catalog.inventory();
+    let visibility = ProjectFilter::new(&session.scope().await?, &tenant.backend_id);
     // What an interrupted earlier sync of this tenant staged is stale.
-    staging::clear(ctx.db, tenant.id).await?;
+    inventory.clear_stage(tenant.id).await?;
     let mut pager = ImagePager::new(session);
     while let Some(page) = pager.next_page().await? {
         ctx.check_shutdown()?;
@@ -162,7 +159,7 @@ async fn list_images(
         }
         fresh.extend(members_of(session, &visibility, ask).await?);
         let ids: Vec<String> = fresh.iter().map(|i| i.id.clone()).collect();
-        let known = inventory::known_images(ctx.db, settings.id, tenant.id, &ids).await?;
+        let known = inventory.known_images(settings.id, tenant.id, &ids).await?;
         for img in &fresh {
             if !changes.seen_images.insert(&img.id) {
                 continue;
@@ -193,7 +190,9 @@ async fn list_images(
         let stage_links = changes.link.len() >= ctx.stage_links_batch;
         if changes.upsert_images.len() >= ctx.stage_batch || stage_links {
             let links: &[String] = if stage_links { &changes.link } else { &[] };
-            staging::stage(ctx.db, tenant.id, &changes.upsert_images, links).await?;
+            inventory
+                .stage(tenant.id, &changes.upsert_images, links)
+                .await?;
             changes.upsert_images.clear();
             if stage_links {
                 changes.link.clear();
@@ -208,7 +207,7 @@ async fn list_images(
 /// tenant is a member of.
 async fn members_of(
     session: &Session,
-    visibility: &Visibility,
+    visibility: &ProjectFilter,
     candidates: Vec<GlanceImage>,
 ) -> Result<Vec<GlanceImage>, SyncError> {
     let lookups = candidates.into_iter().map(|img| async move {
@@ -225,11 +224,12 @@ async fn members_of(
 async fn list_servers(
     ctx: &SyncContext<'_>,
     session: &Session,
-    settings: &service_settings::Model,
-    tenant: &tenants::Model,
+    settings: &Cloud,
+    tenant: &Tenant,
     changes: &mut TenantChanges,
     counts: &mut RunCounts,
 ) -> Result<(), SyncError> {
+    let inventory = ctx.catalog.inventory();
     // Names of images this very sync adds are not in the catalog yet.
     let pending_names: HashMap<&str, &str> = changes
         .upsert_images
@@ -246,10 +246,10 @@ async fn list_servers(
             .collect();
         let ids: Vec<String> = fresh.iter().map(|s| s.id.clone()).collect();
         let image_ids: Vec<String> = fresh.iter().filter_map(|s| s.image_id.clone()).collect();
-        let known = inventory::known_instances(ctx.db, settings.id, &ids).await?;
-        let mut names = inventory::image_names(ctx.db, settings.id, &image_ids).await?;
+        let known = inventory.known_instances(settings.id, &ids).await?;
+        let mut names = inventory.image_names(settings.id, &image_ids).await?;
         if changes.staged {
-            names.extend(staging::staged_names(ctx.db, tenant.id, &image_ids).await?);
+            names.extend(inventory.staged_names(tenant.id, &image_ids).await?);
         }
         for server in &fresh {
             if !changes.seen_instances.insert(server.id.clone()) {

@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use cloudcensus::api::AppState;
-use cloudcensus::catalog::tokens::{self, NewToken};
+use cloudcensus::catalog::tokens::NewToken;
+use cloudcensus::catalog::{Catalog, CloudId, ImageVisibility, TenantId};
 use cloudcensus::crypto::SecretBox;
+use cloudcensus::sync::{SyncEngine, SyncSettings};
 use entity::{image_tenants, images, instances, service_settings, tenants};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set};
@@ -90,11 +92,13 @@ impl Drop for TestDb {
 
 pub struct TestServer {
     pub base: String,
+    /// A connection of the test's own, for seeding and inspecting the database directly.
     pub db: DatabaseConnection,
+    /// The server's catalog.
+    pub catalog: Catalog,
     pub staff_token: String,
     pub client: reqwest::Client,
-    pub engine: Option<Arc<cloudcensus::sync::SyncEngine>>,
-    pub read_index: Arc<cloudcensus::catalog::read_index::ReadIndex>,
+    pub engine: Arc<SyncEngine>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
     pub test_db: TestDb,
@@ -107,53 +111,55 @@ impl TestServer {
 
     /// A server whose `pull/` endpoints hand work to a sync engine built by `engine`.
     pub async fn start_with_engine(
-        engine: impl FnOnce(DatabaseConnection) -> Arc<cloudcensus::sync::SyncEngine>,
-    ) -> (Self, Arc<cloudcensus::sync::SyncEngine>) {
+        engine: impl FnOnce(Catalog) -> Arc<SyncEngine>,
+    ) -> (Self, Arc<SyncEngine>) {
         let srv = Self::start_with(Some(Box::new(engine))).await;
-        let engine = srv.engine.clone().expect("engine built");
+        let engine = srv.engine.clone();
         (srv, engine)
     }
 
-    async fn start_with(
-        engine: Option<
-            Box<dyn FnOnce(DatabaseConnection) -> Arc<cloudcensus::sync::SyncEngine> + '_>,
-        >,
-    ) -> Self {
+    async fn start_with(engine: Option<Box<dyn FnOnce(Catalog) -> Arc<SyncEngine> + '_>>) -> Self {
         cloudcensus::install_crypto_provider();
         let test_db = TestDb::new().await;
-        let db = cloudcensus::db::open(&test_db.url).await.expect("open");
+        let secrets = SecretBox::from_passphrase(SECRET_KEY).unwrap();
+        let catalog = Catalog::open(&test_db.url, secrets, true)
+            .await
+            .expect("open");
+        let db = sea_orm::Database::connect(&test_db.url)
+            .await
+            .expect("connect");
         let bound = cloudcensus::server::bind("127.0.0.1:0".parse().unwrap())
             .await
             .expect("bind");
         let base = format!("http://{}", bound.addr);
-        let sync_engine = engine.map(|build| build(db.clone()));
-        let read_index = cloudcensus::catalog::read_index::ReadIndex::new(true);
+        // Without an engine of the test's, pulls go to one that is never scheduled.
+        let sync_engine = match engine {
+            Some(build) => build(catalog.clone()),
+            None => SyncEngine::new(catalog.clone(), SyncSettings::new("0 0 0 1 1 *", 1)),
+        };
         let state = Arc::new(AppState {
-            db: db.clone(),
-            secret_box: SecretBox::from_passphrase(SECRET_KEY).unwrap(),
+            catalog: catalog.clone(),
             public_url: base.clone(),
             sync: sync_engine.clone(),
-            read_index: read_index.clone(),
         });
         let (tx, handle) = spawn_server(bound, state);
-        let (_, staff_token) = tokens::create(
-            &db,
-            NewToken {
+        let (_, staff_token) = catalog
+            .tokens()
+            .create(NewToken {
                 name: "staff".into(),
                 is_staff: true,
                 tenants: vec![],
                 expires_in_days: None,
-            },
-        )
-        .await
-        .expect("staff token");
+            })
+            .await
+            .expect("staff token");
         Self {
             base,
             db,
+            catalog,
             staff_token,
             client: reqwest::Client::new(),
             engine: sync_engine,
-            read_index,
             shutdown: Some(tx),
             handle: Some(handle),
             test_db,
@@ -168,6 +174,7 @@ impl TestServer {
             let _ = h.await;
         }
         self.db.clone().close().await.ok();
+        self.catalog.clone().close().await.ok();
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -182,11 +189,9 @@ impl TestServer {
             .expect("bind");
         let base = format!("http://{}", bound.addr);
         let state = Arc::new(AppState {
-            db: self.db.clone(),
-            secret_box: SecretBox::from_passphrase(SECRET_KEY).unwrap(),
+            catalog: self.catalog.with_read_index(false),
             public_url: base.clone(),
-            sync: None,
-            read_index: cloudcensus::catalog::read_index::ReadIndex::new(false),
+            sync: self.engine.clone(),
         });
         let (tx, handle) = spawn_server(bound, state);
         SqlTwin {
@@ -197,18 +202,18 @@ impl TestServer {
     }
 
     pub async fn scoped_token(&self, name: &str, tenants: &[Uuid]) -> String {
-        tokens::create(
-            &self.db,
-            NewToken {
+        let ids = self.catalog.tenants().ids_of(tenants).await.expect("ids");
+        self.catalog
+            .tokens()
+            .create(NewToken {
                 name: name.into(),
                 is_staff: false,
-                tenants: tenants.to_vec(),
+                tenants: ids.into_values().collect(),
                 expires_in_days: None,
-            },
-        )
-        .await
-        .expect("scoped token")
-        .1
+            })
+            .await
+            .expect("scoped token")
+            .1
     }
 
     pub async fn call(
@@ -382,7 +387,7 @@ pub fn uuid_of(v: &Value) -> Uuid {
     Uuid::parse_str(v["uuid"].as_str().unwrap()).unwrap()
 }
 
-pub async fn db_id_of_settings(db: &DatabaseConnection, v: &Value) -> i32 {
+pub async fn db_id_of_settings(db: &DatabaseConnection, v: &Value) -> CloudId {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     service_settings::Entity::find()
         .filter(service_settings::Column::Uuid.eq(uuid_of(v)))
@@ -393,7 +398,7 @@ pub async fn db_id_of_settings(db: &DatabaseConnection, v: &Value) -> i32 {
         .id
 }
 
-pub async fn db_id_of_tenant(db: &DatabaseConnection, v: &Value) -> i32 {
+pub async fn db_id_of_tenant(db: &DatabaseConnection, v: &Value) -> TenantId {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     tenants::Entity::find()
         .filter(tenants::Column::Uuid.eq(uuid_of(v)))
@@ -409,7 +414,7 @@ pub struct ImageSpec<'a> {
     pub name: &'a str,
     pub created: Option<DateTime<Utc>>,
     pub rescue_device: &'a str,
-    pub tenants: Vec<i32>,
+    pub tenants: Vec<TenantId>,
 }
 
 impl<'a> ImageSpec<'a> {
@@ -433,7 +438,7 @@ impl<'a> ImageSpec<'a> {
         self.rescue_device = device;
         self
     }
-    pub fn tenants(mut self, ids: &[i32]) -> Self {
+    pub fn tenants(mut self, ids: &[TenantId]) -> Self {
         self.tenants = ids.to_vec();
         self
     }
@@ -441,7 +446,7 @@ impl<'a> ImageSpec<'a> {
 
 pub async fn insert_image(
     db: &DatabaseConnection,
-    settings_id: i32,
+    settings_id: CloudId,
     spec: ImageSpec<'_>,
 ) -> images::Model {
     let image = images::ActiveModel {
@@ -452,7 +457,7 @@ pub async fn insert_image(
         min_disk: Set(10240),
         min_ram: Set(512),
         status: Set("active".into()),
-        visibility: Set("public".into()),
+        visibility: Set(ImageVisibility::Public),
         size: Set(Some(1024)),
         checksum: Set(None),
         disk_format: Set(Some("qcow2".into())),
@@ -480,16 +485,43 @@ pub async fn insert_image(
         .await
         .expect("link image");
     }
-    cloudcensus::catalog::read_index::touch(db, settings_id)
+    touch(db, settings_id).await;
+    image
+}
+
+/// Raises the cloud's catalog version, as the catalog's own writes do, so the listing index
+/// sees rows a test wrote directly.
+pub async fn touch(db: &DatabaseConnection, cloud: CloudId) {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter};
+    service_settings::Entity::update_many()
+        .col_expr(
+            service_settings::Column::CatalogVersion,
+            Expr::col(service_settings::Column::CatalogVersion).add(1),
+        )
+        .filter(service_settings::Column::Id.eq(cloud))
+        .exec(db)
         .await
         .expect("touch");
-    image
+}
+
+/// Row counts of the tables a sync writes: images, links, instances.
+pub async fn count_rows(db: &DatabaseConnection) -> (u64, u64, u64) {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    (
+        images::Entity::find().count(db).await.expect("count"),
+        image_tenants::Entity::find()
+            .count(db)
+            .await
+            .expect("count"),
+        instances::Entity::find().count(db).await.expect("count"),
+    )
 }
 
 pub async fn insert_instance(
     db: &DatabaseConnection,
-    settings_id: i32,
-    tenant_id: i32,
+    settings_id: CloudId,
+    tenant_id: TenantId,
     image_name: &str,
     status: &str,
     deleted: bool,

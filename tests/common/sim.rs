@@ -5,14 +5,14 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cloudcensus::catalog::Catalog;
 use cloudcensus::openstack::retry::RetryPolicy;
 use cloudcensus::sync::engine::{LogObserver, TenantOutcome};
 use cloudcensus::sync::{SyncEngine, SyncSettings};
 use cloudcensus_sim::Simulator;
-use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
-use super::{SECRET_KEY, TestServer};
+use super::TestServer;
 
 /// Short timeouts and quick retries so fault tests finish fast.
 pub fn fast_settings() -> SyncSettings {
@@ -28,16 +28,12 @@ pub fn fast_settings() -> SyncSettings {
     s
 }
 
-pub fn engine(db: DatabaseConnection) -> Arc<SyncEngine> {
-    engine_with(db, fast_settings())
+pub fn engine(catalog: Catalog) -> Arc<SyncEngine> {
+    engine_with(catalog, fast_settings())
 }
 
-pub fn engine_with(db: DatabaseConnection, settings: SyncSettings) -> Arc<SyncEngine> {
-    SyncEngine::new(
-        db,
-        cloudcensus::crypto::SecretBox::from_passphrase(SECRET_KEY).unwrap(),
-        settings,
-    )
+pub fn engine_with(catalog: Catalog, settings: SyncSettings) -> Arc<SyncEngine> {
+    SyncEngine::new(catalog, settings)
 }
 
 pub async fn sweep(engine: &Arc<SyncEngine>) -> Vec<TenantOutcome> {

@@ -27,28 +27,28 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::Visibility;
 use super::images::ImageFilter;
 use super::offerings::OfferingScope;
+use super::{CloudId, ImageId, Scope, TenantId};
 use cache::{Cache, cached};
 use segment::{Rule, Segment};
 
 /// Marks a cloud's listing as changed. Call it in the transaction that changes the cloud's
 /// images or links.
-pub async fn touch<C: ConnectionTrait>(db: &C, settings_id: i32) -> Result<(), DbErr> {
+pub(super) async fn touch<C: ConnectionTrait>(db: &C, cloud: CloudId) -> Result<(), DbErr> {
     service_settings::Entity::update_many()
         .col_expr(
             service_settings::Column::CatalogVersion,
             Expr::col(service_settings::Column::CatalogVersion).add(1),
         )
-        .filter(service_settings::Column::Id.eq(settings_id))
+        .filter(service_settings::Column::Id.eq(cloud))
         .exec(db)
         .await?;
     Ok(())
 }
 
 /// Every cloud's id and catalog version, by id.
-async fn versions<C: ConnectionTrait>(db: &C) -> Result<Vec<(i32, i64)>, DbErr> {
+async fn versions<C: ConnectionTrait>(db: &C) -> Result<Vec<(CloudId, i64)>, DbErr> {
     service_settings::Entity::find()
         .select_only()
         .column(service_settings::Column::Id)
@@ -138,7 +138,7 @@ impl ReadIndex {
         let previous = self.snapshot();
         let (snapshot, reloaded) = Snapshot::load(db, previous.as_deref()).await?;
         // The unfiltered staff listing is the most common first request.
-        snapshot.matching(&ImageFilter::default(), &Visibility::All, &[]);
+        snapshot.matching(&ImageFilter::default(), &Scope::All, &[]);
         tracing::debug!(
             images = snapshot.segments.iter().map(|s| s.len()).sum::<usize>(),
             clouds = snapshot.segments.len(),
@@ -161,10 +161,10 @@ type Head<'a> = Reverse<((&'a str, &'a Uuid), usize, usize)>;
 pub struct Snapshot {
     /// One per cloud, in cloud id order.
     segments: Vec<Arc<Segment>>,
-    settings_ids: HashMap<Uuid, i32>,
-    settings_uuids: HashMap<i32, Uuid>,
-    tenant_ids: HashMap<Uuid, i32>,
-    tenant_settings: HashMap<i32, i32>,
+    cloud_ids: HashMap<Uuid, CloudId>,
+    cloud_uuids: HashMap<CloudId, Uuid>,
+    tenant_ids: HashMap<Uuid, TenantId>,
+    tenant_clouds: HashMap<TenantId, CloudId>,
     hits: Mutex<Cache<u64>>,
     names: Mutex<Cache<Box<str>>>,
 }
@@ -177,7 +177,7 @@ impl Snapshot {
         db: &DatabaseConnection,
         previous: Option<&Snapshot>,
     ) -> Result<(Self, usize), DbErr> {
-        let txn = crate::db::begin_snapshot_read(db).await?;
+        let txn = crate::catalog::db::begin_snapshot_read(db).await?;
         let versions = versions(&txn).await?;
         let mut segments = Vec::with_capacity(versions.len());
         let mut reloaded = 0;
@@ -193,14 +193,14 @@ impl Snapshot {
                 }
             }
         }
-        let settings_rows: Vec<(Uuid, i32)> = service_settings::Entity::find()
+        let cloud_rows: Vec<(Uuid, CloudId)> = service_settings::Entity::find()
             .select_only()
             .column(service_settings::Column::Uuid)
             .column(service_settings::Column::Id)
             .into_tuple()
             .all(&txn)
             .await?;
-        let tenant_rows: Vec<(i32, Uuid, i32)> = tenants::Entity::find()
+        let tenant_rows: Vec<(TenantId, Uuid, CloudId)> = tenants::Entity::find()
             .select_only()
             .column(tenants::Column::Id)
             .column(tenants::Column::Uuid)
@@ -212,13 +212,13 @@ impl Snapshot {
         Ok((
             Self {
                 segments,
-                settings_ids: settings_rows.iter().copied().collect(),
-                settings_uuids: settings_rows.iter().map(|&(uuid, id)| (id, uuid)).collect(),
+                cloud_ids: cloud_rows.iter().copied().collect(),
+                cloud_uuids: cloud_rows.iter().map(|&(uuid, id)| (id, uuid)).collect(),
                 tenant_ids: tenant_rows
                     .iter()
                     .map(|(id, uuid, _)| (*uuid, *id))
                     .collect(),
-                tenant_settings: tenant_rows.iter().map(|(id, _, s)| (*id, *s)).collect(),
+                tenant_clouds: tenant_rows.iter().map(|(id, _, s)| (*id, *s)).collect(),
                 hits: Mutex::new(Cache::default()),
                 names: Mutex::new(Cache::default()),
             },
@@ -227,7 +227,7 @@ impl Snapshot {
     }
 
     /// Whether the snapshot holds exactly these clouds at these versions.
-    fn is_at(&self, versions: &[(i32, i64)]) -> bool {
+    fn is_at(&self, versions: &[(CloudId, i64)]) -> bool {
         self.segments
             .iter()
             .map(|s| (s.cloud, s.version))
@@ -235,23 +235,23 @@ impl Snapshot {
     }
 
     /// The database id of the image a hit points at.
-    pub fn image_id(&self, hit: u64) -> i64 {
+    pub fn image_id(&self, hit: u64) -> ImageId {
         self.segments[(hit >> 32) as usize].image_id(hit as u32)
     }
 
     /// The uuid of a cloud (by database id) that was in the catalog when the index was built.
-    pub fn settings_uuid(&self, id: i32) -> Option<Uuid> {
-        self.settings_uuids.get(&id).copied()
+    pub fn cloud_uuid(&self, id: CloudId) -> Option<Uuid> {
+        self.cloud_uuids.get(&id).copied()
     }
 
     /// The images the listing shows for this filter and caller, in order.
     pub fn matching(
         &self,
         filter: &ImageFilter,
-        visibility: &Visibility,
+        scope: &Scope,
         offerings: &[Option<OfferingScope>],
     ) -> Arc<Vec<u64>> {
-        let Some((rule, cloud)) = self.rule(filter, visibility, offerings) else {
+        let Some((rule, cloud)) = self.rule(filter, scope, offerings) else {
             return Arc::new(Vec::new());
         };
         let key = format!("{rule:?}|{cloud:?}");
@@ -261,7 +261,7 @@ impl Snapshot {
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| cloud.is_none_or(|c| c == s.cloud))
-                .map(|(i, s)| (i, s.matching(&key, &rule, &self.tenant_settings)))
+                .map(|(i, s)| (i, s.matching(&key, &rule, &self.tenant_clouds)))
                 .filter(|(_, list)| !list.is_empty())
                 .collect();
             self.merge(&lists)
@@ -270,15 +270,11 @@ impl Snapshot {
 
     /// The distinct names of the images the caller sees in these clouds (every cloud when
     /// `None`), in order: the rows of `usage_stats`.
-    pub fn visible_names(
-        &self,
-        visibility: &Visibility,
-        clouds: Option<&[i32]>,
-    ) -> Arc<Vec<Box<str>>> {
-        let rule = match visibility {
-            Visibility::All => Rule::default(),
-            Visibility::Tenants(ids) if ids.is_empty() => return Arc::new(Vec::new()),
-            Visibility::Tenants(ids) => Rule {
+    pub fn visible_names(&self, scope: &Scope, clouds: Option<&[CloudId]>) -> Arc<Vec<Box<str>>> {
+        let rule = match scope {
+            Scope::All => Rule::default(),
+            Scope::Tenants(ids) if ids.is_empty() => return Arc::new(Vec::new()),
+            Scope::Tenants(ids) => Rule {
                 visible: Some(ids.clone()),
                 ..Rule::default()
             },
@@ -290,7 +286,7 @@ impl Snapshot {
                 if clouds.is_some_and(|c| !c.contains(&s.cloud)) {
                     continue;
                 }
-                let numbers = s.names_matching(&key, &rule, &self.tenant_settings);
+                let numbers = s.names_matching(&key, &rule, &self.tenant_clouds);
                 names.extend(numbers.iter().map(|&n| s.name(n)));
             }
             names.sort_unstable();
@@ -329,19 +325,19 @@ impl Snapshot {
     fn rule(
         &self,
         filter: &ImageFilter,
-        visibility: &Visibility,
+        scope: &Scope,
         offerings: &[Option<OfferingScope>],
-    ) -> Option<(Rule, Option<i32>)> {
-        let mut cloud: Option<i32> = None;
-        let mut one_cloud = |id: i32| -> Option<()> {
+    ) -> Option<(Rule, Option<CloudId>)> {
+        let mut cloud: Option<CloudId> = None;
+        let mut one_cloud = |id: CloudId| -> Option<()> {
             if cloud.is_some_and(|c| c != id) {
                 return None;
             }
             cloud = Some(id);
             Some(())
         };
-        for uuid in &filter.settings {
-            one_cloud(*self.settings_ids.get(uuid)?)?;
+        for uuid in &filter.clouds {
+            one_cloud(*self.cloud_ids.get(uuid)?)?;
         }
         let mut rule = Rule {
             needles: filter
@@ -360,20 +356,20 @@ impl Snapshot {
         for scope in offerings {
             match scope.as_ref()? {
                 OfferingScope::Tenant(id) => rule.tenants.push(*id),
-                OfferingScope::Settings {
+                OfferingScope::Cloud {
                     id,
                     has_tenants: true,
-                } => rule.tenant_of_settings.push(*id),
-                OfferingScope::Settings {
+                } => rule.tenant_of_clouds.push(*id),
+                OfferingScope::Cloud {
                     id,
                     has_tenants: false,
                 } => one_cloud(*id)?,
             }
         }
-        rule.visible = match visibility {
-            Visibility::All => None,
-            Visibility::Tenants(ids) if ids.is_empty() => return None,
-            Visibility::Tenants(ids) => Some(ids.clone()),
+        rule.visible = match scope {
+            Scope::All => None,
+            Scope::Tenants(ids) if ids.is_empty() => return None,
+            Scope::Tenants(ids) => Some(ids.clone()),
         };
         Some((rule, cloud))
     }

@@ -14,6 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::cache::{Cache, cached};
+use crate::catalog::{CloudId, ImageId, TenantId};
 
 /// Rows read per query while loading.
 const LOAD_CHUNK: u64 = 50_000;
@@ -21,7 +22,7 @@ const LOAD_CHUNK: u64 = 50_000;
 const LINK_LOOKUP: usize = 1000;
 
 /// id, uuid, name, creation time, is a rescue image: what the listing needs of an image.
-type ImageKeys = (i64, Uuid, String, Option<DateTime<Utc>>, bool);
+type ImageKeys = (ImageId, Uuid, String, Option<DateTime<Utc>>, bool);
 
 /// A filter turned into this index's terms: database ids, lower-cased needles.
 #[derive(Debug, Default)]
@@ -30,19 +31,19 @@ pub struct Rule {
     /// Every image must have each of these names.
     pub exact: Vec<String>,
     /// Every image must be linked to each of these tenants ...
-    pub tenants: Vec<i32>,
+    pub tenants: Vec<TenantId>,
     /// ... and to one tenant of each of these clouds ...
-    pub tenant_of_settings: Vec<i32>,
+    pub tenant_of_clouds: Vec<CloudId>,
     /// ... and, for a scoped caller, to one of the caller's tenants.
-    pub visible: Option<Vec<i32>>,
+    pub visible: Option<Vec<TenantId>>,
     pub rescue: Option<bool>,
     pub show_duplicate_names: bool,
 }
 
 pub struct Segment {
-    pub cloud: i32,
+    pub cloud: CloudId,
     pub version: i64,
-    ids: Vec<i64>,
+    ids: Vec<ImageId>,
     uuids: Vec<Uuid>,
     /// Number (into `names`) of each position's name; names are numbered in byte order.
     name_of: Vec<u32>,
@@ -55,17 +56,21 @@ pub struct Segment {
     rescue: Vec<bool>,
     /// The tenants linked to position `p` are `link_tenants[link_start[p]..link_start[p + 1]]`.
     link_start: Vec<u32>,
-    link_tenants: Vec<i32>,
-    by_tenant: HashMap<i32, Vec<u32>>,
+    link_tenants: Vec<TenantId>,
+    by_tenant: HashMap<TenantId, Vec<u32>>,
     cache: Mutex<Cache<u32>>,
 }
 
 impl Segment {
     /// Loads one cloud's images and links through `db` (the caller's consistent read).
-    pub async fn load<C: ConnectionTrait>(db: &C, cloud: i32, version: i64) -> Result<Self, DbErr> {
+    pub async fn load<C: ConnectionTrait>(
+        db: &C,
+        cloud: CloudId,
+        version: i64,
+    ) -> Result<Self, DbErr> {
         let mut name_ids: HashMap<String, u32> = HashMap::new();
-        let mut rows_by_id: Vec<(i64, Uuid, u32, i64, bool)> = Vec::new();
-        let mut after = i64::MIN;
+        let mut rows_by_id: Vec<(ImageId, Uuid, u32, i64, bool)> = Vec::new();
+        let mut after = ImageId(i64::MIN);
         loop {
             let rows: Vec<ImageKeys> = images::Entity::find()
                 .select_only()
@@ -141,15 +146,15 @@ impl Segment {
         for i in 1..seg.name_start.len() {
             seg.name_start[i] += seg.name_start[i - 1];
         }
-        let ids_in_id_order: Vec<i64> = rows_by_id.iter().map(|r| r.0).collect();
+        let ids_in_id_order: Vec<ImageId> = rows_by_id.iter().map(|r| r.0).collect();
         drop(rows_by_id);
         drop(order);
 
         // This cloud's links, as (position, tenant) pairs sorted by position, looked up by
         // the cloud's image ids (a primary-key lookup each).
-        let mut links: Vec<(u32, i32)> = Vec::new();
+        let mut links: Vec<(u32, TenantId)> = Vec::new();
         for chunk in ids_in_id_order.chunks(LINK_LOOKUP) {
-            let rows: Vec<(i64, i32)> = image_tenants::Entity::find()
+            let rows: Vec<(ImageId, TenantId)> = image_tenants::Entity::find()
                 .select_only()
                 .column(image_tenants::Column::ImageId)
                 .column(image_tenants::Column::TenantId)
@@ -181,7 +186,7 @@ impl Segment {
         self.ids.len()
     }
 
-    pub fn image_id(&self, position: u32) -> i64 {
+    pub fn image_id(&self, position: u32) -> ImageId {
         self.ids[position as usize]
     }
 
@@ -195,7 +200,7 @@ impl Segment {
         &self.names[number as usize]
     }
 
-    fn links(&self, p: u32) -> &[i32] {
+    fn links(&self, p: u32) -> &[TenantId] {
         let p = p as usize;
         &self.link_tenants[self.link_start[p] as usize..self.link_start[p + 1] as usize]
     }
@@ -205,9 +210,9 @@ impl Segment {
         &self,
         key: &str,
         rule: &Rule,
-        tenant_settings: &HashMap<i32, i32>,
+        tenant_clouds: &HashMap<TenantId, CloudId>,
     ) -> Arc<Vec<u32>> {
-        cached(&self.cache, key, || self.compute(rule, tenant_settings))
+        cached(&self.cache, key, || self.compute(rule, tenant_clouds))
     }
 
     /// Numbers of the distinct names among the positions the rule lets through, in order.
@@ -215,7 +220,7 @@ impl Segment {
         &self,
         key: &str,
         rule: &Rule,
-        tenant_settings: &HashMap<i32, i32>,
+        tenant_clouds: &HashMap<TenantId, CloudId>,
     ) -> Arc<Vec<u32>> {
         let compute = || {
             let mut out: Vec<u32> = Vec::new();
@@ -224,7 +229,7 @@ impl Segment {
             };
             self.visit(rule, exact, |p| {
                 let name = self.name_of[p as usize];
-                if out.last() != Some(&name) && self.passes(rule, tenant_settings, p) {
+                if out.last() != Some(&name) && self.passes(rule, tenant_clouds, p) {
                     out.push(name);
                 }
             });
@@ -233,7 +238,7 @@ impl Segment {
         cached(&self.cache, key, compute)
     }
 
-    fn compute(&self, rule: &Rule, tenant_settings: &HashMap<i32, i32>) -> Vec<u32> {
+    fn compute(&self, rule: &Rule, tenant_clouds: &HashMap<TenantId, CloudId>) -> Vec<u32> {
         let mut out = Vec::new();
         let Some(exact) = self.exact_name(rule) else {
             return out;
@@ -246,7 +251,7 @@ impl Segment {
             if memo.0 != name {
                 memo = (name, self.name_passes(rule, name));
             }
-            if !memo.1 || !self.passes(rule, tenant_settings, p) {
+            if !memo.1 || !self.passes(rule, tenant_clouds, p) {
                 return;
             }
             if rule.show_duplicate_names {
@@ -290,7 +295,7 @@ impl Segment {
     /// range, a tenant's list, the union of a scoped caller's tenants' lists, or all.
     fn visit(&self, rule: &Rule, exact: Option<u32>, f: impl FnMut(u32)) {
         const NONE: &[u32] = &[];
-        let list_of = |t: &i32| self.by_tenant.get(t).map_or(NONE, |v| v.as_slice());
+        let list_of = |t: &TenantId| self.by_tenant.get(t).map_or(NONE, |v| v.as_slice());
         let range = match exact {
             Some(name) => self.name_start[name as usize]..self.name_start[name as usize + 1],
             None => 0..self.ids.len() as u32,
@@ -323,7 +328,7 @@ impl Segment {
         rule.needles.iter().all(|n| lower.contains(n.as_str()))
     }
 
-    fn passes(&self, rule: &Rule, tenant_settings: &HashMap<i32, i32>, p: u32) -> bool {
+    fn passes(&self, rule: &Rule, tenant_clouds: &HashMap<TenantId, CloudId>, p: u32) -> bool {
         if rule.rescue.is_some_and(|r| r != self.rescue[p as usize]) {
             return false;
         }
@@ -332,9 +337,9 @@ impl Segment {
             return false;
         }
         if !rule
-            .tenant_of_settings
+            .tenant_of_clouds
             .iter()
-            .all(|s| links.iter().any(|t| tenant_settings.get(t) == Some(s)))
+            .all(|s| links.iter().any(|t| tenant_clouds.get(t) == Some(s)))
         {
             return false;
         }

@@ -1,0 +1,126 @@
+//! Typed ids and the fixed value sets stored in the catalog. Ids are newtypes so that a tenant's
+//! id cannot be passed where a cloud's is expected; the enums keep the strings the database has
+//! always held, so no data migration is needed.
+use sea_orm::Iterable;
+use sea_orm::entity::prelude::*;
+
+/// A registered cloud (Waldur's "service settings").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, DeriveValueType)]
+pub struct CloudId(pub i32);
+
+/// A registered OpenStack project of one cloud.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, DeriveValueType)]
+pub struct TenantId(pub i32);
+
+/// A catalog image (one Glance image of one cloud).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, DeriveValueType)]
+pub struct ImageId(pub i64);
+
+/// An API token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, DeriveValueType)]
+pub struct TokenId(pub i32);
+
+/// Whether a cloud's or tenant's last sync worked (Waldur's state names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum State {
+    #[sea_orm(string_value = "OK")]
+    Ok,
+    #[sea_orm(string_value = "ERRED")]
+    Erred,
+}
+
+/// How a sync run ended (`Running` until it does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum RunOutcome {
+    #[sea_orm(string_value = "running")]
+    Running,
+    #[sea_orm(string_value = "success")]
+    Success,
+    #[sea_orm(string_value = "failed")]
+    Failed,
+    #[sea_orm(string_value = "aborted")]
+    Aborted,
+}
+
+/// Which of a service's catalog endpoints a cloud's syncs use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum Interface {
+    #[default]
+    #[sea_orm(string_value = "public")]
+    Public,
+    #[sea_orm(string_value = "internal")]
+    Internal,
+    #[sea_orm(string_value = "admin")]
+    Admin,
+}
+
+/// A Glance image's visibility.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum ImageVisibility {
+    #[sea_orm(string_value = "public")]
+    Public,
+    #[sea_orm(string_value = "community")]
+    Community,
+    #[sea_orm(string_value = "shared")]
+    Shared,
+    #[sea_orm(string_value = "private")]
+    Private,
+}
+
+macro_rules! as_str {
+    ($ty:ty { $($variant:ident => $s:literal),* $(,)? }) => {
+        impl $ty {
+            /// The stored (and wire) form; equal to `to_value()` without allocating.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $s,)*
+                }
+            }
+        }
+    };
+}
+
+as_str!(State { Ok => "OK", Erred => "ERRED" });
+as_str!(RunOutcome { Running => "running", Success => "success", Failed => "failed", Aborted => "aborted" });
+as_str!(Interface { Public => "public", Internal => "internal", Admin => "admin" });
+as_str!(ImageVisibility { Public => "public", Community => "community", Shared => "shared", Private => "private" });
+
+impl Interface {
+    /// Parses the stored (and wire) form.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::iter().find(|i| i.as_str() == raw)
+    }
+}
+
+impl ImageVisibility {
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::iter().find(|v| v.as_str() == raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_str_is_the_stored_value() {
+        for v in State::iter() {
+            assert_eq!(v.as_str(), v.to_value());
+        }
+        for v in RunOutcome::iter() {
+            assert_eq!(v.as_str(), v.to_value());
+        }
+        for v in Interface::iter() {
+            assert_eq!(v.as_str(), v.to_value());
+            assert_eq!(Interface::parse(v.as_str()), Some(v));
+        }
+        for v in ImageVisibility::iter() {
+            assert_eq!(v.as_str(), v.to_value());
+            assert_eq!(ImageVisibility::parse(v.as_str()), Some(v));
+        }
+    }
+}
