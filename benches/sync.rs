@@ -50,13 +50,14 @@ fn proc_status_mib(field: &str) -> f64 {
 #[tokio::main]
 async fn main() {
     cloudcensus::install_crypto_provider();
-    // RUST_LOG=cloudcensus::sync=debug shows each tenant's listing and apply times.
+    // RUST_LOG=cloudcensus=debug shows each tenant's listing and apply phases (span times).
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .init();
     let projects = knob("BENCH_PROJECTS", 10);
     let images = knob("BENCH_IMAGES", 10_000);

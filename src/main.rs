@@ -17,6 +17,8 @@ async fn main() -> std::process::ExitCode {
             EnvFilter::new("info,sqlx=warn,tokio_cron_scheduler=warn,poem::server=warn")
         }))
         .with_writer(std::io::stderr)
+        // Sync and apply phases are debug spans: their close events carry the timings.
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .init();
     let cli = Cli::parse();
     let result = match Config::from_env() {

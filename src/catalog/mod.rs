@@ -13,7 +13,6 @@ pub mod inventory;
 pub mod offerings;
 pub mod paging;
 pub mod read_index;
-mod staging;
 pub mod sync_runs;
 pub mod tenants;
 pub mod tokens;

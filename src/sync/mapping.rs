@@ -1,6 +1,8 @@
 //! From OpenStack wire types to catalog records.
-use crate::catalog::ImageVisibility;
+use uuid::Uuid;
+
 use crate::catalog::inventory::{ImageRecord, InstanceRecord};
+use crate::catalog::{CloudId, ImageId, ImageVisibility, TenantId};
 use crate::openstack::glance::GlanceImage;
 use crate::openstack::nova::NovaServer;
 
@@ -16,6 +18,10 @@ pub fn image_record(img: &GlanceImage) -> ImageRecord {
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect::<serde_json::Map<_, _>>();
     ImageRecord {
+        // The row's identity is the catalog's to assign when it stores the record.
+        id: ImageId(0),
+        uuid: Uuid::nil(),
+        settings_id: CloudId(0),
         backend_id: img.id.clone(),
         name: img.name.clone(),
         min_disk: img.min_disk_gb.saturating_mul(MIB_PER_GB),
@@ -35,8 +41,18 @@ pub fn image_record(img: &GlanceImage) -> ImageRecord {
     }
 }
 
-pub fn instance_record(server: &NovaServer, image_name: String) -> InstanceRecord {
+/// The server as the catalog keeps it for `tenant` (listed, so not deleted).
+pub fn instance_record(
+    server: &NovaServer,
+    image_name: String,
+    tenant: TenantId,
+) -> InstanceRecord {
     InstanceRecord {
+        id: 0,
+        uuid: Uuid::nil(),
+        settings_id: CloudId(0),
+        tenant_id: tenant,
+        deleted_at: None,
         backend_id: server.id.clone(),
         name: server.name.clone(),
         image_backend_id: server.image_id.clone(),

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 use tokio::sync::watch;
+use tracing::instrument;
 
 use super::credentials::{self, CredentialError};
 use super::mapping;
@@ -67,6 +68,7 @@ impl SyncContext<'_> {
     }
 }
 
+#[instrument(level = "debug", skip_all, fields(tenant = %target.tenant.name))]
 pub async fn sync_tenant(
     ctx: &SyncContext<'_>,
     target: &SyncTarget,
@@ -91,7 +93,6 @@ pub async fn sync_tenant(
         });
     }
 
-    let started = std::time::Instant::now();
     let mut changes = TenantChanges::default();
     let mut counts = RunCounts::default();
     list_images(ctx, &session, settings, tenant, &mut changes, &mut counts).await?;
@@ -113,22 +114,16 @@ pub async fn sync_tenant(
     }
 
     ctx.check_shutdown()?;
-    let listed = started.elapsed();
     let applied = ctx
         .catalog
         .inventory()
         .apply(settings.id, tenant.id, &changes, crate::catalog::now())
         .await?;
     counts.images_removed = applied.images_unlinked as i64;
-    tracing::debug!(
-        tenant = %tenant.name,
-        list_ms = listed.as_millis() as u64,
-        apply_ms = (started.elapsed() - listed).as_millis() as u64,
-        "sync phases"
-    );
     Ok(TenantSummary { counts, applied })
 }
 
+#[instrument(level = "debug", skip_all)]
 async fn list_images(
     ctx: &SyncContext<'_>,
     session: &Session,
@@ -177,7 +172,7 @@ async fn list_images(
                         counts.images_added += 1;
                         changes.link.push(img.id.clone());
                     }
-                    if k.record != record {
+                    if k.differs_from(&record) {
                         counts.images_updated += 1;
                         changes.upsert_images.push(record);
                     }
@@ -221,6 +216,7 @@ async fn members_of(
     Ok(found.into_iter().flatten().collect())
 }
 
+#[instrument(level = "debug", skip_all)]
 async fn list_servers(
     ctx: &SyncContext<'_>,
     session: &Session,
@@ -269,10 +265,8 @@ async fn list_servers(
                 // An image gone from Glance keeps the name recorded when it was seen.
                 .or_else(|| previous.map(|p| p.record.image_name.clone()))
                 .unwrap_or_default();
-            let record = mapping::instance_record(server, image_name);
-            let unchanged = previous
-                .is_some_and(|p| p.record == record && !p.deleted && p.tenant_id == tenant.id);
-            if !unchanged {
+            let record = mapping::instance_record(server, image_name, tenant.id);
+            if previous.is_none_or(|p| p.differs_from(&record)) {
                 upserts.push(record);
             }
         }

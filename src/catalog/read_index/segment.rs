@@ -23,6 +23,8 @@ const LINK_LOOKUP: usize = 1000;
 
 /// id, uuid, name, creation time, is a rescue image: what the listing needs of an image.
 type ImageKeys = (ImageId, Uuid, String, Option<DateTime<Utc>>, bool);
+/// The same with the name numbered and the time in microseconds (`i64::MIN` for none).
+type KeyRow = (ImageId, Uuid, u32, i64, bool);
 
 /// A filter turned into this index's terms: database ids, lower-cased needles.
 #[derive(Debug, Default)]
@@ -68,56 +70,37 @@ impl Segment {
         cloud: CloudId,
         version: i64,
     ) -> Result<Self, DbErr> {
-        let mut name_ids: HashMap<String, u32> = HashMap::new();
-        let mut rows_by_id: Vec<(ImageId, Uuid, u32, i64, bool)> = Vec::new();
-        let mut after = ImageId(i64::MIN);
-        loop {
-            let rows: Vec<ImageKeys> = images::Entity::find()
-                .select_only()
-                .column(images::Column::Id)
-                .column(images::Column::Uuid)
-                .column(images::Column::Name)
-                .column(images::Column::BackendCreatedAt)
-                .expr(Expr::col(images::Column::HwRescueDevice).ne(""))
-                .filter(images::Column::SettingsId.eq(cloud))
-                .filter(images::Column::Id.gt(after))
-                .order_by_asc(images::Column::Id)
-                .limit(LOAD_CHUNK)
-                .into_tuple()
-                .all(db)
-                .await?;
-            let Some(last) = rows.last() else { break };
-            after = last.0;
-            let full = rows.len() as u64 == LOAD_CHUNK;
-            for (id, uuid, name, created, rescue) in rows {
-                let next = name_ids.len() as u32;
-                let name = *name_ids.entry(name).or_insert(next);
-                let created = created.map_or(i64::MIN, |c| c.timestamp_micros());
-                rows_by_id.push((id, uuid, name, created, rescue));
-            }
-            if !full {
-                break;
-            }
-        }
-
-        // Number the names in byte order, then sort the images by (name, uuid).
-        let mut names: Vec<(String, u32)> = name_ids.into_iter().collect();
-        names.sort_unstable();
-        let mut rank = vec![0u32; names.len()];
-        for (r, (_, first_seen)) in names.iter().enumerate() {
-            rank[*first_seen as usize] = r as u32;
-        }
-        let names: Vec<Box<str>> = names.into_iter().map(|(n, _)| n.into()).collect();
-        for row in &mut rows_by_id {
-            row.2 = rank[row.2 as usize];
-        }
-        let mut order: Vec<u32> = (0..rows_by_id.len() as u32).collect();
-        order.sort_unstable_by_key(|&i| (rows_by_id[i as usize].2, rows_by_id[i as usize].1));
-        let mut position_of = vec![0u32; rows_by_id.len()];
+        let (mut rows, name_ids) = read_keys(db, cloud).await?;
+        let names = number_names(name_ids, &mut rows);
+        // Listing order: by (name, uuid).
+        let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| (rows[i as usize].2, rows[i as usize].1));
+        let mut position_of = vec![0u32; rows.len()];
         for (p, &i) in order.iter().enumerate() {
             position_of[i as usize] = p as u32;
         }
-        let n = rows_by_id.len();
+        let mut seg = Self::in_order(
+            cloud,
+            version,
+            names,
+            order.iter().map(|&i| rows[i as usize]),
+        );
+        let ids_in_id_order: Vec<ImageId> = rows.iter().map(|r| r.0).collect();
+        drop(rows);
+        drop(order);
+        let links = read_links(db, &ids_in_id_order, &position_of).await?;
+        seg.set_links(links);
+        Ok(seg)
+    }
+
+    /// A segment of these images, given in listing order, without links yet.
+    fn in_order(
+        cloud: CloudId,
+        version: i64,
+        names: Vec<Box<str>>,
+        rows: impl ExactSizeIterator<Item = KeyRow>,
+    ) -> Self {
+        let n = rows.len();
         let mut seg = Segment {
             cloud,
             version,
@@ -134,8 +117,7 @@ impl Segment {
             by_tenant: HashMap::new(),
             cache: Mutex::new(Cache::default()),
         };
-        for &i in &order {
-            let (id, uuid, name, created, rescue) = rows_by_id[i as usize];
+        for (id, uuid, name, created, rescue) in rows {
             seg.ids.push(id);
             seg.uuids.push(uuid);
             seg.name_of.push(name);
@@ -146,40 +128,21 @@ impl Segment {
         for i in 1..seg.name_start.len() {
             seg.name_start[i] += seg.name_start[i - 1];
         }
-        let ids_in_id_order: Vec<ImageId> = rows_by_id.iter().map(|r| r.0).collect();
-        drop(rows_by_id);
-        drop(order);
+        seg
+    }
 
-        // This cloud's links, as (position, tenant) pairs sorted by position, looked up by
-        // the cloud's image ids (a primary-key lookup each).
-        let mut links: Vec<(u32, TenantId)> = Vec::new();
-        for chunk in ids_in_id_order.chunks(LINK_LOOKUP) {
-            let rows: Vec<(ImageId, TenantId)> = image_tenants::Entity::find()
-                .select_only()
-                .column(image_tenants::Column::ImageId)
-                .column(image_tenants::Column::TenantId)
-                .filter(image_tenants::Column::ImageId.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(db)
-                .await?;
-            for (image_id, tenant_id) in rows {
-                if let Ok(i) = ids_in_id_order.binary_search(&image_id) {
-                    links.push((position_of[i], tenant_id));
-                }
-            }
-        }
-        links.sort_unstable();
+    /// Installs the (position, tenant) links, sorted by position.
+    fn set_links(&mut self, links: Vec<(u32, TenantId)>) {
         for &(p, _) in &links {
-            seg.link_start[p as usize + 1] += 1;
+            self.link_start[p as usize + 1] += 1;
         }
-        for i in 1..seg.link_start.len() {
-            seg.link_start[i] += seg.link_start[i - 1];
+        for i in 1..self.link_start.len() {
+            self.link_start[i] += self.link_start[i - 1];
         }
-        seg.link_tenants = links.iter().map(|&(_, t)| t).collect();
+        self.link_tenants = links.iter().map(|&(_, t)| t).collect();
         for &(p, t) in &links {
-            seg.by_tenant.entry(t).or_default().push(p);
+            self.by_tenant.entry(t).or_default().push(p);
         }
-        Ok(seg)
     }
 
     pub fn len(&self) -> usize {
@@ -356,4 +319,84 @@ impl Segment {
         (self.created[a], std::cmp::Reverse(self.ids[a]))
             > (self.created[b], std::cmp::Reverse(self.ids[b]))
     }
+}
+
+/// The cloud's images in id order, their names numbered in order of appearance.
+async fn read_keys<C: ConnectionTrait>(
+    db: &C,
+    cloud: CloudId,
+) -> Result<(Vec<KeyRow>, HashMap<String, u32>), DbErr> {
+    let mut name_ids: HashMap<String, u32> = HashMap::new();
+    let mut out: Vec<KeyRow> = Vec::new();
+    let mut after = ImageId(i64::MIN);
+    loop {
+        let rows: Vec<ImageKeys> = images::Entity::find()
+            .select_only()
+            .column(images::Column::Id)
+            .column(images::Column::Uuid)
+            .column(images::Column::Name)
+            .column(images::Column::BackendCreatedAt)
+            .expr(Expr::col(images::Column::HwRescueDevice).ne(""))
+            .filter(images::Column::SettingsId.eq(cloud))
+            .filter(images::Column::Id.gt(after))
+            .order_by_asc(images::Column::Id)
+            .limit(LOAD_CHUNK)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        let full = rows.len() as u64 == LOAD_CHUNK;
+        for (id, uuid, name, created, rescue) in rows {
+            let next = name_ids.len() as u32;
+            let name = *name_ids.entry(name).or_insert(next);
+            let created = created.map_or(i64::MIN, |c| c.timestamp_micros());
+            out.push((id, uuid, name, created, rescue));
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok((out, name_ids))
+}
+
+/// Numbers the names in byte order (renumbering the rows) and returns them in that order.
+fn number_names(name_ids: HashMap<String, u32>, rows: &mut [KeyRow]) -> Vec<Box<str>> {
+    let mut names: Vec<(String, u32)> = name_ids.into_iter().collect();
+    names.sort_unstable();
+    let mut rank = vec![0u32; names.len()];
+    for (r, (_, first_seen)) in names.iter().enumerate() {
+        rank[*first_seen as usize] = r as u32;
+    }
+    for row in rows.iter_mut() {
+        row.2 = rank[row.2 as usize];
+    }
+    names.into_iter().map(|(n, _)| n.into()).collect()
+}
+
+/// This cloud's links as (position, tenant) pairs sorted by position, looked up by the
+/// cloud's image ids (a primary-key lookup each).
+async fn read_links<C: ConnectionTrait>(
+    db: &C,
+    ids_in_id_order: &[ImageId],
+    position_of: &[u32],
+) -> Result<Vec<(u32, TenantId)>, DbErr> {
+    let mut links: Vec<(u32, TenantId)> = Vec::new();
+    for chunk in ids_in_id_order.chunks(LINK_LOOKUP) {
+        let rows: Vec<(ImageId, TenantId)> = image_tenants::Entity::find()
+            .select_only()
+            .column(image_tenants::Column::ImageId)
+            .column(image_tenants::Column::TenantId)
+            .filter(image_tenants::Column::ImageId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (image_id, tenant_id) in rows {
+            if let Ok(i) = ids_in_id_order.binary_search(&image_id) {
+                links.push((position_of[i], tenant_id));
+            }
+        }
+    }
+    links.sort_unstable();
+    Ok(links)
 }

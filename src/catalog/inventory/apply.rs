@@ -1,0 +1,302 @@
+//! Applying one tenant's complete listing: one transaction, one function per phase, each a
+//! `tracing` span (`RUST_LOG=cloudcensus::catalog=debug` shows their times).
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use entity::{image_tenants, images, instances, tenants};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{
+    ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, ExprTrait, QueryFilter, QuerySelect, Set,
+};
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::{
+    AppliedCounts, GlanceInfoColumns, ImageRecord, InstanceRecord, SeenIds, TenantChanges,
+    image_columns, instance_columns, staging,
+};
+use crate::catalog::{CatalogResult, CloudId, ImageId, TenantId, db, read_index};
+
+/// Rows per multi-row statement: well under SQLite's bound-variable limit.
+const CHUNK: usize = 400;
+/// Glance ids per link statement (one bound variable each).
+const LINK_CHUNK: usize = 2000;
+/// Links read per slice when looking for what a tenant no longer sees.
+const SCAN_SLICE: u64 = 10_000;
+
+/// Applies a tenant's changes atomically: either all of them or none.
+#[instrument(level = "debug", skip_all, fields(cloud = cloud.0, tenant = tenant.0))]
+pub(super) async fn apply(
+    db: &DatabaseConnection,
+    cloud: CloudId,
+    tenant: TenantId,
+    changes: &TenantChanges,
+    now: DateTime<Utc>,
+) -> CatalogResult<AppliedCounts> {
+    let txn = db::begin_write(db).await?;
+    db::lock_cloud_writes(&txn, cloud).await?;
+    let mut counts = AppliedCounts {
+        images_upserted: upsert_images(&txn, cloud, &changes.upsert_images).await?,
+        ..AppliedCounts::default()
+    };
+    if changes.staged {
+        let (upserted, linked) = staging::apply(&txn, cloud, tenant).await?;
+        counts.images_upserted += upserted;
+        counts.images_linked += linked;
+    }
+    counts.images_linked += link_images(&txn, cloud, tenant, &changes.link).await?;
+    let gone = links_not_seen(&txn, tenant, &changes.seen_images).await?;
+    (counts.images_unlinked, counts.images_deleted) = unlink(&txn, tenant, &gone).await?;
+    counts.instances_upserted = upsert_instances(&txn, cloud, &changes.upsert_instances).await?;
+    counts.instances_marked_deleted =
+        mark_vanished_instances(&txn, tenant, &changes.seen_instances, now).await?;
+    if let Some(info) = &changes.info {
+        store_glance_info(&txn, tenant, info).await?;
+    }
+    if counts.changes_listing() {
+        read_index::touch(&txn, cloud).await?;
+    }
+    commit(txn).await?;
+    db::refresh_statistics(db, counts.rows_written()).await?;
+    Ok(counts)
+}
+
+#[instrument(level = "debug", skip_all)]
+async fn commit(txn: DatabaseTransaction) -> Result<(), DbErr> {
+    txn.commit().await
+}
+
+/// A record as a row to insert: a new uuid, in `cloud`, the database picks the id.
+fn new_image_row(record: &ImageRecord, cloud: CloudId) -> images::ActiveModel {
+    let mut row = images::ActiveModel::from(record.clone());
+    row.id = ActiveValue::NotSet;
+    row.uuid = Set(Uuid::new_v4());
+    row.settings_id = Set(cloud);
+    row
+}
+
+/// `ON CONFLICT (settings_id, backend_id) DO UPDATE` every describing column.
+fn image_upsert() -> OnConflict {
+    OnConflict::columns([images::Column::SettingsId, images::Column::BackendId])
+        .update_columns(image_columns())
+        .to_owned()
+}
+
+/// New or changed records held in memory (the rest were staged).
+#[instrument(level = "debug", skip_all, fields(rows = records.len()))]
+async fn upsert_images(
+    txn: &DatabaseTransaction,
+    cloud: CloudId,
+    records: &[ImageRecord],
+) -> Result<u64, DbErr> {
+    for chunk in records.chunks(CHUNK) {
+        images::Entity::insert_many(chunk.iter().map(|r| new_image_row(r, cloud)))
+            .on_conflict(image_upsert())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(records.len() as u64)
+}
+
+/// `INSERT INTO image_tenants (image_id, tenant_id) <select> ON CONFLICT DO NOTHING`: links
+/// whose (image id, tenant id) pairs the select yields.
+pub(super) fn insert_links(
+    select: sea_orm::sea_query::SelectStatement,
+) -> Result<sea_orm::sea_query::InsertStatement, DbErr> {
+    let columns = [
+        image_tenants::Column::ImageId,
+        image_tenants::Column::TenantId,
+    ];
+    Ok(Query::insert()
+        .into_table(image_tenants::Entity)
+        .columns(columns)
+        .select_from(select)
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+        .on_conflict(OnConflict::columns(columns).do_nothing().to_owned())
+        .to_owned())
+}
+
+/// Links the tenant to images by Glance id; one statement per chunk, the ids are looked up
+/// inside the database.
+#[instrument(level = "debug", skip_all, fields(ids = backend_ids.len()))]
+async fn link_images(
+    txn: &DatabaseTransaction,
+    cloud: CloudId,
+    tenant: TenantId,
+    backend_ids: &[String],
+) -> Result<u64, DbErr> {
+    let mut linked = 0;
+    for chunk in backend_ids.chunks(LINK_CHUNK) {
+        let select = Query::select()
+            .column(images::Column::Id)
+            .expr(Expr::val(tenant))
+            .from(images::Entity)
+            .and_where(images::Column::SettingsId.eq(cloud))
+            .and_where(images::Column::BackendId.is_in(chunk.iter().cloned()))
+            .to_owned();
+        linked += txn.execute(&insert_links(select)?).await?.rows_affected();
+    }
+    Ok(linked)
+}
+
+/// The tenant's links whose Glance id was not listed: what it no longer sees. Read in slices
+/// by image id, so memory holds only what is gone.
+#[instrument(level = "debug", skip_all)]
+async fn links_not_seen(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    seen: &SeenIds,
+) -> Result<Vec<ImageId>, DbErr> {
+    let link = |c: image_tenants::Column| Expr::col((image_tenants::Entity, c));
+    let mut gone = Vec::new();
+    let mut after = ImageId(0);
+    loop {
+        let slice = Query::select()
+            .column((image_tenants::Entity, image_tenants::Column::ImageId))
+            .column((images::Entity, images::Column::BackendId))
+            .from(image_tenants::Entity)
+            .inner_join(
+                images::Entity,
+                Expr::col((images::Entity, images::Column::Id))
+                    .equals((image_tenants::Entity, image_tenants::Column::ImageId)),
+            )
+            .and_where(link(image_tenants::Column::TenantId).eq(tenant))
+            .and_where(link(image_tenants::Column::ImageId).gt(after))
+            .order_by(
+                (image_tenants::Entity, image_tenants::Column::ImageId),
+                sea_orm::Order::Asc,
+            )
+            .limit(SCAN_SLICE)
+            .to_owned();
+        let rows = txn.query_all(&slice).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.try_get("", "image_id")?;
+        for row in &rows {
+            let backend_id: String = row.try_get("", "backend_id")?;
+            if !seen.contains(&backend_id) {
+                gone.push(row.try_get("", "image_id")?);
+            }
+        }
+        if rows.len() < SCAN_SLICE as usize {
+            break;
+        }
+    }
+    Ok(gone)
+}
+
+/// Unlinks the tenant from `gone`; images no tenant sees any more leave the catalog.
+/// Returns (links removed, images deleted).
+#[instrument(level = "debug", skip_all, fields(gone = gone.len()))]
+async fn unlink(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    gone: &[ImageId],
+) -> Result<(u64, u64), DbErr> {
+    let (mut unlinked, mut deleted) = (0, 0);
+    for chunk in gone.chunks(CHUNK) {
+        let res = image_tenants::Entity::delete_many()
+            .filter(image_tenants::Column::TenantId.eq(tenant))
+            .filter(image_tenants::Column::ImageId.is_in(chunk.iter().copied()))
+            .exec(txn)
+            .await?;
+        unlinked += res.rows_affected;
+        let still_linked = Query::select()
+            .expr(Expr::val(1))
+            .from(image_tenants::Entity)
+            .and_where(
+                Expr::col((image_tenants::Entity, image_tenants::Column::ImageId))
+                    .equals((images::Entity, images::Column::Id)),
+            )
+            .to_owned();
+        let res = images::Entity::delete_many()
+            .filter(images::Column::Id.is_in(chunk.iter().copied()))
+            .filter(Expr::exists(still_linked).not())
+            .exec(txn)
+            .await?;
+        deleted += res.rows_affected;
+    }
+    Ok((unlinked, deleted))
+}
+
+/// New or changed servers (a changed tenant or a server back from the dead included).
+#[instrument(level = "debug", skip_all, fields(rows = records.len()))]
+async fn upsert_instances(
+    txn: &DatabaseTransaction,
+    cloud: CloudId,
+    records: &[InstanceRecord],
+) -> Result<u64, DbErr> {
+    let row = |r: &InstanceRecord| {
+        let mut row = instances::ActiveModel::from(r.clone());
+        row.id = ActiveValue::NotSet;
+        row.uuid = Set(Uuid::new_v4());
+        row.settings_id = Set(cloud);
+        row
+    };
+    for chunk in records.chunks(CHUNK) {
+        instances::Entity::insert_many(chunk.iter().map(row))
+            .on_conflict(
+                OnConflict::columns([instances::Column::SettingsId, instances::Column::BackendId])
+                    .update_columns(instance_columns())
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(records.len() as u64)
+}
+
+/// Servers that vanished are kept, marked deleted, so "created" counts keep history.
+#[instrument(level = "debug", skip_all)]
+async fn mark_vanished_instances(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    seen: &HashSet<String>,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let live: Vec<(i64, String)> = instances::Entity::find()
+        .select_only()
+        .column(instances::Column::Id)
+        .column(instances::Column::BackendId)
+        .filter(instances::Column::TenantId.eq(tenant))
+        .filter(instances::Column::DeletedAt.is_null())
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let vanished: Vec<i64> = live
+        .into_iter()
+        .filter(|(_, b)| !seen.contains(b))
+        .map(|(id, _)| id)
+        .collect();
+    let mut marked = 0;
+    for chunk in vanished.chunks(CHUNK) {
+        let res = instances::Entity::update_many()
+            .col_expr(instances::Column::DeletedAt, Expr::val(now))
+            .filter(instances::Column::Id.is_in(chunk.iter().copied()))
+            .exec(txn)
+            .await?;
+        marked += res.rows_affected;
+    }
+    Ok(marked)
+}
+
+async fn store_glance_info(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    info: &GlanceInfoColumns,
+) -> Result<(), DbErr> {
+    tenants::Entity::update_many()
+        .col_expr(
+            tenants::Column::ImageQuotaUsage,
+            Expr::val(info.image_quota_usage.clone()),
+        )
+        .col_expr(tenants::Column::Stores, Expr::val(info.stores.clone()))
+        .col_expr(
+            tenants::Column::ImportMethods,
+            Expr::val(info.import_methods.clone()),
+        )
+        .filter(tenants::Column::Id.eq(tenant))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
