@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloudcensus::api::AppState;
+use cloudcensus::catalog::Catalog;
 use cloudcensus::catalog::clouds::NewCloud;
-use cloudcensus::catalog::credentials::Credentials;
 use cloudcensus::catalog::tenants::NewTenant;
 use cloudcensus::catalog::tokens::NewToken;
-use cloudcensus::catalog::{Catalog, Interface};
 use cloudcensus::crypto::SecretBox;
 use cloudcensus::sync::{SyncEngine, SyncSettings};
 use sea_orm::sea_query::Query;
@@ -227,20 +226,12 @@ async fn main() {
     let db = sea_orm::Database::connect(&url).await.expect("database");
     let cloud = catalog
         .clouds()
-        .create(NewCloud {
-            name: "bench".into(),
-            auth_url: "http://127.0.0.1:9/v3".into(),
-            region: String::new(),
-            interface: Interface::Public,
-            domain: "default".into(),
-            shared: false,
-            credentials: Credentials::Password {
-                username: "u".into(),
-                password: "p".into(),
-                project_name: None,
-                project_id: None,
-            },
-        })
+        .create(NewCloud::with_password(
+            "bench",
+            "http://127.0.0.1:9/v3",
+            "u",
+            "p",
+        ))
         .await
         .expect("cloud");
     let mut tenant_ids = Vec::new();

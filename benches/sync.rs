@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use cloudcensus::catalog::Catalog;
 use cloudcensus::catalog::clouds::NewCloud;
 use cloudcensus::catalog::credentials::Credentials;
 use cloudcensus::catalog::tenants::NewTenant;
-use cloudcensus::catalog::{Catalog, Interface};
 use cloudcensus::crypto::SecretBox;
 use cloudcensus::sync::engine::LogObserver;
 use cloudcensus::sync::{SyncEngine, SyncSettings};
@@ -91,15 +91,12 @@ async fn main() {
     };
     let cloud = catalog
         .clouds()
-        .create(NewCloud {
-            name: "bench".into(),
-            auth_url: sim.auth_url(),
-            region: String::new(),
-            interface: Interface::Public,
-            domain: "default".into(),
-            shared: false,
-            credentials: password("admin".into(), "admin-password".into()),
-        })
+        .create(NewCloud::with_password(
+            "bench",
+            &sim.auth_url(),
+            "admin",
+            "admin-password",
+        ))
         .await
         .expect("cloud");
     // Each tenant logs in as its own member user, as most deployments do.

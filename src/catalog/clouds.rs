@@ -29,6 +29,27 @@ pub struct NewCloud {
     pub credentials: Credentials,
 }
 
+impl NewCloud {
+    /// A cloud reached with a user and password, with the defaults of the API (public
+    /// endpoints, the `default` domain, any region, not shared).
+    pub fn with_password(name: &str, auth_url: &str, username: &str, password: &str) -> Self {
+        Self {
+            name: name.into(),
+            auth_url: auth_url.into(),
+            region: String::new(),
+            interface: Interface::Public,
+            domain: "default".into(),
+            shared: false,
+            credentials: Credentials::Password {
+                username: username.into(),
+                password: password.into(),
+                project_name: None,
+                project_id: None,
+            },
+        }
+    }
+}
+
 /// Changes to a cloud; `None` leaves a property as it is.
 #[derive(Clone, Debug, Default)]
 pub struct CloudChanges {

@@ -6,11 +6,10 @@ use cloudcensus_sim::{GenSpec, Simulator, World};
 
 use super::{CliError, open_catalog, serve_with, sync_settings};
 use crate::api::AppState;
+use crate::catalog::Catalog;
 use crate::catalog::clouds::NewCloud;
-use crate::catalog::credentials::Credentials;
 use crate::catalog::tenants::NewTenant;
 use crate::catalog::tokens::NewToken;
-use crate::catalog::{Catalog, Interface};
 use crate::config::Config;
 use crate::crypto::SecretBox;
 use crate::sync::SyncEngine;
@@ -48,18 +47,8 @@ async fn start_clouds(catalog: &Catalog) -> Result<Vec<Simulator>, CliError> {
         let cloud = catalog
             .clouds()
             .create(NewCloud {
-                name: name.into(),
-                auth_url: sim.auth_url(),
-                region: String::new(),
-                interface: Interface::Public,
-                domain: "default".into(),
                 shared,
-                credentials: Credentials::Password {
-                    username: "admin".into(),
-                    password: "admin-password".into(),
-                    project_name: None,
-                    project_id: None,
-                },
+                ..NewCloud::with_password(name, &sim.auth_url(), "admin", "admin-password")
             })
             .await?;
         for p in projects {

@@ -258,10 +258,9 @@ mod tests {
 
     use super::*;
     use crate::catalog::clouds::NewCloud;
-    use crate::catalog::credentials::Credentials;
     use crate::catalog::inventory::{KnownImage, TenantChanges};
     use crate::catalog::tenants::NewTenant;
-    use crate::catalog::{Catalog, ImageId, ImageVisibility, Interface};
+    use crate::catalog::{Catalog, ImageId, ImageVisibility};
     use crate::crypto::SecretBox;
 
     async fn catalog() -> Catalog {
@@ -297,20 +296,12 @@ mod tests {
         let catalog = catalog().await;
         let cloud = catalog
             .clouds()
-            .create(NewCloud {
-                name: "c".into(),
-                auth_url: "http://127.0.0.1:9/v3".into(),
-                region: String::new(),
-                interface: Interface::Public,
-                domain: "default".into(),
-                shared: false,
-                credentials: Credentials::Password {
-                    username: "u".into(),
-                    password: "p".into(),
-                    project_name: None,
-                    project_id: None,
-                },
-            })
+            .create(NewCloud::with_password(
+                "c",
+                "http://127.0.0.1:9/v3",
+                "u",
+                "p",
+            ))
             .await
             .expect("cloud");
         let tenant = catalog

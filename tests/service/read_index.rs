@@ -3,13 +3,11 @@
 //! is listed through a server with the index and through a twin server on the same database
 //! that uses SQL only, for every filter, combinations, pages and scoped tokens, and for
 //! `usage_stats`.
-mod common;
-
-use common::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use reqwest::StatusCode;
+
+use crate::common::{ImageSpec, Reply, TestApp};
 
 /// What a list answer says, without the server's own base URL.
 fn comparable(r: &Reply, base: &str) -> (StatusCode, Option<String>, String, Option<String>) {
@@ -21,35 +19,35 @@ fn comparable(r: &Reply, base: &str) -> (StatusCode, Option<String>, String, Opt
     )
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_index_answers_every_list_query_as_sql_does() {
-    let srv = TestServer::start().await;
-    let twin = srv.sql_twin().await;
-    let cloud_a = srv.create_settings("cloud-a", false).await;
-    let cloud_b = srv.create_settings("cloud-b", true).await;
-    let cloud_c = srv.create_settings("cloud-c", false).await;
-    let mut tenants = Vec::new();
-    for (cloud, name) in [
-        (&cloud_a, "a1"),
-        (&cloud_a, "a2"),
-        (&cloud_a, "a3"),
-        (&cloud_b, "b1"),
-    ] {
-        let t = srv.create_tenant(cloud, name).await;
-        let id = db_id_of_tenant(&srv.db, &t).await;
-        tenants.push((t, id));
-    }
-    let sid = |v: &Value| {
-        let db = srv.db.clone();
-        let v = v.clone();
-        async move { db_id_of_settings(&db, &v).await }
-    };
-    let (a, b, c) = (
-        sid(&cloud_a).await,
-        sid(&cloud_b).await,
-        sid(&cloud_c).await,
+/// Three clouds (b shared), tenants a1-a3 of cloud-a and b1 of cloud-b, scoped tokens "one"
+/// (a1), "two" (a1, a2) and "across" (a2, b1); 240 random images (names that differ only in
+/// case or carry LIKE wildcards, equal and missing dates, rescue images, random tenant links)
+/// and 30 instances.
+async fn random_catalog() -> TestApp {
+    let srv = TestApp::init()
+        .with_cloud("cloud-a")
+        .with_shared_cloud("cloud-b")
+        .with_cloud("cloud-c")
+        .with_tenant("cloud-a", "a1")
+        .with_tenant("cloud-a", "a2")
+        .with_tenant("cloud-a", "a3")
+        .with_tenant("cloud-b", "b1")
+        .with_scoped_token("one", &["a1"])
+        .with_scoped_token("two", &["a1", "a2"])
+        .with_scoped_token("across", &["a2", "b1"])
+        .start()
+        .await;
+    let (cloud_a, cloud_b, cloud_c) = (
+        srv.cloud("cloud-a"),
+        srv.cloud("cloud-b"),
+        srv.cloud("cloud-c"),
     );
-
+    let tenants = [
+        srv.tenant("a1"),
+        srv.tenant("a2"),
+        srv.tenant("a3"),
+        srv.tenant("b1"),
+    ];
     let mut rng = StdRng::seed_from_u64(20261125);
     let names = [
         "ubuntu",
@@ -69,14 +67,13 @@ async fn the_index_answers_every_list_query_as_sql_does() {
         Some("2026-01-01T00:00:00Z"),
     ];
     for _ in 0..240 {
-        let cloud = [a, a, b, c][rng.random_range(0..4)];
-        let own: Vec<cloudcensus::catalog::TenantId> = match cloud {
-            x if x == a => tenants[..3].iter().map(|t| t.1).collect(),
-            x if x == b => vec![tenants[3].1],
+        let cloud = [cloud_a, cloud_a, cloud_b, cloud_c][rng.random_range(0..4)];
+        let own: Vec<_> = match cloud.name.as_str() {
+            "cloud-a" => tenants[..3].to_vec(),
+            "cloud-b" => vec![tenants[3]],
             _ => vec![],
         };
-        let linked: Vec<cloudcensus::catalog::TenantId> =
-            own.into_iter().filter(|_| rng.random_bool(0.5)).collect();
+        let linked: Vec<_> = own.into_iter().filter(|_| rng.random_bool(0.5)).collect();
         let mut spec = ImageSpec::new(names[rng.random_range(0..names.len())]).tenants(&linked);
         if let Some(d) = dates[rng.random_range(0..dates.len())] {
             spec = spec.created(d);
@@ -84,36 +81,33 @@ async fn the_index_answers_every_list_query_as_sql_does() {
         if rng.random_bool(0.2) {
             spec = spec.rescue("cdrom");
         }
-        insert_image(&srv.db, cloud, spec).await;
+        srv.insert_image(cloud, spec).await;
     }
     for i in 0..30 {
         let (cloud, tenant) = if i % 3 == 0 {
-            (b, tenants[3].1)
+            (cloud_b, tenants[3])
         } else {
-            (a, tenants[i % 3].1)
+            (cloud_a, tenants[i % 3])
         };
         let status = ["ACTIVE", "SHUTOFF"][i % 2];
-        insert_instance(
-            &srv.db,
-            cloud,
-            tenant,
-            names[i % names.len()],
-            status,
-            i % 5 == 0,
-        )
-        .await;
+        srv.insert_instance(cloud, tenant, names[i % names.len()], status, i % 5 == 0)
+            .await;
     }
-    let uuid = |v: &Value| v["uuid"].as_str().unwrap().to_string();
-    let url = |v: &Value| v["url"].as_str().unwrap().to_string();
-    let (a1, a2, b1) = (&tenants[0].0, &tenants[1].0, &tenants[3].0);
-    let offer_a1 = srv.create_offering(a1).await;
-    let offer_a = srv.create_offering(&cloud_a).await;
-    let offer_c = srv.create_offering(&cloud_c).await;
-    let one = srv.scoped_token("one", &[uuid_of(a1)]).await;
-    let two = srv.scoped_token("two", &[uuid_of(a1), uuid_of(a2)]).await;
-    let across = srv
-        .scoped_token("across", &[uuid_of(a2), uuid_of(b1)])
-        .await;
+    srv
+}
+
+/// Every list and `usage_stats` query compared: each filter, combinations, offerings of
+/// each scope, unknown uuids.
+async fn queries(srv: &TestApp) -> Vec<String> {
+    let (cloud_a, cloud_b, cloud_c) = (
+        srv.cloud("cloud-a"),
+        srv.cloud("cloud-b"),
+        srv.cloud("cloud-c"),
+    );
+    let (a1, a2) = (srv.tenant("a1"), srv.tenant("a2"));
+    let offer_a1 = srv.create_offering(&a1.url).await;
+    let offer_a = srv.create_offering(&cloud_a.url).await;
+    let offer_c = srv.create_offering(&cloud_c.url).await;
 
     let filters: Vec<String> = vec![
         String::new(),
@@ -125,16 +119,15 @@ async fn the_index_answers_every_list_query_as_sql_does() {
         "name_exact=ubuntu".into(),
         "name_exact=ubuntu&name_exact=Ubuntu".into(),
         "name_exact=missing".into(),
-        format!("settings_uuid={}", uuid(&cloud_a)),
-        format!("settings={}", url(&cloud_b)),
+        format!("settings_uuid={}", cloud_a.uuid),
+        format!("settings={}", cloud_b.url),
         format!(
             "settings_uuid={}&settings_uuid={}",
-            uuid(&cloud_a),
-            uuid(&cloud_b)
+            cloud_a.uuid, cloud_b.uuid
         ),
-        format!("tenant_uuid={}", uuid(a1)),
-        format!("tenant={}", url(a2)),
-        format!("tenant_uuid={}&tenant_uuid={}", uuid(a1), uuid(a2)),
+        format!("tenant_uuid={}", a1.uuid),
+        format!("tenant={}", a2.url),
+        format!("tenant_uuid={}&tenant_uuid={}", a1.uuid, a2.uuid),
         format!("tenant_uuid={}", uuid::Uuid::new_v4().simple()),
         format!("offering_uuid={offer_a1}"),
         format!("offering_uuid={offer_a}"),
@@ -142,10 +135,10 @@ async fn the_index_answers_every_list_query_as_sql_does() {
         format!("offering_uuid={}", uuid::Uuid::new_v4().simple()),
         "is_rescue_image=true".into(),
         "is_rescue_image=false".into(),
-        format!("tenant_uuid={}&is_rescue_image=false&name=u", uuid(a1)),
+        format!("tenant_uuid={}&is_rescue_image=false&name=u", a1.uuid),
         format!(
             "settings_uuid={}&is_rescue_image=true&show_duplicate_names=true",
-            uuid(&cloud_a)
+            cloud_a.uuid
         ),
         format!("offering_uuid={offer_a}&name_exact=debian"),
     ];
@@ -157,15 +150,22 @@ async fn the_index_answers_every_list_query_as_sql_does() {
         String::new(),
         "shared=true".into(),
         "shared=false".into(),
-        format!("service_provider={}", uuid(&cloud_a)),
+        format!("service_provider={}", cloud_a.uuid),
         format!(
             "service_provider={}&service_provider={}&shared=false",
-            uuid(&cloud_a),
-            uuid(&cloud_b)
+            cloud_a.uuid, cloud_b.uuid
         ),
     ] {
         paths.push(format!("/api/openstack-images/usage_stats/?{usage}"));
     }
+    paths
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_index_answers_every_list_query_as_sql_does() {
+    let srv = random_catalog().await;
+    let twin = srv.sql_twin().await;
+    let paths = queries(&srv).await;
     let pages = [
         "page_size=7",
         "page_size=7&page=2",
@@ -174,13 +174,13 @@ async fn the_index_answers_every_list_query_as_sql_does() {
     ];
     let callers = [
         ("staff", srv.staff_token.clone()),
-        ("one tenant", one),
-        ("two tenants", two),
-        ("tenants of two clouds", across),
+        ("one tenant", srv.token("one").to_string()),
+        ("two tenants", srv.token("two").to_string()),
+        ("tenants of two clouds", srv.token("across").to_string()),
     ];
 
-    srv.catalog.rebuild_read_index().await.expect("index");
-    let served_before = srv.catalog.read_index_served();
+    srv.rebuild_index().await;
+    let served_before = srv.index_served();
     let mut asked = 0;
     let mut nonempty = 0;
     for query in &paths {
@@ -204,14 +204,14 @@ async fn the_index_answers_every_list_query_as_sql_does() {
                 if got.status == StatusCode::OK && got.count() > 0 {
                     nonempty += 1;
                 }
-                let head = srv.call(Method::HEAD, &path, Some(token), None).await;
+                let head = srv.head_as(token, &path).await;
                 assert_eq!(head.header("x-result-count"), got.header("x-result-count"));
                 asked += 2;
             }
         }
     }
     // Every answer above came from the index, and most of them were not empty.
-    assert_eq!(srv.catalog.read_index_served() - served_before, asked);
+    assert_eq!(srv.index_served() - served_before, asked);
     assert!(nonempty > asked / 4, "{nonempty} of {asked}");
     twin.stop().await;
     srv.stop().await;
@@ -219,31 +219,34 @@ async fn the_index_answers_every_list_query_as_sql_does() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_write_is_listed_at_once_and_the_index_catches_up() {
-    let srv = TestServer::start().await;
-    let cloud = srv.create_settings("cloud", false).await;
-    let sid = db_id_of_settings(&srv.db, &cloud).await;
-    let tenant = srv.create_tenant(&cloud, "t").await;
-    let tid = db_id_of_tenant(&srv.db, &tenant).await;
-    insert_image(&srv.db, sid, ImageSpec::new("first").tenants(&[tid])).await;
-    srv.catalog.rebuild_read_index().await.expect("index");
-    let served = srv.catalog.read_index_served();
+    let srv = TestApp::init()
+        .with_cloud("cloud")
+        .with_tenant("cloud", "t")
+        .start()
+        .await;
+    let (cloud, tenant) = (srv.cloud("cloud"), srv.tenant("t"));
+    srv.insert_image(cloud, ImageSpec::new("first").tenants(&[tenant]))
+        .await;
+    srv.rebuild_index().await;
+    let served = srv.index_served();
     assert_eq!(srv.get("/api/openstack-images/").await.names(), ["first"]);
-    assert_eq!(srv.catalog.read_index_served(), served + 1);
+    assert_eq!(srv.index_served(), served + 1);
 
     // A write raises the cloud's version: the next answer comes from SQL and is current.
-    insert_image(&srv.db, sid, ImageSpec::new("second").tenants(&[tid])).await;
+    srv.insert_image(cloud, ImageSpec::new("second").tenants(&[tenant]))
+        .await;
     assert_eq!(
         srv.get("/api/openstack-images/").await.names(),
         ["first", "second"]
     );
-    assert_eq!(srv.catalog.read_index_served(), served + 1);
+    assert_eq!(srv.index_served(), served + 1);
     // The rebuild that request started makes the index current again.
     let mut from_index = false;
     for _ in 0..100 {
-        let before = srv.catalog.read_index_served();
+        let before = srv.index_served();
         let r = srv.get("/api/openstack-images/").await;
         assert_eq!(r.names(), ["first", "second"]);
-        if srv.catalog.read_index_served() > before {
+        if srv.index_served() > before {
             from_index = true;
             break;
         }
@@ -252,20 +255,13 @@ async fn a_write_is_listed_at_once_and_the_index_catches_up() {
     assert!(from_index, "the index never caught up");
 
     // Deleting the tenant removes its links, and the listing follows.
-    let r = srv
-        .call(
-            Method::DELETE,
-            &format!("/api/openstack-tenants/{}/", uuid_of(&tenant).simple()),
-            Some(&srv.staff_token.clone()),
-            None,
-        )
-        .await;
+    let r = srv.delete(srv.path_of(&tenant.url)).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    srv.catalog.rebuild_read_index().await.expect("index");
+    srv.rebuild_index().await;
     let r = srv
         .get(&format!(
             "/api/openstack-images/?tenant_uuid={}",
-            uuid_of(&tenant).simple()
+            tenant.uuid
         ))
         .await;
     assert_eq!(r.count(), 0);
@@ -274,31 +270,34 @@ async fn a_write_is_listed_at_once_and_the_index_catches_up() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rebuild_reads_only_the_clouds_that_changed() {
-    let srv = TestServer::start().await;
+    let srv = TestApp::init()
+        .with_cloud("one")
+        .with_cloud("two")
+        .with_cloud("three")
+        .start()
+        .await;
     let twin = srv.sql_twin().await;
-    let mut clouds = Vec::new();
     for name in ["one", "two", "three"] {
-        let cloud = srv.create_settings(name, false).await;
-        let id = db_id_of_settings(&srv.db, &cloud).await;
         for i in 0..5 {
-            insert_image(&srv.db, id, ImageSpec::new(&format!("img-{i}"))).await;
+            srv.insert_image(srv.cloud(name), ImageSpec::new(&format!("img-{i}")))
+                .await;
         }
-        clouds.push(id);
     }
     // The server started a build of its own; wait for it, then build again with nothing new.
-    let mut reloaded = srv.catalog.rebuild_read_index().await.expect("index");
+    let mut reloaded = srv.rebuild_index().await;
     for _ in 0..50 {
         if reloaded == 0 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        reloaded = srv.catalog.rebuild_read_index().await.expect("index");
+        reloaded = srv.rebuild_index().await;
     }
     assert_eq!(reloaded, 0, "nothing changed, nothing is read again");
 
-    insert_image(&srv.db, clouds[1], ImageSpec::new("img-0")).await;
-    assert_eq!(srv.catalog.rebuild_read_index().await.expect("index"), 1);
-    let served = srv.catalog.read_index_served();
+    srv.insert_image(srv.cloud("two"), ImageSpec::new("img-0"))
+        .await;
+    assert_eq!(srv.rebuild_index().await, 1);
+    let served = srv.index_served();
     for query in [
         "",
         "show_duplicate_names=true",
@@ -316,7 +315,7 @@ async fn a_rebuild_reads_only_the_clouds_that_changed() {
         let want = Reply::from_response(want).await;
         assert_eq!(got.uuids(), want.uuids(), "{query}");
     }
-    assert_eq!(srv.catalog.read_index_served(), served + 3);
+    assert_eq!(srv.index_served(), served + 3);
     assert_eq!(
         srv.get("/api/openstack-images/?name_exact=img-0&show_duplicate_names=true")
             .await

@@ -1,10 +1,11 @@
-//! The command line and the committed OpenAPI document.
-mod common;
-
+//! The command line: `migrate`, `token …`, `serve`, `sync` and `demo` as subprocesses.
 use std::process::Command;
 
-use common::*;
 use reqwest::StatusCode;
+
+use crate::common::internals::PlainServer;
+use crate::common::sim::{SimApp, generated_world};
+use crate::common::{SECRET_KEY, Tenant, TestDb, UsageStat};
 
 fn cloudcensus(db_url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudcensus"));
@@ -16,66 +17,9 @@ fn cloudcensus(db_url: &str) -> Command {
     cmd
 }
 
-#[test]
-fn committed_openapi_matches_the_generated_one() {
-    let generated = cloudcensus::cli::spec();
-    let committed =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
-            .expect("openapi/openapi.json is committed");
-    assert!(
-        generated.trim() == committed.trim(),
-        "openapi/openapi.json is stale: regenerate it with `cargo run -- openapi > openapi/openapi.json`"
-    );
-}
-
-#[test]
-fn the_spec_declares_waldur_operation_ids_and_the_token_scheme() {
-    let spec: serde_json::Value = serde_json::from_str(&cloudcensus::cli::spec()).unwrap();
-    let mut ids = Vec::new();
-    for (_, ops) in spec["paths"].as_object().unwrap() {
-        for (_, op) in ops.as_object().unwrap() {
-            ids.push(op["operationId"].as_str().unwrap().to_string());
-        }
-    }
-    for id in [
-        "openstack_images_list",
-        "openstack_images_count",
-        "openstack_images_retrieve",
-        "openstack_images_usage_stats_retrieve",
-        "openstack_images_usage_stats_count",
-        "service_settings_list",
-        "service_settings_create",
-        "service_settings_partial_update",
-        "openstack_tenants_list",
-        "openstack_tenants_pull",
-    ] {
-        assert!(ids.iter().any(|i| i == id), "missing {id}");
-    }
-    assert_eq!(
-        spec["components"]["securitySchemes"]["Token"]["type"],
-        "apiKey"
-    );
-    assert_eq!(
-        spec["components"]["securitySchemes"]["Token"]["name"],
-        "Authorization"
-    );
-    let list = &spec["paths"]["/api/openstack-images"]["get"];
-    for status in ["200", "400", "401", "403", "404"] {
-        assert!(list["responses"][status].is_object(), "list lacks {status}");
-    }
-    assert!(
-        list["responses"]["200"]["headers"]["X-RESULT-COUNT"].is_object()
-            || list["responses"]["200"]["headers"]["X-Result-Count"].is_object()
-    );
-    let usage = &spec["paths"]["/api/openstack-images/usage_stats"]["get"]["responses"]["200"];
-    assert_eq!(
-        usage["content"]["application/json; charset=utf-8"]["schema"]["type"],
-        "array"
-    );
-}
-
-#[tokio::test]
-async fn token_commands_create_list_and_revoke() {
+/// A database migrated by `cloudcensus migrate` with the staff token "ops" made by
+/// `cloudcensus token create`: 40 hex digits printed last.
+async fn migrated_with_ops_token() -> (TestDb, String) {
     let db = TestDb::new().await;
     let migrate = cloudcensus(&db.url).arg("migrate").output().unwrap();
     assert!(
@@ -83,7 +27,6 @@ async fn token_commands_create_list_and_revoke() {
         "{}",
         String::from_utf8_lossy(&migrate.stderr)
     );
-
     let out = cloudcensus(&db.url)
         .args(["token", "create", "--name", "ops", "--staff"])
         .output()
@@ -97,41 +40,31 @@ async fn token_commands_create_list_and_revoke() {
     let secret = stdout.lines().last().unwrap().to_string();
     assert_eq!(secret.len(), 40);
     assert!(secret.chars().all(|c| c.is_ascii_hexdigit()));
+    (db, secret)
+}
 
-    // The printed secret works against a server on the same database.
-    cloudcensus::install_crypto_provider();
-    let catalog = cloudcensus::catalog::Catalog::open(
-        &db.url,
-        cloudcensus::crypto::SecretBox::ephemeral(),
-        true,
-    )
-    .await
-    .unwrap();
-    let bound = cloudcensus::server::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let base = format!("http://{}", bound.addr);
-    let engine = cloudcensus::sync::SyncEngine::new(
-        catalog.clone(),
-        cloudcensus::sync::SyncSettings::new("0 0 0 1 1 *", 1),
-    );
-    let state = std::sync::Arc::new(cloudcensus::api::AppState {
-        catalog: catalog.clone(),
-        public_url: base.clone(),
-        sync: engine,
-    });
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(cloudcensus::server::run(bound, state, async {
-        let _ = rx.await;
-    }));
-    let r = reqwest::Client::new()
-        .get(format!("{base}/api/openstack-images/"))
+async fn images_status(server: &PlainServer, secret: &str) -> StatusCode {
+    reqwest::Client::new()
+        .get(format!("{}/api/openstack-images/", server.base))
         .header("Authorization", format!("Token {secret}"))
         .send()
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+        .unwrap()
+        .status()
+}
 
+/// The printed secret works against a server on the same database.
+#[tokio::test]
+async fn token_create_prints_a_secret_the_server_accepts() {
+    let (db, secret) = migrated_with_ops_token().await;
+    let server = PlainServer::start(&db.url).await;
+    assert_eq!(images_status(&server, &secret).await, StatusCode::OK);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn token_list_shows_names_and_scopes_but_never_secrets() {
+    let (db, secret) = migrated_with_ops_token().await;
     let list = cloudcensus(&db.url)
         .args(["token", "list"])
         .output()
@@ -139,8 +72,12 @@ async fn token_commands_create_list_and_revoke() {
     let listed = String::from_utf8(list.stdout).unwrap();
     assert!(listed.contains("ops") && listed.contains("staff"));
     assert!(!listed.contains(&secret), "list never shows secrets");
+}
 
-    // A scoped token needs existing tenants; a token needs a scope at all.
+/// A scoped token needs existing tenants; a token needs a scope at all.
+#[tokio::test]
+async fn token_create_needs_existing_tenants_and_some_scope() {
+    let (db, _) = migrated_with_ops_token().await;
     let bad = cloudcensus(&db.url)
         .args([
             "token",
@@ -159,7 +96,12 @@ async fn token_commands_create_list_and_revoke() {
         .output()
         .unwrap();
     assert!(!no_scope.status.success());
+}
 
+#[tokio::test]
+async fn token_revoke_invalidates_the_secret_and_a_second_revoke_fails() {
+    let (db, secret) = migrated_with_ops_token().await;
+    let server = PlainServer::start(&db.url).await;
     let revoke = cloudcensus(&db.url)
         .args(["token", "revoke", "ops"])
         .output()
@@ -169,22 +111,16 @@ async fn token_commands_create_list_and_revoke() {
         "{}",
         String::from_utf8_lossy(&revoke.stderr)
     );
-    let r = reqwest::Client::new()
-        .get(format!("{base}/api/openstack-images/"))
-        .header("Authorization", format!("Token {secret}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        images_status(&server, &secret).await,
+        StatusCode::UNAUTHORIZED
+    );
     let missing = cloudcensus(&db.url)
         .args(["token", "revoke", "ops"])
         .output()
         .unwrap();
     assert!(!missing.status.success());
-
-    let _ = tx.send(());
-    let _ = server.await;
-    catalog.close().await.ok();
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -218,20 +154,10 @@ async fn serve_without_a_secret_key_is_a_clear_error() {
 // Several threads: the simulator must answer while this thread waits for the subprocess.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_command_syncs_in_the_foreground_and_prints_a_summary() {
-    use cloudcensus_sim::{GenSpec, Simulator, World};
-    let sim = Simulator::start(World::generate(&GenSpec {
-        projects: 2,
-        images_per_project: 30,
-        servers_per_project: 3,
-        seed: 21,
-    }))
-    .await
-    .unwrap();
-    let srv = TestServer::start().await;
-    let (_cloud, tenants) = common::sim::register(&srv, &sim, "sim").await;
-    let first = tenants[0]["uuid"].as_str().unwrap().to_string();
+    let s = SimApp::world(generated_world(2, 30, 3, 21)).start().await;
+    let first = s.tenants[0].uuid.clone();
 
-    let one = cloudcensus(&srv.test_db.url)
+    let one = cloudcensus(s.app.database_url())
         .env("CLOUDCENSUS_SECRET_KEY", SECRET_KEY)
         .args(["sync", "--tenant", &first])
         .output()
@@ -243,15 +169,12 @@ async fn sync_command_syncs_in_the_foreground_and_prints_a_summary() {
         String::from_utf8_lossy(&one.stderr)
     );
     assert!(stdout.contains("1 tenant(s) synced, 0 failed"), "{stdout}");
-    assert_eq!(
-        common::sim::tenant_json(&srv, &tenants[0]).await["state"],
-        "OK"
-    );
-    assert!(common::sim::tenant_json(&srv, &tenants[1]).await["last_sync_at"].is_null());
+    assert_eq!(s.app.tenant_now(&s.tenants[0]).await.state, "OK");
+    assert!(s.app.tenant_now(&s.tenants[1]).await.last_sync_at.is_none());
 
     // A tenant that fails makes the command fail, after syncing the others.
-    sim.with_world(|w| w.projects[1].enabled = false);
-    let all = cloudcensus(&srv.test_db.url)
+    s.sim.with_world(|w| w.projects[1].enabled = false);
+    let all = cloudcensus(s.app.database_url())
         .env("CLOUDCENSUS_SECRET_KEY", SECRET_KEY)
         .arg("sync")
         .output()
@@ -264,14 +187,13 @@ async fn sync_command_syncs_in_the_foreground_and_prints_a_summary() {
         !stdout.contains("admin-password")
             && !String::from_utf8_lossy(&all.stderr).contains("admin-password")
     );
-    let bad = cloudcensus(&srv.test_db.url)
+    let bad = cloudcensus(s.app.database_url())
         .env("CLOUDCENSUS_SECRET_KEY", SECRET_KEY)
         .args(["sync", "--tenant", "not-a-uuid"])
         .output()
         .unwrap();
     assert!(!bad.status.success());
-    srv.stop().await;
-    sim.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test]
@@ -328,28 +250,21 @@ async fn demo_serves_a_populated_catalog() {
         .await
         .unwrap();
     assert!(rescue.headers()["x-result-count"].to_str().unwrap() != "0");
-    let tenants: serde_json::Value = get("/api/openstack-tenants/?page_size=50")
+    let tenants: Vec<Tenant> = get("/api/openstack-tenants/?page_size=50")
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let tenants = tenants.as_array().unwrap();
     assert_eq!(tenants.len(), 10);
-    assert!(tenants.iter().all(|t| t["state"] == "OK"));
-    let stats: serde_json::Value = get("/api/openstack-images/usage_stats/?page_size=300")
+    assert!(tenants.iter().all(|t| t.state == "OK"));
+    let stats: Vec<UsageStat> = get("/api/openstack-images/usage_stats/?page_size=300")
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert!(
-        stats
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["running_instances_count"].as_i64() > Some(0))
-    );
+    assert!(stats.iter().any(|r| r.running_instances_count > 0));
     child.kill().ok();
     child.wait().ok();
 }

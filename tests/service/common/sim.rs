@@ -1,0 +1,228 @@
+//! Sync tests against the OpenStack simulator over real sockets: a simulated cloud, the test
+//! app with that cloud and one tenant per project registered, and a sync engine.
+use std::collections::BTreeSet;
+
+use cloudcensus_sim::{GenSpec, Simulator, World};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::internals::{self, Engine};
+use super::{
+    EngineOptions, ServiceSettings, Tenant, TenantOutcome, TestApp, assert_same_ids,
+    glance_ids_for_token,
+};
+
+/// A generated world: `projects` projects with `user-<i>` / `password-<i>` members, their
+/// images and servers.
+pub fn generated_world(projects: usize, images: usize, servers: usize, seed: u64) -> World {
+    World::generate(&GenSpec {
+        projects,
+        images_per_project: images,
+        servers_per_project: servers,
+        seed,
+    })
+}
+
+pub struct SimAppBuilder {
+    world: World,
+    register: bool,
+    engine: EngineOptions,
+    serving_pulls: bool,
+}
+
+impl SimAppBuilder {
+    /// Registers nothing: the test registers its own cloud and tenants.
+    pub fn unregistered(mut self) -> Self {
+        self.register = false;
+        self
+    }
+
+    pub fn engine(mut self, options: EngineOptions) -> Self {
+        self.engine = options;
+        self
+    }
+
+    /// The engine is the server's, so `pull/` starts syncs.
+    pub fn serving_pulls(mut self) -> Self {
+        self.serving_pulls = true;
+        self
+    }
+
+    pub async fn start(self) -> SimApp {
+        let sim = Simulator::start(self.world)
+            .await
+            .expect("simulator starts");
+        let (app, engine) = if self.serving_pulls {
+            let app = TestApp::init().with_engine(self.engine).start().await;
+            let engine = app.engine();
+            (app, engine)
+        } else {
+            let app = TestApp::new().await;
+            let engine = app.new_engine(self.engine);
+            (app, engine)
+        };
+        let mut s = SimApp {
+            sim,
+            app,
+            engine,
+            cloud: None,
+            tenants: Vec::new(),
+        };
+        if self.register {
+            let (cloud, tenants) = s.register("sim").await;
+            s.cloud = Some(cloud);
+            s.tenants = tenants;
+        }
+        s
+    }
+}
+
+/// The simulator, the app, and (unless unregistered) the cloud "sim" with admin
+/// `admin`/`admin-password` and one tenant per project, in project order.
+pub struct SimApp {
+    pub sim: Simulator,
+    pub app: TestApp,
+    pub engine: Engine,
+    cloud: Option<ServiceSettings>,
+    pub tenants: Vec<Tenant>,
+}
+
+impl SimApp {
+    /// A generated world (seed 7).
+    pub fn generated(projects: usize, images: usize, servers: usize) -> SimAppBuilder {
+        Self::world(generated_world(projects, images, servers, 7))
+    }
+
+    pub fn world(world: World) -> SimAppBuilder {
+        SimAppBuilder {
+            world,
+            register: true,
+            engine: EngineOptions::fast(),
+            serving_pulls: false,
+        }
+    }
+
+    #[track_caller]
+    pub fn cloud(&self) -> &ServiceSettings {
+        self.cloud.as_ref().expect("registered")
+    }
+
+    pub async fn sweep(&self) -> Vec<TenantOutcome> {
+        internals::sweep(&self.engine).await
+    }
+
+    /// A sweep in which every tenant must succeed.
+    pub async fn sweep_ok(&self) -> Vec<TenantOutcome> {
+        let outcomes = self.sweep().await;
+        for o in &outcomes {
+            assert!(o.result.is_ok(), "{}: {:?}", o.tenant_name, o.result);
+        }
+        outcomes
+    }
+
+    /// Registers the simulated cloud with its admin user, and one tenant per project.
+    pub async fn register(&self, name: &str) -> (ServiceSettings, Vec<Tenant>) {
+        let cloud = self
+            .app
+            .post(
+                "/api/service-settings/",
+                json!({"name": name, "options": {"auth_url": self.sim.auth_url()}, "username": "admin", "password": "admin-password"}),
+            )
+            .await;
+        assert_eq!(cloud.status, StatusCode::CREATED, "{}", cloud.text);
+        let cloud: ServiceSettings = cloud.parse();
+        let projects = self.sim.with_world(|w| w.projects.clone());
+        let mut tenants = Vec::new();
+        for p in projects {
+            let t = self
+                .app
+                .post(
+                    "/api/openstack-tenants/",
+                    json!({"name": p.name, "backend_id": p.id, "service_settings": cloud.url}),
+                )
+                .await;
+            assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
+            tenants.push(t.parse());
+        }
+        (cloud, tenants)
+    }
+
+    /// What Glance lists for the generated user of tenant `i` (`user-<i>`).
+    pub async fn glance_ids_of(&self, i: usize) -> BTreeSet<String> {
+        glance_ids(
+            &self.sim,
+            &format!("user-{i}"),
+            &format!("password-{i}"),
+            &self.tenants[i].backend_id,
+        )
+        .await
+    }
+
+    /// Every registered tenant's catalog holds exactly what its generated user sees in Glance.
+    pub async fn assert_catalogs_match_glance(&self, label: &str) {
+        for (i, t) in self.tenants.iter().enumerate() {
+            let want = self.glance_ids_of(i).await;
+            assert_same_ids(
+                &self.app.catalog_ids(t).await,
+                &want,
+                &format!("{label}: tenant {}", t.name),
+            );
+        }
+    }
+
+    /// Every registered tenant's catalog, in tenant order.
+    pub async fn catalogs(&self) -> Vec<BTreeSet<String>> {
+        let mut out = Vec::new();
+        for t in &self.tenants {
+            out.push(self.app.catalog_ids(t).await);
+        }
+        out
+    }
+
+    pub async fn stop(self) {
+        self.app.stop().await;
+        self.sim.stop().await;
+    }
+}
+
+/// What Glance itself lists for a user of a project: every visible and hidden image that is
+/// not on its way out, read with that user's own token.
+pub async fn glance_ids(
+    sim: &Simulator,
+    user: &str,
+    password: &str,
+    project_id: &str,
+) -> BTreeSet<String> {
+    let client = reqwest::Client::new();
+    let auth = client
+        .post(format!("{}/auth/tokens", sim.auth_url()))
+        .json(&json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {"name": user, "domain": {"id": "default"}, "password": password}}},
+            "scope": {"project": {"id": project_id}}
+        }}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(auth.status(), StatusCode::CREATED);
+    let token = auth.headers()["X-Subject-Token"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: Value = auth.json().await.unwrap();
+    let image_url = body["token"]["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "image")
+        .unwrap()["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["interface"] == "public")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    glance_ids_for_token(&client, &image_url, &token).await
+}

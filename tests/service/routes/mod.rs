@@ -1,0 +1,11 @@
+//! The HTTP API, one module per resource and one file per verb.
+mod errors;
+mod health;
+mod offerings;
+mod openapi;
+mod openstack_images;
+mod openstack_tenants;
+mod permissions;
+mod secrets;
+mod service_settings;
+mod tokens;

@@ -1,0 +1,16 @@
+//! DELETE `/api/tokens/{uuid}/`: revoking a token.
+use reqwest::StatusCode;
+
+use super::reporting_token;
+use crate::common::Detail;
+
+#[tokio::test]
+async fn a_revoked_token_is_invalid_at_once() {
+    let (app, body) = reporting_token().await;
+    let secret = body.token.unwrap();
+    let del = app.delete(&format!("/api/tokens/{}/", body.uuid)).await;
+    assert_eq!(del.status, StatusCode::NO_CONTENT);
+    let after = app.get_as(&secret, "/api/openstack-images/").await;
+    assert_eq!(after.parse::<Detail>(), Detail::new("Invalid token."));
+    app.stop().await;
+}

@@ -1,0 +1,224 @@
+//! Images: the catalog holds exactly what each tenant sees in Glance, mapped to Waldur's
+//! fields, and follows upstream changes.
+use cloudcensus_sim::World;
+
+use crate::common::sim::SimApp;
+use crate::common::{Image, assert_same_ids};
+
+/// Three projects of 1100 images and 20 servers each, synced once.
+async fn three_big_projects() -> SimApp {
+    let s = SimApp::generated(3, 1100, 20).start().await;
+    let outcomes = s.sweep_ok().await;
+    assert_eq!(outcomes.len(), 3);
+    s
+}
+
+#[tokio::test]
+async fn each_tenant_holds_exactly_what_it_sees_in_glance_across_pages() {
+    let s = three_big_projects().await;
+    for (i, t) in s.tenants.iter().enumerate() {
+        let want = s.glance_ids_of(i).await;
+        assert!(
+            want.len() > 1000,
+            "paging must cross Glance's max limit ({} images)",
+            want.len()
+        );
+        let got = s.app.catalog_ids(t).await;
+        assert_same_ids(&got, &want, &format!("tenant {}", t.name));
+        let tj = s.app.tenant_now(t).await;
+        assert_eq!(tj.state, "OK");
+        assert!(tj.last_sync_at.is_some() && tj.last_success_at.is_some());
+    }
+    s.stop().await;
+}
+
+/// min_disk GB → MiB; rescue properties.
+#[tokio::test]
+async fn rescue_properties_and_sizes_are_mapped_to_waldur_fields() {
+    let s = three_big_projects().await;
+    let world: World = s.sim.with_world(|w| w.clone());
+    let rescue = world
+        .images
+        .iter()
+        .find(|i| i.properties.contains_key("hw_rescue_device") && i.status == "active")
+        .expect("a rescue image");
+    let r = s
+        .app
+        .get(&format!(
+            "/api/openstack-images/?name_exact={}&show_duplicate_names=true&page_size=300",
+            rescue.name.clone().unwrap_or_default()
+        ))
+        .await;
+    let item = r
+        .items::<Image>()
+        .into_iter()
+        .find(|i| i.backend_id == rescue.id)
+        .expect("rescue image listed");
+    assert!(item.is_rescue_image);
+    assert_eq!(item.hw_rescue_device, rescue.properties["hw_rescue_device"]);
+    assert_eq!(item.min_disk, rescue.min_disk * 1024);
+    assert_eq!(item.min_ram, rescue.min_ram);
+    s.stop().await;
+}
+
+/// Null names fall back; hidden images are synced too.
+#[tokio::test]
+async fn nameless_and_hidden_images_are_synced() {
+    let s = three_big_projects().await;
+    let world: World = s.sim.with_world(|w| w.clone());
+    let unnamed = world
+        .images
+        .iter()
+        .find(|i| i.name.is_none() && i.status == "active")
+        .expect("an image without a name");
+    let all = s
+        .app
+        .get("/api/openstack-images/?show_duplicate_names=true&page_size=300&page=1")
+        .await;
+    assert!(all.count() > 3000);
+    let row = s
+        .app
+        .image_row(&unnamed.id)
+        .await
+        .expect("unnamed image synced");
+    assert!(
+        !row.name.is_empty(),
+        "a null name falls back to the description or id"
+    );
+    let hidden = world
+        .images
+        .iter()
+        .find(|i| i.os_hidden && i.status == "active")
+        .expect("a hidden image");
+    assert!(
+        s.app.image_row(&hidden.id).await.is_some(),
+        "hidden images are synced too"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_resync_without_upstream_change_writes_nothing() {
+    let s = SimApp::generated(2, 60, 10).start().await;
+    s.sweep().await;
+    let before = s.app.snapshot().await;
+    let outcomes = s.sweep().await;
+    for o in &outcomes {
+        let r = o.result.as_ref().expect("second sync succeeds");
+        assert!(r.applied.is_empty(), "{}: {:?}", o.tenant_name, r.applied);
+        assert_eq!(
+            (
+                r.counts.images_added,
+                r.counts.images_updated,
+                r.counts.images_removed
+            ),
+            (0, 0, 0)
+        );
+        assert!(r.counts.images_seen > 0);
+    }
+    assert_eq!(s.app.snapshot().await, before);
+    s.stop().await;
+}
+
+/// What `upstream_changes` changed: a private image of project 0 deleted, an image project 0
+/// shared with project 1 unshared (if the world has one), a private image of project 1
+/// renamed to "renamed-upstream".
+struct Changes {
+    deleted: String,
+    unshared: Option<String>,
+    renamed: String,
+}
+
+/// Two projects synced, then changed upstream and synced again.
+async fn upstream_changes() -> (SimApp, Changes) {
+    let s = SimApp::generated(2, 40, 6).start().await;
+    s.sweep().await;
+    let world: World = s.sim.with_world(|w| w.clone());
+    let p0 = world.projects[0].id.clone();
+    let p1 = world.projects[1].id.clone();
+    let private_active = |owner: &str| {
+        world
+            .images
+            .iter()
+            .find(|i| {
+                i.owner == owner
+                    && i.visibility == "private"
+                    && i.status == "active"
+                    && !i.os_hidden
+            })
+            .unwrap()
+            .id
+            .clone()
+    };
+    let deleted = private_active(&p0);
+    let renamed = private_active(&p1);
+    let unshared = world
+        .images
+        .iter()
+        .find(|i| {
+            i.visibility == "shared"
+                && i.owner == p0
+                && i.members.iter().any(|m| m.project_id == p1)
+        })
+        .map(|i| i.id.clone());
+    s.sim.with_world(|w| {
+        w.images.retain(|i| i.id != deleted);
+        if let Some(id) = &unshared {
+            let img = w.images.iter_mut().find(|i| &i.id == id).unwrap();
+            img.members.retain(|m| m.project_id != p1);
+        }
+        w.images.iter_mut().find(|i| i.id == renamed).unwrap().name =
+            Some("renamed-upstream".into());
+    });
+    s.sweep_ok().await;
+    (
+        s,
+        Changes {
+            deleted,
+            unshared,
+            renamed,
+        },
+    )
+}
+
+#[tokio::test]
+async fn after_upstream_deletes_unshares_and_renames_each_catalog_matches_glance() {
+    let (s, _) = upstream_changes().await;
+    s.assert_catalogs_match_glance("after upstream changes")
+        .await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_image_no_tenant_sees_leaves_the_catalog() {
+    let (s, changes) = upstream_changes().await;
+    assert!(
+        s.app.image_row(&changes.deleted).await.is_none(),
+        "an image no tenant sees leaves the catalog"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_unshared_image_stays_with_its_owner_only() {
+    let (s, changes) = upstream_changes().await;
+    if let Some(id) = changes.unshared {
+        assert!(
+            s.app.catalog_ids(&s.tenants[0]).await.contains(&id),
+            "the owner still sees the unshared image"
+        );
+        assert!(!s.app.catalog_ids(&s.tenants[1]).await.contains(&id));
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_image_renamed_upstream_is_listed_under_its_new_name() {
+    let (s, changes) = upstream_changes().await;
+    let r = s
+        .app
+        .get("/api/openstack-images/?name_exact=renamed-upstream")
+        .await;
+    assert_eq!(r.items::<Image>()[0].backend_id, changes.renamed);
+    s.stop().await;
+}

@@ -1,0 +1,136 @@
+//! On-demand pulls through the API, the schedule, leases between replicas, and shutdown.
+use std::collections::HashMap;
+use std::time::Duration;
+
+use cloudcensus_sim::{Fault, FaultKind, Target};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::internals::{self, EngineOptions};
+use crate::common::sim::SimApp;
+use crate::common::{Detail, SyncRun, Tenant, TestApp};
+
+/// A server whose `pull/` syncs, with one project of 30 images.
+async fn pulling() -> SimApp {
+    SimApp::generated(1, 30, 2).serving_pulls().start().await
+}
+
+/// The tenant's sync runs once at least `n` have finished.
+async fn wait_for_runs(app: &TestApp, tenant: &Tenant, n: usize) -> Vec<SyncRun> {
+    for _ in 0..100 {
+        let runs: Vec<SyncRun> = app
+            .get(&format!("/api/sync-runs/?tenant_uuid={}", tenant.uuid))
+            .await
+            .items();
+        if runs.len() >= n && runs.iter().all(|r| r.outcome != "running") {
+            return runs;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no {n} finished sync runs");
+}
+
+#[tokio::test]
+async fn pull_starts_a_sync_and_answers_409_while_one_runs() {
+    let s = pulling().await;
+    let t = &s.tenants[0];
+    // Slow Glance down so the first sync is still running at the second pull.
+    s.sim.inject(
+        Target::GlanceImages,
+        Fault::new(FaultKind::Delay(Duration::from_millis(700))).times(1),
+    );
+    let first = s.app.pull(&t.uuid).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.text);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second = s.app.pull(&t.uuid).await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.text);
+    assert!(second.parse::<Detail>().detail.contains("already"));
+    let runs = wait_for_runs(&s.app, t, 1).await;
+    assert_eq!(runs[0].outcome, "success", "{runs:?}");
+    assert!(runs[0].images_seen > 0);
+    s.stop().await;
+}
+
+/// The cloud's pull syncs all its tenants.
+#[tokio::test]
+async fn a_clouds_pull_syncs_its_tenants() {
+    let s = pulling().await;
+    let r = s
+        .app
+        .post(
+            &format!("/api/service-settings/{}/pull/", s.cloud().uuid),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    wait_for_runs(&s.app, &s.tenants[0], 1).await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn pulling_an_unknown_tenant_is_404() {
+    let s = pulling().await;
+    let missing = s.app.pull(&uuid::Uuid::new_v4().simple().to_string()).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn sync_runs_are_staff_only() {
+    let s = pulling().await;
+    let scoped = s.app.scoped_token("ro", &[&s.tenants[0]]).await;
+    assert_eq!(
+        s.app.get_as(&scoped, "/api/sync-runs/").await.status,
+        StatusCode::FORBIDDEN
+    );
+    s.stop().await;
+}
+
+/// Two "replicas" on one database, both ticking every second: every tenant is synced, at
+/// most once per tick.
+#[tokio::test]
+async fn the_schedule_syncs_every_tenant_and_replicas_do_not_double_up() {
+    let s = SimApp::generated(3, 10, 1).start().await;
+    let a = s.app.new_engine(EngineOptions::fast());
+    let b = s.app.new_engine(EngineOptions::fast());
+    internals::start_schedule(&a).await;
+    internals::start_schedule(&b).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    internals::shutdown(&a, Duration::from_secs(5)).await;
+    internals::shutdown(&b, Duration::from_secs(5)).await;
+    let runs = s.app.sync_run_starts().await;
+    for t in &s.tenants {
+        let t = s.app.tenant_now(t).await;
+        assert_eq!(t.state, "OK");
+        assert!(t.last_sync_at.is_some(), "scheduled sync ran");
+    }
+    // At most one run per tenant per one-second tick, whatever the number of replicas.
+    let mut per_tick = HashMap::new();
+    for tick in &runs {
+        *per_tick.entry(*tick).or_insert(0) += 1;
+    }
+    assert!(per_tick.values().all(|n| *n == 1), "{per_tick:?}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_aborts_a_running_sync_without_applying_it() {
+    let s = SimApp::generated(1, 1100, 1).start().await;
+    s.sim.inject(
+        Target::GlanceImages,
+        Fault::new(FaultKind::Delay(Duration::from_millis(800)))
+            .after(1)
+            .times(1),
+    );
+    let e2 = s.engine.clone();
+    let sweeping = tokio::spawn(async move { internals::sweep(&e2).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    internals::shutdown(&s.engine, Duration::from_secs(10)).await;
+    let outcomes = sweeping.await.unwrap();
+    assert_eq!(outcomes.len(), 1);
+    assert!(outcomes[0].result.as_ref().unwrap_err().contains("aborted"));
+    assert_eq!(s.app.count_rows().await, (0, 0, 0), "nothing half-applied");
+    let t = s.app.tenant_now(&s.tenants[0]).await;
+    assert_eq!(t.state, "OK", "an abort is not the tenant's fault");
+    s.stop().await;
+}

@@ -1,0 +1,8 @@
+//! The sync engine against the OpenStack simulator over real sockets, into a real database.
+mod credentials;
+mod faults;
+mod glance_info;
+mod images;
+mod instances;
+mod leases_and_pulls;
+mod staging;
