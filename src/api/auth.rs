@@ -83,50 +83,37 @@ fn rejected(e: ApiError) -> poem::Error {
     poem::Error::from(ErrorResponse::from(e))
 }
 
-impl<'a> ApiExtractor<'a> for Caller {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
-    type ParamType = ();
-    type ParamRawType = ();
+/// An `ApiExtractor` declared as the `Token` scheme that admits a principal by `$admit`.
+macro_rules! token_extractor {
+    ($ty:ident, $admit:expr) => {
+        impl<'a> ApiExtractor<'a> for $ty {
+            const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+            type ParamType = ();
+            type ParamRawType = ();
 
-    fn register(registry: &mut Registry) {
-        register_scheme(registry);
-    }
+            fn register(registry: &mut Registry) {
+                register_scheme(registry);
+            }
 
-    fn security_schemes() -> Vec<&'static str> {
-        vec![SCHEME_NAME]
-    }
+            fn security_schemes() -> Vec<&'static str> {
+                vec![SCHEME_NAME]
+            }
 
-    async fn from_request(
-        req: &'a Request,
-        _body: &mut poem::RequestBody,
-        _param_opts: ExtractParamOptions<Self::ParamType>,
-    ) -> poem::Result<Self> {
-        authenticate(req).await.map(Caller).map_err(rejected)
-    }
-}
-
-impl<'a> ApiExtractor<'a> for Staff {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
-    type ParamType = ();
-    type ParamRawType = ();
-
-    fn register(registry: &mut Registry) {
-        register_scheme(registry);
-    }
-
-    fn security_schemes() -> Vec<&'static str> {
-        vec![SCHEME_NAME]
-    }
-
-    async fn from_request(
-        req: &'a Request,
-        _body: &mut poem::RequestBody,
-        _param_opts: ExtractParamOptions<Self::ParamType>,
-    ) -> poem::Result<Self> {
-        match authenticate(req).await {
-            Ok(principal) if principal.is_staff => Ok(Staff(principal)),
-            Ok(_) => Err(rejected(ApiError::Forbidden)),
-            Err(e) => Err(rejected(e)),
+            async fn from_request(
+                req: &'a Request,
+                _body: &mut poem::RequestBody,
+                _param_opts: ExtractParamOptions<Self::ParamType>,
+            ) -> poem::Result<Self> {
+                let admit: fn(Principal) -> Result<$ty, ApiError> = $admit;
+                authenticate(req).await.and_then(admit).map_err(rejected)
+            }
         }
-    }
+    };
 }
+
+token_extractor!(Caller, |principal| Ok(Caller(principal)));
+token_extractor!(Staff, |principal| if principal.is_staff {
+    Ok(Staff(principal))
+} else {
+    Err(ApiError::Forbidden)
+});

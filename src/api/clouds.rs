@@ -9,7 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::auth::{Caller, Staff};
-use super::credentials::CredentialFields;
+use super::credentials::{AppCredentialFields, CredentialFields};
 use super::errors::{ApiError, Detail, ErrorResponse};
 use super::params::{PAGE_PARAMS, ParamDoc, Params, Path, QueryDocs, QueryParams};
 use super::query::RawQuery;
@@ -94,22 +94,12 @@ impl ServiceSettingsRequest {
             password: ("password", self.password.clone()),
             project_name: self.project_name.clone(),
             project_id: self.project_id.clone(),
-            app_id: (
-                "application_credential_id",
-                self.application_credential_id.clone(),
-            ),
-            app_name: (
-                "application_credential_name",
-                self.application_credential_name.clone(),
-            ),
-            app_user: (
-                "application_credential_user",
-                self.application_credential_user.clone(),
-            ),
-            app_secret: (
-                "application_credential_secret",
-                self.application_credential_secret.clone(),
-            ),
+            app: AppCredentialFields {
+                id: self.application_credential_id.clone(),
+                name: self.application_credential_name.clone(),
+                user: self.application_credential_user.clone(),
+                secret: self.application_credential_secret.clone(),
+            },
         }
     }
 

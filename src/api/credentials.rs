@@ -1,104 +1,135 @@
 //! The write-only credential fields of create requests, checked and turned into stored
-//! credentials. Clouds and tenants name the same fields differently, so each passes its names.
+//! credentials. Clouds and tenants name their user and password fields differently
+//! (`username` / `user_username`); the application credential fields are named alike.
 use super::validate::{REQUIRED, Validator};
 use crate::catalog::credentials::Credentials;
 
-/// The write-only credential fields of a request, under the names the API uses for them.
+const APP_ID: &str = "application_credential_id";
+const APP_NAME: &str = "application_credential_name";
+const APP_USER: &str = "application_credential_user";
+const APP_SECRET: &str = "application_credential_secret";
+
+/// The application credential fields of a request.
+#[derive(Clone, Default)]
+pub struct AppCredentialFields {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub user: Option<String>,
+    pub secret: Option<String>,
+}
+
+/// The write-only credential fields of a request; the user and password fields come with
+/// the names the request uses for them.
 #[derive(Clone, Default)]
 pub struct CredentialFields<'a> {
     pub username: (&'a str, Option<String>),
     pub password: (&'a str, Option<String>),
     pub project_name: Option<String>,
     pub project_id: Option<String>,
-    pub app_id: (&'a str, Option<String>),
-    pub app_name: (&'a str, Option<String>),
-    pub app_user: (&'a str, Option<String>),
-    pub app_secret: (&'a str, Option<String>),
+    pub app: AppCredentialFields,
+}
+
+fn non_empty(x: Option<String>) -> Option<String> {
+    x.filter(|s| !s.trim().is_empty())
 }
 
 impl CredentialFields<'_> {
     pub fn is_empty(&self) -> bool {
+        let app = &self.app;
         self.username.1.is_none()
             && self.password.1.is_none()
-            && self.app_id.1.is_none()
-            && self.app_name.1.is_none()
-            && self.app_user.1.is_none()
-            && self.app_secret.1.is_none()
+            && app.id.is_none()
+            && app.name.is_none()
+            && app.user.is_none()
+            && app.secret.is_none()
             && self.project_name.is_none()
             && self.project_id.is_none()
     }
 
     /// One complete kind of credentials, or field errors naming what is missing or mixed.
     pub fn into_credentials(self, v: &mut Validator) -> Option<Credentials> {
-        let non_empty = |x: Option<String>| x.filter(|s| !s.trim().is_empty());
-        let (username, password) = (non_empty(self.username.1), non_empty(self.password.1));
-        let (app_id, app_secret) = (non_empty(self.app_id.1), non_empty(self.app_secret.1));
-        let (app_name, app_user) = (non_empty(self.app_name.1), non_empty(self.app_user.1));
-        let uses_password = username.is_some() || password.is_some();
+        let (user_field, password_field) = (self.username.0, self.password.0);
+        let uses_password = non_empty(self.username.1.clone()).is_some()
+            || non_empty(self.password.1.clone()).is_some();
+        let app = AppCredentialFields {
+            id: non_empty(self.app.id),
+            name: non_empty(self.app.name),
+            user: non_empty(self.app.user),
+            secret: non_empty(self.app.secret),
+        };
         let uses_app =
-            app_id.is_some() || app_secret.is_some() || app_name.is_some() || app_user.is_some();
+            app.id.is_some() || app.secret.is_some() || app.name.is_some() || app.user.is_some();
+        let choice = format!("{user_field} and {password_field}, or {APP_ID} and {APP_SECRET}");
         match (uses_password, uses_app) {
             (true, true) => {
                 v.add(
                     "non_field_errors",
-                    format!(
-                        "Give either {} and {}, or {} and {}, not both.",
-                        self.username.0, self.password.0, self.app_id.0, self.app_secret.0
-                    ),
+                    format!("Give either {choice}, not both."),
                 );
                 None
             }
             (false, false) => {
                 v.add(
                     "non_field_errors",
-                    format!(
-                        "Credentials are required: {} and {}, or {} and {}.",
-                        self.username.0, self.password.0, self.app_id.0, self.app_secret.0
-                    ),
+                    format!("Credentials are required: {choice}."),
                 );
                 None
             }
-            (true, false) => {
-                if username.is_none() {
-                    v.add(self.username.0, REQUIRED);
-                }
-                if password.is_none() {
-                    v.add(self.password.0, REQUIRED);
-                }
-                Some(Credentials::Password {
-                    username: username?,
-                    password: password?,
-                    project_name: non_empty(self.project_name),
-                    project_id: non_empty(self.project_id),
-                })
-            }
-            (false, true) => {
-                if app_secret.is_none() {
-                    v.add(self.app_secret.0, REQUIRED);
-                }
-                let by_name = app_id.is_none() && (app_name.is_some() || app_user.is_some());
-                if by_name && app_name.is_none() {
-                    v.add(self.app_name.0, REQUIRED);
-                } else if by_name && app_user.is_none() {
-                    v.add(
-                        self.app_user.0,
-                        "This field is required with an application credential name.",
-                    );
-                } else if app_id.is_none() && !by_name {
-                    v.add(self.app_id.0, REQUIRED);
-                }
-                if app_secret.is_none()
-                    || (app_id.is_none() && (app_name.is_none() || app_user.is_none()))
-                {
-                    return None;
-                }
-                Some(Credentials::ApplicationCredential {
-                    id: app_id,
-                    name: app_name,
-                    user: app_user,
-                    secret: app_secret?,
-                })
-            }
+            (true, false) => password_credentials(
+                (user_field, non_empty(self.username.1)),
+                (password_field, non_empty(self.password.1)),
+                (non_empty(self.project_name), non_empty(self.project_id)),
+                v,
+            ),
+            (false, true) => app_credentials(app, v),
         }
     }
+}
+
+/// A user and password, both required.
+fn password_credentials(
+    (user_field, username): (&str, Option<String>),
+    (password_field, password): (&str, Option<String>),
+    (project_name, project_id): (Option<String>, Option<String>),
+    v: &mut Validator,
+) -> Option<Credentials> {
+    if username.is_none() {
+        v.add(user_field, REQUIRED);
+    }
+    if password.is_none() {
+        v.add(password_field, REQUIRED);
+    }
+    Some(Credentials::Password {
+        username: username?,
+        password: password?,
+        project_name,
+        project_id,
+    })
+}
+
+/// An application credential by id, or by name together with its user; a secret either way.
+fn app_credentials(app: AppCredentialFields, v: &mut Validator) -> Option<Credentials> {
+    if app.secret.is_none() {
+        v.add(APP_SECRET, REQUIRED);
+    }
+    let by_name = app.id.is_none() && (app.name.is_some() || app.user.is_some());
+    if by_name && app.name.is_none() {
+        v.add(APP_NAME, REQUIRED);
+    } else if by_name && app.user.is_none() {
+        v.add(
+            APP_USER,
+            "This field is required with an application credential name.",
+        );
+    } else if app.id.is_none() && !by_name {
+        v.add(APP_ID, REQUIRED);
+    }
+    if app.id.is_none() && (app.name.is_none() || app.user.is_none()) {
+        return None;
+    }
+    Some(Credentials::ApplicationCredential {
+        id: app.id,
+        name: app.name,
+        user: app.user,
+        secret: app.secret?,
+    })
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::auth::{Caller, Staff};
 use super::clouds::Deleted;
-use super::credentials::CredentialFields;
+use super::credentials::{AppCredentialFields, CredentialFields};
 use super::errors::{ApiError, Detail, ErrorResponse};
 use super::params::{PAGE_PARAMS, ParamDoc, Params, Path, QueryDocs, QueryParams};
 use super::query::{RawQuery, uuid_from_url};
@@ -119,22 +119,12 @@ impl OpenStackTenantRequest {
             password: ("user_password", self.user_password.clone()),
             project_name: None,
             project_id: None,
-            app_id: (
-                "application_credential_id",
-                self.application_credential_id.clone(),
-            ),
-            app_name: (
-                "application_credential_name",
-                self.application_credential_name.clone(),
-            ),
-            app_user: (
-                "application_credential_user",
-                self.application_credential_user.clone(),
-            ),
-            app_secret: (
-                "application_credential_secret",
-                self.application_credential_secret.clone(),
-            ),
+            app: AppCredentialFields {
+                id: self.application_credential_id.clone(),
+                name: self.application_credential_name.clone(),
+                user: self.application_credential_user.clone(),
+                secret: self.application_credential_secret.clone(),
+            },
         }
     }
 
