@@ -54,7 +54,7 @@ fn rss_mib() -> f64 {
 }
 
 /// Bulk-fills the catalog: images of one cloud, each linked to one or two tenants.
-async fn fill(db: &sea_orm::DatabaseConnection, settings_id: i32, tenant_ids: &[i32], n: usize) {
+async fn fill(db: &sea_orm::DatabaseConnection, cloud_id: i32, tenant_ids: &[i32], n: usize) {
     use entity::{image_tenants, images};
     let started = Instant::now();
     let batch = 500;
@@ -67,7 +67,7 @@ async fn fill(db: &sea_orm::DatabaseConnection, settings_id: i32, tenant_ids: &[
             ins.into_table(images::Entity).columns([
                 images::Column::Id,
                 images::Column::Uuid,
-                images::Column::SettingsId,
+                images::Column::CloudId,
                 images::Column::BackendId,
                 images::Column::Name,
                 images::Column::MinDisk,
@@ -95,7 +95,7 @@ async fn fill(db: &sea_orm::DatabaseConnection, settings_id: i32, tenant_ids: &[
                 ins.values_panic([
                     id.into(),
                     uuid::Uuid::new_v4().into(),
-                    settings_id.into(),
+                    cloud_id.into(),
                     uuid::Uuid::new_v4().hyphenated().to_string().into(),
                     format!("{}-{}", NAMES[i % NAMES.len()], i / 97).into(),
                     10240i64.into(),

@@ -10,7 +10,9 @@ pub struct Model {
     pub id: ImageId,
     #[sea_orm(unique)]
     pub uuid: Uuid,
-    pub settings_id: CloudId,
+    /// The cloud (Waldur's "service settings", hence the column name).
+    #[sea_orm(column_name = "settings_id")]
+    pub cloud_id: CloudId,
     pub backend_id: String,
     pub name: String,
     /// MiB, converted from Glance's GB.
@@ -34,7 +36,7 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(
         belongs_to = "super::service_settings::Entity",
-        from = "Column::SettingsId",
+        from = "Column::CloudId",
         to = "super::service_settings::Column::Id",
         on_delete = "Cascade"
     )]

@@ -11,7 +11,9 @@ pub struct Model {
     pub id: i64,
     #[sea_orm(unique)]
     pub uuid: Uuid,
-    pub settings_id: CloudId,
+    /// The cloud (Waldur's "service settings", hence the column name).
+    #[sea_orm(column_name = "settings_id")]
+    pub cloud_id: CloudId,
     pub tenant_id: TenantId,
     pub backend_id: String,
     pub name: String,

@@ -11,7 +11,9 @@ pub struct Model {
     #[sea_orm(unique)]
     pub uuid: Uuid,
     pub name: String,
-    pub settings_id: Option<CloudId>,
+    /// The cloud (Waldur's "service settings", hence the column name).
+    #[sea_orm(column_name = "settings_id")]
+    pub cloud_id: Option<CloudId>,
     pub tenant_id: Option<TenantId>,
     pub created: DateTimeUtc,
 }

@@ -12,7 +12,9 @@ pub struct Model {
     pub uuid: Uuid,
     pub name: String,
     pub backend_id: String,
-    pub settings_id: CloudId,
+    /// The cloud (Waldur's "service settings", hence the column name).
+    #[sea_orm(column_name = "settings_id")]
+    pub cloud_id: CloudId,
     /// Sealed tenant-specific credentials; when absent the cloud's are scoped to this project.
     pub credentials: Option<String>,
     pub state: State,
@@ -34,7 +36,7 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(
         belongs_to = "super::service_settings::Entity",
-        from = "Column::SettingsId",
+        from = "Column::CloudId",
         to = "super::service_settings::Column::Id",
         on_delete = "Cascade"
     )]

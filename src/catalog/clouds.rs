@@ -184,7 +184,7 @@ fn in_scope(scope: &Scope) -> Condition {
         Scope::Tenants(ids) => Condition::all().add(
             service_settings::Column::Id.in_subquery(
                 Query::select()
-                    .column(tenants::Column::SettingsId)
+                    .column(tenants::Column::CloudId)
                     .from(tenants::Entity)
                     .and_where(tenants::Column::Id.is_in(ids.iter().copied()))
                     .to_owned(),

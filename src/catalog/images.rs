@@ -26,7 +26,7 @@ pub struct ImageFilter {
     pub tenants: Vec<Uuid>,
     pub offerings: Vec<Uuid>,
     pub is_rescue_image: Option<bool>,
-    /// By default only the newest image per (settings, name) is listed, as Waldur does.
+    /// By default only the newest image per (cloud, name) is listed, as Waldur does.
     pub show_duplicate_names: bool,
 }
 
@@ -152,7 +152,7 @@ async fn with_cloud_uuids(
 ) -> CatalogResult<Vec<ImageRow>> {
     let mut uuids: HashMap<CloudId, Uuid> = HashMap::new();
     let mut missing: Vec<CloudId> = Vec::new();
-    for id in rows.iter().map(|i| i.settings_id) {
+    for id in rows.iter().map(|i| i.cloud_id) {
         match known(id) {
             Some(uuid) => {
                 uuids.insert(id, uuid);
@@ -176,9 +176,7 @@ async fn with_cloud_uuids(
     }
     rows.into_iter()
         .map(|image| {
-            let cloud_uuid = *uuids
-                .get(&image.settings_id)
-                .ok_or(CatalogError::NotFound)?;
+            let cloud_uuid = *uuids.get(&image.cloud_id).ok_or(CatalogError::NotFound)?;
             Ok(ImageRow { image, cloud_uuid })
         })
         .collect()
@@ -233,7 +231,7 @@ impl ResolvedFilter<'_> {
         }
         for uuid in &f.clouds {
             cond = cond.add(
-                col(images::Column::SettingsId).in_subquery(
+                col(images::Column::CloudId).in_subquery(
                     Query::select()
                         .column(service_settings::Column::Id)
                         .from(service_settings::Entity)
@@ -271,13 +269,13 @@ impl ResolvedFilter<'_> {
                     Query::select()
                         .column(tenants::Column::Id)
                         .from(tenants::Entity)
-                        .and_where(tenants::Column::SettingsId.eq(*id))
+                        .and_where(tenants::Column::CloudId.eq(*id))
                         .to_owned(),
                 ),
                 Some(OfferingScope::Cloud {
                     id,
                     has_tenants: false,
-                }) => col(images::Column::SettingsId).eq(*id),
+                }) => col(images::Column::CloudId).eq(*id),
             });
         }
         match f.is_rescue_image {
@@ -289,7 +287,7 @@ impl ResolvedFilter<'_> {
     }
 
     /// The full condition on `t`: filters plus, unless duplicates were asked for, "no newer
-    /// image with the same (settings, name) passes the same filters". Applying the filters
+    /// image with the same (cloud, name) passes the same filters". Applying the filters
     /// inside the rule keeps a tenant's own image listed when a newer namesake is invisible.
     fn condition(&self, t: impl IntoIden + Clone) -> Condition {
         let cond = self.plain_condition(t.clone());
@@ -318,8 +316,7 @@ impl ResolvedFilter<'_> {
             .cond_where(
                 Condition::all()
                     .add(
-                        inner(images::Column::SettingsId)
-                            .equals((t.clone(), images::Column::SettingsId)),
+                        inner(images::Column::CloudId).equals((t.clone(), images::Column::CloudId)),
                     )
                     .add(inner(images::Column::Name).equals((t.clone(), images::Column::Name)))
                     .add(newer)

@@ -45,11 +45,11 @@ impl Offerings<'_> {
         else {
             return Ok(None);
         };
-        Ok(match (offering.tenant_id, offering.settings_id) {
+        Ok(match (offering.tenant_id, offering.cloud_id) {
             (Some(tenant), _) => Some(OfferingScope::Tenant(tenant)),
             (None, Some(id)) => {
                 let has_tenants = tenants::Entity::find()
-                    .filter(tenants::Column::SettingsId.eq(id))
+                    .filter(tenants::Column::CloudId.eq(id))
                     .count(db)
                     .await?
                     > 0;
@@ -62,7 +62,7 @@ impl Offerings<'_> {
     /// Creates an offering; `NotFound` when its scope does not exist.
     pub async fn create(&self, name: &str, scope: ScopeRef) -> CatalogResult<OfferingView> {
         let db = self.0.db();
-        let (settings_id, tenant_id) = match scope {
+        let (cloud_id, tenant_id) = match scope {
             ScopeRef::Cloud(uuid) => {
                 let s = service_settings::Entity::find()
                     .filter(service_settings::Column::Uuid.eq(uuid))
@@ -83,7 +83,7 @@ impl Offerings<'_> {
         let model = offerings::ActiveModel {
             uuid: Set(Uuid::new_v4()),
             name: Set(name.to_string()),
-            settings_id: Set(settings_id),
+            cloud_id: Set(cloud_id),
             tenant_id: Set(tenant_id),
             created: Set(now()),
             ..Default::default()
@@ -135,7 +135,7 @@ impl Offerings<'_> {
 
     async fn view(&self, offering: Offering) -> CatalogResult<OfferingView> {
         let db = self.0.db();
-        let cloud_uuid = match offering.settings_id {
+        let cloud_uuid = match offering.cloud_id {
             Some(id) => service_settings::Entity::find_by_id(id)
                 .one(db)
                 .await?

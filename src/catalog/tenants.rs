@@ -52,7 +52,7 @@ impl Tenants<'_> {
             .await?
             .ok_or(CatalogError::NotFound)?;
         let exists = tenants::Entity::find()
-            .filter(tenants::Column::SettingsId.eq(cloud.id))
+            .filter(tenants::Column::CloudId.eq(cloud.id))
             .filter(tenants::Column::BackendId.eq(new.backend_id.as_str()))
             .count(db)
             .await?;
@@ -66,7 +66,7 @@ impl Tenants<'_> {
             uuid: Set(Uuid::new_v4()),
             name: Set(new.name),
             backend_id: Set(new.backend_id),
-            settings_id: Set(cloud.id),
+            cloud_id: Set(cloud.id),
             credentials: Set(new.credentials.map(|c| c.seal(&self.0.secrets))),
             state: Set(State::Ok),
             error_message: Set(String::new()),
@@ -109,7 +109,7 @@ impl Tenants<'_> {
         let mut query = tenants::Entity::find().filter(in_scope(scope));
         if let Some(uuid) = filter.cloud {
             query = query.filter(
-                tenants::Column::SettingsId.in_subquery(
+                tenants::Column::CloudId.in_subquery(
                     sea_orm::sea_query::Query::select()
                         .column(service_settings::Column::Id)
                         .from(service_settings::Entity)
@@ -160,7 +160,7 @@ impl Tenants<'_> {
             return Err(CatalogError::NotFound);
         };
         tenants::Entity::delete_by_id(tenant.id).exec(&txn).await?;
-        super::read_index::touch(&txn, tenant.settings_id).await?;
+        super::read_index::touch(&txn, tenant.cloud_id).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -209,7 +209,7 @@ impl Tenants<'_> {
         Ok(tenants::Entity::find()
             .select_only()
             .column(tenants::Column::Id)
-            .filter(tenants::Column::SettingsId.eq(cloud.id))
+            .filter(tenants::Column::CloudId.eq(cloud.id))
             .order_by_asc(tenants::Column::Id)
             .into_tuple()
             .all(self.0.db())

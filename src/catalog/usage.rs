@@ -18,7 +18,7 @@ pub const RUNNING_STATUS: &str = "ACTIVE";
 pub struct UsageFilter {
     /// Only clouds marked shared.
     pub shared: Option<bool>,
-    /// Only these clouds (settings uuids); empty means all.
+    /// Only these clouds (uuids); empty means all.
     pub service_providers: Vec<Uuid>,
 }
 
@@ -36,24 +36,24 @@ struct Counts {
     created: i64,
 }
 
-fn settings_condition(settings_col: impl ColumnTrait, filter: &UsageFilter) -> Condition {
-    let mut settings = Query::select()
+fn cloud_condition(cloud_col: impl ColumnTrait, filter: &UsageFilter) -> Condition {
+    let mut clouds = Query::select()
         .column(service_settings::Column::Id)
         .from(service_settings::Entity)
         .to_owned();
     let mut restricted = false;
     if let Some(shared) = filter.shared {
-        settings.and_where(service_settings::Column::Shared.eq(shared));
+        clouds.and_where(service_settings::Column::Shared.eq(shared));
         restricted = true;
     }
     if !filter.service_providers.is_empty() {
-        settings.and_where(
+        clouds.and_where(
             service_settings::Column::Uuid.is_in(filter.service_providers.iter().copied()),
         );
         restricted = true;
     }
     if restricted {
-        Condition::all().add(settings_col.in_subquery(settings))
+        Condition::all().add(cloud_col.in_subquery(clouds))
     } else {
         Condition::all()
     }
@@ -71,7 +71,7 @@ async fn restricted_clouds(
         service_settings::Entity::find()
             .select_only()
             .column(service_settings::Column::Id)
-            .filter(settings_condition(service_settings::Column::Id, filter))
+            .filter(cloud_condition(service_settings::Column::Id, filter))
             .into_tuple()
             .all(db)
             .await?,
@@ -119,7 +119,7 @@ impl Usage<'_> {
         )
         .expr_as(Expr::cust("COUNT(*)"), "created")
         .filter(instances::Column::ImageName.is_in(names.iter().cloned()))
-        .filter(settings_condition(instances::Column::SettingsId, filter))
+        .filter(cloud_condition(instances::Column::CloudId, filter))
         .group_by(instances::Column::ImageName);
         if let Scope::Tenants(ids) = scope {
             instances_query =
@@ -165,5 +165,5 @@ fn distinct_names(scope: &Scope, filter: &UsageFilter) -> sea_orm::Select<images
         .column(images::Column::Name)
         .distinct()
         .filter(super::images::scope_condition(images::Entity, scope))
-        .filter(settings_condition(images::Column::SettingsId, filter))
+        .filter(cloud_condition(images::Column::CloudId, filter))
 }

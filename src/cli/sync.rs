@@ -25,7 +25,7 @@ impl SweepObserver for Progress {
     fn finished(&self, o: &TenantOutcome) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            bar.set_message(format!("{} / {}", o.settings_name, o.tenant_name));
+            bar.set_message(format!("{} / {}", o.cloud_name, o.tenant_name));
         }
     }
 }
@@ -77,7 +77,7 @@ pub fn summary_table(outcomes: &[TenantOutcome]) -> String {
         };
         out.push_str(&format!(
             "{:<20} {:<20} {:<7} {:>7} {:>6} {:>8} {:>8} {:>10} {:>7.1}  {}\n",
-            o.settings_name,
+            o.cloud_name,
             o.tenant_name,
             result,
             c.images_seen,

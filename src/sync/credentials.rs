@@ -15,7 +15,7 @@ pub enum CredentialError {
 /// The tenant's own credentials when it has them, else the cloud's scoped to this project.
 /// (An application credential is bound to its own project, so it is used as it is.)
 pub fn auth_method(target: &SyncTarget) -> Result<AuthMethod, CredentialError> {
-    let (settings, tenant) = (&target.cloud, &target.tenant);
+    let (cloud, tenant) = (&target.cloud, &target.tenant);
     let credentials = match &target.credentials {
         Ok(Some(c)) => c.clone(),
         Ok(None) => return Err(CredentialError::Missing),
@@ -27,7 +27,7 @@ pub fn auth_method(target: &SyncTarget) -> Result<AuthMethod, CredentialError> {
         } => AuthMethod::Password {
             username,
             password,
-            user_domain: settings.domain.clone(),
+            user_domain: cloud.domain.clone(),
             project: ProjectScope::Id(tenant.backend_id.clone()),
         },
         Credentials::ApplicationCredential {
@@ -41,7 +41,7 @@ pub fn auth_method(target: &SyncTarget) -> Result<AuthMethod, CredentialError> {
                 (None, Some(name), Some(user)) => AppCredentialRef::Name {
                     name,
                     user,
-                    user_domain: settings.domain.clone(),
+                    user_domain: cloud.domain.clone(),
                 },
                 _ => return Err(CredentialError::Missing),
             };

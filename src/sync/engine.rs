@@ -63,7 +63,7 @@ pub fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
 pub struct TenantOutcome {
     pub tenant_uuid: Uuid,
     pub tenant_name: String,
-    pub settings_name: String,
+    pub cloud_name: String,
     pub result: Result<TenantSummary, String>,
     pub duration: Duration,
 }
@@ -146,7 +146,7 @@ impl SyncEngine {
             shutdown: self.shutdown_tx.subscribe(),
         };
         let result = sync_tenant(&ctx, &target).await;
-        let (tenant, settings) = (target.tenant, target.cloud);
+        let (tenant, cloud) = (target.tenant, target.cloud);
         let finished = now();
         let (outcome, counts, message) = match &result {
             Ok(summary) => (RunOutcome::Success, summary.counts, String::new()),
@@ -161,7 +161,7 @@ impl SyncEngine {
             .await?;
         match &result {
             Ok(s) => {
-                tracing::info!(tenant = %tenant.name, cloud = %settings.name, seen = s.counts.images_seen,
+                tracing::info!(tenant = %tenant.name, cloud = %cloud.name, seen = s.counts.images_seen,
                     added = s.counts.images_added, updated = s.counts.images_updated,
                     removed = s.counts.images_removed, instances = s.counts.instances_seen, "tenant synced");
                 runs.record_outcome(tenant_id, None, finished).await?;
@@ -171,7 +171,7 @@ impl SyncEngine {
                 tracing::info!(tenant = %tenant.name, "sync aborted by shutdown")
             }
             Err(e) => {
-                tracing::warn!(tenant = %tenant.name, cloud = %settings.name, error = %e, "tenant sync failed");
+                tracing::warn!(tenant = %tenant.name, cloud = %cloud.name, error = %e, "tenant sync failed");
                 runs.record_outcome(tenant_id, Some(&e.to_string()), finished)
                     .await?;
             }
@@ -179,7 +179,7 @@ impl SyncEngine {
         Ok(TenantOutcome {
             tenant_uuid: tenant.uuid,
             tenant_name: tenant.name,
-            settings_name: settings.name,
+            cloud_name: cloud.name,
             result: result.map_err(|e| e.to_string()),
             duration: started.elapsed(),
         })

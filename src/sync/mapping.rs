@@ -21,7 +21,7 @@ pub fn image_record(img: &GlanceImage) -> ImageRecord {
         // The row's identity is the catalog's to assign when it stores the record.
         id: ImageId(0),
         uuid: Uuid::nil(),
-        settings_id: CloudId(0),
+        cloud_id: CloudId(0),
         backend_id: img.id.clone(),
         name: img.name.clone(),
         min_disk: img.min_disk_gb.saturating_mul(MIB_PER_GB),
@@ -50,7 +50,7 @@ pub fn instance_record(
     InstanceRecord {
         id: 0,
         uuid: Uuid::nil(),
-        settings_id: CloudId(0),
+        cloud_id: CloudId(0),
         tenant_id: tenant,
         deleted_at: None,
         backend_id: server.id.clone(),

@@ -73,11 +73,11 @@ pub async fn sync_tenant(
     ctx: &SyncContext<'_>,
     target: &SyncTarget,
 ) -> Result<TenantSummary, SyncError> {
-    let (settings, tenant) = (&target.cloud, &target.tenant);
+    let (cloud, tenant) = (&target.cloud, &target.tenant);
     let session = Session::new(SessionConfig {
-        auth_url: settings.auth_url.clone(),
-        interface: settings.interface.as_str().to_string(),
-        region: settings.region.clone(),
+        auth_url: cloud.auth_url.clone(),
+        interface: cloud.interface.as_str().to_string(),
+        region: cloud.region.clone(),
         auth: credentials::auth_method(target)?,
         settings: ctx.session.clone(),
     })?;
@@ -95,8 +95,8 @@ pub async fn sync_tenant(
 
     let mut changes = TenantChanges::default();
     let mut counts = RunCounts::default();
-    list_images(ctx, &session, settings, tenant, &mut changes, &mut counts).await?;
-    list_servers(ctx, &session, settings, tenant, &mut changes, &mut counts).await?;
+    list_images(ctx, &session, cloud, tenant, &mut changes, &mut counts).await?;
+    list_servers(ctx, &session, cloud, tenant, &mut changes, &mut counts).await?;
 
     let info = glance::info(&session).await?;
     let info = GlanceInfoColumns {
@@ -117,7 +117,7 @@ pub async fn sync_tenant(
     let applied = ctx
         .catalog
         .inventory()
-        .apply(settings.id, tenant.id, &changes, crate::catalog::now())
+        .apply(cloud.id, tenant.id, &changes, crate::catalog::now())
         .await?;
     counts.images_removed = applied.images_unlinked as i64;
     Ok(TenantSummary { counts, applied })
@@ -127,7 +127,7 @@ pub async fn sync_tenant(
 async fn list_images(
     ctx: &SyncContext<'_>,
     session: &Session,
-    settings: &Cloud,
+    cloud: &Cloud,
     tenant: &Tenant,
     changes: &mut TenantChanges,
     counts: &mut RunCounts,
@@ -154,7 +154,7 @@ async fn list_images(
         }
         fresh.extend(members_of(session, &visibility, ask).await?);
         let ids: Vec<String> = fresh.iter().map(|i| i.id.clone()).collect();
-        let known = inventory.known_images(settings.id, tenant.id, &ids).await?;
+        let known = inventory.known_images(cloud.id, tenant.id, &ids).await?;
         for img in &fresh {
             if !changes.seen_images.insert(&img.id) {
                 continue;
@@ -220,7 +220,7 @@ async fn members_of(
 async fn list_servers(
     ctx: &SyncContext<'_>,
     session: &Session,
-    settings: &Cloud,
+    cloud: &Cloud,
     tenant: &Tenant,
     changes: &mut TenantChanges,
     counts: &mut RunCounts,
@@ -242,8 +242,8 @@ async fn list_servers(
             .collect();
         let ids: Vec<String> = fresh.iter().map(|s| s.id.clone()).collect();
         let image_ids: Vec<String> = fresh.iter().filter_map(|s| s.image_id.clone()).collect();
-        let known = inventory.known_instances(settings.id, &ids).await?;
-        let mut names = inventory.image_names(settings.id, &image_ids).await?;
+        let known = inventory.known_instances(cloud.id, &ids).await?;
+        let mut names = inventory.image_names(cloud.id, &image_ids).await?;
         if changes.staged {
             names.extend(inventory.staged_names(tenant.id, &image_ids).await?);
         }

@@ -72,13 +72,13 @@ fn new_image_row(record: &ImageRecord, cloud: CloudId) -> images::ActiveModel {
     let mut row = images::ActiveModel::from(record.clone());
     row.id = ActiveValue::NotSet;
     row.uuid = Set(Uuid::new_v4());
-    row.settings_id = Set(cloud);
+    row.cloud_id = Set(cloud);
     row
 }
 
-/// `ON CONFLICT (settings_id, backend_id) DO UPDATE` every describing column.
+/// `ON CONFLICT (cloud_id, backend_id) DO UPDATE` every describing column.
 fn image_upsert() -> OnConflict {
-    OnConflict::columns([images::Column::SettingsId, images::Column::BackendId])
+    OnConflict::columns([images::Column::CloudId, images::Column::BackendId])
         .update_columns(image_columns())
         .to_owned()
 }
@@ -132,7 +132,7 @@ async fn link_images(
             .column(images::Column::Id)
             .expr(Expr::val(tenant))
             .from(images::Entity)
-            .and_where(images::Column::SettingsId.eq(cloud))
+            .and_where(images::Column::CloudId.eq(cloud))
             .and_where(images::Column::BackendId.is_in(chunk.iter().cloned()))
             .to_owned();
         linked += txn.execute(&insert_links(select)?).await?.rows_affected();
@@ -230,13 +230,13 @@ async fn upsert_instances(
         let mut row = instances::ActiveModel::from(r.clone());
         row.id = ActiveValue::NotSet;
         row.uuid = Set(Uuid::new_v4());
-        row.settings_id = Set(cloud);
+        row.cloud_id = Set(cloud);
         row
     };
     for chunk in records.chunks(CHUNK) {
         instances::Entity::insert_many(chunk.iter().map(row))
             .on_conflict(
-                OnConflict::columns([instances::Column::SettingsId, instances::Column::BackendId])
+                OnConflict::columns([instances::Column::CloudId, instances::Column::BackendId])
                     .update_columns(instance_columns())
                     .to_owned(),
             )

@@ -32,23 +32,23 @@ fn lookup_chunk(db: &DatabaseConnection) -> usize {
 }
 
 /// An image as a sync maps it from Glance: the catalog's row, whose `id`, `uuid` and
-/// `settings_id` the catalog assigns when it stores it.
+/// `cloud_id` the catalog assigns when it stores it.
 pub type ImageRecord = images::Model;
 
-/// A server as a sync maps it from Nova; `id`, `uuid` and `settings_id` as for images.
+/// A server as a sync maps it from Nova; `id`, `uuid` and `cloud_id` as for images.
 pub type InstanceRecord = instances::Model;
 
 /// The columns that describe an image (what a sync takes from Glance and overwrites): all
 /// but the row's identity.
 fn image_columns() -> impl Iterator<Item = images::Column> {
     use images::Column as C;
-    C::iter().filter(|c| !matches!(c, C::Id | C::Uuid | C::SettingsId | C::BackendId))
+    C::iter().filter(|c| !matches!(c, C::Id | C::Uuid | C::CloudId | C::BackendId))
 }
 
 /// The columns that describe an instance: all but the row's identity.
 fn instance_columns() -> impl Iterator<Item = instances::Column> {
     use instances::Column as C;
-    C::iter().filter(|c| !matches!(c, C::Id | C::Uuid | C::SettingsId | C::BackendId))
+    C::iter().filter(|c| !matches!(c, C::Id | C::Uuid | C::CloudId | C::BackendId))
 }
 
 /// An image as the catalog has it now, and whether the tenant already sees it.
@@ -208,7 +208,7 @@ impl Inventory<'_> {
         let mut out = HashMap::with_capacity(backend_ids.len());
         for chunk in backend_ids.chunks(lookup_chunk(db)) {
             let rows = images::Entity::find()
-                .filter(images::Column::SettingsId.eq(cloud))
+                .filter(images::Column::CloudId.eq(cloud))
                 .filter(images::Column::BackendId.is_in(chunk.iter().cloned()))
                 .all(db)
                 .await?;
@@ -250,7 +250,7 @@ impl Inventory<'_> {
                 .select_only()
                 .column(images::Column::BackendId)
                 .column(images::Column::Name)
-                .filter(images::Column::SettingsId.eq(cloud))
+                .filter(images::Column::CloudId.eq(cloud))
                 .filter(images::Column::BackendId.is_in(chunk.iter().cloned()))
                 .into_tuple()
                 .all(db)
@@ -270,7 +270,7 @@ impl Inventory<'_> {
         let mut out = HashMap::with_capacity(backend_ids.len());
         for chunk in backend_ids.chunks(lookup_chunk(db)) {
             let rows = instances::Entity::find()
-                .filter(instances::Column::SettingsId.eq(cloud))
+                .filter(instances::Column::CloudId.eq(cloud))
                 .filter(instances::Column::BackendId.is_in(chunk.iter().cloned()))
                 .all(db)
                 .await?;

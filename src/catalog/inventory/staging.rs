@@ -216,14 +216,14 @@ fn upsert_staged(
         .and_where(Expr::col(SyncStage::Upsert).eq(true))
         .to_owned();
     let mut targets = columns;
-    targets.push(images::Column::SettingsId);
+    targets.push(images::Column::CloudId);
     Ok(Query::insert()
         .into_table(images::Entity)
         .columns(targets)
         .select_from(staged)
         .map_err(|e| DbErr::Custom(e.to_string()))?
         .on_conflict(
-            OnConflict::columns([images::Column::SettingsId, images::Column::BackendId])
+            OnConflict::columns([images::Column::CloudId, images::Column::BackendId])
                 .update_columns(image_columns())
                 .to_owned(),
         )
@@ -243,7 +243,7 @@ fn link_staged(
             images::Entity,
             Expr::col((images::Entity, images::Column::BackendId))
                 .equals((SyncStage::Table, images::Column::BackendId))
-                .and(Expr::col((images::Entity, images::Column::SettingsId)).eq(cloud)),
+                .and(Expr::col((images::Entity, images::Column::CloudId)).eq(cloud)),
         )
         .and_where(Expr::col((SyncStage::Table, SyncStage::TenantId)).eq(tenant_id))
         .and_where(Expr::col((SyncStage::Table, SyncStage::Link)).eq(true))
@@ -319,7 +319,7 @@ mod tests {
         let record = ImageRecord {
             id: ImageId(0),
             uuid: Uuid::nil(),
-            settings_id: CloudId(0),
+            cloud_id: CloudId(0),
             backend_id: "img-1".into(),
             name: "ubuntu".into(),
             min_disk: 2048,
@@ -361,7 +361,7 @@ mod tests {
             .await
             .expect("query")
             .expect("stored");
-        assert_eq!(stored.settings_id, cloud.id);
+        assert_eq!(stored.cloud_id, cloud.id);
         assert!(!stored.uuid.is_nil());
         let known = KnownImage {
             record: stored,

@@ -204,7 +204,7 @@ impl Snapshot {
             .select_only()
             .column(tenants::Column::Id)
             .column(tenants::Column::Uuid)
-            .column(tenants::Column::SettingsId)
+            .column(tenants::Column::CloudId)
             .into_tuple()
             .all(&txn)
             .await?;

@@ -337,7 +337,7 @@ async fn read_keys<C: ConnectionTrait>(
             .column(images::Column::Name)
             .column(images::Column::BackendCreatedAt)
             .expr(Expr::col(images::Column::HwRescueDevice).ne(""))
-            .filter(images::Column::SettingsId.eq(cloud))
+            .filter(images::Column::CloudId.eq(cloud))
             .filter(images::Column::Id.gt(after))
             .order_by_asc(images::Column::Id)
             .limit(LOAD_CHUNK)

@@ -555,7 +555,7 @@ impl TestApp {
         tokens::hash(secret)
     }
 
-    async fn settings_id(&self, cloud: &ServiceSettings) -> CloudId {
+    async fn cloud_id(&self, cloud: &ServiceSettings) -> CloudId {
         service_settings::Entity::find()
             .filter(service_settings::Column::Uuid.eq(uuid(&cloud.uuid)))
             .one(self.db())
@@ -582,10 +582,10 @@ impl TestApp {
         cloud: &ServiceSettings,
         spec: ImageSpec<'_>,
     ) -> InsertedImage {
-        let settings_id = self.settings_id(cloud).await;
+        let cloud_id = self.cloud_id(cloud).await;
         let image = images::ActiveModel {
             uuid: Set(Uuid::new_v4()),
-            settings_id: Set(settings_id),
+            cloud_id: Set(cloud_id),
             backend_id: Set(Uuid::new_v4().to_string()),
             name: Set(spec.name.to_string()),
             min_disk: Set(10240),
@@ -619,7 +619,7 @@ impl TestApp {
             .await
             .expect("link image");
         }
-        self.touch(settings_id).await;
+        self.touch(cloud_id).await;
         InsertedImage {
             uuid: image.uuid,
             backend_id: image.backend_id,
@@ -629,11 +629,11 @@ impl TestApp {
     /// Puts `n` bare images named `n000`, `n001`, … (backend ids `b0`, `b1`, …) into a
     /// cloud's catalog in one statement.
     pub async fn insert_numbered_images(&self, cloud: &ServiceSettings, n: usize) {
-        let sid = self.settings_id(cloud).await;
+        let sid = self.cloud_id(cloud).await;
         let rows: Vec<images::ActiveModel> = (0..n)
             .map(|i| images::ActiveModel {
                 uuid: Set(Uuid::new_v4()),
-                settings_id: Set(sid),
+                cloud_id: Set(sid),
                 backend_id: Set(format!("b{i}")),
                 name: Set(format!("n{i:03}")),
                 min_disk: Set(0),
@@ -684,7 +684,7 @@ impl TestApp {
     ) {
         instances::ActiveModel {
             uuid: Set(Uuid::new_v4()),
-            settings_id: Set(self.settings_id(cloud).await),
+            cloud_id: Set(self.cloud_id(cloud).await),
             tenant_id: Set(self.tenant_id(uuid(&tenant.uuid)).await),
             backend_id: Set(Uuid::new_v4().to_string()),
             name: Set(format!("vm-{image_name}")),
@@ -743,10 +743,10 @@ impl TestApp {
         cloud: &ServiceSettings,
         backend_id: &str,
     ) -> Option<StoredImage> {
-        let settings_id = self.settings_id(cloud).await;
+        let cloud_id = self.cloud_id(cloud).await;
         images::Entity::find()
             .filter(images::Column::BackendId.eq(backend_id))
-            .filter(images::Column::SettingsId.eq(settings_id))
+            .filter(images::Column::CloudId.eq(cloud_id))
             .one(self.db())
             .await
             .unwrap()
