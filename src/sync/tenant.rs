@@ -10,7 +10,9 @@ use super::credentials::{self, CredentialError};
 use super::mapping;
 use super::project_filter::{ProjectFilter, Verdict};
 use crate::catalog::clouds::Cloud;
-use crate::catalog::inventory::{AppliedCounts, GlanceInfoColumns, SyncTarget, TenantChanges};
+use crate::catalog::inventory::{
+    AppliedCounts, GlanceInfoColumns, KnownImage, SeenIds, SyncTarget, TenantChanges,
+};
 use crate::catalog::sync_runs::RunCounts;
 use crate::catalog::tenants::Tenant;
 use crate::catalog::{Catalog, CatalogError};
@@ -139,62 +141,89 @@ async fn list_images(
     let mut pager = ImagePager::new(session);
     while let Some(page) = pager.next_page().await? {
         ctx.check_shutdown()?;
-        // A page may repeat ids of earlier pages (or hold gone images): keep each id once.
-        let mut fresh = Vec::with_capacity(page.len());
-        let mut ask = Vec::new();
-        for img in page {
-            if img.is_gone() || changes.seen_images.contains(&img.id) {
-                continue;
-            }
-            match visibility.judge(&img) {
-                Verdict::Visible => fresh.push(img),
-                Verdict::NotVisible => {}
-                Verdict::AskMembership => ask.push(img),
-            }
-        }
+        let (mut fresh, ask) = split_page(page, &visibility, &changes.seen_images);
         fresh.extend(members_of(session, &visibility, ask).await?);
         let ids: Vec<String> = fresh.iter().map(|i| i.id.clone()).collect();
         let known = inventory.known_images(cloud.id, tenant.id, &ids).await?;
-        for img in &fresh {
-            if !changes.seen_images.insert(&img.id) {
-                continue;
-            }
-            counts.images_seen += 1;
-            let record = mapping::image_record(img);
-            match known.get(&img.id) {
-                None => {
-                    counts.images_added += 1;
-                    changes.link.push(img.id.clone());
-                    changes.upsert_images.push(record);
-                }
-                Some(k) => {
-                    if !k.linked {
-                        counts.images_added += 1;
-                        changes.link.push(img.id.clone());
-                    }
-                    if k.differs_from(&record) {
-                        counts.images_updated += 1;
-                        changes.upsert_images.push(record);
-                    }
-                }
-            }
+        compare_images(&fresh, &known, changes, counts);
+        stage_if_large(ctx, tenant, changes).await?;
+    }
+    Ok(())
+}
+/// The page's images the tenant sees that this listing has not seen yet, and the shared
+/// images of other projects whose member lists must tell. A page may repeat ids of earlier
+/// pages (or hold gone images): each id is kept once.
+fn split_page(
+    page: Vec<GlanceImage>,
+    visibility: &ProjectFilter,
+    seen: &SeenIds,
+) -> (Vec<GlanceImage>, Vec<GlanceImage>) {
+    let mut fresh = Vec::with_capacity(page.len());
+    let mut ask = Vec::new();
+    for img in page {
+        if img.is_gone() || seen.contains(&img.id) {
+            continue;
         }
-        // Bounded memory: hand big batches to the staging table (the catalog is untouched).
-        // Links stay in memory longer: staging one costs a row written twice, holding it a
-        // short string, and most links of a first sync are to images another tenant added.
-        let stage_links = changes.link.len() >= ctx.stage_links_batch;
-        if changes.upsert_images.len() >= ctx.stage_batch || stage_links {
-            let links: &[String] = if stage_links { &changes.link } else { &[] };
-            inventory
-                .stage(tenant.id, &changes.upsert_images, links)
-                .await?;
-            changes.upsert_images.clear();
-            if stage_links {
-                changes.link.clear();
-            }
-            changes.staged = true;
+        match visibility.judge(&img) {
+            Verdict::Visible => fresh.push(img),
+            Verdict::NotVisible => {}
+            Verdict::AskMembership => ask.push(img),
         }
     }
+    (fresh, ask)
+}
+
+/// Counts and records what the listed images change: new links, new or changed rows.
+fn compare_images(
+    listed: &[GlanceImage],
+    known: &HashMap<String, KnownImage>,
+    changes: &mut TenantChanges,
+    counts: &mut RunCounts,
+) {
+    for img in listed {
+        if !changes.seen_images.insert(&img.id) {
+            continue;
+        }
+        counts.images_seen += 1;
+        let record = mapping::image_record(img);
+        // A row new to the catalog is an addition, not an update.
+        let (stored, linked, differs) = match known.get(&img.id) {
+            None => (false, false, true),
+            Some(k) => (true, k.linked, k.differs_from(&record)),
+        };
+        if !linked {
+            counts.images_added += 1;
+            changes.link.push(img.id.clone());
+        }
+        if differs {
+            counts.images_updated += i64::from(stored);
+            changes.upsert_images.push(record);
+        }
+    }
+}
+
+/// Bounded memory: hands big batches to the staging table (the catalog is untouched). Links
+/// stay in memory longer: staging one costs a row written twice, holding it a short string,
+/// and most links of a first sync are to images another tenant added.
+async fn stage_if_large(
+    ctx: &SyncContext<'_>,
+    tenant: &Tenant,
+    changes: &mut TenantChanges,
+) -> Result<(), SyncError> {
+    let stage_links = changes.link.len() >= ctx.stage_links_batch;
+    if changes.upsert_images.len() < ctx.stage_batch && !stage_links {
+        return Ok(());
+    }
+    let links: &[String] = if stage_links { &changes.link } else { &[] };
+    ctx.catalog
+        .inventory()
+        .stage(tenant.id, &changes.upsert_images, links)
+        .await?;
+    changes.upsert_images.clear();
+    if stage_links {
+        changes.link.clear();
+    }
+    changes.staged = true;
     Ok(())
 }
 
