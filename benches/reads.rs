@@ -1,0 +1,524 @@
+//! Reads while syncs write: a mix of list / list with filters / retrieve / usage_stats
+//! requests from concurrent clients against the real server, in phases (idle before the first
+//! sync, during it, right after, idle at full size, during an idle re-sync), beside the ceiling
+//! of a bare poem handler serving the same default page. Prints figures, asserts nothing.
+//!
+//! `cargo bench --bench reads` (knobs: BENCH_PROJECTS 10, BENCH_IMAGES per project 10000,
+//! BENCH_SERVERS 200, BENCH_CLIENTS 8, BENCH_PHASE_SECS 5, BENCH_SYNC_CONCURRENCY 4,
+//! BENCH_DATABASE_URL — default a fresh SQLite file).
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cloudcensus::api::AppState;
+use cloudcensus::catalog::Catalog;
+use cloudcensus::catalog::clouds::NewCloud;
+use cloudcensus::catalog::credentials::Credentials;
+use cloudcensus::catalog::tenants::NewTenant;
+use cloudcensus::catalog::tokens::NewToken;
+use cloudcensus::crypto::SecretBox;
+use cloudcensus::sync::engine::LogObserver;
+use cloudcensus::sync::{SyncEngine, SyncSettings};
+use cloudcensus_sim::{GenSpec, Simulator, World};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// A request slower than this counts as a timeout (and is abandoned).
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// CPU seconds this process has used (user + system), from /proc.
+fn cpu_secs() -> f64 {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1.to_string();
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some(utime + stime)
+        })
+        .unwrap_or(f64::NAN);
+    ticks / 100.0
+}
+
+/// What the load generator saw in one phase.
+#[derive(Default)]
+struct Phase {
+    latencies: Vec<Duration>,
+    errors: u64,
+    timeouts: u64,
+}
+
+impl Phase {
+    fn print(&mut self, label: &str, wall: Duration, cpu: f64) {
+        self.latencies.sort();
+        let n = self.latencies.len();
+        let at = |q: f64| {
+            self.latencies
+                .get(((n as f64 * q) as usize).min(n.saturating_sub(1)))
+                .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+        };
+        let max = self
+            .latencies
+            .last()
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
+        println!(
+            "{label:<34} {:>9.0} {:>8.2} {:>8.2} {:>9.1} {:>7} {:>8} {:>6.0}%",
+            n as f64 / wall.as_secs_f64(),
+            at(0.5),
+            at(0.99),
+            max,
+            self.errors,
+            self.timeouts,
+            100.0 * cpu / wall.as_secs_f64(),
+        );
+    }
+}
+
+/// The read mix: each client cycles through these, and through a retrieve of an image once
+/// one is known (when `retrieve`).
+struct Mix {
+    paths: Vec<String>,
+    retrieve: bool,
+    image: Mutex<Option<String>>,
+}
+
+impl Mix {
+    fn new(paths: Vec<String>, retrieve: bool) -> Arc<Self> {
+        Arc::new(Self {
+            paths,
+            retrieve,
+            image: Mutex::new(None),
+        })
+    }
+
+    fn path(&self, i: usize) -> Option<String> {
+        let n = self.paths.len() + usize::from(self.retrieve);
+        match i % n {
+            k if k < self.paths.len() => Some(self.paths[k].clone()),
+            _ => self
+                .image
+                .lock()
+                .ok()?
+                .as_ref()
+                .map(|u| format!("/api/openstack-images/{u}/")),
+        }
+    }
+}
+
+/// Runs `clients` clients against `base` until `stop` is set.
+async fn load(
+    base: &str,
+    token: &str,
+    mix: Arc<Mix>,
+    clients: usize,
+    stop: Arc<AtomicBool>,
+) -> Phase {
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (base, token, mix, stop) = (
+            base.to_string(),
+            token.to_string(),
+            mix.clone(),
+            stop.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .build()
+                .expect("client");
+            let mut phase = Phase::default();
+            let mut i = c;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let Some(path) = mix.path(i) else { continue };
+                let started = Instant::now();
+                let sent = client
+                    .get(format!("{base}{path}"))
+                    .header("Authorization", format!("Token {token}"))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(resp) if resp.status().is_success() => {
+                        let body = resp.bytes().await.unwrap_or_default();
+                        phase.latencies.push(started.elapsed());
+                        remember_image(&mix, &body);
+                    }
+                    Ok(_) => phase.errors += 1,
+                    Err(e) if e.is_timeout() => phase.timeouts += 1,
+                    Err(_) => phase.errors += 1,
+                }
+            }
+            phase
+        }));
+    }
+    let mut all = Phase::default();
+    for t in tasks {
+        if let Ok(p) = t.await {
+            all.latencies.extend(p.latencies);
+            all.errors += p.errors;
+            all.timeouts += p.timeouts;
+        }
+    }
+    all
+}
+
+fn remember_image(mix: &Mix, body: &[u8]) {
+    let Ok(mut known) = mix.image.lock() else {
+        return;
+    };
+    if known.is_some() {
+        return;
+    }
+    let uuid = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.as_array()?
+                .first()?
+                .get("uuid")?
+                .as_str()
+                .map(String::from)
+        });
+    *known = uuid;
+}
+
+/// Load for `secs` seconds (or while `work` runs, when given); prints the phase.
+async fn phase<F: std::future::Future<Output = ()>>(
+    label: &str,
+    base: &str,
+    token: &str,
+    mix: &Arc<Mix>,
+    clients: usize,
+    secs: u64,
+    work: Option<F>,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (cpu0, started) = (cpu_secs(), Instant::now());
+    let loader = tokio::spawn({
+        let (base, token, mix, stop) = (
+            base.to_string(),
+            token.to_string(),
+            mix.clone(),
+            stop.clone(),
+        );
+        async move { load(&base, &token, mix, clients, stop).await }
+    });
+    match work {
+        Some(work) => work.await,
+        None => tokio::time::sleep(Duration::from_secs(secs)).await,
+    }
+    stop.store(true, Ordering::Relaxed);
+    let wall = started.elapsed();
+    let mut figures = loader.await.expect("load");
+    figures.print(label, wall, cpu_secs() - cpu0);
+}
+
+/// A page as the server answered it: body and list headers.
+struct Page {
+    body: Vec<u8>,
+    count: String,
+    link: String,
+}
+
+/// A bare poem server answering every GET with `page` and the list's headers: the ceiling of
+/// the HTTP stack on this machine.
+async fn bare_server(page: Arc<Page>) -> String {
+    use poem::{EndpointExt, Response, Route, handler, web::Data};
+    #[handler]
+    fn page_handler(Data(page): Data<&Arc<Page>>) -> Response {
+        Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .header("X-Result-Count", page.count.as_str())
+            .header("Link", page.link.as_str())
+            .body(page.body.clone())
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("acceptor");
+    let app = Route::new().at("/*path", page_handler).data(page);
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+    format!("http://{addr}")
+}
+
+async fn register(catalog: &Catalog, sim: &Simulator, projects: &[cloudcensus_sim::Project]) {
+    let cloud = catalog
+        .clouds()
+        .create(NewCloud::with_password(
+            "bench",
+            &sim.auth_url(),
+            "admin",
+            "admin-password",
+        ))
+        .await
+        .expect("cloud");
+    for (i, p) in projects.iter().enumerate() {
+        let new = NewTenant {
+            name: p.name.clone(),
+            backend_id: p.id.clone(),
+            cloud: cloud.id,
+            credentials: Some(Credentials::Password {
+                username: format!("user-{i}"),
+                password: format!("password-{i}"),
+                project_name: None,
+                project_id: None,
+            }),
+        };
+        catalog.tenants().create(new).await.expect("tenant");
+    }
+}
+
+/// A sweep of every tenant; returns its duration.
+async fn sweep(engine: &Arc<SyncEngine>) -> Duration {
+    let started = Instant::now();
+    let outcomes = engine
+        .sweep(None, None, Arc::new(LogObserver))
+        .await
+        .expect("sweep");
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    if failed > 0 {
+        println!("  ({failed} tenants FAILED to sync)");
+    }
+    started.elapsed()
+}
+
+fn database_url(dir: &tempfile::TempDir, name: &str) -> String {
+    std::env::var("BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}?mode=rwc", dir.path().join(name).display()))
+}
+
+#[tokio::main]
+async fn main() {
+    cloudcensus::install_crypto_provider();
+    let projects = knob("BENCH_PROJECTS", 10);
+    let images = knob("BENCH_IMAGES", 10_000);
+    let servers = knob("BENCH_SERVERS", 200);
+    let clients = knob("BENCH_CLIENTS", 8);
+    let secs = knob("BENCH_PHASE_SECS", 5) as u64;
+    let concurrency = knob("BENCH_SYNC_CONCURRENCY", 4);
+    let world = World::generate(&GenSpec {
+        projects,
+        images_per_project: images,
+        servers_per_project: servers,
+        seed: 42,
+    });
+    let project_list = world.projects.clone();
+    let sim = Simulator::start(world).await.expect("simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = || {
+        let mut s = SyncSettings::new("0 0 0 1 1 *", concurrency);
+        s.session.timeout = Duration::from_secs(120);
+        s
+    };
+
+    // The sync alone, without readers, on a database of its own (PostgreSQL: skipped, the
+    // one database would then hold the cloud twice).
+    if std::env::var("BENCH_DATABASE_URL").is_err() {
+        let alone = Catalog::open(
+            &database_url(&dir, "alone.db"),
+            SecretBox::ephemeral(),
+            true,
+        )
+        .await
+        .expect("database");
+        register(&alone, &sim, &project_list).await;
+        let engine = SyncEngine::new(alone.clone(), settings());
+        let first = sweep(&engine).await;
+        let again = sweep(&engine).await;
+        println!(
+            "sync without readers: first {:.1} s, idle re-sync {:.1} s",
+            first.as_secs_f64(),
+            again.as_secs_f64()
+        );
+        alone.close().await.ok();
+    }
+
+    let catalog = Catalog::open(
+        &database_url(&dir, "reads.db"),
+        SecretBox::ephemeral(),
+        true,
+    )
+    .await
+    .expect("database");
+    register(&catalog, &sim, &project_list).await;
+    let (_, token) = catalog
+        .tokens()
+        .create(NewToken {
+            name: "bench".into(),
+            is_staff: true,
+            tenants: vec![],
+            expires_in_days: None,
+        })
+        .await
+        .expect("token");
+    let engine = SyncEngine::new(catalog.clone(), settings());
+    let bound = cloudcensus::server::bind("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
+    let base = format!("http://{}", bound.addr);
+    let state = Arc::new(AppState {
+        catalog: catalog.clone(),
+        public_url: base.clone(),
+        sync: engine.clone(),
+    });
+    tokio::spawn(cloudcensus::server::run(
+        bound,
+        state,
+        std::future::pending(),
+    ));
+    let tenant_uuid = {
+        let r: serde_json::Value = reqwest::Client::new()
+            .get(format!(
+                "{base}/api/openstack-tenants/?name={}",
+                project_list[0].name
+            ))
+            .header("Authorization", format!("Token {token}"))
+            .send()
+            .await
+            .expect("tenants")
+            .json()
+            .await
+            .expect("json");
+        r[0]["uuid"].as_str().unwrap_or_default().to_string()
+    };
+    let mix = Mix::new(
+        vec![
+            "/api/openstack-images/".into(),
+            "/api/openstack-images/?page_size=100&name=ubuntu".into(),
+            format!("/api/openstack-images/?page_size=100&tenant_uuid={tenant_uuid}"),
+            "/api/openstack-images/usage_stats/".into(),
+        ],
+        true,
+    );
+
+    println!(
+        "reads benchmark: {projects} projects × {images} images, {clients} clients, on {}",
+        if std::env::var("BENCH_DATABASE_URL").is_ok() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
+    println!(
+        "{:<34} {:>9} {:>8} {:>8} {:>9} {:>7} {:>8} {:>7}",
+        "phase", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "timeouts", "CPU"
+    );
+    let idle = || None::<std::future::Ready<()>>;
+    phase(
+        "idle, empty catalog",
+        &base,
+        &token,
+        &mix,
+        clients,
+        secs,
+        idle(),
+    )
+    .await;
+    let first = Arc::new(Mutex::new(Duration::ZERO));
+    let work = {
+        let (engine, first) = (engine.clone(), first.clone());
+        async move {
+            let took = sweep(&engine).await;
+            if let Ok(mut f) = first.lock() {
+                *f = took;
+            }
+        }
+    };
+    phase(
+        "during the first sync",
+        &base,
+        &token,
+        &mix,
+        clients,
+        secs,
+        Some(work),
+    )
+    .await;
+    phase("right after it", &base, &token, &mix, clients, secs, idle()).await;
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    phase(
+        "idle at full size",
+        &base,
+        &token,
+        &mix,
+        clients,
+        secs,
+        idle(),
+    )
+    .await;
+    let again = Arc::new(Mutex::new(Duration::ZERO));
+    let work = {
+        let (engine, again) = (engine.clone(), again.clone());
+        async move {
+            let took = sweep(&engine).await;
+            if let Ok(mut a) = again.lock() {
+                *a = took;
+            }
+        }
+    };
+    phase(
+        "during an idle re-sync",
+        &base,
+        &token,
+        &mix,
+        clients,
+        secs,
+        Some(work),
+    )
+    .await;
+
+    // The ceiling: the same default page, bytes and headers, from a bare handler.
+    let client = reqwest::Client::new();
+    let resp = client
+        .get(format!("{base}/api/openstack-images/"))
+        .header("Authorization", format!("Token {token}"))
+        .send()
+        .await
+        .expect("page");
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (count, link) = (header("x-result-count"), header("link"));
+    let body = resp.bytes().await.expect("body").to_vec();
+    let bare = bare_server(Arc::new(Page { body, count, link })).await;
+    let default_page = Mix::new(vec!["/api/openstack-images/".into()], false);
+    phase(
+        "bare handler, default page",
+        &bare,
+        &token,
+        &default_page,
+        clients,
+        secs,
+        idle(),
+    )
+    .await;
+    phase(
+        "server, default page",
+        &base,
+        &token,
+        &default_page,
+        clients,
+        secs,
+        idle(),
+    )
+    .await;
+    println!(
+        "sync under read load: first {:.1} s, idle re-sync {:.1} s",
+        first.lock().map(|d| d.as_secs_f64()).unwrap_or(f64::NAN),
+        again.lock().map(|d| d.as_secs_f64()).unwrap_or(f64::NAN),
+    );
+    sim.stop().await;
+}
