@@ -284,9 +284,8 @@ async fn sweep(engine: &Arc<SyncEngine>) -> Duration {
         .sweep(None, None, Arc::new(LogObserver))
         .await
         .expect("sweep");
-    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-    if failed > 0 {
-        println!("  ({failed} tenants FAILED to sync)");
+    for o in outcomes.iter().filter(|o| o.result.is_err()) {
+        println!("  (tenant {} FAILED: {:?})", o.tenant_name, o.result);
     }
     started.elapsed()
 }
@@ -299,6 +298,14 @@ fn database_url(dir: &tempfile::TempDir, name: &str) -> String {
 #[tokio::main]
 async fn main() {
     cloudcensus::install_crypto_provider();
+    // Warnings (a failed tenant, a failed index rebuild) go to stderr; RUST_LOG for more.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let projects = knob("BENCH_PROJECTS", 10);
     let images = knob("BENCH_IMAGES", 10_000);
     let servers = knob("BENCH_SERVERS", 200);

@@ -67,7 +67,7 @@ pub struct Clouds<'a>(pub(super) &'a Catalog);
 impl Clouds<'_> {
     pub async fn create(&self, new: NewCloud) -> CatalogResult<Cloud> {
         let now = now();
-        Ok(service_settings::ActiveModel {
+        let cloud = service_settings::ActiveModel {
             uuid: Set(Uuid::new_v4()),
             name: Set(new.name),
             r#type: Set(CLOUD_TYPE.to_string()),
@@ -83,8 +83,10 @@ impl Clouds<'_> {
             modified: Set(now),
             ..Default::default()
         }
-        .insert(self.0.db())
-        .await?)
+        .insert(self.0.writer())
+        .await?;
+        self.0.refresh_index().await;
+        Ok(cloud)
     }
 
     pub async fn update(&self, uuid: Uuid, changes: CloudChanges) -> CatalogResult<Cloud> {
@@ -112,7 +114,7 @@ impl Clouds<'_> {
             model.credentials = Set(Some(c.seal(&self.0.secrets)));
         }
         model.modified = Set(now());
-        Ok(model.update(self.0.db()).await?)
+        Ok(model.update(self.0.writer()).await?)
     }
 
     /// The cloud with this uuid, whoever asks.
@@ -160,11 +162,12 @@ impl Clouds<'_> {
     pub async fn delete(&self, uuid: Uuid) -> CatalogResult<()> {
         let res = service_settings::Entity::delete_many()
             .filter(service_settings::Column::Uuid.eq(uuid))
-            .exec(self.0.db())
+            .exec(self.0.writer())
             .await?;
         if res.rows_affected == 0 {
             return Err(CatalogError::NotFound);
         }
+        self.0.refresh_index().await;
         Ok(())
     }
 
@@ -172,8 +175,9 @@ impl Clouds<'_> {
     pub async fn delete_named_like(&self, prefix: &str) -> CatalogResult<u64> {
         let res = service_settings::Entity::delete_many()
             .filter(service_settings::Column::Name.starts_with(prefix))
-            .exec(self.0.db())
+            .exec(self.0.writer())
             .await?;
+        self.0.refresh_index().await;
         Ok(res.rows_affected)
     }
 }

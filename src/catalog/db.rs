@@ -10,15 +10,17 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 /// per connection kept ~100 MiB of them alive.
 const STATEMENT_CACHE: usize = 24;
 
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    Database::connect(options(url)).await
-}
+/// Connections of the pool that serves reads (the API, the listing index).
+const READ_CONNECTIONS: u32 = 8;
+/// Connections of the pool that writes (syncs, management writes). Syncs read through it too,
+/// so they can never take a connection the API is waiting for; SQLite has one writer anyway.
+const WRITE_CONNECTIONS: u32 = 4;
 
 fn is_in_memory(url: &str) -> bool {
     url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
 }
 
-fn options(url: &str) -> ConnectOptions {
+fn options(url: &str, max_connections: u32) -> ConnectOptions {
     let mut opt = ConnectOptions::new(url.to_string());
     // Slow statements are mostly waits for SQLite's write lock or a cloud's advisory lock,
     // which syncs take in turn by design; sqlx would log each with its whole SQL at WARN.
@@ -28,11 +30,11 @@ fn options(url: &str) -> ConnectOptions {
         .acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         // In-memory databases are per connection: more than one would see different data.
-        if is_in_memory(url) {
-            opt.max_connections(1);
+        opt.max_connections(if is_in_memory(url) {
+            1
         } else {
-            opt.max_connections(8);
-        }
+            max_connections
+        });
         opt.map_sqlx_sqlite_opts(|o| {
             // NORMAL in WAL mode: commits do not wait for fsync (a power cut may lose the
             // last commits, never consistency). The catalog is a copy that the next sync
@@ -44,27 +46,44 @@ fn options(url: &str) -> ConnectOptions {
                 .foreign_keys(true)
         });
     } else {
-        opt.max_connections(16);
+        // PostgreSQL readers and writers never wait for each other: twice the pools.
+        opt.max_connections(max_connections * 2);
     }
     opt
 }
 
-/// Brings the schema up to date on a connection of its own, closes it, then opens the pool.
+/// The pools of a database.
+pub struct Pools {
+    pub reads: DatabaseConnection,
+    pub writes: DatabaseConnection,
+    /// The listing index's rebuilds (one connection).
+    pub index: DatabaseConnection,
+}
+
+/// Brings the schema up to date on a connection of its own, closes it, then opens the pools.
 /// Pool connections opened before a migration could keep the old schema: on SQLite an
 /// `INSERT … RETURNING` right after adding a column returned no value for it now and then.
-pub async fn open(url: &str) -> Result<DatabaseConnection, DbErr> {
+pub async fn open(url: &str) -> Result<Pools, DbErr> {
     if is_in_memory(url) {
-        // One connection holds the whole database: migrate that one.
-        let db = connect(url).await?;
+        // One connection holds the whole database: migrate it, and share it.
+        let db = Database::connect(options(url, 1)).await?;
         Migrator::up(&db, None).await?;
-        return Ok(db);
+        return Ok(Pools {
+            reads: db.clone(),
+            writes: db.clone(),
+            index: db,
+        });
     }
-    let mut opt = options(url);
+    let mut opt = options(url, 1);
     opt.max_connections(1).min_connections(0);
     let migrator = Database::connect(opt).await?;
     Migrator::up(&migrator, None).await?;
     migrator.close().await?;
-    connect(url).await
+    Ok(Pools {
+        reads: Database::connect(options(url, READ_CONNECTIONS)).await?,
+        writes: Database::connect(options(url, WRITE_CONNECTIONS)).await?,
+        index: Database::connect(options(url, 1)).await?,
+    })
 }
 
 /// Starts a read-only transaction that sees one moment of the database throughout

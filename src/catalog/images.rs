@@ -56,7 +56,7 @@ impl Images<'_> {
     ) -> CatalogResult<Paged<ImageRow>> {
         let db = self.0.db();
         let resolved = self.resolve(scope, filter).await?;
-        if let Some(snapshot) = self.0.index.fresh(db).await? {
+        if let Some(snapshot) = self.0.index.current(db).await? {
             let matching = snapshot.matching(filter, scope, &resolved.offerings);
             let (page, positions) = page.slice(&matching)?;
             let ids: Vec<ImageId> = positions.iter().map(|&p| snapshot.image_id(p)).collect();
@@ -89,7 +89,7 @@ impl Images<'_> {
     pub async fn count(&self, scope: &Scope, filter: &ImageFilter) -> CatalogResult<u64> {
         let db = self.0.db();
         let resolved = self.resolve(scope, filter).await?;
-        if let Some(snapshot) = self.0.index.fresh(db).await? {
+        if let Some(snapshot) = self.0.index.current(db).await? {
             return Ok(snapshot.matching(filter, scope, &resolved.offerings).len() as u64);
         }
         Ok(images::Entity::find()

@@ -34,7 +34,11 @@ use read_index::ReadIndex;
 /// The catalog service. Cheap to clone: clones share the pool and the index.
 #[derive(Clone)]
 pub struct Catalog {
+    /// The pool that serves reads (the API, the listing index).
     db: DatabaseConnection,
+    /// The pool that writes, and that syncs read through: a sync can never hold a
+    /// connection a reader waits for.
+    writes: DatabaseConnection,
     index: Arc<ReadIndex>,
     secrets: SecretBox,
 }
@@ -43,24 +47,20 @@ impl Catalog {
     /// Opens the database at `url`, bringing its schema up to date first. `read_index = false`
     /// answers every listing with SQL.
     pub async fn open(url: &str, secrets: SecretBox, read_index: bool) -> CatalogResult<Self> {
-        let db = db::open(url).await?;
-        Ok(Self::new(db, secrets, read_index))
-    }
-
-    /// A catalog over an open (and migrated) connection.
-    pub fn new(db: DatabaseConnection, secrets: SecretBox, read_index: bool) -> Self {
-        Self {
-            db,
-            index: ReadIndex::new(read_index),
+        let pools = db::open(url).await?;
+        Ok(Self {
+            db: pools.reads,
+            writes: pools.writes,
+            index: ReadIndex::new(read_index, pools.index),
             secrets,
-        }
+        })
     }
 
     /// Another catalog over the same database with a listing index of its own (a process
     /// keeps one index; tests compare an index-less twin with it).
     pub fn with_read_index(&self, enabled: bool) -> Self {
         Self {
-            index: ReadIndex::new(enabled),
+            index: ReadIndex::new(enabled, self.index.connection().clone()),
             ..self.clone()
         }
     }
@@ -100,7 +100,7 @@ impl Catalog {
 
     /// Builds the listing index now and waits for it; returns how many clouds were read.
     pub async fn rebuild_read_index(&self) -> CatalogResult<usize> {
-        Ok(self.index.rebuild(&self.db).await?)
+        Ok(self.index.rebuild().await?)
     }
 
     /// Listing requests answered from the index so far (the rest went to SQL).
@@ -108,9 +108,17 @@ impl Catalog {
         self.index.served()
     }
 
+    /// Brings the listing index up to date after one of the catalog's own writes (a failure
+    /// is logged: the next request's version check starts another rebuild).
+    async fn refresh_index(&self) {
+        if let Err(e) = self.index.refresh().await {
+            tracing::warn!(error = %e, "listing index refresh failed");
+        }
+    }
+
     /// Starts building the listing index now rather than on the first request.
     pub fn warm_read_index(&self) {
-        self.index.warm(&self.db);
+        self.index.warm();
     }
 
     /// Cheap reachability probe for `/health`.
@@ -120,11 +128,19 @@ impl Catalog {
 
     /// Closes the pool (tests and the CLI close before removing a database).
     pub async fn close(self) -> CatalogResult<()> {
+        self.writes.close().await?;
+        self.index.connection().clone().close().await?;
         Ok(self.db.close().await?)
     }
 
+    /// The read pool.
     fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The write pool (also the syncs' reads).
+    fn writer(&self) -> &DatabaseConnection {
+        &self.writes
     }
 }
 

@@ -61,7 +61,7 @@ impl Offerings<'_> {
 
     /// Creates an offering; `NotFound` when its scope does not exist.
     pub async fn create(&self, name: &str, scope: ScopeRef) -> CatalogResult<OfferingView> {
-        let db = self.0.db();
+        let db = self.0.writer();
         let (cloud_id, tenant_id) = match scope {
             ScopeRef::Cloud(uuid) => {
                 let s = service_settings::Entity::find()
@@ -122,7 +122,7 @@ impl Offerings<'_> {
     }
 
     pub async fn delete(&self, uuid: Uuid) -> CatalogResult<()> {
-        let db = self.0.db();
+        let db = self.0.writer();
         let res = offerings::Entity::delete_many()
             .filter(offerings::Column::Uuid.eq(uuid))
             .exec(db)

@@ -40,7 +40,7 @@ pub struct SyncRuns<'a>(pub(super) &'a Catalog);
 impl SyncRuns<'_> {
     /// Records that a sync of the tenant started.
     pub async fn start(&self, tenant_id: TenantId, now: DateTime<Utc>) -> CatalogResult<SyncRun> {
-        let db = self.0.db();
+        let db = self.0.writer();
         Ok(sync_runs::ActiveModel {
             uuid: Set(Uuid::new_v4()),
             tenant_id: Set(tenant_id),
@@ -77,7 +77,7 @@ impl SyncRuns<'_> {
         m.images_removed = Set(counts.images_removed);
         m.instances_seen = Set(counts.instances_seen);
         m.error_message = Set(error.to_string());
-        Ok(m.update(self.0.db()).await?)
+        Ok(m.update(self.0.writer()).await?)
     }
 
     /// Sets the tenant's state after a run: OK clears the message, ERRED records it.
@@ -101,7 +101,7 @@ impl SyncRuns<'_> {
         };
         update
             .filter(tenants::Column::Id.eq(tenant_id))
-            .exec(self.0.db())
+            .exec(self.0.writer())
             .await?;
         Ok(())
     }
@@ -133,7 +133,7 @@ impl SyncRuns<'_> {
             .col_expr(tenants::Column::SyncLeaseHolder, Expr::val(holder))
             .col_expr(tenants::Column::SyncLeaseExpiresAt, Expr::val(now + ttl))
             .filter(cond)
-            .exec(self.0.db())
+            .exec(self.0.writer())
             .await?;
         Ok(res.rows_affected == 1)
     }
@@ -150,7 +150,7 @@ impl SyncRuns<'_> {
             )
             .filter(tenants::Column::Id.eq(tenant_id))
             .filter(tenants::Column::SyncLeaseHolder.eq(holder))
-            .exec(self.0.db())
+            .exec(self.0.writer())
             .await?;
         Ok(())
     }

@@ -46,7 +46,7 @@ pub struct Tenants<'a>(pub(super) &'a Catalog);
 impl Tenants<'_> {
     /// Registers a tenant. `Conflict` when its cloud already has the project.
     pub async fn create(&self, new: NewTenant) -> CatalogResult<TenantView> {
-        let db = self.0.db();
+        let db = self.0.writer();
         let cloud = service_settings::Entity::find_by_id(new.cloud)
             .one(db)
             .await?
@@ -76,6 +76,7 @@ impl Tenants<'_> {
         }
         .insert(db)
         .await?;
+        self.0.refresh_index().await;
         Ok(TenantView {
             tenant,
             cloud_uuid: cloud.uuid,
@@ -151,7 +152,7 @@ impl Tenants<'_> {
 
     /// Deletes a tenant; its links go with it (so its cloud's listing changes).
     pub async fn delete(&self, uuid: Uuid) -> CatalogResult<()> {
-        let txn = super::db::begin_write(self.0.db()).await?;
+        let txn = super::db::begin_write(self.0.writer()).await?;
         let Some(tenant) = tenants::Entity::find()
             .filter(tenants::Column::Uuid.eq(uuid))
             .one(&txn)
@@ -162,6 +163,7 @@ impl Tenants<'_> {
         tenants::Entity::delete_by_id(tenant.id).exec(&txn).await?;
         super::read_index::touch(&txn, tenant.cloud_id).await?;
         txn.commit().await?;
+        self.0.refresh_index().await;
         Ok(())
     }
 

@@ -88,7 +88,7 @@ pub struct Tokens<'a>(pub(super) &'a Catalog);
 impl Tokens<'_> {
     /// Creates a token and returns it with its secret, which is not stored.
     pub async fn create(&self, new: NewToken) -> CatalogResult<(TokenView, String)> {
-        let db = self.0.db();
+        let db = self.0.writer();
         if new.name.trim().is_empty() {
             return Err(CatalogError::Invalid("a token needs a name".into()));
         }
@@ -199,7 +199,7 @@ impl Tokens<'_> {
 
     /// Deletes a token and returns it.
     pub async fn revoke(&self, which: &TokenRef) -> CatalogResult<ApiToken> {
-        let db = self.0.db();
+        let db = self.0.writer();
         let by = |c: api_tokens::Column, v: sea_orm::Value| c.eq(v);
         let condition = match which {
             TokenRef::Uuid(uuid) => by(api_tokens::Column::Uuid, (*uuid).into()),
@@ -248,7 +248,7 @@ impl Tokens<'_> {
                 .all(db)
                 .await?
         };
-        self.touch(&token, now).await?;
+        self.touch(&token, now);
         Ok(Authenticated::Valid(Principal {
             token_id: token.id,
             is_staff: token.is_staff,
@@ -256,22 +256,28 @@ impl Tokens<'_> {
         }))
     }
 
-    /// Records the use, at most once per `LAST_USED_GRANULARITY`.
-    async fn touch(&self, token: &ApiToken, now: DateTime<Utc>) -> CatalogResult<()> {
+    /// Records the use, at most once per `LAST_USED_GRANULARITY`, in the background: a
+    /// request never waits for a write (on SQLite it would wait for a sync's transaction).
+    fn touch(&self, token: &ApiToken, now: DateTime<Utc>) {
         if token
             .last_used_at
             .is_some_and(|at| now - at < LAST_USED_GRANULARITY)
         {
-            return Ok(());
+            return;
         }
-        api_tokens::Entity::update_many()
-            .col_expr(
-                api_tokens::Column::LastUsedAt,
-                sea_orm::sea_query::Expr::val(now),
-            )
-            .filter(api_tokens::Column::Id.eq(token.id))
-            .exec(self.0.db())
-            .await?;
-        Ok(())
+        let (db, id) = (self.0.writer().clone(), token.id);
+        tokio::spawn(async move {
+            let update = api_tokens::Entity::update_many()
+                .col_expr(
+                    api_tokens::Column::LastUsedAt,
+                    sea_orm::sea_query::Expr::val(now),
+                )
+                .filter(api_tokens::Column::Id.eq(id))
+                .exec(&db)
+                .await;
+            if let Err(e) = update {
+                tracing::debug!(error = %e, "recording a token's last use failed");
+            }
+        });
     }
 }

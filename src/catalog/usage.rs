@@ -89,7 +89,7 @@ impl Usage<'_> {
         page: PageRequest,
     ) -> CatalogResult<Paged<UsageRow>> {
         let db = self.0.db();
-        let (names, page) = if let Some(snapshot) = self.0.index.fresh(db).await? {
+        let (names, page) = if let Some(snapshot) = self.0.index.current(db).await? {
             let clouds = restricted_clouds(db, filter).await?;
             let names = snapshot.visible_names(scope, clouds.as_deref());
             let (page, names) = page.slice(&names)?;
@@ -150,7 +150,7 @@ impl Usage<'_> {
     /// How many rows `stats` has in all.
     pub async fn count(&self, scope: &Scope, filter: &UsageFilter) -> CatalogResult<u64> {
         let db = self.0.db();
-        if let Some(snapshot) = self.0.index.fresh(db).await? {
+        if let Some(snapshot) = self.0.index.current(db).await? {
             let clouds = restricted_clouds(db, filter).await?;
             return Ok(snapshot.visible_names(scope, clouds.as_deref()).len() as u64);
         }

@@ -178,7 +178,7 @@ impl Inventory<'_> {
     pub async fn target(&self, tenant_id: TenantId) -> CatalogResult<SyncTarget> {
         let Some((tenant, Some(cloud))) = tenants::Entity::find_by_id(tenant_id)
             .find_also_related(entity::service_settings::Entity)
-            .one(self.0.db())
+            .one(self.0.writer())
             .await?
         else {
             return Err(CatalogError::NotFound);
@@ -204,7 +204,7 @@ impl Inventory<'_> {
         tenant_id: TenantId,
         backend_ids: &[String],
     ) -> CatalogResult<HashMap<String, KnownImage>> {
-        let db = self.0.db();
+        let db = self.0.writer();
         let mut out = HashMap::with_capacity(backend_ids.len());
         for chunk in backend_ids.chunks(lookup_chunk(db)) {
             let rows = images::Entity::find()
@@ -243,7 +243,7 @@ impl Inventory<'_> {
         cloud: CloudId,
         backend_ids: &[String],
     ) -> CatalogResult<HashMap<String, String>> {
-        let db = self.0.db();
+        let db = self.0.writer();
         let mut out = HashMap::new();
         for chunk in backend_ids.chunks(lookup_chunk(db)) {
             let rows: Vec<(String, String)> = images::Entity::find()
@@ -266,7 +266,7 @@ impl Inventory<'_> {
         cloud: CloudId,
         backend_ids: &[String],
     ) -> CatalogResult<HashMap<String, KnownInstance>> {
-        let db = self.0.db();
+        let db = self.0.writer();
         let mut out = HashMap::with_capacity(backend_ids.len());
         for chunk in backend_ids.chunks(lookup_chunk(db)) {
             let rows = instances::Entity::find()
@@ -289,12 +289,16 @@ impl Inventory<'_> {
         changes: &TenantChanges,
         now: chrono::DateTime<chrono::Utc>,
     ) -> CatalogResult<AppliedCounts> {
-        apply::apply(self.0.db(), cloud, tenant_id, changes, now).await
+        let counts = apply::apply(self.0.writer(), cloud, tenant_id, changes, now).await?;
+        if counts.changes_listing() {
+            self.0.refresh_index().await;
+        }
+        Ok(counts)
     }
 
     /// Removes what an earlier, unfinished sync of the tenant staged.
     pub async fn clear_stage(&self, tenant_id: TenantId) -> CatalogResult<()> {
-        Ok(staging::clear(self.0.db(), tenant_id).await?)
+        Ok(staging::clear(self.0.writer(), tenant_id).await?)
     }
 
     /// Hands new/changed records and new links to the staging table (the catalog is
@@ -305,7 +309,7 @@ impl Inventory<'_> {
         upserts: &[ImageRecord],
         links: &[String],
     ) -> CatalogResult<()> {
-        Ok(staging::stage(self.0.db(), tenant_id, upserts, links).await?)
+        Ok(staging::stage(self.0.writer(), tenant_id, upserts, links).await?)
     }
 
     /// Names of staged images by Glance id (for instances booted from images this sync adds).
@@ -314,6 +318,6 @@ impl Inventory<'_> {
         tenant_id: TenantId,
         backend_ids: &[String],
     ) -> CatalogResult<HashMap<String, String>> {
-        Ok(staging::staged_names(self.0.db(), tenant_id, backend_ids).await?)
+        Ok(staging::staged_names(self.0.writer(), tenant_id, backend_ids).await?)
     }
 }

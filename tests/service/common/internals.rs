@@ -582,6 +582,22 @@ impl TestApp {
         cloud: &ServiceSettings,
         spec: ImageSpec<'_>,
     ) -> InsertedImage {
+        let image = self.write_image(cloud, spec).await;
+        self.rebuild_index().await;
+        image
+    }
+
+    /// The same image written by another process: the server's index learns of it only
+    /// through the cloud's catalog version.
+    pub async fn insert_image_from_another_process(
+        &self,
+        cloud: &ServiceSettings,
+        spec: ImageSpec<'_>,
+    ) -> InsertedImage {
+        self.write_image(cloud, spec).await
+    }
+
+    async fn write_image(&self, cloud: &ServiceSettings, spec: ImageSpec<'_>) -> InsertedImage {
         let cloud_id = self.cloud_id(cloud).await;
         let image = images::ActiveModel {
             uuid: Set(Uuid::new_v4()),
@@ -619,7 +635,7 @@ impl TestApp {
             .await
             .expect("link image");
         }
-        self.touch(cloud_id).await;
+        self.bump_version(cloud_id).await;
         InsertedImage {
             uuid: image.uuid,
             backend_id: image.backend_id,
@@ -659,9 +675,15 @@ impl TestApp {
         self.touch(sid).await;
     }
 
-    /// Raises the cloud's catalog version, as the catalog's own writes do, so the listing
-    /// index sees rows a test wrote directly.
+    /// Raises the cloud's catalog version and refreshes the server's listing index, as the
+    /// catalog's own writes do, so the next request lists rows a test wrote directly.
     async fn touch(&self, cloud: CloudId) {
+        self.bump_version(cloud).await;
+        self.rebuild_index().await;
+    }
+
+    /// Raises the cloud's catalog version only, as another process's write does.
+    async fn bump_version(&self, cloud: CloudId) {
         service_settings::Entity::update_many()
             .col_expr(
                 service_settings::Column::CatalogVersion,
