@@ -40,6 +40,7 @@ pub struct Catalog {
     /// connection a reader waits for.
     writes: DatabaseConnection,
     index: Arc<ReadIndex>,
+    tokens: Arc<tokens::TokenCache>,
     secrets: SecretBox,
 }
 
@@ -52,6 +53,7 @@ impl Catalog {
             db: pools.reads,
             writes: pools.writes,
             index: ReadIndex::new(read_index, pools.index),
+            tokens: Arc::default(),
             secrets,
         })
     }

@@ -31,6 +31,50 @@ fn generate_secret() -> String {
 /// A token as stored (only the hash of its secret).
 pub type ApiToken = api_tokens::Model;
 
+/// How long a verified token is believed without asking the database. A revocation in this
+/// process clears the cache at once; one in another process (a replica, the command line)
+/// takes effect within this time.
+const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Entries the cache holds before it starts over (it only ever holds valid tokens).
+const TOKEN_CACHE_SIZE: usize = 10_000;
+
+/// Tokens verified in the last `TOKEN_CACHE_TTL`, by the hash of their secret: most requests
+/// then make no token query.
+#[derive(Default)]
+pub(super) struct TokenCache(std::sync::Mutex<HashMap<String, Verified>>);
+
+#[derive(Clone)]
+struct Verified {
+    principal: Principal,
+    expires_at: Option<DateTime<Utc>>,
+    at: std::time::Instant,
+}
+
+impl TokenCache {
+    fn get(&self, hash: &str) -> Option<Verified> {
+        let entries = self.0.lock().ok()?;
+        entries
+            .get(hash)
+            .filter(|v| v.at.elapsed() < TOKEN_CACHE_TTL)
+            .cloned()
+    }
+
+    fn put(&self, hash: String, verified: Verified) {
+        if let Ok(mut entries) = self.0.lock() {
+            if entries.len() >= TOKEN_CACHE_SIZE {
+                entries.clear();
+            }
+            entries.insert(hash, verified);
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut entries) = self.0.lock() {
+            entries.clear();
+        }
+    }
+}
+
 /// Who is calling, once a token has been checked.
 #[derive(Clone, Debug)]
 pub struct Principal {
@@ -220,14 +264,23 @@ impl Tokens<'_> {
             .await?
             .ok_or(CatalogError::NotFound)?;
         api_tokens::Entity::delete_by_id(token.id).exec(db).await?;
+        self.0.tokens.clear();
         Ok(token)
     }
 
     /// Checks a presented secret and says whose it is.
     pub async fn authenticate(&self, secret: &str) -> CatalogResult<Authenticated> {
+        let hash = hash(secret.trim());
+        if let Some(verified) = self.0.tokens.get(&hash) {
+            return Ok(if verified.expires_at.is_some_and(|at| at <= now()) {
+                Authenticated::Expired
+            } else {
+                Authenticated::Valid(verified.principal)
+            });
+        }
         let db = self.0.db();
         let Some(token) = api_tokens::Entity::find()
-            .filter(api_tokens::Column::TokenHash.eq(hash(secret.trim())))
+            .filter(api_tokens::Column::TokenHash.eq(hash.as_str()))
             .one(db)
             .await?
         else {
@@ -249,11 +302,18 @@ impl Tokens<'_> {
                 .await?
         };
         self.touch(&token, now);
-        Ok(Authenticated::Valid(Principal {
+        let principal = Principal {
             token_id: token.id,
             is_staff: token.is_staff,
             tenant_ids,
-        }))
+        };
+        let verified = Verified {
+            principal: principal.clone(),
+            expires_at: token.expires_at,
+            at: std::time::Instant::now(),
+        };
+        self.0.tokens.put(hash, verified);
+        Ok(Authenticated::Valid(principal))
     }
 
     /// Records the use, at most once per `LAST_USED_GRANULARITY`, in the background: a

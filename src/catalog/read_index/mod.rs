@@ -12,7 +12,7 @@
 //! so this process lists what it wrote at once. A request compares the versions (one small
 //! query) with those the index was built from; when another process wrote, the request is
 //! answered from the last complete snapshot while a rebuild runs in the background, reading
-//! again only the clouds that changed. SQL answers only before the first snapshot exists:
+//! again only the clouds that changed; requests look at most every `VERSION_POLL`. SQL answers only before the first snapshot exists:
 //! answered by SQL, a list visits every matching row (seconds at scale), and readers that fell
 //! back to it while syncs wrote took the machine (measured by `cargo bench --bench reads`).
 mod cache;
@@ -75,8 +75,14 @@ pub struct ReadIndex {
     /// Serializes rebuilds: a refresh after a write waits for any rebuild in flight, then
     /// reads what that one may have missed.
     rebuilding: tokio::sync::Mutex<()>,
+    /// When a request last compared the catalog versions with the snapshot's.
+    checked: Mutex<Option<std::time::Instant>>,
     served: AtomicU64,
 }
+
+/// How often requests look for other processes' writes (one small query): the rest trust the
+/// snapshot. This process's own writes refresh the index before they return.
+const VERSION_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl ReadIndex {
     /// `enabled = false` answers every request with SQL; `db` is the rebuilds' own pool.
@@ -87,6 +93,7 @@ impl ReadIndex {
             current: RwLock::new(None),
             building: AtomicBool::new(false),
             rebuilding: tokio::sync::Mutex::new(()),
+            checked: Mutex::new(None),
             served: AtomicU64::new(0),
         })
     }
@@ -105,11 +112,24 @@ impl ReadIndex {
             self.rebuild_in_background();
             return Ok(None);
         };
-        if !snapshot.is_at(&versions(db).await?) {
+        if self.due_for_version_check() && !snapshot.is_at(&versions(db).await?) {
             self.rebuild_in_background();
         }
         self.served.fetch_add(1, Ordering::Relaxed);
         Ok(Some(snapshot))
+    }
+
+    /// Whether this request should look for other processes' writes (one per `VERSION_POLL`).
+    fn due_for_version_check(&self) -> bool {
+        let Ok(mut checked) = self.checked.lock() else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        if checked.is_some_and(|at| now.duration_since(at) < VERSION_POLL) {
+            return false;
+        }
+        *checked = Some(now);
+        true
     }
 
     /// Brings the index up to date with the database before returning: the catalog calls it

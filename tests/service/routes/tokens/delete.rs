@@ -14,3 +14,17 @@ async fn a_revoked_token_is_invalid_at_once() {
     assert_eq!(after.parse::<Detail>(), Detail::new("Invalid token."));
     app.stop().await;
 }
+
+/// Verified tokens are cached for a moment; a revocation through the API clears that at once.
+#[tokio::test]
+async fn a_token_used_just_before_its_revocation_is_refused_at_once() {
+    let (app, body) = reporting_token().await;
+    let secret = body.token.unwrap();
+    let before = app.get_as(&secret, "/api/openstack-images/").await;
+    assert_eq!(before.status, StatusCode::OK, "{}", before.text);
+    let del = app.delete(&format!("/api/tokens/{}/", body.uuid)).await;
+    assert_eq!(del.status, StatusCode::NO_CONTENT);
+    let after = app.get_as(&secret, "/api/openstack-images/").await;
+    assert_eq!(after.parse::<Detail>(), Detail::new("Invalid token."));
+    app.stop().await;
+}
