@@ -15,7 +15,7 @@ use super::query::RawQuery;
 use super::validate::Validator;
 use super::{ApiTags, AppState, PageHeaders, Paginated};
 use crate::catalog::hex;
-use crate::catalog::images::{ImageFilter, ImageRow};
+use crate::catalog::images::{ImageFilter, ListedImage};
 use crate::catalog::paging::PageRequest;
 use crate::catalog::usage::{UsageFilter, UsageRow};
 use crate::params;
@@ -55,12 +55,11 @@ pub enum ImageResponse {
     Ok(Json<OpenStackImage>),
 }
 
-fn shape(state: &AppState, row: ImageRow) -> OpenStackImage {
-    let ImageRow { image, cloud_uuid } = row;
+fn shape(state: &AppState, image: ListedImage) -> OpenStackImage {
     OpenStackImage {
         url: state.object_url("openstack-images", &image.uuid),
         uuid: hex(&image.uuid),
-        settings: state.object_url("service-settings", &cloud_uuid),
+        settings: state.object_url("service-settings", &image.cloud_uuid),
         is_rescue_image: !image.hw_rescue_device.is_empty(),
         name: image.name,
         min_disk: image.min_disk,

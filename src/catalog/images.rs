@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::offerings::OfferingScope;
 use super::paging::{PageRequest, Paged};
-use super::{Catalog, CatalogError, CatalogResult, CloudId, ImageId, Scope};
+use super::{Catalog, CatalogError, CatalogResult, CloudId, Scope};
 
 /// A catalog image as stored.
 pub type Image = images::Model;
@@ -30,10 +30,34 @@ pub struct ImageFilter {
     pub show_duplicate_names: bool,
 }
 
+/// An image as a list (and retrieve) shows it.
 #[derive(Clone, Debug)]
-pub struct ImageRow {
-    pub image: Image,
+pub struct ListedImage {
+    pub uuid: Uuid,
     pub cloud_uuid: Uuid,
+    pub name: String,
+    pub backend_id: String,
+    pub min_disk: i64,
+    pub min_ram: i64,
+    pub backend_created_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub hw_rescue_device: String,
+    pub hw_rescue_bus: String,
+}
+
+impl ListedImage {
+    fn of(image: Image, cloud_uuid: Uuid) -> Self {
+        Self {
+            uuid: image.uuid,
+            cloud_uuid,
+            name: image.name,
+            backend_id: image.backend_id,
+            min_disk: image.min_disk,
+            min_ram: image.min_ram,
+            backend_created_at: image.backend_created_at,
+            hw_rescue_device: image.hw_rescue_device,
+            hw_rescue_bus: image.hw_rescue_bus,
+        }
+    }
 }
 
 /// A filter whose uuids have been looked up, ready to become SQL.
@@ -53,16 +77,17 @@ impl Images<'_> {
         scope: &Scope,
         filter: &ImageFilter,
         page: PageRequest,
-    ) -> CatalogResult<Paged<ImageRow>> {
+    ) -> CatalogResult<Paged<ListedImage>> {
         let db = self.0.db();
         let resolved = self.resolve(scope, filter).await?;
         if let Some(snapshot) = self.0.index.current(db).await? {
             let matching = snapshot.matching(filter, scope, &resolved.offerings);
-            let (page, positions) = page.slice(&matching)?;
-            let ids: Vec<ImageId> = positions.iter().map(|&p| snapshot.image_id(p)).collect();
-            let rows = rows_in_order(db, &ids).await?;
-            // The index knows the clouds' uuids, which saves a query.
-            let items = with_cloud_uuids(db, rows, |id| snapshot.cloud_uuid(id)).await?;
+            let (page, hits) = page.slice(&matching)?;
+            // The index holds what a list shows: the page needs no database read.
+            let items = hits
+                .iter()
+                .filter_map(|&hit| snapshot.listed(hit))
+                .collect();
             return Ok(Paged { items, page });
         }
         let condition = resolved.condition(images::Entity);
@@ -80,7 +105,7 @@ impl Images<'_> {
             .all(db)
             .await?;
         Ok(Paged {
-            items: with_cloud_uuids(db, rows, |_| None).await?,
+            items: with_cloud_uuids(db, rows).await?,
             page,
         })
     }
@@ -99,7 +124,7 @@ impl Images<'_> {
     }
 
     /// One image, if `scope` sees it.
-    pub async fn get(&self, scope: &Scope, uuid: Uuid) -> CatalogResult<ImageRow> {
+    pub async fn get(&self, scope: &Scope, uuid: Uuid) -> CatalogResult<ListedImage> {
         let db = self.0.db();
         let image = images::Entity::find()
             .filter(images::Column::Uuid.eq(uuid))
@@ -107,7 +132,7 @@ impl Images<'_> {
             .one(db)
             .await?
             .ok_or(CatalogError::NotFound)?;
-        with_cloud_uuids(db, vec![image], |_| None)
+        with_cloud_uuids(db, vec![image])
             .await?
             .pop()
             .ok_or(CatalogError::NotFound)
@@ -130,54 +155,28 @@ impl Images<'_> {
     }
 }
 
-/// The rows with these ids, in the order given. A row deleted since the index was read is
-/// left out.
-async fn rows_in_order(db: &DatabaseConnection, ids: &[ImageId]) -> CatalogResult<Vec<Image>> {
-    let mut by_id: HashMap<ImageId, Image> = images::Entity::find()
-        .filter(images::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m))
-        .collect();
-    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
-}
-
-/// Pairs rows with their cloud's uuid: from `known` where it has it, else from the database
-/// (no query when `known` has them all).
+/// The rows as listed, with their clouds' uuids (one query).
 async fn with_cloud_uuids(
     db: &DatabaseConnection,
     rows: Vec<Image>,
-    known: impl Fn(CloudId) -> Option<Uuid>,
-) -> CatalogResult<Vec<ImageRow>> {
-    let mut uuids: HashMap<CloudId, Uuid> = HashMap::new();
-    let mut missing: Vec<CloudId> = Vec::new();
-    for id in rows.iter().map(|i| i.cloud_id) {
-        match known(id) {
-            Some(uuid) => {
-                uuids.insert(id, uuid);
-            }
-            None => missing.push(id),
-        }
-    }
-    if !missing.is_empty() {
-        missing.sort_unstable();
-        missing.dedup();
-        uuids.extend(
-            service_settings::Entity::find()
-                .select_only()
-                .column(service_settings::Column::Id)
-                .column(service_settings::Column::Uuid)
-                .filter(service_settings::Column::Id.is_in(missing))
-                .into_tuple::<(CloudId, Uuid)>()
-                .all(db)
-                .await?,
-        );
-    }
+) -> CatalogResult<Vec<ListedImage>> {
+    let mut clouds: Vec<CloudId> = rows.iter().map(|i| i.cloud_id).collect();
+    clouds.sort_unstable();
+    clouds.dedup();
+    let uuids: HashMap<CloudId, Uuid> = service_settings::Entity::find()
+        .select_only()
+        .column(service_settings::Column::Id)
+        .column(service_settings::Column::Uuid)
+        .filter(service_settings::Column::Id.is_in(clouds))
+        .into_tuple::<(CloudId, Uuid)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
     rows.into_iter()
         .map(|image| {
             let cloud_uuid = *uuids.get(&image.cloud_id).ok_or(CatalogError::NotFound)?;
-            Ok(ImageRow { image, cloud_uuid })
+            Ok(ListedImage::of(image, cloud_uuid))
         })
         .collect()
 }

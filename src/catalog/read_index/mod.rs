@@ -31,9 +31,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::images::ImageFilter;
+use super::images::{ImageFilter, ListedImage};
 use super::offerings::OfferingScope;
-use super::{CloudId, ImageId, Scope, TenantId};
+use super::{CloudId, Scope, TenantId};
 use cache::{Cache, cached};
 use segment::{Rule, Segment};
 
@@ -280,9 +280,22 @@ impl Snapshot {
             .eq(versions.iter().copied())
     }
 
-    /// The database id of the image a hit points at.
-    pub fn image_id(&self, hit: u64) -> ImageId {
-        self.segments[(hit >> 32) as usize].image_id(hit as u32)
+    /// The image a hit points at, as a list shows it (`None` for a cloud unknown to the
+    /// snapshot, which cannot happen for its own hits).
+    pub fn listed(&self, hit: u64) -> Option<ListedImage> {
+        let segment = &self.segments[(hit >> 32) as usize];
+        let (uuid, name, shown) = segment.listed(hit as u32);
+        Some(ListedImage {
+            uuid,
+            cloud_uuid: self.cloud_uuid(segment.cloud)?,
+            name: name.to_string(),
+            backend_id: shown.backend_id.to_string(),
+            min_disk: shown.min_disk,
+            min_ram: shown.min_ram,
+            backend_created_at: shown.created,
+            hw_rescue_device: shown.rescue_device.to_string(),
+            hw_rescue_bus: shown.rescue_bus.to_string(),
+        })
     }
 
     /// The uuid of a cloud (by database id) that was in the catalog when the index was built.

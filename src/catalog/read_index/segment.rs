@@ -6,10 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use entity::{image_tenants, images};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -21,10 +19,40 @@ const LOAD_CHUNK: u64 = 50_000;
 /// Image ids whose links are read per query (one bound value each).
 const LINK_LOOKUP: usize = 1000;
 
-/// id, uuid, name, creation time, is a rescue image: what the listing needs of an image.
-type ImageKeys = (ImageId, Uuid, String, Option<DateTime<Utc>>, bool);
-/// The same with the name numbered and the time in microseconds (`i64::MIN` for none).
-type KeyRow = (ImageId, Uuid, u32, i64, bool);
+/// What the listing reads of an image: id, uuid, name, creation time, min_disk, min_ram,
+/// Glance id, rescue device and bus.
+type ImageColumns = (
+    ImageId,
+    Uuid,
+    String,
+    Option<DateTime<Utc>>,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+);
+
+/// What a list shows of an image besides its sort keys, so a page needs no database read.
+#[derive(Clone, Debug)]
+pub struct Shown {
+    pub backend_id: Box<str>,
+    pub min_disk: i64,
+    pub min_ram: i64,
+    pub created: Option<DateTime<Utc>>,
+    pub rescue_device: Box<str>,
+    pub rescue_bus: Box<str>,
+}
+
+/// An image as loaded: its keys (the name numbered, the creation time in microseconds,
+/// `i64::MIN` for none) and what a list shows.
+struct Row {
+    id: ImageId,
+    uuid: Uuid,
+    name: u32,
+    created: i64,
+    shown: Shown,
+}
 
 /// A filter turned into this index's terms: database ids, lower-cased needles.
 #[derive(Debug, Default)]
@@ -56,6 +84,7 @@ pub struct Segment {
     /// Microseconds since the epoch; `i64::MIN` for none (older than any date).
     created: Vec<i64>,
     rescue: Vec<bool>,
+    shown: Vec<Shown>,
     /// The tenants linked to position `p` are `link_tenants[link_start[p]..link_start[p + 1]]`.
     link_start: Vec<u32>,
     link_tenants: Vec<TenantId>,
@@ -74,32 +103,27 @@ impl Segment {
         let names = number_names(name_ids, &mut rows);
         // Listing order: by (name, uuid).
         let mut order: Vec<u32> = (0..rows.len() as u32).collect();
-        order.sort_unstable_by_key(|&i| (rows[i as usize].2, rows[i as usize].1));
+        order.sort_unstable_by_key(|&i| (rows[i as usize].name, rows[i as usize].uuid));
         let mut position_of = vec![0u32; rows.len()];
         for (p, &i) in order.iter().enumerate() {
             position_of[i as usize] = p as u32;
         }
-        let mut seg = Self::in_order(
-            cloud,
-            version,
-            names,
-            order.iter().map(|&i| rows[i as usize]),
-        );
-        let ids_in_id_order: Vec<ImageId> = rows.iter().map(|r| r.0).collect();
-        drop(rows);
+        let ids_in_id_order: Vec<ImageId> = rows.iter().map(|r| r.id).collect();
+        let mut slots: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
+        let in_order: Vec<Row> = order
+            .iter()
+            .filter_map(|&i| slots[i as usize].take())
+            .collect();
+        drop(slots);
         drop(order);
+        let mut seg = Self::in_order(cloud, version, names, in_order);
         let links = read_links(db, &ids_in_id_order, &position_of).await?;
         seg.set_links(links);
         Ok(seg)
     }
 
     /// A segment of these images, given in listing order, without links yet.
-    fn in_order(
-        cloud: CloudId,
-        version: i64,
-        names: Vec<Box<str>>,
-        rows: impl ExactSizeIterator<Item = KeyRow>,
-    ) -> Self {
+    fn in_order(cloud: CloudId, version: i64, names: Vec<Box<str>>, rows: Vec<Row>) -> Self {
         let n = rows.len();
         let mut seg = Segment {
             cloud,
@@ -112,18 +136,20 @@ impl Segment {
             names,
             created: Vec::with_capacity(n),
             rescue: Vec::with_capacity(n),
+            shown: Vec::with_capacity(n),
             link_start: vec![0; n + 1],
             link_tenants: Vec::new(),
             by_tenant: HashMap::new(),
             cache: Mutex::new(Cache::default()),
         };
-        for (id, uuid, name, created, rescue) in rows {
-            seg.ids.push(id);
-            seg.uuids.push(uuid);
-            seg.name_of.push(name);
-            seg.created.push(created);
-            seg.rescue.push(rescue);
-            seg.name_start[name as usize + 1] += 1;
+        for row in rows {
+            seg.ids.push(row.id);
+            seg.uuids.push(row.uuid);
+            seg.name_of.push(row.name);
+            seg.created.push(row.created);
+            seg.rescue.push(!row.shown.rescue_device.is_empty());
+            seg.shown.push(row.shown);
+            seg.name_start[row.name as usize + 1] += 1;
         }
         for i in 1..seg.name_start.len() {
             seg.name_start[i] += seg.name_start[i - 1];
@@ -149,14 +175,20 @@ impl Segment {
         self.ids.len()
     }
 
-    pub fn image_id(&self, position: u32) -> ImageId {
-        self.ids[position as usize]
-    }
-
     /// The listing's sort key of a position: name, then uuid.
     pub fn sort_key(&self, position: u32) -> (&str, &Uuid) {
         let p = position as usize;
         (&self.names[self.name_of[p] as usize], &self.uuids[p])
+    }
+
+    /// The uuid, name and shown fields of a position.
+    pub fn listed(&self, position: u32) -> (Uuid, &str, &Shown) {
+        let p = position as usize;
+        (
+            self.uuids[p],
+            &self.names[self.name_of[p] as usize],
+            &self.shown[p],
+        )
     }
 
     pub fn name(&self, number: u32) -> &str {
@@ -325,18 +357,24 @@ impl Segment {
 async fn read_keys<C: ConnectionTrait>(
     db: &C,
     cloud: CloudId,
-) -> Result<(Vec<KeyRow>, HashMap<String, u32>), DbErr> {
+) -> Result<(Vec<Row>, HashMap<String, u32>), DbErr> {
     let mut name_ids: HashMap<String, u32> = HashMap::new();
-    let mut out: Vec<KeyRow> = Vec::new();
+    let mut out: Vec<Row> = Vec::new();
     let mut after = ImageId(i64::MIN);
     loop {
-        let rows: Vec<ImageKeys> = images::Entity::find()
+        let rows: Vec<ImageColumns> = images::Entity::find()
             .select_only()
-            .column(images::Column::Id)
-            .column(images::Column::Uuid)
-            .column(images::Column::Name)
-            .column(images::Column::BackendCreatedAt)
-            .expr(Expr::col(images::Column::HwRescueDevice).ne(""))
+            .columns([
+                images::Column::Id,
+                images::Column::Uuid,
+                images::Column::Name,
+                images::Column::BackendCreatedAt,
+                images::Column::MinDisk,
+                images::Column::MinRam,
+                images::Column::BackendId,
+                images::Column::HwRescueDevice,
+                images::Column::HwRescueBus,
+            ])
             .filter(images::Column::CloudId.eq(cloud))
             .filter(images::Column::Id.gt(after))
             .order_by_asc(images::Column::Id)
@@ -347,11 +385,23 @@ async fn read_keys<C: ConnectionTrait>(
         let Some(last) = rows.last() else { break };
         after = last.0;
         let full = rows.len() as u64 == LOAD_CHUNK;
-        for (id, uuid, name, created, rescue) in rows {
+        for (id, uuid, name, created, min_disk, min_ram, backend_id, device, bus) in rows {
             let next = name_ids.len() as u32;
             let name = *name_ids.entry(name).or_insert(next);
-            let created = created.map_or(i64::MIN, |c| c.timestamp_micros());
-            out.push((id, uuid, name, created, rescue));
+            out.push(Row {
+                id,
+                uuid,
+                name,
+                created: created.map_or(i64::MIN, |c| c.timestamp_micros()),
+                shown: Shown {
+                    backend_id: backend_id.into(),
+                    min_disk,
+                    min_ram,
+                    created,
+                    rescue_device: device.into(),
+                    rescue_bus: bus.into(),
+                },
+            });
         }
         if !full {
             break;
@@ -361,7 +411,7 @@ async fn read_keys<C: ConnectionTrait>(
 }
 
 /// Numbers the names in byte order (renumbering the rows) and returns them in that order.
-fn number_names(name_ids: HashMap<String, u32>, rows: &mut [KeyRow]) -> Vec<Box<str>> {
+fn number_names(name_ids: HashMap<String, u32>, rows: &mut [Row]) -> Vec<Box<str>> {
     let mut names: Vec<(String, u32)> = name_ids.into_iter().collect();
     names.sort_unstable();
     let mut rank = vec![0u32; names.len()];
@@ -369,7 +419,7 @@ fn number_names(name_ids: HashMap<String, u32>, rows: &mut [KeyRow]) -> Vec<Box<
         rank[*first_seen as usize] = r as u32;
     }
     for row in rows.iter_mut() {
-        row.2 = rank[row.2 as usize];
+        row.name = rank[row.name as usize];
     }
     names.into_iter().map(|(n, _)| n.into()).collect()
 }
