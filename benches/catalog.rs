@@ -121,6 +121,10 @@ async fn fill(db: &sea_orm::DatabaseConnection, cloud_id: i32, tenant_ids: &[i32
         }
         txn.commit().await.expect("commit");
     }
+    // A write raises its cloud's catalog version (the index reads a cloud again only then).
+    db.execute_unprepared("UPDATE service_settings SET catalog_version = catalog_version + 1")
+        .await
+        .expect("catalog version");
     // Fresh statistics, as a long-running database would have.
     db.execute_unprepared("ANALYZE").await.expect("analyze");
     println!(

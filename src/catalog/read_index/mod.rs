@@ -284,17 +284,17 @@ impl Snapshot {
     /// snapshot, which cannot happen for its own hits).
     pub fn listed(&self, hit: u64) -> Option<ListedImage> {
         let segment = &self.segments[(hit >> 32) as usize];
-        let (uuid, name, shown) = segment.listed(hit as u32);
+        let listed = segment.listed(hit as u32);
         Some(ListedImage {
-            uuid,
+            uuid: listed.uuid,
             cloud_uuid: self.cloud_uuid(segment.cloud)?,
-            name: name.to_string(),
-            backend_id: shown.backend_id.to_string(),
-            min_disk: shown.min_disk,
-            min_ram: shown.min_ram,
-            backend_created_at: shown.created,
-            hw_rescue_device: shown.rescue_device.to_string(),
-            hw_rescue_bus: shown.rescue_bus.to_string(),
+            name: listed.name.to_string(),
+            backend_id: listed.backend_id.to_string(),
+            min_disk: listed.min_disk,
+            min_ram: listed.min_ram,
+            backend_created_at: listed.created,
+            hw_rescue_device: listed.rescue_device.to_string(),
+            hw_rescue_bus: listed.rescue_bus.to_string(),
         })
     }
 

@@ -33,15 +33,25 @@ type ImageColumns = (
     String,
 );
 
-/// What a list shows of an image besides its sort keys, so a page needs no database read.
-#[derive(Clone, Debug)]
-pub struct Shown {
-    pub backend_id: Box<str>,
+/// What a list shows of an image besides its sort keys, as loaded.
+struct Shown {
+    backend_id: String,
+    min_disk: i64,
+    min_ram: i64,
+    rescue: (Box<str>, Box<str>),
+}
+
+/// One position as a list shows it (the creation time to the microsecond, as PostgreSQL
+/// keeps it).
+pub struct Listed<'a> {
+    pub uuid: Uuid,
+    pub name: &'a str,
+    pub backend_id: &'a str,
     pub min_disk: i64,
     pub min_ram: i64,
     pub created: Option<DateTime<Utc>>,
-    pub rescue_device: Box<str>,
-    pub rescue_bus: Box<str>,
+    pub rescue_device: &'a str,
+    pub rescue_bus: &'a str,
 }
 
 /// An image as loaded: its keys (the name numbered, the creation time in microseconds,
@@ -84,7 +94,15 @@ pub struct Segment {
     /// Microseconds since the epoch; `i64::MIN` for none (older than any date).
     created: Vec<i64>,
     rescue: Vec<bool>,
-    shown: Vec<Shown>,
+    /// What a list shows besides the keys, compactly: the Glance ids end to end (position
+    /// `p`'s ends at `backend_id_end[p]`), and the few distinct (rescue device, bus) pairs
+    /// by number (0 is a plain image). About 60 bytes an image.
+    backend_ids: String,
+    backend_id_end: Vec<u32>,
+    min_disk: Vec<i64>,
+    min_ram: Vec<i64>,
+    rescue_pairs: Vec<(Box<str>, Box<str>)>,
+    rescue_pair: Vec<u32>,
     /// The tenants linked to position `p` are `link_tenants[link_start[p]..link_start[p + 1]]`.
     link_start: Vec<u32>,
     link_tenants: Vec<TenantId>,
@@ -136,19 +154,24 @@ impl Segment {
             names,
             created: Vec::with_capacity(n),
             rescue: Vec::with_capacity(n),
-            shown: Vec::with_capacity(n),
+            backend_ids: String::new(),
+            backend_id_end: Vec::with_capacity(n),
+            min_disk: Vec::with_capacity(n),
+            min_ram: Vec::with_capacity(n),
+            rescue_pairs: vec![(Box::from(""), Box::from(""))],
+            rescue_pair: Vec::with_capacity(n),
             link_start: vec![0; n + 1],
             link_tenants: Vec::new(),
             by_tenant: HashMap::new(),
             cache: Mutex::new(Cache::default()),
         };
+        let mut pairs = HashMap::from([((Box::from(""), Box::from("")), 0)]);
         for row in rows {
             seg.ids.push(row.id);
             seg.uuids.push(row.uuid);
             seg.name_of.push(row.name);
             seg.created.push(row.created);
-            seg.rescue.push(!row.shown.rescue_device.is_empty());
-            seg.shown.push(row.shown);
+            seg.push_shown(row.shown, &mut pairs);
             seg.name_start[row.name as usize + 1] += 1;
         }
         for i in 1..seg.name_start.len() {
@@ -181,14 +204,49 @@ impl Segment {
         (&self.names[self.name_of[p] as usize], &self.uuids[p])
     }
 
-    /// The uuid, name and shown fields of a position.
-    pub fn listed(&self, position: u32) -> (Uuid, &str, &Shown) {
+    /// Appends a position's shown fields; `pairs` numbers the rescue pairs seen so far
+    /// (upstream strings: a hash map, so many distinct ones cost no more than a few).
+    fn push_shown(&mut self, shown: Shown, pairs: &mut HashMap<(Box<str>, Box<str>), u32>) {
+        self.rescue.push(!shown.rescue.0.is_empty());
+        let next = pairs.len() as u32;
+        let pair = *pairs.entry(shown.rescue.clone()).or_insert_with(|| {
+            self.rescue_pairs.push(shown.rescue);
+            next
+        });
+        self.rescue_pair.push(pair);
+        self.backend_ids.push_str(&shown.backend_id);
+        self.backend_id_end.push(self.backends_len());
+        self.min_disk.push(shown.min_disk);
+        self.min_ram.push(shown.min_ram);
+    }
+
+    fn backends_len(&self) -> u32 {
+        u32::try_from(self.backend_ids.len()).unwrap_or(u32::MAX)
+    }
+
+    /// A position as a list shows it.
+    pub fn listed(&self, position: u32) -> Listed<'_> {
         let p = position as usize;
-        (
-            self.uuids[p],
-            &self.names[self.name_of[p] as usize],
-            &self.shown[p],
-        )
+        let start = if p == 0 {
+            0
+        } else {
+            self.backend_id_end[p - 1] as usize
+        };
+        let end = self.backend_id_end[p] as usize;
+        let (device, bus) = &self.rescue_pairs[self.rescue_pair[p] as usize];
+        let micros = self.created[p];
+        Listed {
+            uuid: self.uuids[p],
+            name: &self.names[self.name_of[p] as usize],
+            backend_id: self.backend_ids.get(start..end).unwrap_or_default(),
+            min_disk: self.min_disk[p],
+            min_ram: self.min_ram[p],
+            created: (micros != i64::MIN)
+                .then(|| DateTime::from_timestamp_micros(micros))
+                .flatten(),
+            rescue_device: device,
+            rescue_bus: bus,
+        }
     }
 
     pub fn name(&self, number: u32) -> &str {
@@ -394,12 +452,10 @@ async fn read_keys<C: ConnectionTrait>(
                 name,
                 created: created.map_or(i64::MIN, |c| c.timestamp_micros()),
                 shown: Shown {
-                    backend_id: backend_id.into(),
+                    backend_id,
                     min_disk,
                     min_ram,
-                    created,
-                    rescue_device: device.into(),
-                    rescue_bus: bus.into(),
+                    rescue: (device.into(), bus.into()),
                 },
             });
         }
