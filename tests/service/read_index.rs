@@ -336,3 +336,48 @@ async fn a_rebuild_reads_only_the_clouds_that_changed() {
     twin.stop().await;
     srv.stop().await;
 }
+
+/// A replica lists what another replica wrote within the bound: here a tenant deleted through
+/// the first server's API disappears from the second server's lists within 2 s, answered from
+/// its index all along.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_lists_another_replicas_write_within_two_seconds() {
+    let srv = TestApp::init()
+        .with_cloud("cloud")
+        .with_tenant("cloud", "t")
+        .start()
+        .await;
+    let (cloud, tenant) = (srv.cloud("cloud"), srv.tenant("t"));
+    srv.insert_image(cloud, ImageSpec::new("linked").tenants(&[tenant]))
+        .await;
+    let replica = srv.replica().await;
+    let path = format!(
+        "{}/api/openstack-images/?tenant_uuid={}",
+        replica.base, tenant.uuid
+    );
+    let count = |body: reqwest::Response| async move {
+        let r = Reply::from_response(body).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.count()
+    };
+    let ask = || {
+        srv.client
+            .get(&path)
+            .header("Authorization", format!("Token {}", srv.staff_token))
+            .send()
+    };
+    assert_eq!(count(ask().await.unwrap()).await, 1);
+
+    let r = srv.delete(srv.path_of(&tenant.url)).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let deleted = std::time::Instant::now();
+    while count(ask().await.unwrap()).await != 0 {
+        assert!(
+            deleted.elapsed() < std::time::Duration::from_secs(2),
+            "the replica still lists the deleted tenant's image after 2 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    replica.stop().await;
+    srv.stop().await;
+}

@@ -871,4 +871,32 @@ impl TestApp {
         let (base, running) = serve(self.server.catalog.with_read_index(false), None).await;
         SqlTwin { base, running }
     }
+
+    /// Another replica on this app's database: a catalog (pools, listing index, token cache)
+    /// and server of its own, as a second process would have.
+    pub async fn replica(&self) -> Replica {
+        let catalog = Catalog::open(&self.server.test_db.url, secret_box(), true)
+            .await
+            .expect("open");
+        let (base, running) = serve(catalog.clone(), None).await;
+        Replica {
+            base,
+            catalog,
+            running,
+        }
+    }
+}
+
+/// A second server process on the same database (see `TestApp::replica`).
+pub struct Replica {
+    pub base: String,
+    catalog: Catalog,
+    running: Running,
+}
+
+impl Replica {
+    pub async fn stop(self) {
+        self.running.stop().await;
+        self.catalog.close().await.ok();
+    }
 }
