@@ -43,8 +43,11 @@ impl Cloud {
     pub async fn connect(stack: &Stack) -> Self {
         crate::common::internals::install_crypto_provider();
         let mut cloud = Self {
+            // gunicorn closes a connection after 2 s idle; reusing one it is closing failed a
+            // create with "error sending request" once: never keep one idle that long.
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
+                .pool_idle_timeout(Duration::from_secs(1))
                 .build()
                 .unwrap(),
             keystone: stack.var("OS_AUTH_URL").trim_end_matches('/').to_string(),
