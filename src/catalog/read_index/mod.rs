@@ -75,6 +75,9 @@ pub struct ReadIndex {
     /// Serializes rebuilds: a refresh after a write waits for any rebuild in flight, then
     /// reads what that one may have missed.
     rebuilding: tokio::sync::Mutex<()>,
+    /// Rebuilds started so far: a refresh skips its own when one started after it was asked
+    /// for (several syncs' applies finishing together then cost one rebuild, not several).
+    rebuilds_started: AtomicU64,
     /// When a request last compared the catalog versions with the snapshot's.
     checked: Mutex<Option<std::time::Instant>>,
     served: AtomicU64,
@@ -93,6 +96,7 @@ impl ReadIndex {
             current: RwLock::new(None),
             building: AtomicBool::new(false),
             rebuilding: tokio::sync::Mutex::new(()),
+            rebuilds_started: AtomicU64::new(0),
             checked: Mutex::new(None),
             served: AtomicU64::new(0),
         })
@@ -135,7 +139,17 @@ impl ReadIndex {
     /// Brings the index up to date with the database before returning: the catalog calls it
     /// after its own writes.
     pub async fn refresh(&self) -> Result<(), DbErr> {
-        self.rebuild().await.map(|_| ())
+        if !self.enabled {
+            return Ok(());
+        }
+        // A rebuild that starts after this point reads the caller's committed write.
+        let asked = self.rebuilds_started.load(Ordering::Acquire);
+        let guard = self.rebuilding.lock().await;
+        if self.rebuilds_started.load(Ordering::Acquire) > asked {
+            // One started after the call (and, as the lock is free, finished): it read it.
+            return Ok(());
+        }
+        self.rebuild_locked(guard).await.map(|_| ())
     }
 
     /// The rebuilds' own pool.
@@ -179,7 +193,16 @@ impl ReadIndex {
         if !self.enabled {
             return Ok(0);
         }
-        let _one_at_a_time = self.rebuilding.lock().await;
+        let guard = self.rebuilding.lock().await;
+        self.rebuild_locked(guard).await
+    }
+
+    /// The rebuild itself, one at a time (the caller holds the lock).
+    async fn rebuild_locked(
+        &self,
+        _one_at_a_time: tokio::sync::MutexGuard<'_, ()>,
+    ) -> Result<usize, DbErr> {
+        self.rebuilds_started.fetch_add(1, Ordering::AcqRel);
         let started = std::time::Instant::now();
         let previous = self.snapshot();
         let (snapshot, reloaded) = Snapshot::load(&self.db, previous.as_deref()).await?;
