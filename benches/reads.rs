@@ -12,27 +12,21 @@ use std::time::{Duration, Instant};
 
 use cloudcensus::api::AppState;
 use cloudcensus::catalog::Catalog;
-use cloudcensus::catalog::clouds::NewCloud;
-use cloudcensus::catalog::credentials::Credentials;
-use cloudcensus::catalog::tenants::NewTenant;
 use cloudcensus::catalog::tokens::NewToken;
 use cloudcensus::crypto::SecretBox;
 use cloudcensus::sync::engine::LogObserver;
 use cloudcensus::sync::{SyncEngine, SyncSettings};
 use cloudcensus_sim::{GenSpec, Simulator, World};
 
+mod common;
+
+use common::knob;
+
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// A request slower than this counts as a timeout (and is abandoned).
 const TIMEOUT: Duration = Duration::from_secs(2);
-
-fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// CPU seconds this process has used (user + system), from /proc.
 fn cpu_secs() -> f64 {
@@ -250,31 +244,24 @@ async fn bare_server(page: Arc<Page>) -> String {
     format!("http://{addr}")
 }
 
-async fn register(catalog: &Catalog, sim: &Simulator, projects: &[cloudcensus_sim::Project]) {
-    let cloud = catalog
-        .clouds()
-        .create(NewCloud::with_password(
-            "bench",
-            &sim.auth_url(),
-            "admin",
-            "admin-password",
-        ))
-        .await
-        .expect("cloud");
-    for (i, p) in projects.iter().enumerate() {
-        let new = NewTenant {
-            name: p.name.clone(),
-            backend_id: p.id.clone(),
-            cloud: cloud.id,
-            credentials: Some(Credentials::Password {
-                username: format!("user-{i}"),
-                password: format!("password-{i}"),
-                project_name: None,
-                project_id: None,
-            }),
-        };
-        catalog.tenants().create(new).await.expect("tenant");
-    }
+/// A sweep to run as a phase's work, and where its duration will be.
+fn timed_sweep(
+    engine: &Arc<SyncEngine>,
+) -> (
+    Arc<Mutex<Duration>>,
+    impl std::future::Future<Output = ()> + use<>,
+) {
+    let took = Arc::new(Mutex::new(Duration::ZERO));
+    let work = {
+        let (engine, took) = (engine.clone(), took.clone());
+        async move {
+            let duration = sweep(&engine).await;
+            if let Ok(mut t) = took.lock() {
+                *t = duration;
+            }
+        }
+    };
+    (took, work)
 }
 
 /// A sweep of every tenant; returns its duration.
@@ -337,7 +324,7 @@ async fn main() {
         )
         .await
         .expect("database");
-        register(&alone, &sim, &project_list).await;
+        common::register(&alone, &sim, &project_list).await;
         let engine = SyncEngine::new(alone.clone(), settings());
         let first = sweep(&engine).await;
         let again = sweep(&engine).await;
@@ -356,7 +343,7 @@ async fn main() {
     )
     .await
     .expect("database");
-    register(&catalog, &sim, &project_list).await;
+    common::register(&catalog, &sim, &project_list).await;
     let (_, token) = catalog
         .tokens()
         .create(NewToken {
@@ -430,16 +417,7 @@ async fn main() {
         idle(),
     )
     .await;
-    let first = Arc::new(Mutex::new(Duration::ZERO));
-    let work = {
-        let (engine, first) = (engine.clone(), first.clone());
-        async move {
-            let took = sweep(&engine).await;
-            if let Ok(mut f) = first.lock() {
-                *f = took;
-            }
-        }
-    };
+    let (first, work) = timed_sweep(&engine);
     phase(
         "during the first sync",
         &base,
@@ -462,16 +440,7 @@ async fn main() {
         idle(),
     )
     .await;
-    let again = Arc::new(Mutex::new(Duration::ZERO));
-    let work = {
-        let (engine, again) = (engine.clone(), again.clone());
-        async move {
-            let took = sweep(&engine).await;
-            if let Ok(mut a) = again.lock() {
-                *a = took;
-            }
-        }
-    };
+    let (again, work) = timed_sweep(&engine);
     phase(
         "during an idle re-sync",
         &base,

@@ -6,25 +6,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cloudcensus::catalog::Catalog;
-use cloudcensus::catalog::clouds::NewCloud;
-use cloudcensus::catalog::credentials::Credentials;
-use cloudcensus::catalog::tenants::NewTenant;
 use cloudcensus::crypto::SecretBox;
 use cloudcensus::sync::engine::LogObserver;
 use cloudcensus::sync::{SyncEngine, SyncSettings};
 use cloudcensus_sim::{GenSpec, Simulator, World};
 use sea_orm::{EntityTrait, PaginatorTrait};
 
+mod common;
+
+use common::knob;
+
 // The same allocator as the service binary, so the figures are the service's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Peak resident memory of this process (the simulator included), in MiB.
 fn peak_rss_mib() -> f64 {
@@ -83,32 +77,7 @@ async fn main() {
         .expect("database");
     // Row counts are read with a connection of the bench's own.
     let db = sea_orm::Database::connect(&url).await.expect("database");
-    let password = |username: String, password: String| Credentials::Password {
-        username,
-        password,
-        project_name: None,
-        project_id: None,
-    };
-    let cloud = catalog
-        .clouds()
-        .create(NewCloud::with_password(
-            "bench",
-            &sim.auth_url(),
-            "admin",
-            "admin-password",
-        ))
-        .await
-        .expect("cloud");
-    // Each tenant logs in as its own member user, as most deployments do.
-    for (i, p) in project_list.iter().enumerate() {
-        let new = NewTenant {
-            name: p.name.clone(),
-            backend_id: p.id.clone(),
-            cloud: cloud.id,
-            credentials: Some(password(format!("user-{i}"), format!("password-{i}"))),
-        };
-        catalog.tenants().create(new).await.expect("tenant");
-    }
+    common::register(&catalog, &sim, &project_list).await;
     let engine = SyncEngine::new(catalog, SyncSettings::new("0 0 * * * *", 4));
 
     // The simulator's world is built and static from here on: what the peak adds to this is
