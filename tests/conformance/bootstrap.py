@@ -54,7 +54,7 @@ class Keystone:
             )
         return status, headers, (json.loads(raw) if raw else None)
 
-    def login(self, password):
+    def login(self, password, user="admin", project="admin"):
         _, headers, _ = self.call(
             "POST",
             "/v3/auth/tokens",
@@ -64,13 +64,13 @@ class Keystone:
                         "methods": ["password"],
                         "password": {
                             "user": {
-                                "name": "admin",
+                                "name": user,
                                 "domain": {"id": "default"},
                                 "password": password,
                             }
                         },
                     },
-                    "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
+                    "scope": {"project": {"name": project, "domain": {"id": "default"}}},
                 }
             },
         )
@@ -109,6 +109,11 @@ def main():
         ks.call("PUT", f"/v3/projects/{service_project}/users/{glance_user}/roles/{role[name]}")
     # oslo.limit reads the limits with a system-scoped token.
     ks.call("PUT", f"/v3/system/users/{glance_user}/roles/{role['reader']}")
+    # Keystone writes a user's `last_active_at` on the first password login of each (UTC) day,
+    # in a deferred SQLite transaction: concurrent first logins fail with "database is locked"
+    # (HTTP 500). Glance's workers log in as `glance` at once on their first requests, so log in
+    # once here, alone, before Glance starts.
+    ks.login(glance_password, user="glance", project="service")
 
     def service_with_endpoints(stype, name, url):
         sid = ks.ensure("services", "service", {"type": stype},

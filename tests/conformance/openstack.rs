@@ -220,6 +220,11 @@ impl Cloud {
             password,
         };
         self.grant(project, &user.id, "member").await;
+        // Keystone writes `last_active_at` on a user's first password login of the (UTC) day in
+        // a deferred SQLite transaction, so concurrent first logins (a sync of two tenants with
+        // one user) fail with HTTP 500 "database is locked". One login now, alone, makes the
+        // later ones read-only — until midnight UTC.
+        self.login(&user, project).await;
         user
     }
 
