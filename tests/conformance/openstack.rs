@@ -17,6 +17,8 @@ pub struct Cloud {
     pub admin_password: String,
     pub admin_token: String,
     pub admin_user_id: String,
+    /// The stack's run directory (its services' logs).
+    pub run_dir: String,
 }
 
 #[derive(Clone, Debug)]
@@ -55,6 +57,7 @@ impl Cloud {
             admin_password: stack.var("OS_ADMIN_PASSWORD").to_string(),
             admin_token: String::new(),
             admin_user_id: String::new(),
+            run_dir: stack.var("RUN_DIR").to_string(),
         };
         let (token, body) = cloud
             .login_scoped(
@@ -276,20 +279,82 @@ impl Cloud {
             .await
     }
 
-    /// Creates an image (no upload: it stays `queued`) and returns its id.
+    /// Creates an image (no upload: it stays `queued`) and returns its id. Glance and Keystone
+    /// run on SQLite here, and under load a write can time out on its lock (HTTP 500, the
+    /// transaction rolled back): such a create is retried, after making sure it left no image.
     pub async fn create_image(&self, token: &str, mut body: Value) -> String {
         body["disk_format"] = "raw".into();
         body["container_format"] = "bare".into();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let a = self
+                .glance_call(
+                    token,
+                    Method::POST,
+                    "/v2/images",
+                    Some(("application/json", body.clone())),
+                )
+                .await;
+            if a.status == StatusCode::CREATED {
+                return a.body["id"].as_str().unwrap().to_string();
+            }
+            assert!(
+                a.status.is_server_error() && attempts < 4,
+                "create {body} (attempt {attempts}): {}\n{}",
+                a.text,
+                self.service_errors()
+            );
+            eprintln!(
+                "  create {body}: HTTP {} (attempt {attempts}), retrying\n{}",
+                a.status,
+                self.service_errors()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if let Some(name) = body["name"].as_str()
+                && let Some(id) = self.image_named(token, name).await
+            {
+                return id;
+            }
+        }
+    }
+
+    /// The id of the caller's image with this name, if there is one.
+    async fn image_named(&self, token: &str, name: &str) -> Option<String> {
         let a = self
             .glance_call(
                 token,
-                Method::POST,
-                "/v2/images",
-                Some(("application/json", body.clone())),
+                Method::GET,
+                &format!(
+                    "/v2/images?name={}",
+                    url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>()
+                ),
+                None,
             )
             .await;
-        assert_eq!(a.status, StatusCode::CREATED, "create {body}: {}", a.text);
-        a.body["id"].as_str().unwrap().to_string()
+        assert_eq!(a.status, StatusCode::OK, "list by name: {}", a.text);
+        a.body["images"][0]["id"].as_str().map(String::from)
+    }
+
+    /// The last error lines Keystone and Glance logged (for a failure's message).
+    fn service_errors(&self) -> String {
+        let mut out = String::new();
+        for log in [
+            "keystone/gunicorn.log",
+            "glance/stderr.log",
+            "glance/gunicorn.log",
+        ] {
+            let path = std::path::Path::new(&self.run_dir).join(log);
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let errors: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("ERROR") || l.contains("Error") || l.contains("locked"))
+                .collect();
+            for line in &errors[errors.len().saturating_sub(5)..] {
+                out.push_str(&format!("    {log}: {line}\n"));
+            }
+        }
+        out
     }
 
     pub async fn patch_image(&self, token: &str, id: &str, ops: Value) {
