@@ -5,7 +5,9 @@
 //!
 //! `cargo bench --bench reads` (knobs: BENCH_PROJECTS 10, BENCH_IMAGES per project 10000,
 //! BENCH_SERVERS 200, BENCH_CLIENTS 8, BENCH_PHASE_SECS 5, BENCH_SYNC_CONCURRENCY 4,
-//! BENCH_DATABASE_URL — default a fresh SQLite file).
+//! BENCH_SYNC_THREADS half the cores, BENCH_DATABASE_URL — default a fresh SQLite file).
+//! Each phase shows who used the CPU: the API, the syncs, SQLite's threads, the simulator
+//! and the load generator (each on threads of its own).
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,19 +30,72 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// A request slower than this counts as a timeout (and is abandoned).
 const TIMEOUT: Duration = Duration::from_secs(2);
 
-/// CPU seconds this process has used (user + system), from /proc.
-fn cpu_secs() -> f64 {
-    let ticks = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let after = s.rsplit_once(')')?.1.to_string();
-            let fields: Vec<&str> = after.split_whitespace().collect();
-            let utime: f64 = fields.get(11)?.parse().ok()?;
-            let stime: f64 = fields.get(12)?.parse().ok()?;
-            Some(utime + stime)
-        })
-        .unwrap_or(f64::NAN);
-    ticks / 100.0
+/// Who used the CPU, by thread name: the API (the main runtime's workers), the syncs (their
+/// own runtime), the simulator and the load generator (runtimes of their own here), SQLite's
+/// connection threads. CPU seconds per part, from /proc.
+#[derive(Clone, Copy, Default)]
+struct CpuByPart([f64; 5]);
+
+const PARTS: [&str; 5] = ["api", "sync", "sqlite", "sim", "load"];
+
+impl CpuByPart {
+    fn now() -> Self {
+        let mut parts = Self::default();
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return parts;
+        };
+        for task in tasks.flatten() {
+            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+                continue;
+            };
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
+            let name = &stat[open + 1..close];
+            let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+            let (Some(utime), Some(stime)) = (ticks(11), ticks(12)) else {
+                continue;
+            };
+            let part = match name {
+                n if n.starts_with(cloudcensus::sync::runtime::THREAD_NAME) => 1,
+                n if n.starts_with("sqlx-sqlite") => 2,
+                n if n.starts_with("bench-sim") => 3,
+                n if n.starts_with("bench-load") => 4,
+                _ => 0,
+            };
+            parts.0[part] += (utime + stime) / 100.0;
+        }
+        parts
+    }
+
+    /// Percent of one core per part since `earlier`, over `wall`.
+    fn since(&self, earlier: &Self, wall: Duration) -> String {
+        let mut shown = Vec::new();
+        for (i, name) in PARTS.iter().enumerate() {
+            let pct = 100.0 * (self.0[i] - earlier.0[i]) / wall.as_secs_f64();
+            shown.push(format!("{name} {pct:.0}"));
+        }
+        shown.join(" / ")
+    }
+}
+
+/// The load generator's runtime.
+fn load_runtime() -> &'static tokio::runtime::Runtime {
+    static LOAD: std::sync::OnceLock<&'static tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    LOAD.get_or_init(|| part_runtime("bench-load"))
+}
+
+/// A runtime of its own for a part of the benchmark (its threads' CPU is counted apart).
+fn part_runtime(name: &str) -> &'static tokio::runtime::Runtime {
+    Box::leak(Box::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name(name)
+            .enable_all()
+            .build()
+            .expect("runtime"),
+    ))
 }
 
 /// What the load generator saw in one phase.
@@ -52,7 +107,7 @@ struct Phase {
 }
 
 impl Phase {
-    fn print(&mut self, label: &str, wall: Duration, cpu: f64) {
+    fn print(&mut self, label: &str, wall: Duration, cpu: String) {
         self.latencies.sort();
         let n = self.latencies.len();
         let at = |q: f64| {
@@ -65,14 +120,13 @@ impl Phase {
             .last()
             .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
         println!(
-            "{label:<34} {:>9.0} {:>8.2} {:>8.2} {:>9.1} {:>7} {:>8} {:>6.0}%",
+            "{label:<34} {:>9.0} {:>8.2} {:>8.2} {:>9.1} {:>7} {:>8}   {cpu}",
             n as f64 / wall.as_secs_f64(),
             at(0.5),
             at(0.99),
             max,
             self.errors,
             self.timeouts,
-            100.0 * cpu / wall.as_secs_f64(),
         );
     }
 }
@@ -195,8 +249,8 @@ async fn phase<F: std::future::Future<Output = ()>>(
     work: Option<F>,
 ) {
     let stop = Arc::new(AtomicBool::new(false));
-    let (cpu0, started) = (cpu_secs(), Instant::now());
-    let loader = tokio::spawn({
+    let (cpu0, started) = (CpuByPart::now(), Instant::now());
+    let loader = load_runtime().spawn({
         let (base, token, mix, stop) = (
             base.to_string(),
             token.to_string(),
@@ -212,7 +266,7 @@ async fn phase<F: std::future::Future<Output = ()>>(
     stop.store(true, Ordering::Relaxed);
     let wall = started.elapsed();
     let mut figures = loader.await.expect("load");
-    figures.print(label, wall, cpu_secs() - cpu0);
+    figures.print(label, wall, CpuByPart::now().since(&cpu0, wall));
 }
 
 /// A page as the server answered it: body and list headers.
@@ -299,6 +353,10 @@ async fn main() {
     let clients = knob("BENCH_CLIENTS", 8);
     let secs = knob("BENCH_PHASE_SECS", 5) as u64;
     let concurrency = knob("BENCH_SYNC_CONCURRENCY", 4);
+    let sync_threads = knob(
+        "BENCH_SYNC_THREADS",
+        cloudcensus::sync::runtime::default_threads(),
+    );
     let world = World::generate(&GenSpec {
         projects,
         images_per_project: images,
@@ -306,10 +364,15 @@ async fn main() {
         seed: 42,
     });
     let project_list = world.projects.clone();
-    let sim = Simulator::start(world).await.expect("simulator");
+    let sim = part_runtime("bench-sim")
+        .spawn(Simulator::start(world))
+        .await
+        .expect("simulator task")
+        .expect("simulator");
     let dir = tempfile::tempdir().expect("temp dir");
     let settings = || {
         let mut s = SyncSettings::new("0 0 0 1 1 *", concurrency);
+        s.threads = sync_threads;
         s.session.timeout = Duration::from_secs(120);
         s
     };
@@ -403,8 +466,8 @@ async fn main() {
         }
     );
     println!(
-        "{:<34} {:>9} {:>8} {:>8} {:>9} {:>7} {:>8} {:>7}",
-        "phase", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "timeouts", "CPU"
+        "{:<34} {:>9} {:>8} {:>8} {:>9} {:>7} {:>8}   CPU, % of a core",
+        "phase", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "timeouts"
     );
     let idle = || None::<std::future::Ready<()>>;
     phase(

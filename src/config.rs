@@ -49,6 +49,8 @@ pub struct Config {
     pub sync_cron: String,
     /// Tenants synced at once.
     pub sync_concurrency: usize,
+    /// Threads syncs run on, apart from the API's.
+    pub sync_threads: usize,
     /// Total time allowed for one OpenStack request.
     pub http_timeout_secs: u64,
     /// Answer image lists from the in-memory listing index (on) or always with SQL (off).
@@ -80,6 +82,12 @@ impl Config {
                 "CLOUDCENSUS_SYNC_CONCURRENCY",
                 get("CLOUDCENSUS_SYNC_CONCURRENCY"),
                 4,
+                64,
+            )? as usize,
+            sync_threads: number(
+                "CLOUDCENSUS_SYNC_THREADS",
+                get("CLOUDCENSUS_SYNC_THREADS"),
+                crate::sync::runtime::default_threads() as u64,
                 64,
             )? as usize,
             http_timeout_secs: number(

@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use uuid::Uuid;
 
+use super::runtime::spawn_into;
 use super::tenant::{SyncContext, SyncError, TenantSummary, sync_tenant};
 use crate::catalog::sync_runs::is_syncing;
 use crate::catalog::{Catalog, CatalogError, RunOutcome, TenantId, now};
@@ -29,6 +30,9 @@ pub struct SyncSettings {
     pub stage_batch: usize,
     /// New links a tenant's sync holds in memory before staging them.
     pub stage_links_batch: usize,
+    /// Threads the process's syncs run on, apart from the API's (see [`super::runtime`]); the
+    /// first engine of a process sets it.
+    pub threads: usize,
 }
 
 pub const DEFAULT_CRON: &str = "0 */10 * * * *";
@@ -42,6 +46,7 @@ impl SyncSettings {
             stage_batch: 5_000,
             stage_links_batch: 100_000,
             session: SessionSettings::default(),
+            threads: super::runtime::default_threads(),
         }
     }
 }
@@ -96,11 +101,14 @@ pub struct SyncEngine {
     shutdown_tx: watch::Sender<bool>,
     pulls: Mutex<JoinSet<()>>,
     scheduler: Mutex<Option<JobScheduler>>,
+    /// Where tenant syncs run (`None`: on the caller's runtime).
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl SyncEngine {
     pub fn new(catalog: Catalog, settings: SyncSettings) -> Arc<Self> {
         let (shutdown_tx, _) = watch::channel(false);
+        let runtime = super::runtime::handle(settings.threads);
         Arc::new(Self {
             catalog,
             settings,
@@ -109,6 +117,7 @@ impl SyncEngine {
             shutdown_tx,
             pulls: Mutex::new(JoinSet::new()),
             scheduler: Mutex::new(None),
+            runtime,
         })
     }
 
@@ -216,7 +225,7 @@ impl SyncEngine {
             let engine = self.clone();
             let permits = permits.clone();
             let observer = observer.clone();
-            set.spawn(async move {
+            spawn_into(&mut set, self.runtime.as_ref(), async move {
                 let _permit = permits.acquire_owned().await.ok()?;
                 if *engine.shutdown_tx.borrow() {
                     return None;
@@ -275,7 +284,7 @@ impl SyncEngine {
         while pulls.try_join_next().is_some() {}
         for id in ids {
             let engine = self.clone();
-            pulls.spawn(async move {
+            spawn_into(&mut pulls, self.runtime.as_ref(), async move {
                 if let Err(e) = engine.run_tenant(id, None).await {
                     tracing::error!(tenant_id = id.0, error = %e, "pull failed");
                 }

@@ -4,6 +4,7 @@ pub mod credentials;
 pub mod engine;
 pub mod mapping;
 pub mod project_filter;
+pub mod runtime;
 pub mod tenant;
 
 pub use engine::{SyncEngine, SyncSettings};
