@@ -25,6 +25,8 @@ pub struct Model {
     pub modified: DateTimeUtc,
     /// Raised by every write to this cloud's images or links (see the API's listing index).
     pub catalog_version: i64,
+    /// Raised by every write to this cloud's instances (the listing index's usage counts).
+    pub usage_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

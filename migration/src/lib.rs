@@ -6,6 +6,7 @@ mod m20261125_000002_sync;
 mod m20261125_000003_sync_stage;
 mod m20261125_000004_catalog_version;
 mod m20261130_000005_drop_pull_requested_at;
+mod m20261130_000006_usage_version;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_sync_stage::Migration),
             Box::new(m20261125_000004_catalog_version::Migration),
             Box::new(m20261130_000005_drop_pull_requested_at::Migration),
+            Box::new(m20261130_000006_usage_version::Migration),
         ]
     }
 }

@@ -162,6 +162,7 @@ impl Tenants<'_> {
         };
         tenants::Entity::delete_by_id(tenant.id).exec(&txn).await?;
         super::read_index::touch(&txn, tenant.cloud_id).await?;
+        super::read_index::touch_usage(&txn, tenant.cloud_id).await?;
         txn.commit().await?;
         self.0.refresh_index().await;
         Ok(())

@@ -10,7 +10,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::paging::{PageRequest, Paged};
-use super::{Catalog, CatalogResult, CloudId, Scope};
+use super::{Catalog, CatalogResult, Scope};
 
 pub const RUNNING_STATUS: &str = "ACTIVE";
 
@@ -59,29 +59,11 @@ fn cloud_condition(cloud_col: impl ColumnTrait, filter: &UsageFilter) -> Conditi
     }
 }
 
-/// The clouds `filter` restricts to, by database id; `None` when it does not restrict.
-async fn restricted_clouds(
-    db: &DatabaseConnection,
-    filter: &UsageFilter,
-) -> CatalogResult<Option<Vec<CloudId>>> {
-    if filter.shared.is_none() && filter.service_providers.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(
-        service_settings::Entity::find()
-            .select_only()
-            .column(service_settings::Column::Id)
-            .filter(cloud_condition(service_settings::Column::Id, filter))
-            .into_tuple()
-            .all(db)
-            .await?,
-    ))
-}
-
 pub struct Usage<'a>(pub(super) &'a Catalog);
 
 impl Usage<'_> {
     /// Per visible image name, one page: instances running it now and instances ever created.
+    /// From the listing index, names and counts of one snapshot; by SQL before it exists.
     pub async fn stats(
         &self,
         scope: &Scope,
@@ -89,26 +71,55 @@ impl Usage<'_> {
         page: PageRequest,
     ) -> CatalogResult<Paged<UsageRow>> {
         let db = self.0.db();
-        let (names, page) = if let Some(snapshot) = self.0.index.current(db).await? {
-            let clouds = restricted_clouds(db, filter).await?;
-            let names = snapshot.visible_names(scope, clouds.as_deref());
-            let (page, names) = page.slice(&names)?;
-            (names.iter().map(|n| n.to_string()).collect(), page)
-        } else {
-            let names = distinct_names(scope, filter);
-            let total = names.clone().count(db).await?;
-            let page = page.resolve(total)?;
-            let names: Vec<String> = names
-                .order_by_asc(images::Column::Name)
-                .offset(page.offset())
-                .limit(page.size)
-                .into_tuple()
-                .all(db)
-                .await?;
-            (names, page)
+        let Some(snapshot) = self.0.index.current(db).await? else {
+            return stats_by_sql(db, scope, filter, page).await;
         };
+        let clouds = snapshot.clouds_matching(filter.shared, &filter.service_providers);
+        let names = snapshot.visible_names(scope, clouds.as_deref());
+        let (page, names) = page.slice(&names)?;
+        let items = names
+            .iter()
+            .map(|name| {
+                let counts = snapshot.usage_counts(name, scope, clouds.as_deref());
+                UsageRow {
+                    name: name.to_string(),
+                    running_instances_count: counts.running,
+                    created_instances_count: counts.created,
+                }
+            })
+            .collect();
+        Ok(Paged { items, page })
+    }
 
-        let mut instances_query = instances::Entity::find()
+    /// How many rows `stats` has in all.
+    pub async fn count(&self, scope: &Scope, filter: &UsageFilter) -> CatalogResult<u64> {
+        let db = self.0.db();
+        if let Some(snapshot) = self.0.index.current(db).await? {
+            let clouds = snapshot.clouds_matching(filter.shared, &filter.service_providers);
+            return Ok(snapshot.visible_names(scope, clouds.as_deref()).len() as u64);
+        }
+        Ok(distinct_names(scope, filter).count(db).await?)
+    }
+}
+
+/// `Usage::stats` by SQL (before the listing index exists, or with it turned off).
+async fn stats_by_sql(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    filter: &UsageFilter,
+    page: PageRequest,
+) -> CatalogResult<Paged<UsageRow>> {
+    let names = distinct_names(scope, filter);
+    let total = names.clone().count(db).await?;
+    let page = page.resolve(total)?;
+    let names: Vec<String> = names
+        .order_by_asc(images::Column::Name)
+        .offset(page.offset())
+        .limit(page.size)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut instances_query = instances::Entity::find()
         .select_only()
         .column(instances::Column::ImageName)
         .expr_as(
@@ -121,41 +132,29 @@ impl Usage<'_> {
         .filter(instances::Column::ImageName.is_in(names.iter().cloned()))
         .filter(cloud_condition(instances::Column::CloudId, filter))
         .group_by(instances::Column::ImageName);
-        if let Scope::Tenants(ids) = scope {
-            instances_query =
-                instances_query.filter(instances::Column::TenantId.is_in(ids.iter().copied()));
-        }
-        let counts: HashMap<String, (i64, i64)> = instances_query
-            .into_model::<Counts>()
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|c| (c.image_name, (c.running, c.created)))
-            .collect();
-
-        let items = names
-            .into_iter()
-            .map(|name| {
-                let (running, created) = counts.get(&name).copied().unwrap_or((0, 0));
-                UsageRow {
-                    name,
-                    running_instances_count: running,
-                    created_instances_count: created,
-                }
-            })
-            .collect();
-        Ok(Paged { items, page })
+    if let Scope::Tenants(ids) = scope {
+        instances_query =
+            instances_query.filter(instances::Column::TenantId.is_in(ids.iter().copied()));
     }
-
-    /// How many rows `stats` has in all.
-    pub async fn count(&self, scope: &Scope, filter: &UsageFilter) -> CatalogResult<u64> {
-        let db = self.0.db();
-        if let Some(snapshot) = self.0.index.current(db).await? {
-            let clouds = restricted_clouds(db, filter).await?;
-            return Ok(snapshot.visible_names(scope, clouds.as_deref()).len() as u64);
-        }
-        Ok(distinct_names(scope, filter).count(db).await?)
-    }
+    let counts: HashMap<String, (i64, i64)> = instances_query
+        .into_model::<Counts>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.image_name, (c.running, c.created)))
+        .collect();
+    let items = names
+        .into_iter()
+        .map(|name| {
+            let (running, created) = counts.get(&name).copied().unwrap_or((0, 0));
+            UsageRow {
+                name,
+                running_instances_count: running,
+                created_instances_count: created,
+            }
+        })
+        .collect();
+    Ok(Paged { items, page })
 }
 
 /// The SQL for the distinct names of the images visible to the caller in the chosen clouds.

@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::StatusCode;
 
+use crate::common::sim::SimApp;
 use crate::common::{ImageSpec, Reply, TestApp};
 
 /// What a list answer says, without the server's own base URL.
@@ -380,4 +381,113 @@ async fn a_replica_lists_another_replicas_write_within_two_seconds() {
     }
     replica.stop().await;
     srv.stop().await;
+}
+
+/// Answers taken while a sync runs are whole snapshots: each equals what SQL answered after
+/// some number of tenant applies (never a tenant half applied, never two states mixed), and
+/// a reader never sees an older state after a newer one. Tenants are synced one after the
+/// other, and the SQL twin's answers are taken between them, while a reader lists through
+/// the index the whole time.
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_during_a_running_sync_are_whole_snapshots() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let s = SimApp::generated(4, 400, 10).start().await;
+    let twin = s.app.sql_twin().await;
+    let paths = Arc::new(vec![
+        "/api/openstack-images/?page_size=50".to_string(),
+        "/api/openstack-images/?page_size=10&page=3".to_string(),
+        format!(
+            "/api/openstack-images/?page_size=20&tenant_uuid={}",
+            s.tenants[2].uuid
+        ),
+        "/api/openstack-images/?page_size=50&name=a".to_string(),
+        "/api/openstack-images/usage_stats/?page_size=50".to_string(),
+    ]);
+    type Answer = (StatusCode, Option<String>, String, Option<String>);
+    let twin_answers = |twin_base: String| {
+        let (client, token, paths) = (
+            s.app.client.clone(),
+            s.app.staff_token.clone(),
+            paths.clone(),
+        );
+        async move {
+            let mut out: Vec<Answer> = Vec::new();
+            for path in paths.iter() {
+                let r = client
+                    .get(format!("{twin_base}{path}"))
+                    .header("Authorization", format!("Token {token}"))
+                    .send()
+                    .await
+                    .unwrap();
+                out.push(comparable(&Reply::from_response(r).await, &twin_base));
+            }
+            out
+        }
+    };
+
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (client, token, base, paths, done): (reqwest::Client, String, String, _, _) = (
+            s.app.client.clone(),
+            s.app.staff_token.clone(),
+            s.app.base.clone(),
+            paths.clone(),
+            done.clone(),
+        );
+        tokio::spawn(async move {
+            let mut seen: Vec<Vec<Answer>> = vec![Vec::new(); paths.len()];
+            while !done.load(Ordering::Acquire) {
+                for (i, path) in paths.iter().enumerate() {
+                    let r = client
+                        .get(format!("{base}{path}"))
+                        .header("Authorization", format!("Token {token}"))
+                        .send()
+                        .await
+                        .unwrap();
+                    seen[i].push(comparable(&Reply::from_response(r).await, &base));
+                }
+            }
+            seen
+        })
+    };
+
+    // The states the catalog passes through: before the sync, after each tenant's apply.
+    let mut states = vec![twin_answers(twin.base.clone()).await];
+    for i in 0..s.tenants.len() {
+        s.sweep_tenant_ok(i).await;
+        states.push(twin_answers(twin.base.clone()).await);
+    }
+    done.store(true, Ordering::Release);
+    let seen = reader.await.unwrap();
+
+    for (q, answers) in seen.iter().enumerate() {
+        let mut at = 0;
+        let mut states_seen = std::collections::BTreeSet::new();
+        for (n, answer) in answers.iter().enumerate() {
+            let found = (at..states.len()).find(|&k| &states[k][q] == answer);
+            let Some(k) = found else {
+                let older = (0..at).find(|&k| &states[k][q] == answer);
+                panic!(
+                    "{}: answer {n} is no whole snapshot at or after state {at} (an older one: {older:?}): {answer:?}",
+                    paths[q]
+                );
+            };
+            at = k;
+            states_seen.insert(k);
+        }
+        assert!(
+            states_seen.len() >= 2 && answers.len() > 10,
+            "{}: the reader saw {} answers in states {states_seen:?}",
+            paths[q],
+            answers.len()
+        );
+    }
+    // The sync changed what every query answers.
+    for q in 0..paths.len() {
+        assert_ne!(states[0][q], states[states.len() - 1][q], "{}", paths[q]);
+    }
+    twin.stop().await;
+    s.stop().await;
 }

@@ -57,6 +57,9 @@ pub(super) async fn apply(
     if counts.changes_listing() {
         read_index::touch(&txn, cloud).await?;
     }
+    if counts.changes_usage() {
+        read_index::touch_usage(&txn, cloud).await?;
+    }
     commit(txn).await?;
     db::refresh_statistics(db, counts.rows_written()).await?;
     Ok(counts)

@@ -161,6 +161,11 @@ impl AppliedCounts {
         self.images_upserted + self.images_linked + self.images_unlinked + self.images_deleted > 0
     }
 
+    /// Whether the cloud's instance counts (`usage_stats`) may have changed.
+    pub fn changes_usage(&self) -> bool {
+        self.instances_upserted + self.instances_marked_deleted > 0
+    }
+
     pub fn rows_written(&self) -> u64 {
         self.images_upserted
             + self.images_linked
@@ -290,7 +295,7 @@ impl Inventory<'_> {
         now: chrono::DateTime<chrono::Utc>,
     ) -> CatalogResult<AppliedCounts> {
         let counts = apply::apply(self.0.writer(), cloud, tenant_id, changes, now).await?;
-        if counts.changes_listing() {
+        if counts.changes_listing() || counts.changes_usage() {
             self.0.refresh_index().await;
         }
         Ok(counts)

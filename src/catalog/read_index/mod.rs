@@ -17,6 +17,7 @@
 //! back to it while syncs wrote took the machine (measured by `cargo bench --bench reads`).
 mod cache;
 mod segment;
+mod usage;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -36,6 +37,8 @@ use super::offerings::OfferingScope;
 use super::{CloudId, Scope, TenantId};
 use cache::{Cache, cached};
 use segment::{Rule, Segment};
+use usage::CloudUsage;
+pub use usage::Counts;
 
 /// Marks a cloud's listing as changed. Call it in the transaction that changes the cloud's
 /// images or links.
@@ -51,12 +54,30 @@ pub(super) async fn touch<C: ConnectionTrait>(db: &C, cloud: CloudId) -> Result<
     Ok(())
 }
 
-/// Every cloud's id and catalog version, by id.
-async fn versions<C: ConnectionTrait>(db: &C) -> Result<Vec<(CloudId, i64)>, DbErr> {
+/// Marks a cloud's instance counts as changed. Call it in the transaction that changes the
+/// cloud's instances.
+pub(super) async fn touch_usage<C: ConnectionTrait>(db: &C, cloud: CloudId) -> Result<(), DbErr> {
+    service_settings::Entity::update_many()
+        .col_expr(
+            service_settings::Column::UsageVersion,
+            Expr::col(service_settings::Column::UsageVersion).add(1),
+        )
+        .filter(service_settings::Column::Id.eq(cloud))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A cloud's versions: of its listing (images, links) and of its instance counts.
+type Versions = (CloudId, i64, i64);
+
+/// Every cloud's versions, by id.
+async fn versions<C: ConnectionTrait>(db: &C) -> Result<Vec<Versions>, DbErr> {
     service_settings::Entity::find()
         .select_only()
         .column(service_settings::Column::Id)
         .column(service_settings::Column::CatalogVersion)
+        .column(service_settings::Column::UsageVersion)
         .order_by_asc(service_settings::Column::Id)
         .into_tuple()
         .all(db)
@@ -230,6 +251,10 @@ type Head<'a> = Reverse<((&'a str, &'a Uuid), usize, usize)>;
 pub struct Snapshot {
     /// One per cloud, in cloud id order.
     segments: Vec<Arc<Segment>>,
+    /// One per cloud, in the segments' order.
+    usage: Vec<Arc<CloudUsage>>,
+    /// Clouds marked shared (the `shared` filter of `usage_stats`).
+    shared_clouds: Vec<CloudId>,
     cloud_ids: HashMap<Uuid, CloudId>,
     cloud_uuids: HashMap<CloudId, Uuid>,
     tenant_ids: HashMap<Uuid, TenantId>,
@@ -249,8 +274,9 @@ impl Snapshot {
         let txn = crate::catalog::db::begin_snapshot_read(db).await?;
         let versions = versions(&txn).await?;
         let mut segments = Vec::with_capacity(versions.len());
+        let mut usage = Vec::with_capacity(versions.len());
         let mut reloaded = 0;
-        for &(cloud, version) in &versions {
+        for &(cloud, version, usage_version) in &versions {
             let kept = previous
                 .and_then(|p| p.segments.iter().find(|s| s.cloud == cloud))
                 .filter(|s| s.version == version);
@@ -261,11 +287,21 @@ impl Snapshot {
                     reloaded += 1;
                 }
             }
+            let kept = previous
+                .and_then(|p| p.usage.iter().find(|u| u.cloud == cloud))
+                .filter(|u| u.version == usage_version);
+            match kept {
+                Some(counts) => usage.push(counts.clone()),
+                None => usage.push(Arc::new(
+                    CloudUsage::load(&txn, cloud, usage_version).await?,
+                )),
+            }
         }
-        let cloud_rows: Vec<(Uuid, CloudId)> = service_settings::Entity::find()
+        let cloud_rows: Vec<(Uuid, CloudId, bool)> = service_settings::Entity::find()
             .select_only()
             .column(service_settings::Column::Uuid)
             .column(service_settings::Column::Id)
+            .column(service_settings::Column::Shared)
             .into_tuple()
             .all(&txn)
             .await?;
@@ -281,8 +317,14 @@ impl Snapshot {
         Ok((
             Self {
                 segments,
-                cloud_ids: cloud_rows.iter().copied().collect(),
-                cloud_uuids: cloud_rows.iter().map(|&(uuid, id)| (id, uuid)).collect(),
+                usage,
+                shared_clouds: cloud_rows
+                    .iter()
+                    .filter(|&&(_, _, shared)| shared)
+                    .map(|&(_, id, _)| id)
+                    .collect(),
+                cloud_ids: cloud_rows.iter().map(|&(uuid, id, _)| (uuid, id)).collect(),
+                cloud_uuids: cloud_rows.iter().map(|&(uuid, id, _)| (id, uuid)).collect(),
                 tenant_ids: tenant_rows
                     .iter()
                     .map(|(id, uuid, _)| (*uuid, *id))
@@ -296,11 +338,48 @@ impl Snapshot {
     }
 
     /// Whether the snapshot holds exactly these clouds at these versions.
-    fn is_at(&self, versions: &[(CloudId, i64)]) -> bool {
+    fn is_at(&self, versions: &[Versions]) -> bool {
         self.segments
             .iter()
-            .map(|s| (s.cloud, s.version))
+            .zip(&self.usage)
+            .map(|(s, u)| (s.cloud, s.version, u.version))
             .eq(versions.iter().copied())
+    }
+
+    /// The clouds `usage_stats`' filters keep (`None`: every cloud): marked shared or not,
+    /// and among these uuids when any are given (an unknown uuid keeps nothing).
+    pub fn clouds_matching(&self, shared: Option<bool>, uuids: &[Uuid]) -> Option<Vec<CloudId>> {
+        if shared.is_none() && uuids.is_empty() {
+            return None;
+        }
+        let by_uuid: Vec<CloudId> = uuids
+            .iter()
+            .filter_map(|u| self.cloud_ids.get(u).copied())
+            .collect();
+        Some(
+            self.segments
+                .iter()
+                .map(|s| s.cloud)
+                .filter(|c| shared.is_none_or(|want| self.shared_clouds.contains(c) == want))
+                .filter(|c| uuids.is_empty() || by_uuid.contains(c))
+                .collect(),
+        )
+    }
+
+    /// Instances of images named `name` in these clouds (every cloud when `None`) that the
+    /// caller sees: its tenants' instances, or every one for staff.
+    pub fn usage_counts(&self, name: &str, scope: &Scope, clouds: Option<&[CloudId]>) -> Counts {
+        let visible = match scope {
+            Scope::All => None,
+            Scope::Tenants(ids) => Some(ids.as_slice()),
+        };
+        let mut sum = Counts::default();
+        for u in &self.usage {
+            if clouds.is_none_or(|c| c.contains(&u.cloud)) {
+                sum += u.counts(name, visible);
+            }
+        }
+        sum
     }
 
     /// The image a hit points at, as a list shows it (`None` for a cloud unknown to the

@@ -364,6 +364,18 @@ pub async fn sweep(engine: &Engine) -> Vec<TenantOutcome> {
         .expect("sweep")
 }
 
+/// A sweep of only these tenants (uuids as the API shows them).
+pub async fn sweep_only(engine: &Engine, tenants: &[&str]) -> Vec<TenantOutcome> {
+    let uuids: Vec<uuid::Uuid> = tenants
+        .iter()
+        .map(|t| uuid::Uuid::parse_str(t).expect("tenant uuid"))
+        .collect();
+    engine
+        .sweep(Some(&uuids), None, Arc::new(LogObserver))
+        .await
+        .expect("sweep")
+}
+
 pub async fn start_schedule(engine: &Engine) {
     engine.start_schedule().await.unwrap();
 }
@@ -695,7 +707,8 @@ impl TestApp {
             .expect("touch");
     }
 
-    /// An instance of a tenant booted from an image of that name.
+    /// An instance of a tenant booted from an image of that name, written as a sync does
+    /// (the cloud's usage version raised) and indexed before this returns.
     pub async fn insert_instance(
         &self,
         cloud: &ServiceSettings,
@@ -704,9 +717,10 @@ impl TestApp {
         status: &str,
         deleted: bool,
     ) {
+        let cloud_id = self.cloud_id(cloud).await;
         instances::ActiveModel {
             uuid: Set(Uuid::new_v4()),
-            cloud_id: Set(self.cloud_id(cloud).await),
+            cloud_id: Set(cloud_id),
             tenant_id: Set(self.tenant_id(uuid(&tenant.uuid)).await),
             backend_id: Set(Uuid::new_v4().to_string()),
             name: Set(format!("vm-{image_name}")),
@@ -720,6 +734,16 @@ impl TestApp {
         .insert(self.db())
         .await
         .expect("insert instance");
+        service_settings::Entity::update_many()
+            .col_expr(
+                service_settings::Column::UsageVersion,
+                Expr::col(service_settings::Column::UsageVersion).add(1),
+            )
+            .filter(service_settings::Column::Id.eq(cloud_id))
+            .exec(self.db())
+            .await
+            .expect("touch usage");
+        self.rebuild_index().await;
     }
 
     /// The credentials stored for the (only) cloud.

@@ -111,6 +111,13 @@ impl SimApp {
         internals::sweep(&self.engine).await
     }
 
+    /// A sweep of tenant `i` alone, which must succeed.
+    pub async fn sweep_tenant_ok(&self, i: usize) {
+        for o in internals::sweep_only(&self.engine, &[&self.tenants[i].uuid]).await {
+            assert!(o.result.is_ok(), "{}: {:?}", o.tenant_name, o.result);
+        }
+    }
+
     /// A sweep in which every tenant must succeed.
     pub async fn sweep_ok(&self) -> Vec<TenantOutcome> {
         let outcomes = self.sweep().await;
