@@ -83,14 +83,14 @@ impl CpuByPart {
 /// The load generator's runtime.
 fn load_runtime() -> &'static tokio::runtime::Runtime {
     static LOAD: std::sync::OnceLock<&'static tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    LOAD.get_or_init(|| part_runtime("bench-load"))
+    LOAD.get_or_init(|| part_runtime("bench-load", 2))
 }
 
 /// A runtime of its own for a part of the benchmark (its threads' CPU is counted apart).
-fn part_runtime(name: &str) -> &'static tokio::runtime::Runtime {
+fn part_runtime(name: &str, threads: usize) -> &'static tokio::runtime::Runtime {
     Box::leak(Box::new(
         tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+            .worker_threads(threads)
             .thread_name(name)
             .enable_all()
             .build()
@@ -364,7 +364,7 @@ async fn main() {
         seed: 42,
     });
     let project_list = world.projects.clone();
-    let sim = part_runtime("bench-sim")
+    let sim = part_runtime("bench-sim", 1)
         .spawn(Simulator::start(world))
         .await
         .expect("simulator task")
