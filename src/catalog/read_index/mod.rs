@@ -400,6 +400,20 @@ impl Snapshot {
         })
     }
 
+    /// The image with this uuid as a list shows it, if the caller sees it.
+    pub fn find(&self, uuid: &Uuid, scope: &Scope) -> Option<ListedImage> {
+        let tenants = match scope {
+            Scope::All => None,
+            Scope::Tenants(ids) => Some(ids.as_slice()),
+        };
+        self.segments.iter().enumerate().find_map(|(i, s)| {
+            let p = s.position_of(uuid)?;
+            s.visible_to(p, tenants)
+                .then(|| self.listed(((i as u64) << 32) | u64::from(p)))
+                .flatten()
+        })
+    }
+
     /// The uuid of a cloud (by database id) that was in the catalog when the index was built.
     pub fn cloud_uuid(&self, id: CloudId) -> Option<Uuid> {
         self.cloud_uuids.get(&id).copied()

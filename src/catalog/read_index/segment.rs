@@ -107,6 +107,8 @@ pub struct Segment {
     link_start: Vec<u32>,
     link_tenants: Vec<TenantId>,
     by_tenant: HashMap<TenantId, Vec<u32>>,
+    /// Positions ordered by uuid (retrieving one image).
+    by_uuid: Vec<u32>,
     cache: Mutex<Cache<u32>>,
 }
 
@@ -163,6 +165,7 @@ impl Segment {
             link_start: vec![0; n + 1],
             link_tenants: Vec::new(),
             by_tenant: HashMap::new(),
+            by_uuid: Vec::new(),
             cache: Mutex::new(Cache::default()),
         };
         let mut pairs = HashMap::from([((Box::from(""), Box::from("")), 0)]);
@@ -177,7 +180,24 @@ impl Segment {
         for i in 1..seg.name_start.len() {
             seg.name_start[i] += seg.name_start[i - 1];
         }
+        seg.by_uuid = (0..n as u32).collect();
+        seg.by_uuid.sort_unstable_by_key(|&p| seg.uuids[p as usize]);
         seg
+    }
+
+    /// The position of the image with this uuid, if the segment holds it.
+    pub fn position_of(&self, uuid: &Uuid) -> Option<u32> {
+        let i = self
+            .by_uuid
+            .binary_search_by_key(uuid, |&p| self.uuids[p as usize])
+            .ok()?;
+        Some(self.by_uuid[i])
+    }
+
+    /// Whether a caller who sees these tenants' images (every image when `None`) sees the
+    /// image at `position`.
+    pub fn visible_to(&self, position: u32, tenants: Option<&[TenantId]>) -> bool {
+        tenants.is_none_or(|ids| self.links(position).iter().any(|t| ids.contains(t)))
     }
 
     /// Installs the (position, tenant) links, sorted by position.
