@@ -20,6 +20,8 @@ pub struct Model {
     pub images_removed: i64,
     pub instances_seen: i64,
     pub error_message: String,
+    /// The process that ran it (its lease holder id).
+    pub holder: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

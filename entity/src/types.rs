@@ -42,6 +42,9 @@ pub enum RunOutcome {
     Failed,
     #[sea_orm(string_value = "aborted")]
     Aborted,
+    /// The process running it died (or lost its lease) before it finished.
+    #[sea_orm(string_value = "interrupted")]
+    Interrupted,
 }
 
 /// Which of a service's catalog endpoints a cloud's syncs use.
@@ -85,7 +88,7 @@ macro_rules! as_str {
 }
 
 as_str!(State { Ok => "OK", Erred => "ERRED" });
-as_str!(RunOutcome { Running => "running", Success => "success", Failed => "failed", Aborted => "aborted" });
+as_str!(RunOutcome { Running => "running", Success => "success", Failed => "failed", Aborted => "aborted", Interrupted => "interrupted" });
 as_str!(Interface { Public => "public", Internal => "internal", Admin => "admin" });
 as_str!(ImageVisibility { Public => "public", Community => "community", Shared => "shared", Private => "private" });
 

@@ -7,6 +7,7 @@ mod m20261125_000003_sync_stage;
 mod m20261125_000004_catalog_version;
 mod m20261130_000005_drop_pull_requested_at;
 mod m20261130_000006_usage_version;
+mod m20261130_000007_sync_run_holder;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_catalog_version::Migration),
             Box::new(m20261130_000005_drop_pull_requested_at::Migration),
             Box::new(m20261130_000006_usage_version::Migration),
+            Box::new(m20261130_000007_sync_run_holder::Migration),
         ]
     }
 }

@@ -30,6 +30,9 @@ pub struct RunView {
     pub tenant_uuid: Uuid,
 }
 
+/// Why a run was closed as `interrupted`.
+pub const INTERRUPTED_MESSAGE: &str = "the process running this sync stopped (crash, kill or lost lease) before it recorded how the sync ended";
+
 /// Whether some replica holds a live claim on the tenant.
 pub fn is_syncing(tenant: &super::tenants::Tenant, now: DateTime<Utc>) -> bool {
     tenant.sync_lease_expires_at.is_some_and(|t| t > now)
@@ -38,12 +41,18 @@ pub fn is_syncing(tenant: &super::tenants::Tenant, now: DateTime<Utc>) -> bool {
 pub struct SyncRuns<'a>(pub(super) &'a Catalog);
 
 impl SyncRuns<'_> {
-    /// Records that a sync of the tenant started.
-    pub async fn start(&self, tenant_id: TenantId, now: DateTime<Utc>) -> CatalogResult<SyncRun> {
+    /// Records that `holder` started a sync of the tenant.
+    pub async fn start(
+        &self,
+        tenant_id: TenantId,
+        holder: &str,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<SyncRun> {
         let db = self.0.writer();
         Ok(sync_runs::ActiveModel {
             uuid: Set(Uuid::new_v4()),
             tenant_id: Set(tenant_id),
+            holder: Set(Some(holder.to_string())),
             started_at: Set(now),
             finished_at: Set(None),
             outcome: Set(RunOutcome::Running),
@@ -136,6 +145,97 @@ impl SyncRuns<'_> {
             .exec(self.0.writer())
             .await?;
         Ok(res.rows_affected == 1)
+    }
+
+    /// Extends `holder`'s claim on the tenant to `now + ttl`; `false` when it no longer holds
+    /// it (its claim expired and another process took the tenant over).
+    pub async fn renew_lease(
+        &self,
+        tenant_id: TenantId,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> CatalogResult<bool> {
+        let res = tenants::Entity::update_many()
+            .col_expr(tenants::Column::SyncLeaseExpiresAt, Expr::val(now + ttl))
+            .filter(tenants::Column::Id.eq(tenant_id))
+            .filter(tenants::Column::SyncLeaseHolder.eq(holder))
+            .exec(self.0.writer())
+            .await?;
+        Ok(res.rows_affected == 1)
+    }
+
+    /// Drops every claim `holder` holds: a process starting under the id it had before a
+    /// crash holds nothing yet.
+    pub async fn release_leases_of(&self, holder: &str) -> CatalogResult<u64> {
+        let res = tenants::Entity::update_many()
+            .col_expr(
+                tenants::Column::SyncLeaseHolder,
+                Expr::val(Option::<String>::None),
+            )
+            .col_expr(
+                tenants::Column::SyncLeaseExpiresAt,
+                Expr::val(Option::<DateTime<Utc>>::None),
+            )
+            .filter(tenants::Column::SyncLeaseHolder.eq(holder))
+            .exec(self.0.writer())
+            .await?;
+        Ok(res.rows_affected)
+    }
+
+    /// Closes as `interrupted` the runs still `running` whose process no longer holds a live
+    /// claim on their tenant: it died (or lost the claim) before it finished. Returns how many.
+    pub async fn close_dead_runs(&self, now: DateTime<Utc>) -> CatalogResult<u64> {
+        let db = self.0.writer();
+        let running: Vec<(i64, TenantId, Option<String>)> = sync_runs::Entity::find()
+            .select_only()
+            .column(sync_runs::Column::Id)
+            .column(sync_runs::Column::TenantId)
+            .column(sync_runs::Column::Holder)
+            .filter(sync_runs::Column::Outcome.eq(RunOutcome::Running))
+            .into_tuple()
+            .all(db)
+            .await?;
+        if running.is_empty() {
+            return Ok(0);
+        }
+        let live: Vec<(TenantId, String)> = tenants::Entity::find()
+            .select_only()
+            .column(tenants::Column::Id)
+            .column(tenants::Column::SyncLeaseHolder)
+            .filter(tenants::Column::Id.is_in(running.iter().map(|r| r.1)))
+            .filter(tenants::Column::SyncLeaseExpiresAt.gt(now))
+            .filter(tenants::Column::SyncLeaseHolder.is_not_null())
+            .into_tuple()
+            .all(db)
+            .await?;
+        let dead: Vec<i64> = running
+            .into_iter()
+            .filter(|(_, tenant, holder)| {
+                !live
+                    .iter()
+                    .any(|(t, h)| t == tenant && holder.as_deref() == Some(h.as_str()))
+            })
+            .map(|(id, _, _)| id)
+            .collect();
+        if dead.is_empty() {
+            return Ok(0);
+        }
+        let res = sync_runs::Entity::update_many()
+            .col_expr(
+                sync_runs::Column::Outcome,
+                Expr::val(RunOutcome::Interrupted.as_str()),
+            )
+            .col_expr(sync_runs::Column::FinishedAt, Expr::val(now))
+            .col_expr(
+                sync_runs::Column::ErrorMessage,
+                Expr::val(INTERRUPTED_MESSAGE),
+            )
+            .filter(sync_runs::Column::Id.is_in(dead))
+            .filter(sync_runs::Column::Outcome.eq(RunOutcome::Running))
+            .exec(db)
+            .await?;
+        Ok(res.rows_affected)
     }
 
     pub async fn release_lease(&self, tenant_id: TenantId, holder: &str) -> CatalogResult<()> {

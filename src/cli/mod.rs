@@ -187,11 +187,26 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
     let catalog = open_catalog(&cfg, secret_box(&cfg)?).await?;
     let (bound, public_url) = bind_public(&cfg).await?;
     tracing::info!(addr = %bound.addr, %public_url, "serving");
-    let engine = SyncEngine::new(catalog.clone(), sync_settings(&cfg));
+    let mut settings = sync_settings(&cfg);
+    settings.holder = Some(stable_holder(bound.addr));
+    let engine = SyncEngine::new(catalog.clone(), settings);
     let state = Arc::new(AppState {
         catalog,
         public_url,
         sync: engine.clone(),
     });
     serve_with(bound, state).await
+}
+
+/// `serve`'s id in tenant leases: its host and port. Two live servers never share it, and a
+/// server restarted after a crash gets its old one back, so it frees its old claims at once
+/// instead of waiting for them to expire.
+fn stable_holder(addr: std::net::SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("serve@{host}:{}", addr.port())
 }

@@ -22,8 +22,13 @@ pub struct SyncSettings {
     /// 6-field cron (with seconds), UTC.
     pub cron: String,
     pub concurrency: usize,
-    /// How long a claim on a tenant holds if its holder dies mid-sync.
+    /// How long a claim on a tenant holds if its holder dies mid-sync; a running sync renews
+    /// it every third of that.
     pub lease_ttl: Duration,
+    /// This process's id in tenant leases and sync runs. `serve` uses one that survives a
+    /// restart (host and port), so a restarted process frees what it held at once; others get
+    /// a unique one and leave their claims to expire.
+    pub holder: Option<String>,
     /// Timeouts and retries for OpenStack requests.
     pub session: SessionSettings,
     /// New/changed image rows a tenant's sync holds in memory before staging them.
@@ -37,12 +42,16 @@ pub struct SyncSettings {
 
 pub const DEFAULT_CRON: &str = "0 */10 * * * *";
 
+/// A claim on a tenant outlives its holder by at most this long.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(60);
+
 impl SyncSettings {
     pub fn new(cron: &str, concurrency: usize) -> Self {
         Self {
             cron: cron.to_string(),
             concurrency: concurrency.max(1),
-            lease_ttl: Duration::from_secs(15 * 60),
+            lease_ttl: DEFAULT_LEASE_TTL,
+            holder: None,
             stage_batch: 5_000,
             stage_links_batch: 100_000,
             session: SessionSettings::default(),
@@ -109,10 +118,14 @@ impl SyncEngine {
     pub fn new(catalog: Catalog, settings: SyncSettings) -> Arc<Self> {
         let (shutdown_tx, _) = watch::channel(false);
         let runtime = super::runtime::handle(settings.threads);
+        let holder = settings
+            .holder
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", std::process::id(), Uuid::new_v4().simple()));
         Arc::new(Self {
             catalog,
             settings,
-            holder: format!("{}-{}", std::process::id(), Uuid::new_v4().simple()),
+            holder,
             sweeping: AtomicBool::new(false),
             shutdown_tx,
             pulls: Mutex::new(JoinSet::new()),
@@ -128,11 +141,9 @@ impl SyncEngine {
         tenant_id: TenantId,
         due_before: Option<DateTime<Utc>>,
     ) -> Result<Option<TenantOutcome>, CatalogError> {
-        let ttl = chrono::Duration::from_std(self.settings.lease_ttl)
-            .unwrap_or(chrono::Duration::minutes(15));
         let runs = self.catalog.sync_runs();
         if !runs
-            .acquire_lease(tenant_id, &self.holder, now(), ttl, due_before)
+            .acquire_lease(tenant_id, &self.holder, now(), self.lease_ttl(), due_before)
             .await?
         {
             return Ok(None);
@@ -142,11 +153,51 @@ impl SyncEngine {
         outcome.map(Some)
     }
 
+    fn lease_ttl(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.settings.lease_ttl).unwrap_or(chrono::Duration::minutes(1))
+    }
+
+    /// Renews the claim on the tenant every third of the lease's life; returns only when the
+    /// claim was lost (another process took the tenant over after a stall longer than the
+    /// lease).
+    async fn heartbeat(&self, tenant_id: TenantId) -> SyncError {
+        let every = self.settings.lease_ttl / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            match self
+                .catalog
+                .sync_runs()
+                .renew_lease(tenant_id, &self.holder, now(), self.lease_ttl())
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => return SyncError::LeaseLost,
+                // The database may be back by the next beat; the lease is good until then.
+                Err(e) => {
+                    tracing::warn!(tenant_id = tenant_id.0, error = %e, "lease renewal failed")
+                }
+            }
+        }
+    }
+
+    /// Frees what this process held before a restart under the same id, and closes as
+    /// `interrupted` every run whose process died. `serve` calls it at start-up, before any
+    /// sync of its own runs (sweeps and pulls close dead runs at their start too).
+    pub async fn recover(&self) -> Result<(), CatalogError> {
+        let runs = self.catalog.sync_runs();
+        let released = runs.release_leases_of(&self.holder).await?;
+        let closed = runs.close_dead_runs(now()).await?;
+        if released + closed > 0 {
+            tracing::info!(released, closed, holder = %self.holder, "recovered from an earlier process's stop");
+        }
+        Ok(())
+    }
+
     async fn run_claimed(&self, tenant_id: TenantId) -> Result<TenantOutcome, CatalogError> {
         let started = Instant::now();
         let target = self.catalog.inventory().target(tenant_id).await?;
         let runs = self.catalog.sync_runs();
-        let run = runs.start(tenant_id, now()).await?;
+        let run = runs.start(tenant_id, &self.holder, now()).await?;
         let ctx = SyncContext {
             catalog: &self.catalog,
             session: &self.settings.session,
@@ -154,7 +205,10 @@ impl SyncEngine {
             stage_links_batch: self.settings.stage_links_batch.max(1),
             shutdown: self.shutdown_tx.subscribe(),
         };
-        let result = sync_tenant(&ctx, &target).await;
+        let result = tokio::select! {
+            result = sync_tenant(&ctx, &target) => result,
+            lost = self.heartbeat(tenant_id) => Err(lost),
+        };
         let (tenant, cloud) = (target.tenant, target.cloud);
         let finished = now();
         let (outcome, counts, message) = match &result {
@@ -163,6 +217,11 @@ impl SyncEngine {
                 RunOutcome::Aborted,
                 Default::default(),
                 SyncError::Aborted.to_string(),
+            ),
+            Err(SyncError::LeaseLost) => (
+                RunOutcome::Interrupted,
+                Default::default(),
+                SyncError::LeaseLost.to_string(),
             ),
             Err(e) => (RunOutcome::Failed, Default::default(), e.to_string()),
         };
@@ -178,6 +237,9 @@ impl SyncEngine {
             // A stop is not the tenant's fault: leave its state as it was.
             Err(SyncError::Aborted) => {
                 tracing::info!(tenant = %tenant.name, "sync aborted by shutdown")
+            }
+            Err(SyncError::LeaseLost) => {
+                tracing::warn!(tenant = %tenant.name, "sync stopped: another process took the tenant over")
             }
             Err(e) => {
                 tracing::warn!(tenant = %tenant.name, cloud = %cloud.name, error = %e, "tenant sync failed");
@@ -217,6 +279,7 @@ impl SyncEngine {
         due_before: Option<DateTime<Utc>>,
         observer: Arc<dyn SweepObserver>,
     ) -> Result<Vec<TenantOutcome>, CatalogError> {
+        self.catalog.sync_runs().close_dead_runs(now()).await?;
         let ids = self.catalog.tenants().ids(only).await?;
         observer.planned(ids.len());
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
@@ -254,6 +317,7 @@ impl SyncEngine {
 
     /// Starts a sync of the tenant now, in the background.
     pub async fn pull_tenant(self: &Arc<Self>, tenant_uuid: Uuid) -> Result<(), PullError> {
+        self.catalog.sync_runs().close_dead_runs(now()).await?;
         let tenant = self
             .catalog
             .tenants()
@@ -294,6 +358,9 @@ impl SyncEngine {
 
     /// Runs a sweep on the cron schedule until `shutdown`.
     pub async fn start_schedule(self: &Arc<Self>) -> Result<(), JobSchedulerError> {
+        if let Err(e) = self.recover().await {
+            tracing::warn!(error = %e, "could not recover from an earlier process's stop");
+        }
         let cron = parse_cron(&self.settings.cron).map_err(|_| JobSchedulerError::ParseSchedule)?;
         let engine = self.clone();
         let job = Job::new_async(self.settings.cron.as_str(), move |_id, _sched| {

@@ -33,6 +33,8 @@ pub enum SyncError {
     Catalog(#[from] CatalogError),
     #[error("the sync was aborted by shutdown")]
     Aborted,
+    #[error("another process took the tenant over: this process's claim expired while it synced")]
+    LeaseLost,
     #[error(
         "the credentials are scoped to project {token_project}, not to this tenant's project {tenant_project}"
     )]

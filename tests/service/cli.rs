@@ -268,3 +268,129 @@ async fn demo_serves_a_populated_catalog() {
     child.kill().ok();
     child.wait().ok();
 }
+
+/// A `serve` subprocess on a fixed port (so a restart gets the same lease id).
+fn spawn_serve(db_url: &str, port: u16) -> std::process::Child {
+    cloudcensus(db_url)
+        .env("CLOUDCENSUS_SECRET_KEY", SECRET_KEY)
+        .env("CLOUDCENSUS_BIND", format!("127.0.0.1:{port}"))
+        .env("CLOUDCENSUS_SYNC_CRON", "0 0 0 1 1 *")
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_until_up(base: &str) {
+    for _ in 0..200 {
+        if let Ok(r) = reqwest::get(format!("{base}/health")).await
+            && r.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{base} did not come up");
+}
+
+/// The runs of a tenant as a server lists them.
+async fn runs_of(base: &str, token: &str, tenant: &Tenant) -> Vec<crate::common::SyncRun> {
+    reqwest::Client::new()
+        .get(format!("{base}/api/sync-runs/?tenant_uuid={}", tenant.uuid))
+        .header("Authorization", format!("Token {token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn pull(base: &str, token: &str, tenant: &Tenant) -> StatusCode {
+    reqwest::Client::new()
+        .post(format!(
+            "{base}/api/openstack-tenants/{}/pull/",
+            tenant.uuid
+        ))
+        .header("Authorization", format!("Token {token}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// `kill -9` of a `serve` process in the middle of a sync, then a restart: the server is up,
+/// nothing of the sync was applied, the restarted server frees the claim at once (a pull is
+/// accepted, not 409), the dead run is closed as `interrupted`, and the next sync matches
+/// upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_sync_frees_its_tenant_on_restart() {
+    use cloudcensus_sim::{Fault, FaultKind, Target};
+    let s = SimApp::world(generated_world(1, 50, 2, 33)).start().await;
+    let tenant = &s.tenants[0];
+    let token = s.app.staff_token.clone();
+    // The listing's second request (the hidden images) hangs: the sync is mid-listing.
+    s.sim.inject(
+        Target::GlanceImages,
+        Fault::new(FaultKind::Delay(std::time::Duration::from_secs(30)))
+            .after(1)
+            .times(1),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut first = spawn_serve(s.app.database_url(), port);
+    wait_until_up(&base).await;
+    assert_eq!(pull(&base, &token, tenant).await, StatusCode::ACCEPTED);
+    let mut running = false;
+    for _ in 0..100 {
+        let runs = runs_of(&base, &token, tenant).await;
+        if runs.iter().any(|r| r.outcome == "running") {
+            running = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(running, "the sync started");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let mut second = spawn_serve(s.app.database_url(), port);
+    wait_until_up(&base).await;
+    let runs = runs_of(&base, &token, tenant).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        runs[0].outcome, "interrupted",
+        "{:?}",
+        runs[0].error_message
+    );
+    assert!(runs[0].finished_at.is_some());
+    assert!(
+        s.app.catalog_ids(tenant).await.is_empty(),
+        "nothing applied"
+    );
+    assert_eq!(
+        pull(&base, &token, tenant).await,
+        StatusCode::ACCEPTED,
+        "the restarted server holds no claim"
+    );
+    let mut done = Vec::new();
+    for _ in 0..200 {
+        done = runs_of(&base, &token, tenant).await;
+        if done.len() == 2 && done[0].outcome != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(done[0].outcome, "success", "{:?}", done[0].error_message);
+    second.kill().unwrap();
+    second.wait().unwrap();
+    s.app.rebuild_index().await;
+    assert_eq!(s.app.catalog_ids(tenant).await, s.glance_ids_of(0).await);
+    s.stop().await;
+}

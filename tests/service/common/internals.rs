@@ -287,6 +287,8 @@ pub struct EngineOptions {
     pub stage_batch: Option<usize>,
     /// Links per staging batch (the engine's default when `None`).
     pub stage_links_batch: Option<usize>,
+    /// How long a claim on a tenant lives unrenewed (the engine's default when `None`).
+    pub lease_ttl: Option<Duration>,
 }
 
 impl EngineOptions {
@@ -297,6 +299,7 @@ impl EngineOptions {
             real_openstack: false,
             stage_batch: None,
             stage_links_batch: None,
+            lease_ttl: None,
         }
     }
 
@@ -311,6 +314,11 @@ impl EngineOptions {
 
     pub fn stage_batch(mut self, n: usize) -> Self {
         self.stage_batch = Some(n);
+        self
+    }
+
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = Some(ttl);
         self
     }
 
@@ -347,6 +355,9 @@ impl EngineOptions {
         }
         if let Some(n) = self.stage_links_batch {
             s.stage_links_batch = n;
+        }
+        if let Some(ttl) = self.lease_ttl {
+            s.lease_ttl = ttl;
         }
         s
     }
@@ -761,6 +772,41 @@ impl TestApp {
             }
         };
         StoredCredentials { sealed, opened }
+    }
+
+    /// What a process that died mid-sync leaves: its claim on the tenant (live for
+    /// `expires_in` more) and its run, still `running`.
+    pub async fn leave_dead_claim(&self, tenant: &Tenant, holder: &str, expires_in: Duration) {
+        let id = self.tenant_id(uuid(&tenant.uuid)).await;
+        let now = Utc::now();
+        tenants::Entity::update_many()
+            .col_expr(tenants::Column::SyncLeaseHolder, Expr::val(holder))
+            .col_expr(
+                tenants::Column::SyncLeaseExpiresAt,
+                Expr::val(now + chrono::Duration::from_std(expires_in).unwrap()),
+            )
+            .filter(tenants::Column::Id.eq(id))
+            .exec(self.db())
+            .await
+            .unwrap();
+        sync_runs::ActiveModel {
+            uuid: Set(Uuid::new_v4()),
+            tenant_id: Set(id),
+            started_at: Set(now),
+            finished_at: Set(None),
+            outcome: Set(cloudcensus::catalog::RunOutcome::Running),
+            images_seen: Set(0),
+            images_added: Set(0),
+            images_updated: Set(0),
+            images_removed: Set(0),
+            instances_seen: Set(0),
+            error_message: Set(String::new()),
+            holder: Set(Some(holder.to_string())),
+            ..Default::default()
+        }
+        .insert(self.db())
+        .await
+        .unwrap();
     }
 
     /// How many sync runs the tenant has.

@@ -134,3 +134,57 @@ async fn shutdown_aborts_a_running_sync_without_applying_it() {
     assert_eq!(t.state, "OK", "an abort is not the tenant's fault");
     s.stop().await;
 }
+
+/// A claim whose holder stopped renewing it (the process died) holds only until it expires:
+/// until then a pull is 409; then the next pull takes the tenant over, and the dead run is
+/// closed as `interrupted`.
+#[tokio::test]
+async fn a_dead_holders_claim_is_taken_over_once_it_expires() {
+    let s = pulling().await;
+    let t = &s.tenants[0];
+    s.app
+        .leave_dead_claim(t, "a-dead-process", Duration::from_millis(800))
+        .await;
+    let r = s.app.pull(&t.uuid).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let r = s.app.pull(&t.uuid).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let runs = wait_for_runs(&s.app, t, 2).await;
+    let outcomes: Vec<&str> = runs.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["success", "interrupted"]);
+    assert!(runs[1].finished_at.is_some());
+    assert!(
+        runs[1].error_message.contains("stopped"),
+        "{}",
+        runs[1].error_message
+    );
+    assert_eq!(s.app.tenant_now(t).await.state, "OK");
+    s.stop().await;
+}
+
+/// A sync that runs longer than the claim's life renews it (a heartbeat every third of it):
+/// the tenant stays claimed, so a pull meanwhile is 409, and the sync ends normally.
+#[tokio::test]
+async fn a_running_sync_keeps_its_claim_alive() {
+    let s = SimApp::generated(1, 30, 2)
+        .engine(EngineOptions::fast().lease_ttl(Duration::from_millis(300)))
+        .serving_pulls()
+        .start()
+        .await;
+    let t = &s.tenants[0];
+    s.sim.inject(
+        Target::GlanceImages,
+        Fault::new(FaultKind::Delay(Duration::from_millis(1500))).times(1),
+    );
+    assert_eq!(s.app.pull(&t.uuid).await.status, StatusCode::ACCEPTED);
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let again = s.app.pull(&t.uuid).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    }
+    let runs = wait_for_runs(&s.app, t, 1).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].outcome, "success", "{runs:?}");
+    s.stop().await;
+}
