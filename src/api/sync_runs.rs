@@ -28,7 +28,8 @@ pub struct SyncRun {
     pub tenant_uuid: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    /// `running`, `success`, `failed` or `aborted`.
+    /// `running`, `success`, `failed`, `aborted` (by shutdown) or `interrupted` (its process died
+    /// or lost the tenant's lease).
     pub outcome: String,
     pub images_seen: i64,
     /// Images newly visible to the tenant.
