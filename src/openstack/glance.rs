@@ -110,10 +110,10 @@ impl<'de> Deserialize<'de> for IgnoreUnlessString {
                 f.write_str("any JSON value")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(IgnoreUnlessString(Some(v.to_string())))
+                Ok(IgnoreUnlessString(Some(super::storable(v.to_string()))))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(IgnoreUnlessString(Some(v)))
+                Ok(IgnoreUnlessString(Some(super::storable(v))))
             }
             fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
                 Ok(IgnoreUnlessString(None))
@@ -191,7 +191,7 @@ impl<'de> Deserialize<'de> for GlanceImage {
                         }
                         _ => {
                             if let Some(value) = map.next_value::<IgnoreUnlessString>()?.0 {
-                                properties.insert(key, value);
+                                properties.insert(super::storable(key), value);
                             }
                         }
                     }

@@ -33,30 +33,30 @@ impl NovaServer {
             .and_then(Value::as_str)
             .ok_or_else(|| malformed("a server has no id"))?
             .to_string();
+        let text = |key: &str| {
+            super::storable(
+                v.get(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        };
         let image_id = v
             .get("image")
             .and_then(|i| i.get("id"))
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .map(String::from);
+            .map(|s| super::storable(s.to_string()));
         Ok(Self {
-            name: v
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            status: v
-                .get("status")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
+            name: text("name"),
+            status: text("status"),
             created: v
                 .get("created")
                 .and_then(Value::as_str)
                 .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
                 .map(|t| t.with_timezone(&Utc)),
             image_id,
-            id,
+            id: super::storable(id),
         })
     }
 }

@@ -222,3 +222,55 @@ async fn an_image_renamed_upstream_is_listed_under_its_new_name() {
     assert_eq!(r.items::<Image>()[0].backend_id, changes.renamed);
     s.stop().await;
 }
+
+/// Upstream text is untrusted: an image named with a NUL character (which PostgreSQL cannot
+/// store), NUL in a property's key and value, a server named with one, a 10,000-character
+/// name, right-to-left text and emoji. Every tenant still syncs, on both databases; NUL is
+/// dropped, everything else kept as sent.
+#[tokio::test]
+async fn hostile_upstream_strings_never_stop_a_cloud() {
+    let s = SimApp::generated(2, 20, 2).start().await;
+    let long = "x".repeat(10_000);
+    let (evil, props, server) = s.sim.with_world(|w| {
+        let owner = w.projects[0].id.clone();
+        let mut imgs = w.images.iter_mut().filter(|i| i.owner == owner);
+        let evil = imgs.next().unwrap();
+        evil.name = Some("evil\u{0}name".into());
+        let evil_id = evil.id.clone();
+        let props = imgs.next().unwrap();
+        props.properties.insert(
+            "key\u{0}x".into(),
+            "value\u{0}y \u{202e}rtl\u{202c} שלום 🐧".into(),
+        );
+        let props_id = props.id.clone();
+        imgs.next().unwrap().name = Some(long.clone());
+        let server = w
+            .servers
+            .iter_mut()
+            .find(|v| v.project_id == owner)
+            .unwrap();
+        server.name = "vm\u{0}1".into();
+        (evil_id, props_id, server.id.clone())
+    });
+    s.sweep_ok().await;
+    s.assert_catalogs_match_glance("hostile strings").await;
+    let evil_row = s.app.image_row(&evil).await.expect("stored");
+    assert_eq!(evil_row.name, "evilname");
+    let props_row = s.app.image_row(&props).await.expect("stored");
+    assert_eq!(
+        props_row.properties["keyx"],
+        "valuey \u{202e}rtl\u{202c} שלום 🐧"
+    );
+    let names = s
+        .app
+        .get("/api/openstack-images/?show_duplicate_names=true&page_size=300")
+        .await
+        .names();
+    assert!(names.contains(&long) && names.contains(&"evilname".to_string()));
+    let (_, _, instances) = s.app.count_rows().await;
+    assert!(
+        instances >= 4,
+        "the servers are stored, {server} too: {instances}"
+    );
+    s.stop().await;
+}
