@@ -291,6 +291,7 @@ async fn main() {
         catalog,
         public_url: base.clone(),
         sync: engine,
+        limits: Default::default(),
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(cloudcensus::server::run(bound, state, async {

@@ -426,6 +426,7 @@ async fn main() {
         catalog: catalog.clone(),
         public_url: base.clone(),
         sync: engine.clone(),
+        limits: Default::default(),
     });
     tokio::spawn(cloudcensus::server::run(
         bound,

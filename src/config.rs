@@ -51,6 +51,8 @@ pub struct Config {
     pub sync_concurrency: usize,
     /// Threads syncs run on, apart from the API's.
     pub sync_threads: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
     /// Total time allowed for one OpenStack request.
     pub http_timeout_secs: u64,
     /// Answer image lists from the in-memory listing index (on) or always with SQL (off).
@@ -89,6 +91,12 @@ impl Config {
                 get("CLOUDCENSUS_SYNC_THREADS"),
                 crate::sync::runtime::default_threads() as u64,
                 64,
+            )? as usize,
+            max_body_bytes: number(
+                "CLOUDCENSUS_MAX_BODY_BYTES",
+                get("CLOUDCENSUS_MAX_BODY_BYTES"),
+                crate::api::guard::DEFAULT_MAX_BODY_BYTES as u64,
+                1 << 30,
             )? as usize,
             http_timeout_secs: number(
                 "CLOUDCENSUS_HTTP_TIMEOUT",

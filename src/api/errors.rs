@@ -150,7 +150,7 @@ impl From<ApiError> for ErrorResponse {
     }
 }
 
-fn json_response(status: StatusCode, detail: &str) -> Response {
+pub(super) fn json_response(status: StatusCode, detail: &str) -> Response {
     let body = serde_json::json!({ "detail": detail });
     Response::builder()
         .status(status)

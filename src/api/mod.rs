@@ -5,6 +5,7 @@ pub mod auth;
 mod clouds;
 mod credentials;
 pub mod errors;
+pub mod guard;
 mod health;
 mod images;
 mod links;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub public_url: String,
     /// The sync engine that `pull/` hands work to.
     pub sync: Arc<SyncEngine>,
+    /// Request size limits.
+    pub limits: guard::Limits,
 }
 
 impl AppState {
@@ -155,6 +158,7 @@ fn without_trailing_slash(mut req: Request) -> Request {
 }
 
 pub fn app(state: Arc<AppState>) -> impl Endpoint {
+    let limits = state.limits;
     let service = openapi_service();
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
@@ -163,6 +167,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         .nest("/api/docs", docs)
         .nest("/", service.into_endpoint())
         .before(|req| async move { Ok(without_trailing_slash(req)) })
+        .around(move |next, req| guard::guard(next, req, limits))
         .data(state)
         .catch_all_error(errors::reshape_framework_error)
 }

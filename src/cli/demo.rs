@@ -119,6 +119,9 @@ pub async fn run(cfg: Config) -> Result<(), CliError> {
         catalog,
         public_url,
         sync: engine,
+        limits: crate::api::guard::Limits {
+            max_body_bytes: cfg.max_body_bytes,
+        },
     });
     let result = serve_with(bound, state).await;
     for sim in sims {

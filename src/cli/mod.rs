@@ -194,6 +194,9 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
         catalog,
         public_url,
         sync: engine.clone(),
+        limits: crate::api::guard::Limits {
+            max_body_bytes: cfg.max_body_bytes,
+        },
     });
     serve_with(bound, state).await
 }

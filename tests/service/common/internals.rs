@@ -165,6 +165,7 @@ async fn serve(catalog: Catalog, sync: Option<Engine>) -> (String, Running) {
         catalog,
         public_url: base.clone(),
         sync,
+        limits: Default::default(),
     });
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(async move {

@@ -1,6 +1,7 @@
 //! The HTTP API, one module per resource and one file per verb.
 mod errors;
 mod health;
+mod limits;
 mod offerings;
 mod openapi;
 mod openstack_images;
