@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::offerings::OfferingScope;
 use super::paging::{PageRequest, Paged};
-use super::{Catalog, CatalogError, CatalogResult, CloudId, Scope};
+use super::{Catalog, CatalogError, CatalogResult, CloudId, Scope, TenantId};
 
 /// A catalog image as stored.
 pub type Image = images::Model;
@@ -66,6 +66,9 @@ struct ResolvedFilter<'a> {
     scope: &'a Scope,
     /// `None` for an unknown offering uuid: nothing can match.
     offerings: Vec<Option<OfferingScope>>,
+    /// A scoped caller named a tenant, cloud or offering outside its scope: the answer is
+    /// the one an unknown uuid gets (nothing), so it learns nothing of what others see.
+    out_of_scope: bool,
 }
 
 pub struct Images<'a>(pub(super) &'a Catalog);
@@ -80,7 +83,14 @@ impl Images<'_> {
     ) -> CatalogResult<Paged<ListedImage>> {
         let db = self.0.db();
         let resolved = self.resolve(scope, filter).await?;
-        if let Some(snapshot) = self.0.index.current(db).await? {
+        let snapshot = self.0.index.current(db).await?;
+        if resolved.out_of_scope {
+            return Ok(Paged {
+                items: Vec::new(),
+                page: page.resolve(0)?,
+            });
+        }
+        if let Some(snapshot) = snapshot {
             let matching = snapshot.matching(filter, scope, &resolved.offerings);
             let (page, hits) = page.slice(&matching)?;
             // The index holds what a list shows: the page needs no database read.
@@ -114,7 +124,11 @@ impl Images<'_> {
     pub async fn count(&self, scope: &Scope, filter: &ImageFilter) -> CatalogResult<u64> {
         let db = self.0.db();
         let resolved = self.resolve(scope, filter).await?;
-        if let Some(snapshot) = self.0.index.current(db).await? {
+        let snapshot = self.0.index.current(db).await?;
+        if resolved.out_of_scope {
+            return Ok(0);
+        }
+        if let Some(snapshot) = snapshot {
             return Ok(snapshot.matching(filter, scope, &resolved.offerings).len() as u64);
         }
         Ok(images::Entity::find()
@@ -150,11 +164,59 @@ impl Images<'_> {
         for uuid in &filter.offerings {
             scopes.push(self.0.offerings().scope_of(*uuid).await?);
         }
+        let out_of_scope = match scope {
+            Scope::All => false,
+            Scope::Tenants(ids) => self.outside(ids, filter, &scopes).await?,
+        };
         Ok(ResolvedFilter {
             filter,
             scope,
             offerings: scopes,
+            out_of_scope,
         })
+    }
+
+    /// Whether the filter names a known tenant, cloud or offering that a caller who sees only
+    /// the tenants `ids` must not learn about: another tenant, or a cloud none of its tenants
+    /// is in.
+    async fn outside(
+        &self,
+        ids: &[TenantId],
+        filter: &ImageFilter,
+        offerings: &[Option<OfferingScope>],
+    ) -> CatalogResult<bool> {
+        if filter.tenants.is_empty() && filter.clouds.is_empty() && offerings.is_empty() {
+            return Ok(false);
+        }
+        let db = self.0.db();
+        let named: Vec<TenantId> = tenants::Entity::find()
+            .select_only()
+            .column(tenants::Column::Id)
+            .filter(tenants::Column::Uuid.is_in(filter.tenants.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let own_clouds: Vec<CloudId> = tenants::Entity::find()
+            .select_only()
+            .column(tenants::Column::CloudId)
+            .filter(tenants::Column::Id.is_in(ids.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let clouds: Vec<CloudId> = service_settings::Entity::find()
+            .select_only()
+            .column(service_settings::Column::Id)
+            .filter(service_settings::Column::Uuid.is_in(filter.clouds.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let foreign_offering = offerings.iter().flatten().any(|o| match o {
+            OfferingScope::Tenant(id) => !ids.contains(id),
+            OfferingScope::Cloud { id, .. } => !own_clouds.contains(id),
+        });
+        Ok(named.iter().any(|t| !ids.contains(t))
+            || clouds.iter().any(|c| !own_clouds.contains(c))
+            || foreign_offering)
     }
 }
 

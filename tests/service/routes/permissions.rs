@@ -68,3 +68,61 @@ async fn a_scoped_token_may_not_write_or_manage() {
     }
     app.stop().await;
 }
+
+/// A scoped token that names a tenant, cloud or offering outside its scope gets exactly what an
+/// unknown uuid gets: it must not learn that the tenant exists or what it shares with it.
+/// (t1 and t2 share "Ubuntu 22.04"; t1's token once got it for `?tenant_uuid=<t2>`.)
+#[tokio::test]
+async fn out_of_scope_filters_answer_like_unknown_uuids() {
+    let app = super::openstack_images::three_clouds().await;
+    let (t1, t2, t3) = (app.tenant("t1"), app.tenant("t2"), app.tenant("t3"));
+    let t1_only = app.scoped_token("t1-only", &[t1]).await;
+    let offering_t2 = app.create_offering(&t2.url).await;
+    let offering_b = app.create_offering(&app.cloud("cloud-b").url).await;
+    let offering_t1 = app.create_offering(&t1.url).await;
+    let unknown = uuid::Uuid::new_v4().simple().to_string();
+    let answer = |query: String| {
+        let (app, token) = (&app, t1_only.clone());
+        async move {
+            let r = app
+                .get_as(&token, &format!("/api/openstack-images/?{query}"))
+                .await;
+            (r.status, r.header("x-result-count"), r.text)
+        }
+    };
+    let nothing = answer(format!("tenant_uuid={unknown}")).await;
+    assert_eq!(nothing.1.as_deref(), Some("0"));
+    for query in [
+        format!("tenant_uuid={}", t2.uuid),
+        format!("tenant={}", t2.url),
+        format!("tenant_uuid={}", t3.uuid),
+        format!("settings_uuid={}", app.cloud("cloud-b").uuid),
+        format!("offering_uuid={offering_t2}"),
+        format!("offering_uuid={offering_b}"),
+        format!("tenant_uuid={}&tenant_uuid={}", t1.uuid, t2.uuid),
+    ] {
+        assert_eq!(answer(query.clone()).await, nothing, "{query}");
+        let head = app
+            .head_as(&t1_only, &format!("/api/openstack-images/?{query}"))
+            .await;
+        assert_eq!(
+            head.header("x-result-count").as_deref(),
+            Some("0"),
+            "{query}"
+        );
+    }
+    // In scope, the same filters still work.
+    for query in [
+        format!("tenant_uuid={}", t1.uuid),
+        format!("settings_uuid={}", app.cloud("cloud-a").uuid),
+        format!("offering_uuid={offering_t1}"),
+    ] {
+        let (status, count, _) = answer(query.clone()).await;
+        assert_eq!(
+            (status, count.as_deref()),
+            (StatusCode::OK, Some("3")),
+            "{query}"
+        );
+    }
+    app.stop().await;
+}
