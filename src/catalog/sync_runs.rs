@@ -168,6 +168,12 @@ impl SyncRuns<'_> {
     /// Drops every claim `holder` holds: a process starting under the id it had before a
     /// crash holds nothing yet.
     pub async fn release_leases_of(&self, holder: &str) -> CatalogResult<u64> {
+        self.clear_leases(Condition::all().add(tenants::Column::SyncLeaseHolder.eq(holder)))
+            .await
+    }
+
+    /// Clears the claims on the tenants `which` selects; returns how many.
+    async fn clear_leases(&self, which: Condition) -> CatalogResult<u64> {
         let res = tenants::Entity::update_many()
             .col_expr(
                 tenants::Column::SyncLeaseHolder,
@@ -177,7 +183,7 @@ impl SyncRuns<'_> {
                 tenants::Column::SyncLeaseExpiresAt,
                 Expr::val(Option::<DateTime<Utc>>::None),
             )
-            .filter(tenants::Column::SyncLeaseHolder.eq(holder))
+            .filter(which)
             .exec(self.0.writer())
             .await?;
         Ok(res.rows_affected)
@@ -239,19 +245,12 @@ impl SyncRuns<'_> {
     }
 
     pub async fn release_lease(&self, tenant_id: TenantId, holder: &str) -> CatalogResult<()> {
-        tenants::Entity::update_many()
-            .col_expr(
-                tenants::Column::SyncLeaseHolder,
-                Expr::val(Option::<String>::None),
-            )
-            .col_expr(
-                tenants::Column::SyncLeaseExpiresAt,
-                Expr::val(Option::<DateTime<Utc>>::None),
-            )
-            .filter(tenants::Column::Id.eq(tenant_id))
-            .filter(tenants::Column::SyncLeaseHolder.eq(holder))
-            .exec(self.0.writer())
-            .await?;
+        self.clear_leases(
+            Condition::all()
+                .add(tenants::Column::Id.eq(tenant_id))
+                .add(tenants::Column::SyncLeaseHolder.eq(holder)),
+        )
+        .await?;
         Ok(())
     }
 

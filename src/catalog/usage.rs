@@ -14,6 +14,13 @@ use super::{Catalog, CatalogResult, Scope};
 
 pub const RUNNING_STATUS: &str = "ACTIVE";
 
+/// SQL counting, in a group of instances, those running now (not deleted and `ACTIVE`).
+pub(super) fn running_count() -> Expr {
+    Expr::cust(format!(
+        "COALESCE(SUM(CASE WHEN deleted_at IS NULL AND status = '{RUNNING_STATUS}' THEN 1 ELSE 0 END), 0)"
+    ))
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct UsageFilter {
     /// Only clouds marked shared.
@@ -122,12 +129,7 @@ async fn stats_by_sql(
     let mut instances_query = instances::Entity::find()
         .select_only()
         .column(instances::Column::ImageName)
-        .expr_as(
-            Expr::cust(format!(
-                "COALESCE(SUM(CASE WHEN deleted_at IS NULL AND status = '{RUNNING_STATUS}' THEN 1 ELSE 0 END), 0)"
-            )),
-            "running",
-        )
+        .expr_as(running_count(), "running")
         .expr_as(Expr::cust("COUNT(*)"), "created")
         .filter(instances::Column::ImageName.is_in(names.iter().cloned()))
         .filter(cloud_condition(instances::Column::CloudId, filter))

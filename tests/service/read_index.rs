@@ -20,6 +20,17 @@ fn comparable(r: &Reply, base: &str) -> (StatusCode, Option<String>, String, Opt
     )
 }
 
+/// A GET of `path` from the server at `base` with `token`.
+async fn get_from(client: &reqwest::Client, base: &str, token: &str, path: &str) -> Reply {
+    let r = client
+        .get(format!("{base}{path}"))
+        .header("Authorization", format!("Token {token}"))
+        .send()
+        .await
+        .unwrap();
+    Reply::from_response(r).await
+}
+
 /// Three clouds (b shared), tenants a1-a3 of cloud-a and b1 of cloud-b, scoped tokens "one"
 /// (a1), "two" (a1, a2) and "across" (a2, b1); 240 random images (names that differ only in
 /// case or carry LIKE wildcards, equal and missing dates, rescue images, random tenant links)
@@ -189,14 +200,7 @@ async fn the_index_answers_every_list_query_as_sql_does() {
             for (who, token) in &callers {
                 let path = format!("{query}&{page}");
                 let got = srv.get_as(token, &path).await;
-                let want = srv
-                    .client
-                    .get(format!("{}{path}", twin.base))
-                    .header("Authorization", format!("Token {token}"))
-                    .send()
-                    .await
-                    .unwrap();
-                let want = Reply::from_response(want).await;
+                let want = get_from(&srv.client, &twin.base, token, &path).await;
                 assert_eq!(
                     comparable(&got, &srv.base),
                     comparable(&want, &twin.base),
@@ -230,14 +234,7 @@ async fn the_index_answers_every_list_query_as_sql_does() {
         for (who, token) in &callers {
             let path = format!("/api/openstack-images/{uuid}/");
             let got = srv.get_as(token, &path).await;
-            let want = srv
-                .client
-                .get(format!("{}{path}", twin.base))
-                .header("Authorization", format!("Token {token}"))
-                .send()
-                .await
-                .unwrap();
-            let want = Reply::from_response(want).await;
+            let want = get_from(&srv.client, &twin.base, token, &path).await;
             assert_eq!(
                 comparable(&got, &srv.base),
                 comparable(&want, &twin.base),
@@ -358,14 +355,7 @@ async fn a_rebuild_reads_only_the_clouds_that_changed() {
     ] {
         let path = format!("/api/openstack-images/?page_size=100&{query}");
         let got = srv.get(&path).await;
-        let want = srv
-            .client
-            .get(format!("{}{path}", twin.base))
-            .header("Authorization", format!("Token {}", srv.staff_token))
-            .send()
-            .await
-            .unwrap();
-        let want = Reply::from_response(want).await;
+        let want = get_from(&srv.client, &twin.base, &srv.staff_token, &path).await;
         assert_eq!(got.uuids(), want.uuids(), "{query}");
     }
     assert_eq!(srv.index_served(), served + 3);
@@ -456,13 +446,8 @@ async fn answers_during_a_running_sync_are_whole_snapshots() {
         async move {
             let mut out: Vec<Answer> = Vec::new();
             for path in paths.iter() {
-                let r = client
-                    .get(format!("{twin_base}{path}"))
-                    .header("Authorization", format!("Token {token}"))
-                    .send()
-                    .await
-                    .unwrap();
-                out.push(comparable(&Reply::from_response(r).await, &twin_base));
+                let r = get_from(&client, &twin_base, &token, path).await;
+                out.push(comparable(&r, &twin_base));
             }
             out
         }
@@ -481,13 +466,8 @@ async fn answers_during_a_running_sync_are_whole_snapshots() {
             let mut seen: Vec<Vec<Answer>> = vec![Vec::new(); paths.len()];
             while !done.load(Ordering::Acquire) {
                 for (i, path) in paths.iter().enumerate() {
-                    let r = client
-                        .get(format!("{base}{path}"))
-                        .header("Authorization", format!("Token {token}"))
-                        .send()
-                        .await
-                        .unwrap();
-                    seen[i].push(comparable(&Reply::from_response(r).await, &base));
+                    let r = get_from(&client, &base, &token, path).await;
+                    seen[i].push(comparable(&r, &base));
                 }
             }
             seen

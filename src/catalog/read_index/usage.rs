@@ -8,7 +8,7 @@ use entity::instances;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
-use super::super::usage::RUNNING_STATUS;
+use super::super::usage::running_count;
 use crate::catalog::{CloudId, TenantId};
 
 /// Instances running an image now, and ever created from it.
@@ -38,9 +38,7 @@ impl CloudUsage {
         cloud: CloudId,
         version: i64,
     ) -> Result<Self, DbErr> {
-        let running = Expr::cust(format!(
-            "COALESCE(SUM(CASE WHEN deleted_at IS NULL AND status = '{RUNNING_STATUS}' THEN 1 ELSE 0 END), 0)"
-        ));
+        let running = running_count();
         let rows: Vec<(String, TenantId, i64, i64)> = instances::Entity::find()
             .select_only()
             .column(instances::Column::ImageName)

@@ -779,35 +779,14 @@ impl TestApp {
     /// `expires_in` more) and its run, still `running`.
     pub async fn leave_dead_claim(&self, tenant: &Tenant, holder: &str, expires_in: Duration) {
         let id = self.tenant_id(uuid(&tenant.uuid)).await;
-        let now = Utc::now();
-        tenants::Entity::update_many()
-            .col_expr(tenants::Column::SyncLeaseHolder, Expr::val(holder))
-            .col_expr(
-                tenants::Column::SyncLeaseExpiresAt,
-                Expr::val(now + chrono::Duration::from_std(expires_in).unwrap()),
-            )
-            .filter(tenants::Column::Id.eq(id))
-            .exec(self.db())
-            .await
-            .unwrap();
-        sync_runs::ActiveModel {
-            uuid: Set(Uuid::new_v4()),
-            tenant_id: Set(id),
-            started_at: Set(now),
-            finished_at: Set(None),
-            outcome: Set(cloudcensus::catalog::RunOutcome::Running),
-            images_seen: Set(0),
-            images_added: Set(0),
-            images_updated: Set(0),
-            images_removed: Set(0),
-            instances_seen: Set(0),
-            error_message: Set(String::new()),
-            holder: Set(Some(holder.to_string())),
-            ..Default::default()
-        }
-        .insert(self.db())
-        .await
-        .unwrap();
+        let runs = self.server.catalog.sync_runs();
+        let ttl = chrono::Duration::from_std(expires_in).unwrap();
+        assert!(
+            runs.acquire_lease(id, holder, Utc::now(), ttl, None)
+                .await
+                .unwrap()
+        );
+        runs.start(id, holder, Utc::now()).await.unwrap();
     }
 
     /// How many sync runs the tenant has.
