@@ -8,13 +8,13 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
+use super::Created;
 use super::auth::{Caller, Staff};
 use super::credentials::{AppCredentialFields, CredentialFields};
-use super::errors::{ApiError, Detail, ErrorResponse};
+use super::errors::{ApiError, ErrorResponse, PullResponse};
 use super::params::{PAGE_PARAMS, ParamDoc, Params, Path, QueryDocs, QueryParams};
 use super::query::RawQuery;
-use super::tenants::Accepted;
-use super::validate::{BLANK, REQUIRED, Validator};
+use super::validate::{BLANK, NAME_MAX, REQUIRED, TEXT_MAX, Validator};
 use super::{ApiTags, AppState, Paginated};
 use crate::catalog::clouds::{CLOUD_TYPE, Cloud, CloudChanges, NewCloud};
 use crate::catalog::paging::PageRequest;
@@ -36,9 +36,13 @@ pub struct SettingsOptions {
 
 #[derive(Object, Default)]
 pub struct SettingsOptionsRequest {
+    #[oai(nullable)]
     pub auth_url: Option<String>,
+    #[oai(nullable)]
     pub region: Option<String>,
+    #[oai(nullable)]
     pub interface: Option<String>,
+    #[oai(nullable)]
     pub domain: Option<String>,
 }
 
@@ -62,28 +66,31 @@ pub struct ServiceSettings {
 #[derive(Object, Default)]
 #[oai(rename = "ServiceSettingsRequest")]
 pub struct ServiceSettingsRequest {
+    #[oai(nullable)]
     pub name: Option<String>,
-    #[oai(rename = "type")]
+    #[oai(rename = "type", nullable)]
     pub kind: Option<String>,
+    #[oai(nullable)]
     pub shared: Option<bool>,
+    #[oai(nullable)]
     pub options: Option<SettingsOptionsRequest>,
-    #[oai(write_only)]
+    #[oai(write_only, nullable)]
     pub username: Option<String>,
-    #[oai(write_only)]
+    #[oai(write_only, nullable)]
     pub password: Option<String>,
-    #[oai(write_only)]
+    #[oai(write_only, nullable)]
     pub project_name: Option<String>,
-    #[oai(write_only)]
+    #[oai(write_only, nullable)]
     pub project_id: Option<String>,
-    #[oai(write_only)]
+    #[oai(write_only, nullable)]
     pub application_credential_id: Option<String>,
     /// With `application_credential_user`, instead of the id.
-    #[oai(write_only)]
+    #[oai(write_only, nullable)]
     pub application_credential_name: Option<String>,
     /// The name of the user owning the named application credential (in the cloud's domain).
-    #[oai(write_only)]
+    #[oai(write_only, nullable)]
     pub application_credential_user: Option<String>,
-    #[oai(write_only)]
+    #[oai(write_only, nullable)]
     pub application_credential_secret: Option<String>,
 }
 
@@ -112,6 +119,12 @@ impl ServiceSettingsRequest {
         }
         let options = self.options.as_ref();
         let auth_url = options.and_then(|o| o.auth_url.clone());
+        v.at_most("name", self.name.as_deref(), NAME_MAX);
+        v.at_most("auth_url", auth_url.as_deref(), TEXT_MAX);
+        if let Some(o) = options {
+            v.at_most("region", o.region.as_deref(), NAME_MAX);
+            v.at_most("domain", o.domain.as_deref(), NAME_MAX);
+        }
         if full {
             v.require("auth_url", &auth_url);
         }
@@ -183,14 +196,6 @@ fn new_cloud(c: CloudChanges) -> Result<NewCloud, ApiError> {
 }
 
 #[derive(ApiResponse)]
-pub enum SettingsResponse {
-    #[oai(status = 200)]
-    Ok(Json<ServiceSettings>),
-    #[oai(status = 201)]
-    Created(Json<ServiceSettings>),
-}
-
-#[derive(ApiResponse)]
 pub enum Deleted {
     #[oai(status = 204)]
     NoContent,
@@ -243,13 +248,13 @@ async fn update(
     uuid: Uuid,
     body: ServiceSettingsRequest,
     full: bool,
-) -> Result<SettingsResponse, ErrorResponse> {
+) -> Result<Json<ServiceSettings>, ErrorResponse> {
     let clouds = state.catalog.clouds();
     // An unknown cloud is 404 whatever the body says.
     clouds.find(uuid).await?.ok_or(ApiError::NotFound)?;
     let changes = body.check(full, false)?;
     let cloud = clouds.update(uuid, changes).await?;
-    Ok(SettingsResponse::Ok(Json(shape(state, cloud))))
+    Ok(Json(shape(state, cloud)))
 }
 
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::ServiceSettings")]
@@ -285,10 +290,10 @@ impl CloudsApi {
         state: Data<&Arc<AppState>>,
         _staff: Staff,
         body: Json<ServiceSettingsRequest>,
-    ) -> Result<SettingsResponse, ErrorResponse> {
+    ) -> Result<Created<ServiceSettings>, ErrorResponse> {
         let new = new_cloud(body.0.check(true, true)?)?;
         let cloud = state.catalog.clouds().create(new).await?;
-        Ok(SettingsResponse::Created(Json(shape(&state, cloud))))
+        Ok(Created::Created(Json(shape(&state, cloud))))
     }
 
     #[oai(
@@ -301,9 +306,9 @@ impl CloudsApi {
         state: Data<&Arc<AppState>>,
         caller: Caller,
         uuid: Path<Uuid>,
-    ) -> Result<SettingsResponse, ErrorResponse> {
+    ) -> Result<Json<ServiceSettings>, ErrorResponse> {
         let cloud = state.catalog.clouds().get(&caller.scope(), uuid.0).await?;
-        Ok(SettingsResponse::Ok(Json(shape(&state, cloud))))
+        Ok(Json(shape(&state, cloud)))
     }
 
     /// Replace a cloud's fields (staff). Credentials change only when given.
@@ -318,7 +323,7 @@ impl CloudsApi {
         _staff: Staff,
         uuid: Path<Uuid>,
         body: Json<ServiceSettingsRequest>,
-    ) -> Result<SettingsResponse, ErrorResponse> {
+    ) -> Result<Json<ServiceSettings>, ErrorResponse> {
         update(&state, uuid.0, body.0, true).await
     }
 
@@ -334,7 +339,7 @@ impl CloudsApi {
         _staff: Staff,
         uuid: Path<Uuid>,
         body: Json<ServiceSettingsRequest>,
-    ) -> Result<SettingsResponse, ErrorResponse> {
+    ) -> Result<Json<ServiceSettings>, ErrorResponse> {
         update(&state, uuid.0, body.0, false).await
     }
 
@@ -349,11 +354,8 @@ impl CloudsApi {
         state: Data<&Arc<AppState>>,
         _staff: Staff,
         uuid: Path<Uuid>,
-    ) -> Result<Accepted, ErrorResponse> {
-        state.sync.pull_cloud(uuid.0).await?;
-        Ok(Accepted::Accepted(Detail::json(
-            "Pull operation was successfully scheduled.",
-        )))
+    ) -> Result<PullResponse, ErrorResponse> {
+        PullResponse::of(state.sync.pull_cloud(uuid.0).await)
     }
 
     /// Remove a cloud with its tenants, images and instances (staff).

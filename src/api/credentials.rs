@@ -1,7 +1,7 @@
 //! The write-only credential fields of create requests, checked and turned into stored
 //! credentials. Clouds and tenants name their user and password fields differently
 //! (`username` / `user_username`); the application credential fields are named alike.
-use super::validate::{REQUIRED, Validator};
+use super::validate::{NAME_MAX, REQUIRED, TEXT_MAX, Validator};
 use crate::catalog::credentials::Credentials;
 
 const APP_ID: &str = "application_credential_id";
@@ -46,8 +46,26 @@ impl CredentialFields<'_> {
             && self.project_id.is_none()
     }
 
+    /// Reports fields longer than Keystone accepts (names and ids 255, secrets 4096).
+    fn check_lengths(&self, v: &mut Validator) {
+        let app = &self.app;
+        for (field, value, max) in [
+            (self.username.0, &self.username.1, NAME_MAX),
+            (self.password.0, &self.password.1, TEXT_MAX),
+            ("project_name", &self.project_name, NAME_MAX),
+            ("project_id", &self.project_id, NAME_MAX),
+            (APP_ID, &app.id, NAME_MAX),
+            (APP_NAME, &app.name, NAME_MAX),
+            (APP_USER, &app.user, NAME_MAX),
+            (APP_SECRET, &app.secret, TEXT_MAX),
+        ] {
+            v.at_most(field, value.as_deref(), max);
+        }
+    }
+
     /// One complete kind of credentials, or field errors naming what is missing or mixed.
     pub fn into_credentials(self, v: &mut Validator) -> Option<Credentials> {
+        self.check_lengths(v);
         let (user_field, password_field) = (self.username.0, self.password.0);
         let uses_password = non_empty(self.username.1.clone()).is_some()
             || non_empty(self.password.1.clone()).is_some();

@@ -1,12 +1,13 @@
 //! The one place where errors become HTTP responses. Every error body is JSON: either
 //! `{"detail": "..."}` or DRF-style `{"field": ["message"]}`. The catalog's and the sync
-//! engine's errors are mapped here, and nowhere else.
+//! engine's errors are mapped here, and nowhere else; so are the answers the guard, the
+//! framework and the connection give before a handler runs ([`BeforeHandler`]).
 use std::collections::BTreeMap;
 
-use poem::Response;
 use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object};
+use poem_openapi::{ApiResponse, Object, Union};
 
 use super::validate::FieldErrors;
 use crate::catalog::CatalogError;
@@ -30,8 +31,6 @@ pub enum ApiError {
     NotFound,
     #[error("invalid page")]
     InvalidPage,
-    #[error("{0}")]
-    Conflict(String),
     /// A fault of the service (database, stored credentials), never the client's.
     #[error(transparent)]
     Internal(CatalogError),
@@ -44,13 +43,16 @@ impl ApiError {
 }
 
 impl From<CatalogError> for ApiError {
-    /// A handler that expects `Conflict` or `Invalid` from a call maps them to field errors
-    /// itself; what reaches this is a conflict with the current state.
+    /// A handler that expects `Conflict` or `Invalid` from a call maps them to errors of the
+    /// field concerned itself; what reaches this is reported as DRF reports a failed
+    /// uniqueness check: 400 under `non_field_errors`.
     fn from(err: CatalogError) -> Self {
         match err {
             CatalogError::NotFound => Self::NotFound,
             CatalogError::PageOutOfRange => Self::InvalidPage,
-            CatalogError::Conflict(reason) => Self::Conflict(capitalized_sentence(&reason)),
+            CatalogError::Conflict(reason) => {
+                Self::field("non_field_errors", capitalized_sentence(&reason))
+            }
             CatalogError::Invalid(reason) => Self::field("non_field_errors", reason),
             e @ (CatalogError::Database(_) | CatalogError::Crypto(_)) => Self::Internal(e),
         }
@@ -60,18 +62,6 @@ impl From<CatalogError> for ApiError {
 impl From<InvalidPage> for ApiError {
     fn from(_: InvalidPage) -> Self {
         Self::InvalidPage
-    }
-}
-
-impl From<PullError> for ApiError {
-    fn from(e: PullError) -> Self {
-        match e {
-            PullError::NotFound => Self::NotFound,
-            PullError::AlreadySyncing => {
-                Self::Conflict("A sync of this tenant is already in progress.".into())
-            }
-            PullError::Catalog(e) => e.into(),
-        }
     }
 }
 
@@ -109,11 +99,20 @@ pub const NOT_FOUND: &str = "Not found.";
 pub const INVALID_PAGE: &str = "Invalid page.";
 pub const AUTH_SCHEME: &str = "Token";
 
+/// A 400's body: DRF's field errors, or a `detail` when the request could not be read at all
+/// (malformed JSON, an unparsable request line).
+#[derive(Union, Debug)]
+#[oai(one_of)]
+pub enum BadRequestBody {
+    Fields(BTreeMap<String, Vec<String>>),
+    Malformed(Detail),
+}
+
 #[derive(ApiResponse, Debug)]
 pub enum ErrorResponse {
-    /// Invalid input: field name → messages (or `detail` for a malformed request).
+    /// Invalid input: field name → messages, or `detail` for a malformed request.
     #[oai(status = 400)]
-    BadRequest(Json<BTreeMap<String, Vec<String>>>),
+    BadRequest(Json<BadRequestBody>),
     /// Missing, invalid or expired token.
     #[oai(status = 401)]
     Unauthorized(Json<Detail>, #[oai(header = "WWW-Authenticate")] String),
@@ -123,9 +122,6 @@ pub enum ErrorResponse {
     /// No such object, or not visible to this token; or a page past the end.
     #[oai(status = 404)]
     NotFound(Json<Detail>),
-    /// The request conflicts with the current state.
-    #[oai(status = 409)]
-    Conflict(Json<Detail>),
     #[oai(status = 500)]
     Internal(Json<Detail>),
 }
@@ -134,19 +130,49 @@ impl From<ApiError> for ErrorResponse {
     fn from(err: ApiError) -> Self {
         let unauthorized = |msg: &str| Self::Unauthorized(Detail::json(msg), AUTH_SCHEME.into());
         match err {
-            ApiError::Validation(fields) => Self::BadRequest(Json(fields)),
+            ApiError::Validation(fields) => Self::BadRequest(Json(BadRequestBody::Fields(fields))),
             ApiError::NotAuthenticated => unauthorized(NOT_AUTHENTICATED),
             ApiError::InvalidToken => unauthorized(INVALID_TOKEN),
             ApiError::TokenExpired => unauthorized(TOKEN_EXPIRED),
             ApiError::Forbidden => Self::Forbidden(Detail::json(FORBIDDEN)),
             ApiError::NotFound => Self::NotFound(Detail::json(NOT_FOUND)),
             ApiError::InvalidPage => Self::NotFound(Detail::json(INVALID_PAGE)),
-            ApiError::Conflict(msg) => Self::Conflict(Detail::json(msg)),
             ApiError::Internal(e) => {
                 tracing::error!(error = %e, "internal error");
                 Self::Internal(Detail::json("Internal server error."))
             }
         }
+    }
+}
+
+/// The answers given before a handler runs: by the guard (NUL characters, body size), by the
+/// framework (a body that is not JSON) and by the connection (a request line or header block
+/// that cannot be parsed or is too large). `spec::BeforeHandlers` declares them on the
+/// operations that can get them.
+#[derive(ApiResponse, Debug)]
+pub enum BeforeHandler {
+    /// A NUL character in the query (field errors), or a request that could not be parsed.
+    #[oai(status = 400)]
+    BadRequest(Json<BadRequestBody>),
+    /// The request body is larger than the configured limit.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<Detail>),
+    /// The request target is too long.
+    #[oai(status = 414)]
+    UriTooLong(Json<Detail>),
+    /// The body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<Detail>),
+    /// The header fields are too large or too many.
+    #[oai(status = 431)]
+    HeadersTooLarge(Json<Detail>),
+}
+
+impl BeforeHandler {
+    pub fn malformed(detail: impl Into<String>) -> Self {
+        Self::BadRequest(Json(BadRequestBody::Malformed(Detail {
+            detail: detail.into(),
+        })))
     }
 }
 
@@ -165,6 +191,18 @@ pub async fn reshape_framework_error(err: poem::Error) -> Response {
         return err.into_response();
     }
     let status = err.status();
+    match status {
+        StatusCode::BAD_REQUEST => {
+            return BeforeHandler::malformed(format!("Malformed request: {err}")).into_response();
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            return BeforeHandler::UnsupportedMediaType(Detail::json(format!(
+                "Unsupported media type: {err}"
+            )))
+            .into_response();
+        }
+        _ => {}
+    }
     let detail = match status {
         StatusCode::NOT_FOUND => NOT_FOUND.to_string(),
         StatusCode::METHOD_NOT_ALLOWED => "Method not allowed.".to_string(),
@@ -197,8 +235,27 @@ impl From<InvalidPage> for ErrorResponse {
     }
 }
 
-impl From<PullError> for ErrorResponse {
-    fn from(err: PullError) -> Self {
-        ApiError::from(err).into()
+/// The answer to a pull: accepted, or 409 while a sync of the tenant is already running.
+#[derive(ApiResponse)]
+pub enum PullResponse {
+    #[oai(status = 202)]
+    Accepted(Json<Detail>),
+    /// A sync of the tenant is already running (on this or another replica).
+    #[oai(status = 409)]
+    Busy(Json<Detail>),
+}
+
+impl PullResponse {
+    pub fn of<T>(result: Result<T, PullError>) -> Result<Self, ErrorResponse> {
+        match result {
+            Ok(_) => Ok(Self::Accepted(Detail::json(
+                "Pull operation was successfully scheduled.",
+            ))),
+            Err(PullError::AlreadySyncing) => Ok(Self::Busy(Detail::json(
+                "A sync of this tenant is already in progress.",
+            ))),
+            Err(PullError::NotFound) => Err(ApiError::NotFound.into()),
+            Err(PullError::Catalog(e)) => Err(e.into()),
+        }
     }
 }

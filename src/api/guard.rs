@@ -1,12 +1,14 @@
-//! What every request must satisfy before a handler sees it: a bounded body, and no NUL
-//! character in the query or in a JSON body's strings (PostgreSQL text cannot hold one, and
-//! no name, URL or secret needs one). Errors are the API's usual JSON: 413 `{"detail"}`,
-//! 400 `{field: [message]}` naming the parameter or the body field.
-use poem::http::{Method, StatusCode};
+//! What every request must satisfy before a handler sees it: a bounded request target, header
+//! block and body, and no NUL character in the query or in a JSON body's strings (PostgreSQL
+//! text cannot hold one, and no name, URL or secret needs one). Errors are the API's usual
+//! JSON: 414, 431 and 413 `{"detail"}`, 400 `{field: [message]}` naming the parameter or the
+//! body field. (Requests beyond even the HTTP parser's own limits are answered by
+//! `server::parse_errors`, in the same shape.)
+use poem::http::Method;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use serde_json::Value;
 
-use super::errors::{ApiError, ErrorResponse, json_response};
+use super::errors::{ApiError, BeforeHandler, Detail, ErrorResponse};
 
 /// DRF's message for the same rule.
 pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
@@ -20,6 +22,13 @@ pub struct Limits {
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 
+/// Longest request target (path and query) accepted, in bytes: nginx's default, far beyond
+/// any query a client of this API needs.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Largest header block accepted (names and values), in bytes.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
@@ -28,24 +37,52 @@ impl Default for Limits {
     }
 }
 
+/// 414 or 431 when the request target or the header block is over its limit.
+fn head_too_large(req: &Request) -> Option<Response> {
+    let target = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target > MAX_URI_BYTES {
+        return Some(
+            BeforeHandler::UriTooLong(Detail::json(format!(
+                "The request target is longer than {MAX_URI_BYTES} bytes."
+            )))
+            .into_response(),
+        );
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers > MAX_HEADER_BYTES {
+        return Some(
+            BeforeHandler::HeadersTooLarge(Detail::json(format!(
+                "The request's header fields are larger than {MAX_HEADER_BYTES} bytes."
+            )))
+            .into_response(),
+        );
+    }
+    None
+}
+
 /// Checks the request (see the module's comment), then hands it on.
 pub async fn guard<E: Endpoint>(
     next: E,
     mut req: Request,
     limits: Limits,
 ) -> poem::Result<Response> {
+    if let Some(refused) = head_too_large(&req) {
+        return Ok(refused);
+    }
     if let Some(field) = req.uri().query().and_then(query_field_with_nul) {
         return Ok(ErrorResponse::from(ApiError::field(&field, NULL_CHARACTERS)).into_response());
     }
     if matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
         let too_large = || {
-            json_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!(
-                    "The request body is larger than {} bytes.",
-                    limits.max_body_bytes
-                ),
-            )
+            BeforeHandler::PayloadTooLarge(Detail::json(format!(
+                "The request body is larger than {} bytes.",
+                limits.max_body_bytes
+            )))
+            .into_response()
         };
         let declared = req
             .header("content-length")

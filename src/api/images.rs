@@ -35,6 +35,7 @@ pub struct OpenStackImage {
     pub min_ram: i64,
     pub settings: String,
     pub backend_id: String,
+    #[oai(nullable)]
     pub backend_created_at: Option<DateTime<Utc>>,
     pub hw_rescue_device: String,
     pub hw_rescue_bus: String,

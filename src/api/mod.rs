@@ -12,6 +12,7 @@ mod links;
 mod offerings;
 pub mod params;
 mod query;
+mod spec;
 mod sync_runs;
 mod tenants;
 mod tokens;
@@ -77,6 +78,13 @@ pub enum Paginated<T: ToJSON> {
     ),
 }
 
+/// A newly created object.
+#[derive(ApiResponse)]
+pub enum Created<T: ToJSON> {
+    #[oai(status = 201)]
+    Created(Json<T>),
+}
+
 /// The answer to HEAD on a list: the headers of GET, no body.
 #[derive(ApiResponse)]
 pub enum PageHeaders {
@@ -104,7 +112,7 @@ impl AppState {
     }
 }
 
-type Apis = (
+type Apis = spec::BeforeHandlers<(
     Documented<images::ImagesApi>,
     Documented<clouds::CloudsApi>,
     Documented<tenants::TenantsApi>,
@@ -112,11 +120,11 @@ type Apis = (
     tokens::TokensApi,
     Documented<sync_runs::SyncRunsApi>,
     health::HealthApi,
-);
+)>;
 
 fn openapi_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (
+        spec::BeforeHandlers((
             Documented(images::ImagesApi),
             Documented(clouds::CloudsApi),
             Documented(tenants::TenantsApi),
@@ -124,7 +132,7 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
             tokens::TokensApi,
             Documented(sync_runs::SyncRunsApi),
             health::HealthApi,
-        ),
+        )),
         "cloudcensus",
         env!("CARGO_PKG_VERSION"),
     )

@@ -5,15 +5,16 @@ use chrono::{DateTime, Utc};
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
+use super::Created;
 use super::auth::Staff;
 use super::clouds::Deleted;
 use super::errors::{ApiError, ErrorResponse};
 use super::params::{PAGE_PARAMS, ParamDoc, Params, Path, QueryDocs, QueryParams};
 use super::query::{RawQuery, collection_and_uuid};
-use super::validate::{BLANK, REQUIRED, Validator};
+use super::validate::{BLANK, NAME_MAX, REQUIRED, TEXT_MAX, Validator};
 use super::{ApiTags, AppState, Paginated};
 use crate::catalog::offerings::{OfferingView, ScopeRef};
 use crate::catalog::paging::PageRequest;
@@ -28,7 +29,9 @@ pub struct Offering {
     pub uuid: String,
     pub name: String,
     /// URL of the service settings or tenant this offering covers.
+    #[oai(nullable)]
     pub scope: Option<String>,
+    #[oai(nullable)]
     pub scope_uuid: Option<String>,
     pub created: DateTime<Utc>,
 }
@@ -36,17 +39,11 @@ pub struct Offering {
 #[derive(Object, Default)]
 #[oai(rename = "OfferingRequest")]
 pub struct OfferingRequest {
+    #[oai(nullable)]
     pub name: Option<String>,
     /// URL of a service settings object or of a tenant.
+    #[oai(nullable)]
     pub scope: Option<String>,
-}
-
-#[derive(ApiResponse)]
-pub enum OfferingResponse {
-    #[oai(status = 200)]
-    Ok(Json<Offering>),
-    #[oai(status = 201)]
-    Created(Json<Offering>),
 }
 
 fn shape(state: &AppState, v: OfferingView) -> Offering {
@@ -68,6 +65,8 @@ fn shape(state: &AppState, v: OfferingView) -> Offering {
 impl OfferingRequest {
     fn check(self) -> Result<(String, ScopeRef), ApiError> {
         let mut v = Validator::default();
+        v.at_most("name", self.name.as_deref(), NAME_MAX);
+        v.at_most("scope", self.scope.as_deref(), TEXT_MAX);
         let name = v.require("name", &self.name).cloned().unwrap_or_default();
         if self.name.is_some() && name.trim().is_empty() {
             v.add("name", BLANK);
@@ -134,7 +133,7 @@ impl OfferingsApi {
         state: Data<&Arc<AppState>>,
         _staff: Staff,
         body: Json<OfferingRequest>,
-    ) -> Result<OfferingResponse, ErrorResponse> {
+    ) -> Result<Created<Offering>, ErrorResponse> {
         let (name, scope) = body.0.check()?;
         let view = match state.catalog.offerings().create(&name, scope).await {
             Err(CatalogError::NotFound) => {
@@ -142,7 +141,7 @@ impl OfferingsApi {
             }
             other => other?,
         };
-        Ok(OfferingResponse::Created(Json(shape(&state, view))))
+        Ok(Created::Created(Json(shape(&state, view))))
     }
 
     #[oai(
@@ -155,9 +154,9 @@ impl OfferingsApi {
         state: Data<&Arc<AppState>>,
         _staff: Staff,
         uuid: Path<Uuid>,
-    ) -> Result<OfferingResponse, ErrorResponse> {
+    ) -> Result<Json<Offering>, ErrorResponse> {
         let view = state.catalog.offerings().get(uuid.0).await?;
-        Ok(OfferingResponse::Ok(Json(shape(&state, view))))
+        Ok(Json(shape(&state, view)))
     }
 
     #[oai(

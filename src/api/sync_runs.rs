@@ -27,6 +27,7 @@ pub struct SyncRun {
     pub tenant: String,
     pub tenant_uuid: String,
     pub started_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub finished_at: Option<DateTime<Utc>>,
     /// `running`, `success`, `failed`, `aborted` (by shutdown) or `interrupted` (its process died
     /// or lost the tenant's lease).

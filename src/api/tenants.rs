@@ -5,16 +5,17 @@ use chrono::{DateTime, Utc};
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
+use super::Created;
 use super::auth::{Caller, Staff};
 use super::clouds::Deleted;
 use super::credentials::{AppCredentialFields, CredentialFields};
-use super::errors::{ApiError, Detail, ErrorResponse};
+use super::errors::{ApiError, ErrorResponse, PullResponse};
 use super::params::{PAGE_PARAMS, ParamDoc, Params, Path, QueryDocs, QueryParams};
 use super::query::{RawQuery, uuid_from_url};
-use super::validate::Validator;
+use super::validate::{NAME_MAX, TEXT_MAX, Validator};
 use super::{ApiTags, AppState, Paginated};
 use crate::catalog::paging::PageRequest;
 use crate::catalog::tenants::{NewTenant, TenantFilter, TenantView};
@@ -37,13 +38,18 @@ pub struct OpenStackTenant {
     pub error_message: String,
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
+    #[oai(nullable)]
     pub last_sync_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub last_success_at: Option<DateTime<Utc>>,
     /// Glance `/v2/info/usage` as last synced (quota limits and usage); null if unsupported.
+    #[oai(nullable)]
     pub image_quota_usage: Option<serde_json::Value>,
     /// Glance `/v2/info/stores`; null if unsupported.
+    #[oai(nullable)]
     pub stores: Option<serde_json::Value>,
     /// Glance `/v2/info/import`; null if unsupported.
+    #[oai(nullable)]
     pub import_methods: Option<serde_json::Value>,
 }
 
@@ -51,40 +57,30 @@ pub struct OpenStackTenant {
 #[derive(Object, Default)]
 #[oai(rename = "OpenStackTenantRequest")]
 pub struct OpenStackTenantRequest {
+    #[oai(nullable)]
     pub name: Option<String>,
     /// The OpenStack project id.
+    #[oai(nullable)]
     pub backend_id: Option<String>,
     /// URL of the service settings (or give `service_settings_uuid`).
+    #[oai(nullable)]
     pub service_settings: Option<String>,
+    #[oai(nullable)]
     pub service_settings_uuid: Option<String>,
-    #[oai(write_only)]
+    #[oai(write_only, nullable)]
     pub user_username: Option<String>,
-    #[oai(write_only)]
+    #[oai(write_only, nullable)]
     pub user_password: Option<String>,
-    #[oai(write_only)]
+    #[oai(write_only, nullable)]
     pub application_credential_id: Option<String>,
     /// With `application_credential_user`, instead of the id.
-    #[oai(write_only)]
+    #[oai(write_only, nullable)]
     pub application_credential_name: Option<String>,
     /// The name of the user owning the named application credential (in the cloud's domain).
-    #[oai(write_only)]
+    #[oai(write_only, nullable)]
     pub application_credential_user: Option<String>,
-    #[oai(write_only)]
+    #[oai(write_only, nullable)]
     pub application_credential_secret: Option<String>,
-}
-
-#[derive(ApiResponse)]
-pub enum TenantResponse {
-    #[oai(status = 200)]
-    Ok(Json<OpenStackTenant>),
-    #[oai(status = 201)]
-    Created(Json<OpenStackTenant>),
-}
-
-#[derive(ApiResponse)]
-pub enum Accepted {
-    #[oai(status = 202)]
-    Accepted(Json<Detail>),
 }
 
 fn shape(state: &AppState, v: TenantView) -> OpenStackTenant {
@@ -154,6 +150,20 @@ impl OpenStackTenantRequest {
 
     /// Checks every field (the cloud must exist) and reports all errors at once.
     async fn check(self, state: &AppState) -> Result<NewTenant, ApiError> {
+        let mut v = Validator::default();
+        v.at_most("name", self.name.as_deref(), NAME_MAX);
+        v.at_most("backend_id", self.backend_id.as_deref(), NAME_MAX);
+        v.at_most(
+            "service_settings",
+            self.service_settings.as_deref(),
+            TEXT_MAX,
+        );
+        v.at_most(
+            "service_settings_uuid",
+            self.service_settings_uuid.as_deref(),
+            NAME_MAX,
+        );
+        v.finish()?;
         let mut v = Validator::default();
         let cloud_uuid = self.cloud_uuid(&mut v);
         v.finish()?;
@@ -259,7 +269,7 @@ impl TenantsApi {
         state: Data<&Arc<AppState>>,
         _staff: Staff,
         body: Json<OpenStackTenantRequest>,
-    ) -> Result<TenantResponse, ErrorResponse> {
+    ) -> Result<Created<OpenStackTenant>, ErrorResponse> {
         let new = body.0.check(&state).await?;
         let view = match state.catalog.tenants().create(new).await {
             Err(CatalogError::Conflict(_)) => {
@@ -270,7 +280,7 @@ impl TenantsApi {
             }
             other => other?,
         };
-        Ok(TenantResponse::Created(Json(shape(&state, view))))
+        Ok(Created::Created(Json(shape(&state, view))))
     }
 
     #[oai(
@@ -283,9 +293,9 @@ impl TenantsApi {
         state: Data<&Arc<AppState>>,
         caller: Caller,
         uuid: Path<Uuid>,
-    ) -> Result<TenantResponse, ErrorResponse> {
+    ) -> Result<Json<OpenStackTenant>, ErrorResponse> {
         let view = state.catalog.tenants().get(&caller.scope(), uuid.0).await?;
-        Ok(TenantResponse::Ok(Json(shape(&state, view))))
+        Ok(Json(shape(&state, view)))
     }
 
     /// Remove a tenant and its links, instances and token scopes (staff).
@@ -315,10 +325,7 @@ impl TenantsApi {
         state: Data<&Arc<AppState>>,
         _staff: Staff,
         uuid: Path<Uuid>,
-    ) -> Result<Accepted, ErrorResponse> {
-        state.sync.pull_tenant(uuid.0).await?;
-        Ok(Accepted::Accepted(Detail::json(
-            "Pull operation was successfully scheduled.",
-        )))
+    ) -> Result<PullResponse, ErrorResponse> {
+        PullResponse::of(state.sync.pull_tenant(uuid.0).await)
     }
 }

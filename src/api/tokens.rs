@@ -7,12 +7,13 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
+use super::Created;
 use super::auth::Staff;
 use super::clouds::Deleted;
 use super::errors::{ApiError, ErrorResponse};
 use super::params::Path;
 use super::query::uuid_from_url;
-use super::validate::{BLANK, Validator};
+use super::validate::{BLANK, NAME_MAX, TEXT_MAX, Validator};
 use super::{ApiTags, AppState};
 use crate::catalog::tokens::{EXPIRY_DAYS, NewToken, TokenRef, TokenView};
 use crate::catalog::{CatalogError, hex};
@@ -28,7 +29,9 @@ pub struct ApiToken {
     /// Uuids of the tenants a scoped token sees.
     pub tenants: Vec<String>,
     pub created: DateTime<Utc>,
+    #[oai(nullable)]
     pub expires_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub last_used_at: Option<DateTime<Utc>>,
     /// The secret: present only in the response that created the token.
     #[oai(skip_serializing_if_is_none)]
@@ -38,17 +41,15 @@ pub struct ApiToken {
 #[derive(Object, Default)]
 #[oai(rename = "ApiTokenRequest")]
 pub struct ApiTokenRequest {
+    #[oai(nullable)]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub is_staff: Option<bool>,
     /// Tenant uuids or URLs.
+    #[oai(nullable)]
     pub tenants: Option<Vec<String>>,
+    #[oai(nullable)]
     pub expires_in_days: Option<i64>,
-}
-
-#[derive(ApiResponse)]
-pub enum TokenCreated {
-    #[oai(status = 201)]
-    Created(Json<ApiToken>),
 }
 
 #[derive(ApiResponse)]
@@ -73,6 +74,12 @@ fn shape(view: TokenView, secret: Option<String>) -> ApiToken {
 impl ApiTokenRequest {
     /// Checks every field (scoped tenants must exist) and reports all errors at once.
     async fn check(self, state: &AppState) -> Result<NewToken, ApiError> {
+        let mut v = Validator::default();
+        v.at_most("name", self.name.as_deref(), NAME_MAX);
+        for raw in self.tenants.iter().flatten() {
+            v.at_most("tenants", Some(raw), TEXT_MAX);
+        }
+        v.finish()?;
         let mut v = Validator::default();
         let name = v.require("name", &self.name).cloned().unwrap_or_default();
         let uuids: Vec<uuid::Uuid> = self
@@ -149,7 +156,7 @@ impl TokensApi {
         state: Data<&Arc<AppState>>,
         _staff: Staff,
         body: Json<ApiTokenRequest>,
-    ) -> Result<TokenCreated, ErrorResponse> {
+    ) -> Result<Created<ApiToken>, ErrorResponse> {
         let new = body.0.check(&state).await?;
         let (view, secret) = match state.catalog.tokens().create(new).await {
             Err(CatalogError::Conflict(_)) => {
@@ -159,7 +166,7 @@ impl TokensApi {
             }
             other => other?,
         };
-        Ok(TokenCreated::Created(Json(shape(view, Some(secret)))))
+        Ok(Created::Created(Json(shape(view, Some(secret)))))
     }
 
     #[oai(

@@ -9,6 +9,11 @@ pub type FieldErrors = BTreeMap<String, Vec<String>>;
 pub const REQUIRED: &str = "This field is required.";
 pub const BLANK: &str = "This field may not be blank.";
 
+/// Longest name or identifier accepted (Waldur's and Keystone's limit for names and ids).
+pub const NAME_MAX: usize = 255;
+/// Longest URL or secret accepted.
+pub const TEXT_MAX: usize = 4096;
+
 /// Collects field errors so a request reports every bad field at once, as DRF does.
 #[derive(Default, Debug)]
 pub struct Validator {
@@ -38,6 +43,16 @@ impl Validator {
             return None;
         }
         Some(text.to_string())
+    }
+
+    /// DRF's `max_length`: `value`, when given, has at most `max` characters.
+    pub fn at_most(&mut self, field: &str, value: Option<&str>, max: usize) {
+        if value.is_some_and(|text| text.chars().count() > max) {
+            self.add(
+                field,
+                format!("Ensure this field has no more than {max} characters."),
+            );
+        }
     }
 
     pub fn finish(self) -> Result<(), ApiError> {

@@ -1,12 +1,18 @@
 //! What every request must satisfy before a handler sees it: no NUL character in the query or
-//! in a JSON body's strings (400 naming the field; PostgreSQL answered 500), and a bounded body
-//! (413 with a JSON detail; a 100 MB name was once accepted).
+//! in a JSON body's strings (400 naming the field; PostgreSQL answered 500), a bounded body
+//! (413 with a JSON detail; a 100 MB name was once accepted), bounded fields (400 naming the
+//! field), and a bounded, parsable request line and header block (414, 431, 400, each with a
+//! JSON detail; the HTTP parser's own answers had empty bodies).
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::common::TestApp;
 
 const NULL_CHARACTERS: &str = "Null characters are not allowed.";
+
+fn no_more_than(max: usize) -> String {
+    format!("Ensure this field has no more than {max} characters.")
+}
 
 #[tokio::test]
 async fn nul_in_a_body_field_is_400_naming_it() {
@@ -132,4 +138,159 @@ async fn chunked_post(app: &TestApp, path: &str, size: usize) -> String {
         .next()
         .unwrap_or_default()
         .to_string()
+}
+
+/// Names and identifiers are at most 255 characters, URLs and secrets 4096 (characters, not
+/// bytes); a longer one is 400 naming the field, and nothing is stored.
+#[tokio::test]
+async fn fields_over_their_length_are_400_naming_them() {
+    let app = TestApp::init()
+        .with_cloud("cloud")
+        .with_tenant("cloud", "t")
+        .start()
+        .await;
+    let cloud_url = app.cloud("cloud").url.clone();
+    let name_255 = "é".repeat(255);
+    let long = |n: usize| "x".repeat(n);
+    let cloud = |name: &str, password: &str| {
+        json!({"name": name, "options": {"auth_url": "http://keystone.example/v3"},
+               "username": "admin", "password": password})
+    };
+
+    let r = app
+        .post("/api/service-settings/", cloud(&long(256), "pw"))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.json(), json!({"name": [no_more_than(255)]}));
+    let r = app
+        .post("/api/service-settings/", cloud("c", &long(4097)))
+        .await;
+    assert_eq!(r.json(), json!({"password": [no_more_than(4096)]}));
+    let r = app
+        .post(
+            "/api/service-settings/",
+            json!({"name": "c", "options": {"auth_url": format!("http://k/{}", long(4096)),
+                   "region": long(300)}, "username": long(256), "password": "pw"}),
+        )
+        .await;
+    assert_eq!(
+        r.json(),
+        json!({"auth_url": [no_more_than(4096)], "region": [no_more_than(255)],
+               "username": [no_more_than(255)]})
+    );
+    let r = app
+        .post(
+            "/api/openstack-tenants/",
+            json!({"name": long(10_000), "backend_id": long(256), "service_settings": cloud_url}),
+        )
+        .await;
+    assert_eq!(
+        r.json(),
+        json!({"name": [no_more_than(255)], "backend_id": [no_more_than(255)]})
+    );
+    let r = app
+        .post(
+            "/api/offerings/",
+            json!({"name": long(256), "scope": cloud_url}),
+        )
+        .await;
+    assert_eq!(r.json(), json!({"name": [no_more_than(255)]}));
+    let r = app
+        .post(
+            "/api/tokens/",
+            json!({"name": long(256), "is_staff": false, "tenants": [long(5000)]}),
+        )
+        .await;
+    assert_eq!(
+        r.json(),
+        json!({"name": [no_more_than(255)], "tenants": [no_more_than(4096)]})
+    );
+    assert_eq!(app.get("/api/service-settings/").await.count(), 1);
+    assert_eq!(app.get("/api/openstack-tenants/").await.count(), 1);
+
+    // At the limit (counted in characters: 255 two-byte ones) is accepted.
+    let r = app
+        .post("/api/service-settings/", cloud(&name_255, "pw"))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json()["name"], json!(name_255));
+    app.stop().await;
+}
+
+/// Sends `raw` as the whole request on a fresh connection; returns the status and the body,
+/// which must be JSON and declared so.
+async fn raw_request(app: &TestApp, raw: &[u8]) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // The server may answer and close before it has read everything.
+    let _ = conn.write_all(raw).await;
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a whole response");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    let body = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {head}\n{body}"));
+    (head[9..12].parse().unwrap(), body)
+}
+
+/// A request line or header block that is unparsable or too large is refused with the API's
+/// JSON error shape, whether the guard refuses it or the HTTP parser does.
+#[tokio::test]
+async fn unparsable_or_oversized_requests_get_a_json_detail() {
+    let app = TestApp::new().await;
+    let request = |target: &[u8], headers: &[u8]| {
+        [
+            b"GET ".as_slice(),
+            target,
+            b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n",
+            headers,
+            b"\r\n",
+        ]
+        .concat()
+    };
+    let long_query = format!("/api/openstack-images/?name={}", "a".repeat(9_000));
+    let huge_path = format!("/{}", "a".repeat(70_000));
+    let header_block = format!("X-Big: {}\r\n", "a".repeat(17_000));
+    let many_headers: String = (0..120).map(|i| format!("X-{i}: 1\r\n")).collect();
+    for (target, headers, status) in [
+        (b"/api/openstack-images/\xff".as_slice(), "", 400),
+        (b"/health?name=\xff".as_slice(), "", 400),
+        (long_query.as_bytes(), "", 414),
+        (huge_path.as_bytes(), "", 414),
+        (b"/health".as_slice(), header_block.as_str(), 431),
+        (b"/health".as_slice(), many_headers.as_str(), 431),
+    ] {
+        let (got, body) = raw_request(&app, &request(target, headers.as_bytes())).await;
+        assert_eq!(got, status, "{body}");
+        assert!(body["detail"].is_string(), "{body}");
+    }
+    let (got, _) = raw_request(&app, &request(b"/health", b"")).await;
+    assert_eq!(got, 200, "an ordinary request still passes");
+    app.stop().await;
+}
+
+/// A body that is not declared JSON is 415 with a JSON detail.
+#[tokio::test]
+async fn a_body_that_is_not_json_is_415_with_a_detail() {
+    let app = TestApp::new().await;
+    for content_type in [None, Some("text/plain")] {
+        let mut req = app
+            .client
+            .post(app.url("/api/tokens/"))
+            .header("Authorization", format!("Token {}", app.staff_token))
+            .body("{\"name\": \"x\", \"is_staff\": true}");
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(body["detail"].is_string(), "{body}");
+    }
+    app.stop().await;
 }

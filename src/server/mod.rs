@@ -1,4 +1,6 @@
 //! Starting the HTTP server: binding, state, access log and graceful shutdown.
+mod parse_errors;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,12 +10,13 @@ use poem::listener::TcpAcceptor;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Server};
 
 use crate::api::{self, AppState};
+use parse_errors::JsonParseErrors;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const GRACE: Duration = Duration::from_secs(10);
 
 pub struct Bound {
-    pub acceptor: TcpAcceptor,
+    pub acceptor: JsonParseErrors<TcpAcceptor>,
     pub addr: SocketAddr,
 }
 
@@ -21,7 +24,7 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<Bound> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     Ok(Bound {
-        acceptor: TcpAcceptor::from_tokio(listener)?,
+        acceptor: JsonParseErrors(TcpAcceptor::from_tokio(listener)?),
         addr,
     })
 }
