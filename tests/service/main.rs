@@ -1,11 +1,13 @@
 //! The service's specification, as tests: the HTTP API route by route and verb by verb
 //! (`routes/`), the sync engine against the OpenStack simulator over real sockets (`sync/`),
-//! the listing index against SQL (`read_index`), the command line (`cli`) and the database
-//! set-up (`database`). One test binary, so CI links once; the real Keystone and Glance are
-//! the separate `conformance` binary.
+//! the listing index against SQL (`read_index`), scoped tokens' isolation against a model of
+//! the catalog (`isolation`), the command line (`cli`) and the database set-up (`database`).
+//! One test binary, so CI links once; the real Keystone and Glance are the separate
+//! `conformance` binary.
 mod cli;
 mod common;
 mod database;
+mod isolation;
 mod read_index;
 mod routes;
 mod sync;
