@@ -27,6 +27,10 @@ pub enum FaultKind {
     ResetConnection,
     /// A 200 whose body is cut off mid-JSON.
     MalformedJson,
+    /// Image names begin with a lone UTF-16 surrogate escape (`"\ud800…"`): valid JSON
+    /// syntax that no UTF-8 string can hold, as a client with broken UTF-16 handling may have
+    /// stored it (Glance lists only).
+    LoneSurrogates,
     /// The `next` link (or `servers_links` next) points back at the page just served.
     NextLoop,
     /// Every page after the first starts with the last image of the previous page.
@@ -82,6 +86,7 @@ pub enum Action {
     Delay(Duration),
     Reset,
     Malformed,
+    LoneSurrogates,
     NextLoop,
     DuplicateIds,
     ShortPages(usize),
@@ -143,6 +148,7 @@ impl FaultBook {
                 FaultKind::Delay(d) => Action::Delay(*d),
                 FaultKind::ResetConnection => Action::Reset,
                 FaultKind::MalformedJson => Action::Malformed,
+                FaultKind::LoneSurrogates => Action::LoneSurrogates,
                 FaultKind::NextLoop => Action::NextLoop,
                 FaultKind::DuplicateIds => Action::DuplicateIds,
                 FaultKind::ShortPages(n) => Action::ShortPages(*n),

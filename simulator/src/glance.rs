@@ -290,6 +290,14 @@ pub async fn list_images(req: &Request, shared: Data<&Arc<Shared>>) -> Response 
     if quirks.malformed {
         return truncated_bytes(body);
     }
+    let body = if quirks.lone_surrogates {
+        // serde_json writes `"name":"…"` without spaces.
+        String::from_utf8_lossy(&body)
+            .replace("\"name\":\"", "\"name\":\"\\ud800")
+            .into_bytes()
+    } else {
+        body
+    };
     Response::builder()
         .content_type("application/json")
         .body(body)

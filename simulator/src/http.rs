@@ -75,6 +75,7 @@ impl WithHeader for Response {
 #[derive(Clone, Debug, Default)]
 pub struct Quirks {
     pub malformed: bool,
+    pub lone_surrogates: bool,
     pub next_loop: bool,
     pub duplicate_ids: bool,
     pub short_pages: Option<usize>,
@@ -119,6 +120,7 @@ pub async fn apply_faults(
                 return Err(unauthorized());
             }
             Action::Malformed => quirks.malformed = true,
+            Action::LoneSurrogates => quirks.lone_surrogates = true,
             Action::NextLoop => quirks.next_loop = true,
             Action::DuplicateIds => quirks.duplicate_ids = true,
             Action::ShortPages(n) => quirks.short_pages = Some(n.max(1)),

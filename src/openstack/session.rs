@@ -11,6 +11,7 @@ use tokio::sync::Mutex;
 use super::error::{OpenStackError, Service, summarize_body};
 use super::keystone::{self, AuthMethod, CatalogEntry, TokenResponse};
 use super::retry::{self, RetryPolicy};
+use super::without_lone_surrogates;
 
 /// Tokens are renewed this long before Keystone says they expire.
 const EXPIRY_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
@@ -134,9 +135,11 @@ impl Session {
             detail: "no X-Subject-Token header".into(),
         })?;
         let parsed: TokenResponse =
-            serde_json::from_str(&text).map_err(|e| OpenStackError::MalformedBody {
-                service: Service::Keystone,
-                detail: e.to_string(),
+            serde_json::from_str(&without_lone_surrogates(&text)).map_err(|e| {
+                OpenStackError::MalformedBody {
+                    service: Service::Keystone,
+                    detail: e.to_string(),
+                }
             })?;
         let scope = TokenScope {
             project_id: parsed.token.project.as_ref().map(|p| p.id.clone()),
@@ -237,12 +240,12 @@ impl Session {
                     message: summarize_body(&text),
                 });
             }
-            return serde_json::from_str(&text).map(Some).map_err(|e| {
-                OpenStackError::MalformedBody {
+            return serde_json::from_str(&without_lone_surrogates(&text))
+                .map(Some)
+                .map_err(|e| OpenStackError::MalformedBody {
                     service,
                     detail: e.to_string(),
-                }
-            });
+                });
         }
     }
 }

@@ -294,3 +294,57 @@ async fn a_body_that_is_not_json_is_415_with_a_detail() {
     }
     app.stop().await;
 }
+
+/// Hostile but legal text round-trips exactly (RTL overrides, emoji, combining marks); JSON
+/// that no UTF-8 string can hold (a lone surrogate escape) and invalid UTF-8 in the query are
+/// client errors or harmless, never 500.
+#[tokio::test]
+async fn hostile_strings_in_api_input_are_stored_exactly_or_refused_cleanly() {
+    let app = TestApp::init().with_cloud("cloud").start().await;
+    let hostile = "\u{202e}evil\u{202c} שלום 🐧👩‍💻 e\u{301}";
+    let r = app
+        .post(
+            "/api/service-settings/",
+            json!({"name": hostile, "options": {"auth_url": "http://keystone.example/v3",
+                   "region": "🐧"}, "username": "admin", "password": "pässwörd 🔑"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let uuid = r.json()["uuid"].as_str().unwrap().to_string();
+    let r = app.get(&format!("/api/service-settings/{uuid}/")).await;
+    assert_eq!(r.json()["name"], json!(hostile));
+    assert_eq!(r.json()["options"]["region"], json!("🐧"));
+    let r = app
+        .get(&format!(
+            "/api/service-settings/?name={}",
+            urlencode(hostile)
+        ))
+        .await;
+    assert_eq!(r.count(), 1, "{}", r.text);
+
+    let raw = app
+        .client
+        .post(app.url("/api/service-settings/"))
+        .header("Authorization", format!("Token {}", app.staff_token))
+        .header("Content-Type", "application/json")
+        .body(r#"{"name": "\ud800x", "options": {"auth_url": "http://k/v3"}, "username": "a", "password": "b"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = raw.json().await.unwrap();
+    assert!(body["detail"].is_string(), "{body}");
+
+    for query in ["name=%ED%A0%80", "name=%FF%FE", "name_exact=%C0%AF"] {
+        for path in ["/api/openstack-images/", "/api/service-settings/"] {
+            let r = app.get(&format!("{path}?{query}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}?{query}: {}", r.text);
+        }
+    }
+    assert_eq!(app.get("/api/service-settings/").await.count(), 2);
+    app.stop().await;
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}

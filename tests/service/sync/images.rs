@@ -274,3 +274,34 @@ async fn hostile_upstream_strings_never_stop_a_cloud() {
     );
     s.stop().await;
 }
+
+/// A lone UTF-16 surrogate escape in an upstream name (`"\ud800…"`: JSON syntax that no UTF-8
+/// string holds, which serde_json refuses) is stored as U+FFFD; the page, and the tenant's
+/// sync, go on.
+#[tokio::test]
+async fn lone_surrogates_in_upstream_json_become_replacement_characters() {
+    use cloudcensus_sim::{Fault, FaultKind, Target};
+    let s = SimApp::generated(1, 12, 1).start().await;
+    s.sim
+        .inject(Target::GlanceImages, Fault::new(FaultKind::LoneSurrogates));
+    s.sweep_ok().await;
+    let upstream: Vec<String> = s
+        .sim
+        .with_world(|w| w.images.iter().filter_map(|i| i.name.clone()).collect());
+    let names = s
+        .app
+        .get("/api/openstack-images/?show_duplicate_names=true&page_size=300")
+        .await
+        .names();
+    // Unnamed images are listed under a fallback the fault does not touch.
+    let replaced: Vec<&String> = names.iter().filter(|n| n.starts_with('\u{fffd}')).collect();
+    assert!(!replaced.is_empty(), "{names:?}");
+    for name in replaced {
+        assert!(
+            upstream.contains(&name['\u{fffd}'.len_utf8()..].to_string()),
+            "{name}"
+        );
+    }
+    assert!(names.iter().all(|n| !upstream.contains(n)), "{names:?}");
+    s.stop().await;
+}
