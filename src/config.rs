@@ -14,10 +14,11 @@ pub enum ConfigError {
     Cron(String),
     #[error("CLOUDCENSUS_READ_INDEX={0:?} must be on or off")]
     ReadIndex(String),
-    #[error("{name}={value:?} must be a whole number from 1 to {max}")]
+    #[error("{name}={value:?} must be a whole number from {min} to {max}")]
     Number {
         name: &'static str,
         value: String,
+        min: u64,
         max: u64,
     },
 }
@@ -28,14 +29,34 @@ fn number(
     default: u64,
     max: u64,
 ) -> Result<u64, ConfigError> {
+    number_from(name, raw, default, 1, max)
+}
+
+fn number_from(
+    name: &'static str,
+    raw: Option<String>,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
     match raw {
         None => Ok(default),
         Some(value) => match value.trim().parse::<u64>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(ConfigError::Number { name, value, max }),
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ConfigError::Number {
+                name,
+                value,
+                min,
+                max,
+            }),
         },
     }
 }
+
+/// Shortest claim on a tenant `CLOUDCENSUS_SYNC_LEASE_SECS` allows: a sync renews its claim
+/// every third of its life, and a renewal slowed by a busy database for longer than the rest
+/// of it would hand the tenant to another replica mid-sync.
+pub const MIN_SYNC_LEASE_SECS: u64 = 5;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -51,6 +72,9 @@ pub struct Config {
     pub sync_concurrency: usize,
     /// Threads syncs run on, apart from the API's.
     pub sync_threads: usize,
+    /// How long, in seconds, a replica's claim on a tenant outlives its last renewal: the
+    /// longest a dead replica's tenants wait before another replica takes them over.
+    pub sync_lease_secs: u64,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Total time allowed for one OpenStack request.
@@ -92,6 +116,13 @@ impl Config {
                 crate::sync::runtime::default_threads() as u64,
                 64,
             )? as usize,
+            sync_lease_secs: number_from(
+                "CLOUDCENSUS_SYNC_LEASE_SECS",
+                get("CLOUDCENSUS_SYNC_LEASE_SECS"),
+                crate::sync::engine::DEFAULT_LEASE_TTL.as_secs(),
+                MIN_SYNC_LEASE_SECS,
+                3600,
+            )?,
             max_body_bytes: number(
                 "CLOUDCENSUS_MAX_BODY_BYTES",
                 get("CLOUDCENSUS_MAX_BODY_BYTES"),
@@ -157,6 +188,7 @@ mod tests {
         assert!(cfg.public_url.is_none() && cfg.secret_key.is_none());
         assert_eq!(cfg.sync_cron, "0 */10 * * * *");
         assert_eq!((cfg.sync_concurrency, cfg.http_timeout_secs), (4, 60));
+        assert_eq!(cfg.sync_lease_secs, 60);
         assert!(cfg.read_index);
     }
 
@@ -189,6 +221,21 @@ mod tests {
             "*/30 * * * * *"
         );
         assert!(with("CLOUDCENSUS_SYNC_CONCURRENCY", "0").is_err());
+        assert_eq!(
+            with("CLOUDCENSUS_SYNC_LEASE_SECS", " 6 ")
+                .unwrap()
+                .sync_lease_secs,
+            6
+        );
+        for bad in ["4", "3601", "0", "-5", "1.5", "a minute"] {
+            let err = with("CLOUDCENSUS_SYNC_LEASE_SECS", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("CLOUDCENSUS_SYNC_LEASE_SECS") && err.contains("from 5 to 3600"),
+                "{bad}: {err}"
+            );
+        }
         assert!(
             with("CLOUDCENSUS_HTTP_TIMEOUT", "x")
                 .unwrap_err()

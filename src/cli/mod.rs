@@ -118,6 +118,7 @@ pub fn sync_settings(cfg: &Config) -> SyncSettings {
     let mut s = SyncSettings::new(&cfg.sync_cron, cfg.sync_concurrency);
     s.session.timeout = std::time::Duration::from_secs(cfg.http_timeout_secs);
     s.threads = cfg.sync_threads;
+    s.lease_ttl = std::time::Duration::from_secs(cfg.sync_lease_secs);
     s
 }
 
