@@ -41,7 +41,11 @@ pub fn is_syncing(tenant: &super::tenants::Tenant, now: DateTime<Utc>) -> bool {
 pub struct SyncRuns<'a>(pub(super) &'a Catalog);
 
 impl SyncRuns<'_> {
-    /// Records that `holder` started a sync of the tenant.
+    /// Records that `holder` started a sync of the tenant. The caller holds the tenant's
+    /// claim, so a run of the tenant still `running` belongs to a process that lost it (it
+    /// died, or stalled past the claim's life): that run is closed as `interrupted` first.
+    /// Sweeps close dead runs when they start, but a claim that expires later in the sweep
+    /// would otherwise leave the dead run `running` beside the new one until the next sweep.
     pub async fn start(
         &self,
         tenant_id: TenantId,
@@ -49,6 +53,11 @@ impl SyncRuns<'_> {
         now: DateTime<Utc>,
     ) -> CatalogResult<SyncRun> {
         let db = self.0.writer();
+        self.interrupt(
+            Condition::all().add(sync_runs::Column::TenantId.eq(tenant_id)),
+            now,
+        )
+        .await?;
         Ok(sync_runs::ActiveModel {
             uuid: Set(Uuid::new_v4()),
             tenant_id: Set(tenant_id),
@@ -227,6 +236,13 @@ impl SyncRuns<'_> {
         if dead.is_empty() {
             return Ok(0);
         }
+        self.interrupt(Condition::all().add(sync_runs::Column::Id.is_in(dead)), now)
+            .await
+    }
+
+    /// Closes as `interrupted` the runs `which` selects that are still `running`; returns how
+    /// many.
+    async fn interrupt(&self, which: Condition, now: DateTime<Utc>) -> CatalogResult<u64> {
         let res = sync_runs::Entity::update_many()
             .col_expr(
                 sync_runs::Column::Outcome,
@@ -237,9 +253,9 @@ impl SyncRuns<'_> {
                 sync_runs::Column::ErrorMessage,
                 Expr::val(INTERRUPTED_MESSAGE),
             )
-            .filter(sync_runs::Column::Id.is_in(dead))
+            .filter(which)
             .filter(sync_runs::Column::Outcome.eq(RunOutcome::Running))
-            .exec(db)
+            .exec(self.0.writer())
             .await?;
         Ok(res.rows_affected)
     }

@@ -789,6 +789,17 @@ impl TestApp {
         runs.start(id, holder, Utc::now()).await.unwrap();
     }
 
+    /// Syncs the tenant on `engine` as a sweep's task does once it has a slot, without the
+    /// closing of dead runs a sweep starts with; whether the engine could claim the tenant.
+    pub async fn run_tenant(&self, engine: &Engine, tenant: &Tenant) -> bool {
+        let id = self.tenant_id(uuid(&tenant.uuid)).await;
+        engine
+            .run_tenant(id, None)
+            .await
+            .expect("sync bookkeeping")
+            .is_some()
+    }
+
     /// How many sync runs the tenant has.
     pub async fn sync_runs_of(&self, tenant: &Tenant) -> u64 {
         let id = self.tenant_id(uuid(&tenant.uuid)).await;

@@ -163,6 +163,25 @@ async fn a_dead_holders_claim_is_taken_over_once_it_expires() {
     s.stop().await;
 }
 
+/// Taking a dead holder's tenant over closes the dead run before the new one starts: a claim
+/// that expires after a sweep started (when sweeps close dead runs) never leaves the tenant
+/// with two runs `running`.
+#[tokio::test]
+async fn a_takeover_closes_the_dead_holders_run() {
+    let s = SimApp::generated(1, 20, 1).start().await;
+    let t = &s.tenants[0];
+    s.app
+        .leave_dead_claim(t, "a-dead-process", Duration::from_millis(300))
+        .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(s.app.run_tenant(&s.engine, t).await, "the claim expired");
+    let runs = wait_for_runs(&s.app, t, 2).await;
+    let outcomes: Vec<&str> = runs.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["success", "interrupted"], "{runs:?}");
+    assert!(runs[1].finished_at.is_some());
+    s.stop().await;
+}
+
 /// A sync that runs longer than the claim's life renews it (a heartbeat every third of it):
 /// the tenant stays claimed, so a pull meanwhile is 409, and the sync ends normally.
 #[tokio::test]
