@@ -199,6 +199,9 @@ async fn sync_command_syncs_in_the_foreground_and_prints_a_summary() {
 #[tokio::test]
 async fn demo_serves_a_populated_catalog() {
     use std::io::{BufRead, BufReader};
+    // Its HTTP client needs rustls's crypto provider, which only the tests' in-process
+    // servers install: it passed when another test happened to start one first.
+    crate::common::internals::install_crypto_provider();
     let db = TestDb::new().await;
     let mut child = cloudcensus(&db.url)
         .env("CLOUDCENSUS_BIND", "127.0.0.1:0")
