@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 
 use crate::common::internals::PlainServer;
 use crate::common::sim::{SimApp, generated_world};
-use crate::common::{SECRET_KEY, Tenant, TestDb, UsageStat};
+use crate::common::{SECRET_KEY, SyncRun, Tenant, TestDb, UsageStat};
 
 fn cloudcensus(db_url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudcensus"));
@@ -272,17 +272,44 @@ async fn demo_serves_a_populated_catalog() {
     child.wait().ok();
 }
 
-/// A `serve` subprocess on a fixed port (so a restart gets the same lease id).
-fn spawn_serve(db_url: &str, port: u16) -> std::process::Child {
-    cloudcensus(db_url)
-        .env("CLOUDCENSUS_SECRET_KEY", SECRET_KEY)
+/// `serve` on a fixed port (so a restart gets the same lease id), its schedule once a year.
+fn serve_on(db_url: &str, port: u16) -> Command {
+    let mut cmd = cloudcensus(db_url);
+    cmd.env("CLOUDCENSUS_SECRET_KEY", SECRET_KEY)
         .env("CLOUDCENSUS_BIND", format!("127.0.0.1:{port}"))
         .env("CLOUDCENSUS_SYNC_CRON", "0 0 0 1 1 *")
         .arg("serve")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
+fn spawn_serve(db_url: &str, port: u16) -> std::process::Child {
+    serve_on(db_url, port).spawn().unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A subprocess `kill -9`ed when dropped: a failing test leaves no server syncing behind it.
+struct Killed(std::process::Child);
+
+impl Killed {
+    fn kill(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
 
 async fn wait_until_up(base: &str) {
@@ -298,7 +325,7 @@ async fn wait_until_up(base: &str) {
 }
 
 /// The runs of a tenant as a server lists them.
-async fn runs_of(base: &str, token: &str, tenant: &Tenant) -> Vec<crate::common::SyncRun> {
+async fn runs_of(base: &str, token: &str, tenant: &Tenant) -> Vec<SyncRun> {
     reqwest::Client::new()
         .get(format!("{base}/api/sync-runs/?tenant_uuid={}", tenant.uuid))
         .header("Authorization", format!("Token {token}"))
@@ -340,11 +367,7 @@ async fn a_server_killed_mid_sync_frees_its_tenant_on_restart() {
             .after(1)
             .times(1),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut first = spawn_serve(s.app.database_url(), port);
     wait_until_up(&base).await;
@@ -395,5 +418,215 @@ async fn a_server_killed_mid_sync_frees_its_tenant_on_restart() {
     second.wait().unwrap();
     s.app.rebuild_index().await;
     assert_eq!(s.app.catalog_ids(tenant).await, s.glance_ids_of(0).await);
+    s.stop().await;
+}
+
+/// Every tenant's runs as the API lists them, newest first; checks what must hold at every
+/// moment: no tenant has two runs `running` (two syncs of it at once).
+async fn observed_runs(app: &crate::common::TestApp, tenants: &[Tenant]) -> Vec<Vec<SyncRun>> {
+    let mut all = Vec::new();
+    for t in tenants {
+        let runs: Vec<SyncRun> = app
+            .get(&format!(
+                "/api/sync-runs/?tenant_uuid={}&page_size=300",
+                t.uuid
+            ))
+            .await
+            .items();
+        let running = runs.iter().filter(|r| r.outcome == "running").count();
+        assert!(running <= 1, "{}: {running} runs running: {runs:?}", t.name);
+        all.push(runs);
+    }
+    all
+}
+
+/// Two `serve` replicas on one database (PostgreSQL when `TEST_DATABASE_URL` is set, else
+/// one SQLite file), both sweeping every 3 s with 6 s claims. Replica A's sweep hangs in the
+/// listing of the tenants it syncs; replica B meanwhile syncs the others and leaves A's alone
+/// (A renews its claims). Then A is `kill -9`ed mid-sweep: within a claim's life plus one tick
+/// B takes each of A's tenants over and syncs it, A's runs are closed as `interrupted`, every
+/// catalog matches Glance, and no tenant ever shows two runs `running`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_mid_sweep_leaves_its_tenants_to_the_other() {
+    use std::collections::BTreeSet;
+    use std::time::{Duration, Instant};
+
+    use cloudcensus_sim::{Fault, FaultKind, Target};
+    use uuid::Uuid;
+
+    const TTL: Duration = Duration::from_secs(6);
+    const TICK: Duration = Duration::from_secs(3);
+    const CRON: &str = "*/3 * * * * *";
+    // Tenants A syncs at once (its concurrency); the other two wait in its sweep for a slot.
+    const HUNG: usize = 3;
+    // What a slow shared machine may add to a claim's life plus a tick (start-up, syncing).
+    const SLACK: Duration = Duration::from_secs(20);
+
+    let s = SimApp::world(generated_world(5, 40, 2, 47)).start().await;
+    let db_url = s.app.database_url().to_string();
+    // The first listing request of each of A's syncs hangs for longer than the test runs;
+    // later requests (B's) are answered at once.
+    s.sim.inject(
+        Target::GlanceImages,
+        Fault::new(FaultKind::Delay(Duration::from_secs(300))).times(HUNG as u32),
+    );
+    let replica = |port: u16, concurrency: usize| {
+        let mut cmd = serve_on(&db_url, port);
+        cmd.env("CLOUDCENSUS_SYNC_CRON", CRON)
+            .env("CLOUDCENSUS_SYNC_LEASE_SECS", TTL.as_secs().to_string())
+            .env("CLOUDCENSUS_SYNC_CONCURRENCY", concurrency.to_string());
+        Killed(cmd.spawn().unwrap())
+    };
+    let (port_a, port_b) = (free_port(), free_port());
+    let is_a =
+        |holder: &str| holder.starts_with("serve@") && holder.ends_with(&format!(":{port_a}"));
+    let is_b =
+        |holder: &str| holder.starts_with("serve@") && holder.ends_with(&format!(":{port_b}"));
+    let uuid_of = |t: &Tenant| Uuid::parse_str(&t.uuid).unwrap();
+
+    let mut a = replica(port_a, HUNG);
+    wait_until_up(&format!("http://127.0.0.1:{port_a}")).await;
+    // A's first tick starts its sweep; wait until its HUNG syncs hang in their listings.
+    let deadline = Instant::now() + TICK + SLACK;
+    while s.sim.requests(Target::GlanceImages) < HUNG as u64 {
+        assert!(Instant::now() < deadline, "A's sweep did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let held: BTreeSet<Uuid> = loop {
+        let running: BTreeSet<Uuid> = s
+            .app
+            .runs_with_holders()
+            .await
+            .into_iter()
+            .filter(|r| r.outcome == "running")
+            .map(|r| {
+                assert!(r.holder.as_deref().is_some_and(is_a), "{r:?}");
+                r.tenant_uuid
+            })
+            .collect();
+        if running.len() == HUNG {
+            break running;
+        }
+        assert!(Instant::now() < deadline, "A runs {running:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let hung_at = Instant::now();
+    let assert_a_holds = async |when: &str| {
+        let claims = s.app.claims().await;
+        for t in &held {
+            let (holder, expires) = claims
+                .get(t)
+                .unwrap_or_else(|| panic!("{when}: nobody claims {t}"));
+            assert!(
+                is_a(holder) && *expires > chrono::Utc::now(),
+                "{when}: {t} claimed by {holder} until {expires}"
+            );
+        }
+    };
+    assert_a_holds("A's syncs hang").await;
+    let a_tenants: Vec<Tenant> = s
+        .tenants
+        .iter()
+        .filter(|t| held.contains(&uuid_of(t)))
+        .cloned()
+        .collect();
+
+    // B syncs the tenants A has not reached yet, sweep after sweep, and leaves A's alone: A
+    // renews its claims. Watched for longer than a claim lives unrenewed plus a tick, and
+    // until B synced its tenants twice (its first sweep ended, having tried A's).
+    let mut b = replica(port_b, 4);
+    let deadline = hung_at + TTL + TICK + SLACK;
+    loop {
+        let runs = observed_runs(&s.app, &s.tenants).await;
+        for (t, runs) in s.tenants.iter().zip(&runs) {
+            if held.contains(&uuid_of(t)) {
+                assert!(
+                    runs.len() == 1 && runs[0].outcome == "running",
+                    "A's tenant {} while A lives: {runs:?}",
+                    t.name
+                );
+            }
+        }
+        let swept_twice = s.tenants.iter().zip(&runs).all(|(t, runs)| {
+            held.contains(&uuid_of(t))
+                || runs.iter().filter(|r| r.outcome == "success").count() >= 2
+        });
+        if swept_twice && hung_at.elapsed() > TTL + TICK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B did not sweep twice: {runs:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for r in s.app.runs_with_holders().await {
+        let holder = r.holder.as_deref().unwrap_or_default();
+        assert!(
+            if held.contains(&r.tenant_uuid) {
+                is_a(holder)
+            } else {
+                is_b(holder)
+            },
+            "{r:?}"
+        );
+    }
+    assert_a_holds("A alive, B sweeping").await;
+
+    a.kill();
+    let killed_at = chrono::Utc::now();
+    let killed = Instant::now();
+    // Each of A's tenants: a run of B's that started after A died and succeeded.
+    let deadline = killed + TTL + TICK + SLACK;
+    let taken_over = loop {
+        observed_runs(&s.app, &s.tenants).await;
+        let runs = s.app.runs_with_holders().await;
+        let done: Vec<_> = held
+            .iter()
+            .filter_map(|t| {
+                runs.iter().find(|r| {
+                    r.tenant_uuid == *t
+                        && r.outcome == "success"
+                        && r.holder.as_deref().is_some_and(is_b)
+                })
+            })
+            .collect();
+        if done.len() == HUNG {
+            for r in &done {
+                assert!(r.started_at > killed_at, "B synced {r:?} while A held it");
+            }
+            // When the last of them was synced, from B's own record.
+            break done
+                .iter()
+                .filter_map(|r| (r.finished_at? - killed_at).to_std().ok())
+                .max()
+                .unwrap();
+        }
+        if Instant::now() >= deadline {
+            let of_a: Vec<_> = runs
+                .iter()
+                .filter(|r| held.contains(&r.tenant_uuid))
+                .collect();
+            panic!(
+                "A's tenants not taken over within {:?}; their runs: {of_a:?}",
+                deadline - killed
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    eprintln!(
+        "A's tenants synced by B {taken_over:?} after the kill (claims {TTL:?}, ticks {TICK:?})"
+    );
+    assert!(taken_over <= TTL + TICK + SLACK);
+    for (t, runs) in a_tenants
+        .iter()
+        .zip(observed_runs(&s.app, &a_tenants).await)
+    {
+        let first = runs.last().unwrap();
+        assert_eq!(first.outcome, "interrupted", "{}: {runs:?}", t.name);
+        assert!(first.finished_at.is_some(), "{first:?}");
+        assert!(first.error_message.contains("stopped"), "{first:?}");
+    }
+
+    b.kill();
+    s.app.rebuild_index().await;
+    s.assert_catalogs_match_glance("after the takeover").await;
     s.stop().await;
 }

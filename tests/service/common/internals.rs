@@ -4,6 +4,7 @@
 //!
 //! Reading rows to check what a sync stored is deliberate: some facts (an encrypted column,
 //! a token's hash, a staging table) are not visible through the API.
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -900,6 +901,49 @@ impl TestApp {
             .collect()
     }
 
+    /// Every sync run with the holder that ran it (which the API does not show), oldest
+    /// first.
+    pub async fn runs_with_holders(&self) -> Vec<HeldRun> {
+        let uuids = self.tenant_uuids().await;
+        sync_runs::Entity::find()
+            .order_by_asc(sync_runs::Column::StartedAt)
+            .order_by_asc(sync_runs::Column::Id)
+            .all(self.db())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| HeldRun {
+                tenant_uuid: uuids[&r.tenant_id],
+                holder: r.holder,
+                outcome: r.outcome.as_str().to_string(),
+                started_at: r.started_at,
+                finished_at: r.finished_at,
+            })
+            .collect()
+    }
+
+    /// The live and expired claims on tenants: tenant uuid to (holder, expiry).
+    pub async fn claims(&self) -> HashMap<Uuid, (String, DateTime<Utc>)> {
+        tenants::Entity::find()
+            .filter(tenants::Column::SyncLeaseHolder.is_not_null())
+            .all(self.db())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|t| Some((t.uuid, (t.sync_lease_holder?, t.sync_lease_expires_at?))))
+            .collect()
+    }
+
+    async fn tenant_uuids(&self) -> HashMap<TenantId, Uuid> {
+        tenants::Entity::find()
+            .all(self.db())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.id, t.uuid))
+            .collect()
+    }
+
     /// Every sync run as (tenant row id, the second it started), oldest first.
     pub async fn sync_run_starts(&self) -> Vec<(i32, i64)> {
         sync_runs::Entity::find()
@@ -946,6 +990,16 @@ impl TestApp {
             running,
         }
     }
+}
+
+/// A sync run as stored, with its holder.
+#[derive(Clone, Debug)]
+pub struct HeldRun {
+    pub tenant_uuid: Uuid,
+    pub holder: Option<String>,
+    pub outcome: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 /// A second server process on the same database (see `TestApp::replica`).
