@@ -22,6 +22,22 @@ pub struct Model {
     pub status: String,
     pub backend_created_at: Option<DateTimeUtc>,
     pub deleted_at: Option<DateTimeUtc>,
+    /// The flavor's name (2.47+: `original_name`; older clouds: its id).
+    pub flavor_name: String,
+    /// The flavor's size; unknown (null) from clouds older than Nova 2.47.
+    pub vcpus: Option<i32>,
+    pub ram_mib: Option<i64>,
+    pub disk_gib: Option<i64>,
+    pub ephemeral_gib: Option<i64>,
+    /// `OS-SRV-USG:launched_at` / `terminated_at`.
+    pub launched_at: Option<DateTimeUtc>,
+    pub terminated_at: Option<DateTimeUtc>,
+    /// Nova's `updated`: when the server last changed upstream.
+    pub upstream_updated_at: Option<DateTimeUtc>,
+    /// `OS-EXT-STS:vm_state` where the cloud shows it, else empty.
+    pub vm_state: String,
+    /// Ids of the attached volumes, a JSON array of strings.
+    pub attached_volumes: Json,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ mod m20261125_000004_catalog_version;
 mod m20261130_000005_drop_pull_requested_at;
 mod m20261130_000006_usage_version;
 mod m20261130_000007_sync_run_holder;
+mod m20261130_000008_instance_usage_fields;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_drop_pull_requested_at::Migration),
             Box::new(m20261130_000006_usage_version::Migration),
             Box::new(m20261130_000007_sync_run_holder::Migration),
+            Box::new(m20261130_000008_instance_usage_fields::Migration),
         ]
     }
 }

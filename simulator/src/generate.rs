@@ -221,6 +221,7 @@ impl World {
                     },
                     status: weighted(&mut srng, SERVER_STATUSES).into(),
                     created: clock,
+                    ..Default::default()
                 });
             }
         }
@@ -328,6 +329,7 @@ impl World {
                     },
                     status: weighted(&mut rng, SERVER_STATUSES).into(),
                     created: clock,
+                    ..Default::default()
                 });
             }
         }

@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultKind, Target};
 pub use generate::{ADMIN_PASSWORD, ADMIN_USER, GenSpec};
-pub use world::{AppCredential, Image, Member, Project, Server, User, World};
+pub use world::{AppCredential, Flavor, Image, Member, Project, Server, User, World};
 
 use state::Shared;
 
@@ -50,6 +50,8 @@ fn routes(shared: Arc<Shared>) -> impl poem::Endpoint {
         )
         .at("/image/v2/info/:what", get(glance::info))
         .at("/compute/v2.1/servers/detail", get(nova::servers_detail))
+        .at("/compute/v2.1", get(nova::version_document))
+        .at("/compute/v2.1/", get(nova::version_document))
         .data(shared)
 }
 

@@ -1,5 +1,6 @@
 //! Nova: `GET /v2.1/servers/detail`, the caller's project's servers, newest first, paged with
-//! absolute `servers_links`.
+//! absolute `servers_links`, at the microversion asked for (`X-OpenStack-Nova-API-Version`;
+//! 2.1 without one, 406 above the world's maximum); and the version document at `/v2.1/`.
 use std::sync::Arc;
 
 use poem::http::StatusCode;
@@ -15,7 +16,47 @@ use crate::world::Server;
 /// Nova's `max_limit`.
 pub const MAX_LIMIT: usize = 1000;
 
-fn server_json(s: &Server, base: &str) -> Value {
+/// A microversion `(major, minor)`; `latest` is the world's maximum.
+fn microversion(raw: &str, max: (u32, u32)) -> Option<(u32, u32)> {
+    if raw.trim() == "latest" {
+        return Some(max);
+    }
+    let (major, minor) = raw.trim().split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// `GET /compute/v2.1/`: the version document, with the world's maximum microversion.
+#[handler]
+pub async fn version_document(shared: Data<&Arc<Shared>>) -> Response {
+    let (enabled, max) = {
+        let idx = shared.read();
+        (
+            idx.world.nova_version_document,
+            idx.world.nova_max_microversion.clone(),
+        )
+    };
+    if !enabled {
+        return nova_error(StatusCode::NOT_FOUND, "Not found");
+    }
+    let base = &shared.base_url;
+    json_response(
+        StatusCode::OK,
+        &json!({"version": {
+            "id": "v2.1", "status": "CURRENT", "version": max, "min_version": "2.1",
+            "updated": "2013-07-23T11:33:21Z",
+            "links": [{"rel": "self", "href": format!("{base}/compute/v2.1/")}],
+        }}),
+    )
+}
+
+/// Nova's `OS-SRV-USG:*` form: UTC without an offset, with microseconds.
+fn usage_time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    t.map_or(Value::Null, |t| {
+        json!(t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string())
+    })
+}
+
+fn server_json(s: &Server, base: &str, version: (u32, u32)) -> Value {
     let image = match &s.image_id {
         Some(id) => {
             json!({"id": id, "links": [{"rel": "bookmark", "href": format!("{base}/compute/images/{id}")}]})
@@ -23,13 +64,28 @@ fn server_json(s: &Server, base: &str) -> Value {
         // Boot-from-volume servers carry an empty string, not null.
         None => json!(""),
     };
-    let created = s.created.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let stamp = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let f = &s.flavor;
+    let flavor = if version >= (2, 47) {
+        json!({"original_name": f.name, "vcpus": f.vcpus, "ram": f.ram, "disk": f.disk,
+               "ephemeral": f.ephemeral, "swap": 0, "extra_specs": {}})
+    } else {
+        json!({"id": f.id, "links": [{"rel": "bookmark", "href": format!("{base}/compute/flavors/{}", f.id)}]})
+    };
+    let volumes: Vec<Value> = s
+        .volumes_attached
+        .iter()
+        .map(|id| json!({"id": id, "delete_on_termination": false}))
+        .collect();
     json!({
         "id": s.id, "name": s.name, "status": s.status, "tenant_id": s.project_id,
-        "user_id": "sim-user", "created": created, "updated": created, "image": image,
-        "flavor": {"vcpus": 1, "ram": 1024, "disk": 10, "original_name": "m1.small"},
+        "user_id": "sim-user", "created": stamp(s.created),
+        "updated": stamp(s.updated.unwrap_or(s.created)), "image": image, "flavor": flavor,
         "addresses": {}, "metadata": {}, "hostId": "",
         "OS-EXT-STS:vm_state": s.status.to_lowercase(),
+        "OS-SRV-USG:launched_at": usage_time(s.launched_at),
+        "OS-SRV-USG:terminated_at": usage_time(s.terminated_at),
+        "os-extended-volumes:volumes_attached": volumes,
         "links": [{"rel": "self", "href": format!("{base}/compute/v2.1/servers/{}", s.id)}],
     })
 }
@@ -39,6 +95,25 @@ pub async fn servers_detail(req: &Request, shared: Data<&Arc<Shared>>) -> Respon
     let (_, project, quirks) = match service_call(&shared, Target::NovaServers, req).await {
         Ok(c) => c,
         Err(resp) => return resp,
+    };
+    let max = {
+        let idx = shared.read();
+        microversion(&idx.world.nova_max_microversion, (2, 1)).unwrap_or((2, 1))
+    };
+    let version = match req.header("X-OpenStack-Nova-API-Version") {
+        None => (2, 1),
+        Some(raw) => match microversion(raw, max) {
+            Some(v) if v <= max && v >= (2, 1) => v,
+            _ => {
+                return nova_error(
+                    StatusCode::NOT_ACCEPTABLE,
+                    &format!(
+                        "Version {raw} is not supported by the API. Minimum is 2.1 and maximum is {}.{}.",
+                        max.0, max.1
+                    ),
+                );
+            }
+        },
     };
     let pairs = query_pairs(req);
     let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
@@ -77,7 +152,7 @@ pub async fn servers_detail(req: &Request, shared: Data<&Arc<Shared>>) -> Respon
             .map(|&i| &idx.world.servers[i])
             .filter(|s| s.project_id == project)
             .take(page_size)
-            .map(|s| server_json(s, &base))
+            .map(|s| server_json(s, &base, version))
             .collect();
         let full = page_size > 0 && servers.len() == page_size;
         (servers, full)

@@ -33,6 +33,16 @@ pub struct World {
     /// The quota reported by `/v2/info/usage` (unified limits), per project.
     #[serde(default = "default_quota")]
     pub image_count_limit: i64,
+    /// The highest compute microversion offered; a request for a higher one is 406.
+    #[serde(default = "default_nova_microversion")]
+    pub nova_max_microversion: String,
+    /// Whether `GET /compute/v2.1/` answers the version document (404 otherwise).
+    #[serde(default = "yes")]
+    pub nova_version_document: bool,
+}
+
+fn default_nova_microversion() -> String {
+    "2.96".into()
 }
 
 fn default_region() -> String {
@@ -65,6 +75,8 @@ impl Default for World {
             info_stores_enabled: true,
             info_import_enabled: true,
             image_count_limit: default_quota(),
+            nova_max_microversion: default_nova_microversion(),
+            nova_version_document: true,
         }
     }
 }
@@ -163,7 +175,7 @@ impl Image {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Server {
     pub id: String,
     pub name: String,
@@ -172,4 +184,45 @@ pub struct Server {
     pub image_id: Option<String>,
     pub status: String,
     pub created: DateTime<Utc>,
+    #[serde(default)]
+    pub flavor: Flavor,
+    /// `OS-SRV-USG:launched_at` / `terminated_at` (null when unset).
+    #[serde(default)]
+    pub launched_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub terminated_at: Option<DateTime<Utc>>,
+    /// Nova's `updated`; `created` when unset.
+    #[serde(default)]
+    pub updated: Option<DateTime<Utc>>,
+    /// Ids of the attached volumes.
+    #[serde(default)]
+    pub volumes_attached: Vec<String>,
+}
+
+/// A flavor as Nova 2.47+ embeds it in a server; older microversions show only `id`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Flavor {
+    pub id: String,
+    pub name: String,
+    pub vcpus: i64,
+    /// MiB.
+    pub ram: i64,
+    /// GiB.
+    pub disk: i64,
+    /// GiB.
+    #[serde(default)]
+    pub ephemeral: i64,
+}
+
+impl Default for Flavor {
+    fn default() -> Self {
+        Self {
+            id: "1".into(),
+            name: "m1.small".into(),
+            vcpus: 1,
+            ram: 1024,
+            disk: 10,
+            ephemeral: 0,
+        }
+    }
 }

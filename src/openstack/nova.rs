@@ -1,7 +1,8 @@
-//! Nova: server listing (paged through `servers_links`).
+//! Nova: server listing (paged through `servers_links`), at microversion 2.47 where the cloud
+//! offers it (flavors embedded with their size), else at the highest it offers.
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
 use super::error::{OpenStackError, Service};
@@ -17,6 +18,61 @@ pub struct NovaServer {
     /// `None` for boot-from-volume servers (Nova sends `"image": ""`).
     pub image_id: Option<String>,
     pub created: Option<DateTime<Utc>>,
+    pub flavor: Flavor,
+    /// `OS-SRV-USG:launched_at` / `terminated_at`.
+    pub launched_at: Option<DateTime<Utc>>,
+    pub terminated_at: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    /// `OS-EXT-STS:vm_state`, where the cloud's policy shows it.
+    pub vm_state: Option<String>,
+    /// `os-extended-volumes:volumes_attached` ids.
+    pub volume_ids: Vec<String>,
+}
+
+/// A server's flavor: 2.47+ embeds its name and size; older microversions give only its id
+/// (kept as the name), and the size stays unknown.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Flavor {
+    pub name: String,
+    pub vcpus: Option<i32>,
+    pub ram_mib: Option<i64>,
+    pub disk_gib: Option<i64>,
+    pub ephemeral_gib: Option<i64>,
+}
+
+impl Flavor {
+    fn from_json(v: Option<&Value>) -> Self {
+        let Some(v) = v else {
+            return Self::default();
+        };
+        let text = |key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+        let size = |key: &str| v.get(key).and_then(Value::as_i64).filter(|n| *n >= 0);
+        Self {
+            name: super::storable(
+                text("original_name")
+                    .or_else(|| text("id"))
+                    .unwrap_or_default(),
+            ),
+            vcpus: size("vcpus").and_then(|n| i32::try_from(n).ok()),
+            ram_mib: size("ram"),
+            disk_gib: size("disk"),
+            ephemeral_gib: size("ephemeral"),
+        }
+    }
+}
+
+/// A Nova timestamp: `updated` and `created` carry an offset (`…Z`), `OS-SRV-USG:*` do not
+/// (UTC, with microseconds).
+fn timestamp(v: &Value, key: &str) -> Option<DateTime<Utc>> {
+    let raw = v.get(key)?.as_str()?;
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f")
+                .ok()
+                .map(|t| t.and_utc())
+        })
 }
 
 fn malformed(detail: impl Into<String>) -> OpenStackError {
@@ -47,15 +103,31 @@ impl NovaServer {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(|s| super::storable(s.to_string()));
+        let volume_ids = v
+            .get("os-extended-volumes:volumes_attached")
+            .and_then(Value::as_array)
+            .map(|volumes| {
+                volumes
+                    .iter()
+                    .filter_map(|vol| vol.get("id").and_then(Value::as_str))
+                    .map(|id| super::storable(id.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Self {
             name: text("name"),
             status: text("status"),
-            created: v
-                .get("created")
-                .and_then(Value::as_str)
-                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                .map(|t| t.with_timezone(&Utc)),
+            created: timestamp(v, "created"),
             image_id,
+            flavor: Flavor::from_json(v.get("flavor")),
+            launched_at: timestamp(v, "OS-SRV-USG:launched_at"),
+            terminated_at: timestamp(v, "OS-SRV-USG:terminated_at"),
+            updated: timestamp(v, "updated"),
+            vm_state: v
+                .get("OS-EXT-STS:vm_state")
+                .and_then(Value::as_str)
+                .map(|s| super::storable(s.to_string())),
+            volume_ids,
             id: super::storable(id),
         })
     }
@@ -76,8 +148,72 @@ pub fn compute_base(endpoint: &str) -> String {
     }
 }
 
+/// A compute API microversion, `major.minor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Microversion(pub u32, pub u32);
+
+/// The microversion asked for: the first that embeds each server's flavor with its size.
+pub const WANTED: Microversion = Microversion(2, 47);
+
+/// The request header that selects a microversion.
+const MICROVERSION_HEADER: &str = "X-OpenStack-Nova-API-Version";
+
+impl Microversion {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (major, minor) = raw.trim().split_once('.')?;
+        Some(Self(major.parse().ok()?, minor.parse().ok()?))
+    }
+}
+
+impl std::fmt::Display for Microversion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+/// The versioned root of a compute endpoint, where its version document is: the URL up to
+/// its `v2`/`v2.1` segment (catalogs often append the project id).
+pub fn version_root(base: &str) -> String {
+    let segments: Vec<&str> = base.split('/').collect();
+    let end = segments
+        .iter()
+        .enumerate()
+        .skip(3)
+        .find(|(_, s)| **s == "v2" || **s == "v2.1")
+        .map_or(segments.len(), |(i, _)| i + 1);
+    format!("{}/", segments[..end].join("/"))
+}
+
+/// The microversion to ask for, from the version document's `version` (the highest the
+/// cloud offers): 2.47 where offered, else that highest; `None` for a cloud without
+/// microversions (legacy v2, an empty `version`). Without a readable document, 2.47 is tried
+/// and the listing falls back if the cloud refuses it.
+async fn negotiate(session: &Session, base: &str) -> Option<Microversion> {
+    let doc: Option<Value> = match session
+        .get_json(Service::Nova, &version_root(base), &[404])
+        .await
+    {
+        Ok(doc) => doc,
+        Err(e) => {
+            tracing::debug!(error = %e, "no compute version document");
+            None
+        }
+    };
+    let Some(doc) = doc else {
+        return Some(WANTED);
+    };
+    let offered = doc
+        .get("version")
+        .and_then(|v| v.get("version"))
+        .and_then(Value::as_str)
+        .and_then(Microversion::parse)?;
+    Some(offered.min(WANTED))
+}
+
 pub struct ServerPager<'a> {
     session: &'a Session,
+    /// The microversion the listing asks for, settled on its first page.
+    microversion: Option<Microversion>,
     next_url: Option<String>,
     seen: HashSet<String>,
     started: bool,
@@ -88,6 +224,7 @@ impl<'a> ServerPager<'a> {
     pub fn new(session: &'a Session) -> Self {
         Self {
             session,
+            microversion: None,
             next_url: None,
             seen: HashSet::new(),
             started: false,
@@ -99,6 +236,7 @@ impl<'a> ServerPager<'a> {
         let url = match (self.started, self.next_url.take()) {
             (false, _) => {
                 let base = compute_base(&self.session.endpoint("compute").await?);
+                self.microversion = negotiate(self.session, &base).await;
                 format!("{base}/servers/detail?limit={}", super::PAGE_LIMIT)
             }
             (true, Some(next)) => next,
@@ -112,11 +250,7 @@ impl<'a> ServerPager<'a> {
                 detail: "servers_links loops back to a page already read".into(),
             });
         }
-        let page: Value = self
-            .session
-            .get_json(Service::Nova, &url, &[])
-            .await?
-            .ok_or_else(|| malformed("empty response"))?;
+        let page = self.get_page(&url).await?;
         let servers = page
             .get("servers")
             .and_then(Value::as_array)
@@ -135,6 +269,31 @@ impl<'a> ServerPager<'a> {
             .and_then(|l| l.get("href").and_then(Value::as_str))
             .map(String::from);
         Ok(Some(servers))
+    }
+
+    /// One page at the negotiated microversion; a cloud that refuses it (406, or 400 from
+    /// some proxies) is asked again without one, and the rest of the listing follows.
+    async fn get_page(&mut self, url: &str) -> Result<Value, OpenStackError> {
+        let headers: Vec<(&str, String)> = self
+            .microversion
+            .map(|v| (MICROVERSION_HEADER, v.to_string()))
+            .into_iter()
+            .collect();
+        let page = match self
+            .session
+            .get_json_with(Service::Nova, url, &[], &headers)
+            .await
+        {
+            Err(OpenStackError::UpstreamStatus {
+                status: 406 | 400, ..
+            }) if self.microversion.is_some() => {
+                tracing::debug!(microversion = ?self.microversion, "refused; listing without");
+                self.microversion = None;
+                self.session.get_json(Service::Nova, url, &[]).await?
+            }
+            other => other?,
+        };
+        page.ok_or_else(|| malformed("empty response"))
     }
 }
 
@@ -159,6 +318,52 @@ mod tests {
             compute_base("http://v2.1.example/compute"),
             "http://v2.1.example/compute/v2.1"
         );
+    }
+
+    #[test]
+    fn version_roots_and_microversions() {
+        assert_eq!(
+            version_root("http://n:8774/v2.1/abc123"),
+            "http://n:8774/v2.1/"
+        );
+        assert_eq!(
+            version_root("http://n/compute/v2.1"),
+            "http://n/compute/v2.1/"
+        );
+        assert_eq!(Microversion::parse("2.96"), Some(Microversion(2, 96)));
+        assert_eq!(Microversion::parse(""), None);
+        assert!(Microversion(2, 9) < Microversion(2, 47));
+        assert_eq!(Microversion(2, 47).to_string(), "2.47");
+    }
+
+    #[test]
+    fn flavors_in_both_forms_and_usage_times_without_offset() {
+        let s = NovaServer::from_json(&json!({
+            "id": "s",
+            "flavor": {"original_name": "m1.large", "vcpus": 4, "ram": 8192, "disk": 80, "ephemeral": 0},
+            "OS-SRV-USG:launched_at": "2026-11-01T08:00:30.123456",
+            "OS-SRV-USG:terminated_at": null,
+            "updated": "2026-11-02T00:00:00Z",
+            "os-extended-volumes:volumes_attached": [{"id": "v1"}, {"bad": 1}],
+        }))
+        .unwrap();
+        assert_eq!(s.flavor.name, "m1.large");
+        assert_eq!(
+            (s.flavor.vcpus, s.flavor.ram_mib, s.flavor.disk_gib),
+            (Some(4), Some(8192), Some(80))
+        );
+        assert_eq!(
+            s.launched_at.unwrap().to_rfc3339(),
+            "2026-11-01T08:00:30.123456+00:00"
+        );
+        assert_eq!(s.terminated_at, None);
+        assert_eq!(s.volume_ids, ["v1"]);
+        let old = NovaServer::from_json(&json!({"id": "s", "flavor": {"id": "42", "links": []},
+            "OS-SRV-USG:launched_at": "garbage"}))
+        .unwrap();
+        assert_eq!(old.flavor.name, "42");
+        assert_eq!(old.flavor.vcpus, None);
+        assert_eq!(old.launched_at, None);
     }
 
     #[test]

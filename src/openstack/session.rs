@@ -202,6 +202,17 @@ impl Session {
         url: &str,
         absent: &[u16],
     ) -> Result<Option<T>, OpenStackError> {
+        self.get_json_with(service, url, absent, &[]).await
+    }
+
+    /// [`Self::get_json`] with extra request headers (a microversion, say).
+    pub async fn get_json_with<T: DeserializeOwned>(
+        &self,
+        service: Service,
+        url: &str,
+        absent: &[u16],
+        headers: &[(&str, String)],
+    ) -> Result<Option<T>, OpenStackError> {
         let mut reauthenticated = false;
         loop {
             let token = self.token().await?;
@@ -210,10 +221,13 @@ impl Session {
                 &self.cfg.settings.retry,
                 self.cfg.settings.timeout,
                 || {
-                    self.client
-                        .get(url)
-                        .header("X-Auth-Token", &token.value)
-                        .header("Accept", "application/json")
+                    headers.iter().fold(
+                        self.client
+                            .get(url)
+                            .header("X-Auth-Token", &token.value)
+                            .header("Accept", "application/json"),
+                        |req, (name, value)| req.header(*name, value),
+                    )
                 },
             )
             .await?;

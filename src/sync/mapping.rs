@@ -59,6 +59,16 @@ pub fn instance_record(
         image_name,
         status: server.status.clone(),
         backend_created_at: server.created,
+        flavor_name: server.flavor.name.clone(),
+        vcpus: server.flavor.vcpus,
+        ram_mib: server.flavor.ram_mib,
+        disk_gib: server.flavor.disk_gib,
+        ephemeral_gib: server.flavor.ephemeral_gib,
+        launched_at: server.launched_at,
+        terminated_at: server.terminated_at,
+        upstream_updated_at: server.updated,
+        vm_state: server.vm_state.clone().unwrap_or_default(),
+        attached_volumes: serde_json::json!(server.volume_ids),
     }
 }
 

@@ -33,6 +33,7 @@ use super::{ServiceSettings, Tenant, TestApp};
 pub const SECRET_KEY: &str = "test-secret-key-0123456789";
 
 pub type TenantOutcome = cloudcensus::sync::engine::TenantOutcome;
+pub type InstanceRow = instances::Model;
 pub type Engine = Arc<SyncEngine>;
 
 // --- databases ------------------------------------------------------------------------------
@@ -880,13 +881,17 @@ impl TestApp {
 
     /// The Glance image id an instance row refers to (`None` when booted from a volume).
     pub async fn instance_image_backend_id(&self, backend_id: &str) -> Option<String> {
+        self.instance_row(backend_id).await.image_backend_id
+    }
+
+    /// The stored row of the instance with this Nova id.
+    pub async fn instance_row(&self, backend_id: &str) -> InstanceRow {
         instances::Entity::find()
             .filter(instances::Column::BackendId.eq(backend_id))
             .one(self.db())
             .await
             .unwrap()
             .expect("instance row")
-            .image_backend_id
     }
 
     /// The image names stored on instances booted from an image.

@@ -21,6 +21,7 @@ async fn three_instances_of_one_image() -> (SimApp, String) {
             image_id: Some(img.id.clone()),
             status: status.to_string(),
             created: chrono::Utc::now(),
+            ..Default::default()
         });
     }
     world.servers.push(cloudcensus_sim::Server {
@@ -30,6 +31,7 @@ async fn three_instances_of_one_image() -> (SimApp, String) {
         image_id: None,
         status: "ACTIVE".into(),
         created: chrono::Utc::now(),
+        ..Default::default()
     });
     let s = SimApp::world(world).start().await;
     s.sweep().await;
@@ -68,5 +70,101 @@ async fn a_vanished_instance_is_kept_as_deleted() {
 async fn an_instance_booted_from_a_volume_has_no_image() {
     let (s, _) = three_instances_of_one_image().await;
     assert_eq!(s.app.instance_image_backend_id("srv-volume").await, None);
+    s.stop().await;
+}
+
+/// A server with a flavor, lifecycle times and attached volumes, in a world whose Nova offers
+/// `max` as its highest microversion and may lack the version document.
+async fn one_sized_server(max: &str, version_document: bool) -> SimApp {
+    let mut world = generated_world(1, 2, 0, 5);
+    world.nova_max_microversion = max.into();
+    world.nova_version_document = version_document;
+    let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    world.servers.push(cloudcensus_sim::Server {
+        id: "srv-sized".into(),
+        name: "big".into(),
+        project_id: world.projects[0].id.clone(),
+        image_id: None,
+        status: "DELETED".into(),
+        created: t("2026-11-01T08:00:00Z"),
+        flavor: cloudcensus_sim::Flavor {
+            id: "f-42".into(),
+            name: "m1.xlarge".into(),
+            vcpus: 8,
+            ram: 16384,
+            disk: 160,
+            ephemeral: 20,
+        },
+        launched_at: Some(t("2026-11-01T08:00:30.123456Z")),
+        terminated_at: Some(t("2026-11-20T17:45:00.5Z")),
+        updated: Some(t("2026-11-20T17:45:01Z")),
+        volumes_attached: vec!["vol-root".into(), "vol-data".into()],
+    });
+    let s = SimApp::world(world).start().await;
+    s.sweep_ok().await;
+    s
+}
+
+/// Nova 2.47+ embeds the flavor with its size: kept with the launch and termination times
+/// (microseconds, no offset on the wire), `updated`, the VM state and the attached volumes.
+#[tokio::test]
+async fn servers_keep_flavor_size_lifecycle_times_and_volumes() {
+    let s = one_sized_server("2.96", true).await;
+    let row = s.app.instance_row("srv-sized").await;
+    assert_eq!(row.flavor_name, "m1.xlarge");
+    assert_eq!(
+        (row.vcpus, row.ram_mib, row.disk_gib, row.ephemeral_gib),
+        (Some(8), Some(16384), Some(160), Some(20))
+    );
+    assert_eq!(
+        row.launched_at.unwrap().to_rfc3339(),
+        "2026-11-01T08:00:30.123456+00:00"
+    );
+    assert_eq!(
+        row.terminated_at.unwrap().to_rfc3339(),
+        "2026-11-20T17:45:00.500+00:00"
+    );
+    assert_eq!(
+        row.upstream_updated_at.unwrap().to_rfc3339(),
+        "2026-11-20T17:45:01+00:00"
+    );
+    assert_eq!(row.vm_state, "deleted");
+    assert_eq!(
+        row.attached_volumes,
+        serde_json::json!(["vol-root", "vol-data"])
+    );
+    let before = s.app.snapshot().await;
+    for o in s.sweep().await {
+        let r = o.result.as_ref().expect("the re-sync succeeds");
+        assert!(
+            r.applied.is_empty(),
+            "an idle re-sync writes nothing: {:?}",
+            r.applied
+        );
+    }
+    assert_eq!(s.app.snapshot().await, before);
+    s.stop().await;
+}
+
+/// A cloud older than 2.47 is asked for its highest microversion and shows only the
+/// flavor's id: the name is that id and the size stays unknown.
+#[tokio::test]
+async fn an_older_nova_gives_the_flavor_id_and_no_size() {
+    let s = one_sized_server("2.25", true).await;
+    let row = s.app.instance_row("srv-sized").await;
+    assert_eq!(row.flavor_name, "f-42");
+    assert_eq!((row.vcpus, row.ram_mib, row.disk_gib), (None, None, None));
+    assert!(row.launched_at.is_some());
+    s.stop().await;
+}
+
+/// Without a version document 2.47 is tried; the cloud's 406 makes the listing go on without
+/// a microversion, and the sync succeeds.
+#[tokio::test]
+async fn a_refused_microversion_falls_back_to_none() {
+    let s = one_sized_server("2.25", false).await;
+    let row = s.app.instance_row("srv-sized").await;
+    assert_eq!(row.flavor_name, "f-42");
+    assert_eq!(row.vcpus, None);
     s.stop().await;
 }
