@@ -6,6 +6,7 @@ pub enum Service {
     Keystone,
     Glance,
     Nova,
+    Cinder,
 }
 
 impl fmt::Display for Service {
@@ -14,6 +15,7 @@ impl fmt::Display for Service {
             Service::Keystone => "Keystone",
             Service::Glance => "Glance",
             Service::Nova => "Nova",
+            Service::Cinder => "Cinder",
         })
     }
 }

@@ -189,6 +189,23 @@ pub fn find_endpoint(
         })
 }
 
+/// The first of `service_types` the catalog has an endpoint of for `interface` (in `region` when
+/// one is configured), with the type that matched. Services that were renamed over the years
+/// (Cinder: `block-storage`, `volumev3`, `volumev2`) are found under whichever name the cloud
+/// registered; `None` when it registered none, which for an optional service is not an error.
+pub fn find_first_endpoint(
+    catalog: &[CatalogEntry],
+    service_types: &[&str],
+    interface: &str,
+    region: &str,
+) -> Option<(String, String)> {
+    service_types.iter().find_map(|service_type| {
+        find_endpoint(catalog, service_type, interface, region)
+            .ok()
+            .map(|url| (service_type.to_string(), url))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,5 +281,33 @@ mod tests {
         );
         let missing = find_endpoint(&catalog, "compute", "public", "R1").unwrap_err();
         assert!(missing.to_string().contains("compute"));
+    }
+
+    #[test]
+    fn the_first_registered_of_several_service_types_is_found() {
+        let catalog: Vec<CatalogEntry> = serde_json::from_value(json!([
+            {"type": "volumev2", "endpoints": [
+                {"interface": "public", "region_id": "R1", "url": "http://c/v2/p"}
+            ]},
+            {"type": "volumev3", "endpoints": [
+                {"interface": "public", "region_id": "R1", "url": "http://c/v3/p/"},
+                {"interface": "internal", "region_id": "R2", "url": "http://c-int/v3/p"}
+            ]}
+        ]))
+        .unwrap();
+        let types = ["block-storage", "volumev3", "volumev2"];
+        assert_eq!(
+            find_first_endpoint(&catalog, &types, "public", "R1"),
+            Some(("volumev3".into(), "http://c/v3/p".into()))
+        );
+        assert_eq!(
+            find_first_endpoint(&catalog, &types, "internal", ""),
+            Some(("volumev3".into(), "http://c-int/v3/p".into()))
+        );
+        assert_eq!(find_first_endpoint(&catalog, &types, "admin", "R1"), None);
+        assert_eq!(
+            find_first_endpoint(&catalog, &["block-storage"], "public", ""),
+            None
+        );
     }
 }

@@ -1,4 +1,6 @@
-//! OpenStack wire types and clients: Keystone v3, Glance v2, Nova. No catalog or sync logic.
+//! OpenStack wire types and clients: Keystone v3, Glance v2, Nova, Cinder. No catalog or sync
+//! logic.
+pub mod cinder;
 pub mod error;
 pub mod glance;
 pub mod keystone;

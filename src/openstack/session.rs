@@ -194,6 +194,22 @@ impl Session {
         )
     }
 
+    /// The catalog URL of the first of `service_types` the token's catalog has (for this
+    /// session's interface and region), with the type that matched; `None` when it has none.
+    /// For optional services, whose absence is a fact about the cloud rather than a failure.
+    pub async fn first_endpoint(
+        &self,
+        service_types: &[&str],
+    ) -> Result<Option<(String, String)>, OpenStackError> {
+        let token = self.token().await?;
+        Ok(keystone::find_first_endpoint(
+            &token.catalog,
+            service_types,
+            &self.cfg.interface,
+            &self.cfg.region,
+        ))
+    }
+
     /// GET a JSON document. `Ok(None)` for the statuses listed in `absent` (e.g. 404 from an
     /// older cloud). A 401 renews the token and retries once.
     pub async fn get_json<T: DeserializeOwned>(
