@@ -15,6 +15,8 @@ pub enum Target {
     GlanceInfo,
     /// `GET /v2.1/servers/detail`
     NovaServers,
+    /// `GET /v3/{project_id}/volumes/detail`
+    CinderVolumes,
 }
 
 #[derive(Clone, Debug, PartialEq)]

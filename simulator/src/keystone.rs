@@ -159,7 +159,10 @@ fn app_credential_grant(world: &World, auth: &Value) -> Result<Grant, Response> 
     })
 }
 
-fn catalog(base: &str, region: &str) -> Value {
+/// The catalog of a project-scoped token. Cinder's URL carries the project id (Keystone
+/// substitutes `$(project_id)s` per token); `volume` is its service type, `None` for a cloud
+/// without Cinder.
+fn catalog(base: &str, region: &str, project_id: &str, volume: Option<&str>) -> Value {
     let service = |kind: &str, name: &str, url: String| {
         let endpoints: Vec<Value> = ["public", "internal", "admin"]
             .iter()
@@ -170,11 +173,20 @@ fn catalog(base: &str, region: &str) -> Value {
             .collect();
         json!({"id": format!("{name}-service"), "type": kind, "name": name, "endpoints": endpoints})
     };
-    json!([
+    let mut services = vec![
         service("identity", "keystone", format!("{base}/identity")),
         service("image", "glance", format!("{base}/image")),
         service("compute", "nova", format!("{base}/compute/v2.1")),
-    ])
+    ];
+    if let Some(kind) = volume {
+        let version = if kind == "volumev2" { "v2" } else { "v3" };
+        services.push(service(
+            kind,
+            "cinder",
+            format!("{base}/volume/{version}/{project_id}"),
+        ));
+    }
+    Value::Array(services)
 }
 
 #[handler]
@@ -196,14 +208,17 @@ pub async fn issue_token(req: &Request, body: Body, shared: Data<&Arc<Shared>>) 
         .and_then(Value::as_array)
         .map(|m| m.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let (grant, region, ttl) = {
+    let (grant, region, ttl, volume) = {
         let world = &shared.read().world;
         let grant = match methods.as_slice() {
             ["password"] => password_grant(world, auth),
             ["application_credential"] => app_credential_grant(world, auth),
             _ => Err(unauthorized("Unsupported authentication method.")),
         };
-        (grant, world.region.clone(), world.token_ttl_secs)
+        let volume = world
+            .volume_enabled
+            .then(|| world.volume_service_type.clone());
+        (grant, world.region.clone(), world.token_ttl_secs, volume)
     };
     let grant = match grant {
         Ok(g) => g,
@@ -249,7 +264,8 @@ pub async fn issue_token(req: &Request, body: Body, shared: Data<&Arc<Shared>>) 
             "domain": {"id": project.domain_id, "name": "Default"}});
         body["token"]["is_domain"] = json!(false);
         body["token"]["roles"] = json!(roles);
-        body["token"]["catalog"] = catalog(&shared.base_url, &region);
+        body["token"]["catalog"] =
+            catalog(&shared.base_url, &region, &project.id, volume.as_deref());
     }
     if let Some((id, name)) = grant.app_credential {
         body["token"]["application_credential"] =

@@ -1,10 +1,11 @@
 //! A small, faithful OpenStack for tests, benchmarks and the demo: Keystone v3 token issue,
-//! Glance v2 image listing and info, Nova server listing, over real sockets on loopback, with
+//! Glance v2 image listing and info, Nova server listing, Cinder volume listing, over real sockets on loopback, with
 //! fault injection per endpoint.
 // Handlers return early with the upstream-shaped error `Response`; it is built once per failed
 // request, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+mod cinder;
 mod faults;
 mod generate;
 mod glance;
@@ -26,7 +27,9 @@ use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultKind, Target};
 pub use generate::{ADMIN_PASSWORD, ADMIN_USER, GenSpec};
-pub use world::{AppCredential, Flavor, Image, Member, Project, Server, User, World};
+pub use world::{
+    AppCredential, Flavor, Image, Member, Project, Server, User, Volume, VolumeAttachment, World,
+};
 
 use state::Shared;
 
@@ -52,6 +55,10 @@ fn routes(shared: Arc<Shared>) -> impl poem::Endpoint {
         .at("/compute/v2.1/servers/detail", get(nova::servers_detail))
         .at("/compute/v2.1", get(nova::version_document))
         .at("/compute/v2.1/", get(nova::version_document))
+        .at(
+            "/volume/:version/:project_id/volumes/detail",
+            get(cinder::volumes_detail),
+        )
         .data(shared)
 }
 

@@ -39,10 +39,24 @@ pub struct World {
     /// Whether `GET /compute/v2.1/` answers the version document (404 otherwise).
     #[serde(default = "yes")]
     pub nova_version_document: bool,
+    /// Cinder volumes, listed in this order.
+    #[serde(default)]
+    pub volumes: Vec<Volume>,
+    /// Off: a cloud without Cinder, whose catalog has no volume endpoint at all.
+    #[serde(default = "yes")]
+    pub volume_enabled: bool,
+    /// The catalog's service type for Cinder: `block-storage` (the official name), or
+    /// `volumev3`/`volumev2` as older deployments register it (`volumev2` serves `/v2`).
+    #[serde(default = "default_volume_service_type")]
+    pub volume_service_type: String,
 }
 
 fn default_nova_microversion() -> String {
     "2.96".into()
+}
+
+fn default_volume_service_type() -> String {
+    "block-storage".into()
 }
 
 fn default_region() -> String {
@@ -77,6 +91,9 @@ impl Default for World {
             image_count_limit: default_quota(),
             nova_max_microversion: default_nova_microversion(),
             nova_version_document: true,
+            volumes: Vec::new(),
+            volume_enabled: true,
+            volume_service_type: default_volume_service_type(),
         }
     }
 }
@@ -225,4 +242,46 @@ impl Default for Flavor {
             ephemeral: 0,
         }
     }
+}
+
+/// A Cinder volume.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Volume {
+    /// Sent as is: an empty id makes a malformed entry, for clients' robustness tests.
+    pub id: String,
+    pub project_id: String,
+    #[serde(default)]
+    pub name: String,
+    /// GiB.
+    #[serde(default = "default_volume_size")]
+    pub size: i64,
+    /// `available`, `in-use`, `error`, …
+    #[serde(default = "default_volume_status")]
+    pub status: String,
+    /// Cinder shows it as a string, `"true"` or `"false"`.
+    #[serde(default)]
+    pub bootable: bool,
+    /// `volume_image_metadata.image_id`; the metadata is shown only when this or the name is set.
+    #[serde(default)]
+    pub image_id: Option<String>,
+    #[serde(default)]
+    pub image_name: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<VolumeAttachment>,
+}
+
+fn default_volume_size() -> i64 {
+    1
+}
+
+fn default_volume_status() -> String {
+    "available".into()
+}
+
+/// A volume attached to a server, as `device` (e.g. `/dev/vda`, the root device).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VolumeAttachment {
+    pub server_id: String,
+    #[serde(default)]
+    pub device: Option<String>,
 }
