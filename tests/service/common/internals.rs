@@ -1020,3 +1020,64 @@ impl Replica {
         self.catalog.close().await.ok();
     }
 }
+
+// --- OpenStack clients ----------------------------------------------------------------------
+
+pub use cloudcensus::openstack::OpenStackError;
+pub use cloudcensus::openstack::cinder::{CinderVolume, VolumeAttachment, VolumeList, VolumePager};
+
+/// A session of the crate's OpenStack client as `user` on `project_id`, public interface, with
+/// the fast retries of the simulator's engines.
+pub fn openstack_session(
+    auth_url: &str,
+    region: &str,
+    user: &str,
+    password: &str,
+    project_id: &str,
+) -> cloudcensus::openstack::Session {
+    use cloudcensus::openstack::keystone::{AuthMethod, ProjectScope};
+    install_crypto_provider();
+    cloudcensus::openstack::Session::new(cloudcensus::openstack::SessionConfig {
+        auth_url: auth_url.to_string(),
+        interface: "public".into(),
+        region: region.to_string(),
+        auth: AuthMethod::Password {
+            username: user.to_string(),
+            password: password.to_string(),
+            user_domain: "Default".into(),
+            project: ProjectScope::Id(project_id.to_string()),
+        },
+        settings: cloudcensus::openstack::SessionSettings {
+            connect_timeout: Duration::from_millis(500),
+            timeout: Duration::from_millis(1500),
+            retry: RetryPolicy {
+                max_attempts: 3,
+                base_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(50),
+                max_retry_after: Duration::from_secs(2),
+            },
+        },
+    })
+    .expect("a session")
+}
+
+/// The Cinder client's listing of the session's project; `Ok(None)` for a cloud without Cinder.
+pub async fn cinder_volumes(
+    session: &cloudcensus::openstack::Session,
+) -> Result<Option<VolumeList>, OpenStackError> {
+    cloudcensus::openstack::cinder::list_volumes(session).await
+}
+
+/// The page sizes the Cinder pager returns, and the volumes it skipped as malformed.
+pub async fn cinder_pages(
+    session: &cloudcensus::openstack::Session,
+) -> Result<(Vec<usize>, u64), OpenStackError> {
+    let mut pager = cloudcensus::openstack::cinder::VolumePager::open(session)
+        .await?
+        .expect("a volume endpoint");
+    let mut sizes = Vec::new();
+    while let Some(page) = pager.next_page().await? {
+        sizes.push(page.len());
+    }
+    Ok((sizes, pager.skipped()))
+}

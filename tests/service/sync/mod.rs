@@ -6,3 +6,4 @@ mod images;
 mod instances;
 mod leases_and_pulls;
 mod staging;
+mod volumes;
