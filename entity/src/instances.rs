@@ -38,6 +38,8 @@ pub struct Model {
     pub vm_state: String,
     /// Ids of the attached volumes, a JSON array of strings.
     pub attached_volumes: Json,
+    /// The boot volume a server without an image was attributed to an image through.
+    pub boot_volume_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,6 +22,8 @@ pub struct Model {
     pub error_message: String,
     /// The process that ran it (its lease holder id).
     pub holder: Option<String>,
+    /// Upstream services the cloud lacked, which the sync went on without.
+    pub unavailable_services: Json,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -27,6 +27,8 @@ pub struct Model {
     pub image_quota_usage: Option<Json>,
     pub stores: Option<Json>,
     pub import_methods: Option<Json>,
+    /// Upstream services the cloud lacked at the last sync (`["compute"]`, `["volume"]`).
+    pub unavailable_services: Json,
     /// Which replica is syncing this tenant, and until when its claim holds.
     pub sync_lease_holder: Option<String>,
     pub sync_lease_expires_at: Option<DateTimeUtc>,

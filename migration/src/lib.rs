@@ -9,6 +9,7 @@ mod m20261130_000005_drop_pull_requested_at;
 mod m20261130_000006_usage_version;
 mod m20261130_000007_sync_run_holder;
 mod m20261130_000008_instance_usage_fields;
+mod m20261130_000009_unavailable_services;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_usage_version::Migration),
             Box::new(m20261130_000007_sync_run_holder::Migration),
             Box::new(m20261130_000008_instance_usage_fields::Migration),
+            Box::new(m20261130_000009_unavailable_services::Migration),
         ]
     }
 }

@@ -162,7 +162,14 @@ fn app_credential_grant(world: &World, auth: &Value) -> Result<Grant, Response> 
 /// The catalog of a project-scoped token. Cinder's URL carries the project id (Keystone
 /// substitutes `$(project_id)s` per token); `volume` is its service type, `None` for a cloud
 /// without Cinder.
-fn catalog(base: &str, region: &str, project_id: &str, volume: Option<&str>) -> Value {
+/// The services a token's catalog lists beyond identity and image.
+struct Optional<'a> {
+    compute: bool,
+    /// Cinder's service type, when the cloud has Cinder.
+    volume: Option<&'a str>,
+}
+
+fn catalog(base: &str, region: &str, project_id: &str, optional: Optional<'_>) -> Value {
     let service = |kind: &str, name: &str, url: String| {
         let endpoints: Vec<Value> = ["public", "internal", "admin"]
             .iter()
@@ -176,9 +183,11 @@ fn catalog(base: &str, region: &str, project_id: &str, volume: Option<&str>) -> 
     let mut services = vec![
         service("identity", "keystone", format!("{base}/identity")),
         service("image", "glance", format!("{base}/image")),
-        service("compute", "nova", format!("{base}/compute/v2.1")),
     ];
-    if let Some(kind) = volume {
+    if optional.compute {
+        services.push(service("compute", "nova", format!("{base}/compute/v2.1")));
+    }
+    if let Some(kind) = optional.volume {
         let version = if kind == "volumev2" { "v2" } else { "v3" };
         services.push(service(
             kind,
@@ -208,7 +217,7 @@ pub async fn issue_token(req: &Request, body: Body, shared: Data<&Arc<Shared>>) 
         .and_then(Value::as_array)
         .map(|m| m.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let (grant, region, ttl, volume) = {
+    let (grant, region, ttl, compute, volume) = {
         let world = &shared.read().world;
         let grant = match methods.as_slice() {
             ["password"] => password_grant(world, auth),
@@ -218,7 +227,14 @@ pub async fn issue_token(req: &Request, body: Body, shared: Data<&Arc<Shared>>) 
         let volume = world
             .volume_enabled
             .then(|| world.volume_service_type.clone());
-        (grant, world.region.clone(), world.token_ttl_secs, volume)
+        let compute = world.compute_enabled;
+        (
+            grant,
+            world.region.clone(),
+            world.token_ttl_secs,
+            compute,
+            volume,
+        )
     };
     let grant = match grant {
         Ok(g) => g,
@@ -264,8 +280,11 @@ pub async fn issue_token(req: &Request, body: Body, shared: Data<&Arc<Shared>>) 
             "domain": {"id": project.domain_id, "name": "Default"}});
         body["token"]["is_domain"] = json!(false);
         body["token"]["roles"] = json!(roles);
-        body["token"]["catalog"] =
-            catalog(&shared.base_url, &region, &project.id, volume.as_deref());
+        let optional = Optional {
+            compute,
+            volume: volume.as_deref(),
+        };
+        body["token"]["catalog"] = catalog(&shared.base_url, &region, &project.id, optional);
     }
     if let Some((id, name)) = grant.app_credential {
         body["token"]["application_credential"] =

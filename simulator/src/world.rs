@@ -39,6 +39,9 @@ pub struct World {
     /// Whether `GET /compute/v2.1/` answers the version document (404 otherwise).
     #[serde(default = "yes")]
     pub nova_version_document: bool,
+    /// Off: a cloud without Nova (an image-only cloud), whose catalog has no compute endpoint.
+    #[serde(default = "yes")]
+    pub compute_enabled: bool,
     /// Cinder volumes, listed in this order.
     #[serde(default)]
     pub volumes: Vec<Volume>,
@@ -91,6 +94,7 @@ impl Default for World {
             image_count_limit: default_quota(),
             nova_max_microversion: default_nova_microversion(),
             nova_version_document: true,
+            compute_enabled: true,
             volumes: Vec::new(),
             volume_enabled: true,
             volume_service_type: default_volume_service_type(),

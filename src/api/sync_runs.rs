@@ -16,6 +16,7 @@ use super::{ApiTags, AppState, Paginated};
 use crate::catalog::hex;
 use crate::catalog::paging::PageRequest;
 use crate::catalog::sync_runs::RunView;
+use crate::catalog::tenants::unavailable_services;
 use crate::params;
 
 pub struct SyncRunsApi;
@@ -40,6 +41,8 @@ pub struct SyncRun {
     /// Images the tenant no longer sees.
     pub images_removed: i64,
     pub instances_seen: i64,
+    /// Upstream services the cloud lacked (`compute`, `volume`), which the sync went on without.
+    pub unavailable_services: Vec<String>,
     pub error_message: String,
 }
 
@@ -57,6 +60,7 @@ fn shape(state: &AppState, v: RunView) -> SyncRun {
         images_updated: r.images_updated,
         images_removed: r.images_removed,
         instances_seen: r.instances_seen,
+        unavailable_services: unavailable_services(&r.unavailable_services),
         error_message: r.error_message,
     }
 }

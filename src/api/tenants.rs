@@ -18,7 +18,7 @@ use super::query::{RawQuery, uuid_from_url};
 use super::validate::{NAME_MAX, TEXT_MAX, Validator};
 use super::{ApiTags, AppState, Paginated};
 use crate::catalog::paging::PageRequest;
-use crate::catalog::tenants::{NewTenant, TenantFilter, TenantView};
+use crate::catalog::tenants::{NewTenant, TenantFilter, TenantView, unavailable_services};
 use crate::catalog::{CatalogError, hex, parse_uuid};
 use crate::params;
 
@@ -51,6 +51,9 @@ pub struct OpenStackTenant {
     /// Glance `/v2/info/import`; null if unsupported.
     #[oai(nullable)]
     pub import_methods: Option<serde_json::Value>,
+    /// Upstream services the cloud lacked at the last sync (`compute`, `volume`): the sync
+    /// went on without them (no instances listed; boot-from-volume servers count for no image).
+    pub unavailable_services: Vec<String>,
 }
 
 /// Own credentials are optional; without them the cloud's are scoped to this project.
@@ -101,6 +104,7 @@ fn shape(state: &AppState, v: TenantView) -> OpenStackTenant {
         image_quota_usage: t.image_quota_usage,
         stores: t.stores,
         import_methods: t.import_methods,
+        unavailable_services: unavailable_services(&t.unavailable_services),
     }
 }
 

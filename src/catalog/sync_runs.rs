@@ -83,6 +83,7 @@ impl SyncRuns<'_> {
         run: &SyncRun,
         outcome: RunOutcome,
         counts: RunCounts,
+        unavailable: &[super::tenants::MissingService],
         error: &str,
         now: DateTime<Utc>,
     ) -> CatalogResult<SyncRun> {
@@ -94,6 +95,7 @@ impl SyncRuns<'_> {
         m.images_updated = Set(counts.images_updated);
         m.images_removed = Set(counts.images_removed);
         m.instances_seen = Set(counts.instances_seen);
+        m.unavailable_services = Set(super::tenants::MissingService::json(unavailable));
         m.error_message = Set(error.to_string());
         Ok(m.update(self.0.writer()).await?)
     }

@@ -16,6 +16,43 @@ use super::{Catalog, CatalogError, CatalogResult, CloudId, Scope, State, TenantI
 /// A registered tenant as stored (its own credentials, if any, sealed).
 pub type Tenant = tenants::Model;
 
+/// An upstream service a tenant's cloud lacks (no endpoint in its catalog). The sync goes on
+/// without what it would give and says so on the tenant and the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MissingService {
+    /// Nova: no instances are listed (those recorded stay as they were).
+    Compute,
+    /// Cinder: boot-from-volume servers count for no image.
+    Volume,
+}
+
+impl MissingService {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Compute => "compute",
+            Self::Volume => "volume",
+        }
+    }
+
+    /// The stored form: a JSON array of names.
+    pub fn json(services: &[MissingService]) -> serde_json::Value {
+        serde_json::Value::from(services.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+    }
+}
+
+/// The stored list of missing services, as names (what the API shows).
+pub fn unavailable_services(stored: &serde_json::Value) -> Vec<String> {
+    stored
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(serde_json::Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A tenant to register, checked by the caller.
 #[derive(Clone, Debug)]
 pub struct NewTenant {

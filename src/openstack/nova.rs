@@ -27,6 +27,8 @@ pub struct NovaServer {
     pub vm_state: Option<String>,
     /// `os-extended-volumes:volumes_attached` ids.
     pub volume_ids: Vec<String>,
+    /// `OS-EXT-SRV-ATTR:root_device_name`, where the cloud's policy shows it.
+    pub root_device: Option<String>,
 }
 
 /// A server's flavor: 2.47+ embeds its name and size; older microversions give only its id
@@ -128,6 +130,10 @@ impl NovaServer {
                 .and_then(Value::as_str)
                 .map(|s| super::storable(s.to_string())),
             volume_ids,
+            root_device: v
+                .get("OS-EXT-SRV-ATTR:root_device_name")
+                .and_then(Value::as_str)
+                .map(|s| super::storable(s.to_string())),
             id: super::storable(id),
         })
     }

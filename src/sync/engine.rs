@@ -225,7 +225,8 @@ impl SyncEngine {
             ),
             Err(e) => (RunOutcome::Failed, Default::default(), e.to_string()),
         };
-        runs.finish(&run, outcome, counts, &message, finished)
+        let unavailable = result.as_ref().map_or(&[][..], |s| &s.unavailable[..]);
+        runs.finish(&run, outcome, counts, unavailable, &message, finished)
             .await?;
         match &result {
             Ok(s) => {

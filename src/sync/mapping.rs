@@ -42,9 +42,12 @@ pub fn image_record(img: &GlanceImage) -> ImageRecord {
 }
 
 /// The server as the catalog keeps it for `tenant` (listed, so not deleted).
+/// `image_id` and `image_name` are what it counts for (its own image, or its boot volume's).
 pub fn instance_record(
     server: &NovaServer,
+    image_id: Option<String>,
     image_name: String,
+    boot_volume: Option<String>,
     tenant: TenantId,
 ) -> InstanceRecord {
     InstanceRecord {
@@ -55,7 +58,7 @@ pub fn instance_record(
         deleted_at: None,
         backend_id: server.id.clone(),
         name: server.name.clone(),
-        image_backend_id: server.image_id.clone(),
+        image_backend_id: image_id,
         image_name,
         status: server.status.clone(),
         backend_created_at: server.created,
@@ -69,6 +72,7 @@ pub fn instance_record(
         upstream_updated_at: server.updated,
         vm_state: server.vm_state.clone().unwrap_or_default(),
         attached_volumes: serde_json::json!(server.volume_ids),
+        boot_volume_id: boot_volume,
     }
 }
 

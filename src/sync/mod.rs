@@ -1,5 +1,6 @@
 //! Syncing tenants from OpenStack into the catalog: per-tenant reconcile, the sweep, the
 //! schedule, manual pulls.
+pub mod attribution;
 pub mod credentials;
 pub mod engine;
 pub mod mapping;

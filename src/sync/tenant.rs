@@ -6,18 +6,20 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use tokio::sync::watch;
 use tracing::instrument;
 
+use super::attribution::BootVolumes;
 use super::credentials::{self, CredentialError};
 use super::mapping;
 use super::project_filter::{ProjectFilter, Verdict};
 use crate::catalog::clouds::Cloud;
 use crate::catalog::inventory::{
-    AppliedCounts, GlanceInfoColumns, KnownImage, SeenIds, SyncTarget, TenantChanges,
+    AppliedCounts, KnownImage, SeenIds, SyncTarget, TenantChanges, TenantFacts,
 };
 use crate::catalog::sync_runs::RunCounts;
-use crate::catalog::tenants::Tenant;
+use crate::catalog::tenants::{MissingService, Tenant};
 use crate::catalog::{Catalog, CatalogError};
+use crate::openstack::cinder;
 use crate::openstack::glance::{self, GlanceImage, ImagePager};
-use crate::openstack::nova::ServerPager;
+use crate::openstack::nova::{NovaServer, ServerPager};
 use crate::openstack::{OpenStackError, Session, SessionConfig, SessionSettings};
 
 /// Membership lookups in flight at once, per tenant.
@@ -48,6 +50,8 @@ pub enum SyncError {
 pub struct TenantSummary {
     pub counts: RunCounts,
     pub applied: AppliedCounts,
+    /// Services the cloud lacks, which the sync went on without.
+    pub unavailable: Vec<MissingService>,
 }
 
 /// What a tenant's sync needs besides the tenant.
@@ -99,22 +103,36 @@ pub async fn sync_tenant(
 
     let mut changes = TenantChanges::default();
     let mut counts = RunCounts::default();
+    let mut unavailable = Vec::new();
     list_images(ctx, &session, cloud, tenant, &mut changes, &mut counts).await?;
-    list_servers(ctx, &session, cloud, tenant, &mut changes, &mut counts).await?;
+    // An image census does not need Nova: a cloud without it still syncs its images.
+    if has_endpoint(&session, "compute").await? {
+        let volumes = match cinder::list_volumes(&session).await? {
+            Some(list) => BootVolumes::new(&list.volumes),
+            None => {
+                unavailable.push(MissingService::Volume);
+                BootVolumes::default()
+            }
+        };
+        let servers = Servers {
+            session: &session,
+            volumes: &volumes,
+        };
+        list_servers(ctx, servers, cloud, tenant, &mut changes, &mut counts).await?;
+    } else {
+        unavailable.push(MissingService::Compute);
+        changes.servers_unlisted = true;
+    }
 
     let info = glance::info(&session).await?;
-    let info = GlanceInfoColumns {
+    let facts = TenantFacts {
         image_quota_usage: info.usage,
         stores: info.stores,
         import_methods: info.import_methods,
+        unavailable_services: MissingService::json(&unavailable),
     };
-    let stored = GlanceInfoColumns {
-        image_quota_usage: tenant.image_quota_usage.clone(),
-        stores: tenant.stores.clone(),
-        import_methods: tenant.import_methods.clone(),
-    };
-    if info != stored {
-        changes.info = Some(info);
+    if facts != TenantFacts::stored(tenant) {
+        changes.facts = Some(facts);
     }
 
     ctx.check_shutdown()?;
@@ -124,7 +142,28 @@ pub async fn sync_tenant(
         .apply(cloud.id, tenant.id, &changes, crate::catalog::now())
         .await?;
     counts.images_removed = applied.images_unlinked as i64;
-    Ok(TenantSummary { counts, applied })
+    Ok(TenantSummary {
+        counts,
+        applied,
+        unavailable,
+    })
+}
+
+/// Whether the token's catalog has an endpoint of `service_type` for the cloud's interface
+/// and region.
+async fn has_endpoint(session: &Session, service_type: &str) -> Result<bool, SyncError> {
+    match session.endpoint(service_type).await {
+        Ok(_) => Ok(true),
+        Err(OpenStackError::EndpointMissing { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Where a tenant's servers come from: its session, and its bootable volumes for the servers
+/// booted from one.
+struct Servers<'a> {
+    session: &'a Session,
+    volumes: &'a BootVolumes,
 }
 
 #[instrument(level = "debug", skip_all)]
@@ -250,7 +289,7 @@ async fn members_of(
 #[instrument(level = "debug", skip_all)]
 async fn list_servers(
     ctx: &SyncContext<'_>,
-    session: &Session,
+    servers: Servers<'_>,
     cloud: &Cloud,
     tenant: &Tenant,
     changes: &mut TenantChanges,
@@ -264,7 +303,7 @@ async fn list_servers(
         .map(|r| (r.backend_id.as_str(), r.name.as_str()))
         .collect();
     let mut upserts = Vec::new();
-    let mut pager = ServerPager::new(session);
+    let mut pager = ServerPager::new(servers.session);
     while let Some(page) = pager.next_page().await? {
         ctx.check_shutdown()?;
         let fresh: Vec<_> = page
@@ -272,20 +311,27 @@ async fn list_servers(
             .filter(|s| !changes.seen_instances.contains(&s.id))
             .collect();
         let ids: Vec<String> = fresh.iter().map(|s| s.id.clone()).collect();
-        let image_ids: Vec<String> = fresh.iter().filter_map(|s| s.image_id.clone()).collect();
+        let sources: Vec<ImageSource> = fresh
+            .iter()
+            .map(|s| ImageSource::of(s, servers.volumes))
+            .collect();
+        let image_ids: Vec<String> = sources.iter().filter_map(|s| s.id.clone()).collect();
         let known = inventory.known_instances(cloud.id, &ids).await?;
         let mut names = inventory.image_names(cloud.id, &image_ids).await?;
         if changes.staged {
             names.extend(inventory.staged_names(tenant.id, &image_ids).await?);
         }
-        for server in &fresh {
+        for (server, source) in fresh.iter().zip(sources) {
             if !changes.seen_instances.insert(server.id.clone()) {
                 continue;
             }
             counts.instances_seen += 1;
             let previous = known.get(&server.id);
-            let image_name = server
-                .image_id
+            // By Glance id when the catalog has the image; else the name recorded upstream
+            // (on the boot volume) or when the image was last seen: deleted images keep their
+            // usage.
+            let image_name = source
+                .id
                 .as_deref()
                 .and_then(|id| {
                     pending_names
@@ -293,10 +339,11 @@ async fn list_servers(
                         .map(|n| n.to_string())
                         .or_else(|| names.get(id).cloned())
                 })
-                // An image gone from Glance keeps the name recorded when it was seen.
+                .or(source.recorded_name)
                 .or_else(|| previous.map(|p| p.record.image_name.clone()))
                 .unwrap_or_default();
-            let record = mapping::instance_record(server, image_name, tenant.id);
+            let record =
+                mapping::instance_record(server, source.id, image_name, source.volume, tenant.id);
             if previous.is_none_or(|p| p.differs_from(&record)) {
                 upserts.push(record);
             }
@@ -304,4 +351,31 @@ async fn list_servers(
     }
     changes.upsert_instances = upserts;
     Ok(())
+}
+
+/// The image a server counts for: its own, or its boot volume's.
+struct ImageSource {
+    /// The Glance id.
+    id: Option<String>,
+    /// The name recorded upstream with it (on the boot volume).
+    recorded_name: Option<String>,
+    /// The boot volume it came from.
+    volume: Option<String>,
+}
+
+impl ImageSource {
+    fn of(server: &NovaServer, volumes: &BootVolumes) -> Self {
+        match volumes.of(server) {
+            Some(boot) => Self {
+                id: boot.image_id.clone(),
+                recorded_name: boot.image_name.clone(),
+                volume: Some(boot.id.clone()),
+            },
+            None => Self {
+                id: server.image_id.clone(),
+                recorded_name: None,
+                volume: None,
+            },
+        }
+    }
 }

@@ -13,8 +13,8 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::{
-    AppliedCounts, GlanceInfoColumns, ImageRecord, InstanceRecord, SeenIds, TenantChanges,
-    image_columns, instance_columns, staging,
+    AppliedCounts, ImageRecord, InstanceRecord, SeenIds, TenantChanges, TenantFacts, image_columns,
+    instance_columns, staging,
 };
 use crate::catalog::{CatalogResult, CloudId, ImageId, TenantId, db, read_index};
 
@@ -49,10 +49,12 @@ pub(super) async fn apply(
     let gone = links_not_seen(&txn, tenant, &changes.seen_images).await?;
     (counts.images_unlinked, counts.images_deleted) = unlink(&txn, tenant, &gone).await?;
     counts.instances_upserted = upsert_instances(&txn, cloud, &changes.upsert_instances).await?;
-    counts.instances_marked_deleted =
-        mark_vanished_instances(&txn, tenant, &changes.seen_instances, now).await?;
-    if let Some(info) = &changes.info {
-        store_glance_info(&txn, tenant, info).await?;
+    if !changes.servers_unlisted {
+        counts.instances_marked_deleted =
+            mark_vanished_instances(&txn, tenant, &changes.seen_instances, now).await?;
+    }
+    if let Some(facts) = &changes.facts {
+        store_facts(&txn, tenant, facts).await?;
     }
     if counts.changes_listing() {
         read_index::touch(&txn, cloud).await?;
@@ -283,20 +285,24 @@ async fn mark_vanished_instances(
     Ok(marked)
 }
 
-async fn store_glance_info(
+async fn store_facts(
     txn: &DatabaseTransaction,
     tenant: TenantId,
-    info: &GlanceInfoColumns,
+    facts: &TenantFacts,
 ) -> Result<(), DbErr> {
     tenants::Entity::update_many()
         .col_expr(
             tenants::Column::ImageQuotaUsage,
-            Expr::val(info.image_quota_usage.clone()),
+            Expr::val(facts.image_quota_usage.clone()),
         )
-        .col_expr(tenants::Column::Stores, Expr::val(info.stores.clone()))
+        .col_expr(tenants::Column::Stores, Expr::val(facts.stores.clone()))
         .col_expr(
             tenants::Column::ImportMethods,
-            Expr::val(info.import_methods.clone()),
+            Expr::val(facts.import_methods.clone()),
+        )
+        .col_expr(
+            tenants::Column::UnavailableServices,
+            Expr::val(facts.unavailable_services.clone()),
         )
         .filter(tenants::Column::Id.eq(tenant))
         .exec(txn)

@@ -130,15 +130,32 @@ pub struct TenantChanges {
     pub seen_images: SeenIds,
     pub upsert_instances: Vec<InstanceRecord>,
     pub seen_instances: HashSet<String>,
-    /// Glance info, when it differs from what is stored.
-    pub info: Option<GlanceInfoColumns>,
+    /// What the sync learned of the tenant's services, when it differs from what is stored.
+    pub facts: Option<TenantFacts>,
+    /// The cloud has no compute endpoint: no server was listed, so none vanished.
+    pub servers_unlisted: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct GlanceInfoColumns {
+/// What a sync learns of a tenant's services besides images and servers: Glance's
+/// `/v2/info/*` documents and which services the cloud lacks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TenantFacts {
     pub image_quota_usage: Option<serde_json::Value>,
     pub stores: Option<serde_json::Value>,
     pub import_methods: Option<serde_json::Value>,
+    pub unavailable_services: serde_json::Value,
+}
+
+impl TenantFacts {
+    /// The facts as stored on `tenant`.
+    pub fn stored(tenant: &super::tenants::Tenant) -> Self {
+        Self {
+            image_quota_usage: tenant.image_quota_usage.clone(),
+            stores: tenant.stores.clone(),
+            import_methods: tenant.import_methods.clone(),
+            unavailable_services: tenant.unavailable_services.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -68,6 +68,7 @@ pub struct Tenant {
     pub image_quota_usage: Option<Value>,
     pub stores: Option<Value>,
     pub import_methods: Option<Value>,
+    pub unavailable_services: Vec<String>,
 }
 
 /// `/api/offerings/` objects.
@@ -113,6 +114,7 @@ pub struct SyncRun {
     pub images_removed: i64,
     pub instances_seen: i64,
     pub error_message: String,
+    pub unavailable_services: Vec<String>,
 }
 
 /// DRF's `{"detail": "…"}` error body, exactly.

@@ -1,4 +1,5 @@
 //! The sync engine against the OpenStack simulator over real sockets, into a real database.
+mod boot_from_volume;
 mod credentials;
 mod faults;
 mod glance_info;

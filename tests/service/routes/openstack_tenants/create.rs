@@ -33,6 +33,7 @@ async fn a_registered_tenant_has_exactly_the_waldur_fields() {
             "service_settings_uuid",
             "state",
             "stores",
+            "unavailable_services",
             "url",
             "uuid"
         ]
