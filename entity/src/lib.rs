@@ -3,6 +3,7 @@ pub mod api_token_tenants;
 pub mod api_tokens;
 pub mod image_tenants;
 pub mod images;
+pub mod instance_intervals;
 pub mod instances;
 pub mod offerings;
 pub mod service_settings;

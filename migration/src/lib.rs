@@ -10,6 +10,7 @@ mod m20261130_000006_usage_version;
 mod m20261130_000007_sync_run_holder;
 mod m20261130_000008_instance_usage_fields;
 mod m20261130_000009_unavailable_services;
+mod m20261130_000010_instance_intervals;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_sync_run_holder::Migration),
             Box::new(m20261130_000008_instance_usage_fields::Migration),
             Box::new(m20261130_000009_unavailable_services::Migration),
+            Box::new(m20261130_000010_instance_intervals::Migration),
         ]
     }
 }

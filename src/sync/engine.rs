@@ -15,6 +15,7 @@ use super::runtime::spawn_into;
 use super::tenant::{SyncContext, SyncError, TenantSummary, sync_tenant};
 use crate::catalog::sync_runs::is_syncing;
 use crate::catalog::{Catalog, CatalogError, RunOutcome, TenantId, now};
+use crate::clock::Clock;
 use crate::openstack::SessionSettings;
 
 #[derive(Clone, Debug)]
@@ -38,6 +39,8 @@ pub struct SyncSettings {
     /// Threads the process's syncs run on, apart from the API's (see [`super::runtime`]); the
     /// first engine of a process sets it.
     pub threads: usize,
+    /// When syncs observe things (runs, tenants' last sync, instances' transitions).
+    pub clock: Clock,
 }
 
 pub const DEFAULT_CRON: &str = "0 */10 * * * *";
@@ -56,6 +59,7 @@ impl SyncSettings {
             stage_links_batch: 100_000,
             session: SessionSettings::default(),
             threads: super::runtime::default_threads(),
+            clock: Clock::System,
         }
     }
 }
@@ -197,20 +201,23 @@ impl SyncEngine {
         let started = Instant::now();
         let target = self.catalog.inventory().target(tenant_id).await?;
         let runs = self.catalog.sync_runs();
-        let run = runs.start(tenant_id, &self.holder, now()).await?;
+        let run = runs
+            .start(tenant_id, &self.holder, self.settings.clock.now())
+            .await?;
         let ctx = SyncContext {
             catalog: &self.catalog,
             session: &self.settings.session,
             stage_batch: self.settings.stage_batch.max(1),
             stage_links_batch: self.settings.stage_links_batch.max(1),
             shutdown: self.shutdown_tx.subscribe(),
+            clock: &self.settings.clock,
         };
         let result = tokio::select! {
             result = sync_tenant(&ctx, &target) => result,
             lost = self.heartbeat(tenant_id) => Err(lost),
         };
         let (tenant, cloud) = (target.tenant, target.cloud);
-        let finished = now();
+        let finished = self.settings.clock.now();
         let (outcome, counts, message) = match &result {
             Ok(summary) => (RunOutcome::Success, summary.counts, String::new()),
             Err(SyncError::Aborted) => (

@@ -3,6 +3,7 @@
 pub mod attribution;
 pub mod credentials;
 pub mod engine;
+pub mod lifecycle;
 pub mod mapping;
 pub mod project_filter;
 pub mod runtime;

@@ -8,6 +8,7 @@ use tracing::instrument;
 
 use super::attribution::BootVolumes;
 use super::credentials::{self, CredentialError};
+use super::lifecycle::{self, Window};
 use super::mapping;
 use super::project_filter::{ProjectFilter, Verdict};
 use crate::catalog::clouds::Cloud;
@@ -17,6 +18,7 @@ use crate::catalog::inventory::{
 use crate::catalog::sync_runs::RunCounts;
 use crate::catalog::tenants::{MissingService, Tenant};
 use crate::catalog::{Catalog, CatalogError};
+use crate::clock::Clock;
 use crate::openstack::cinder;
 use crate::openstack::glance::{self, GlanceImage, ImagePager};
 use crate::openstack::nova::{NovaServer, ServerPager};
@@ -64,6 +66,8 @@ pub struct SyncContext<'a> {
     /// New links (Glance ids, far smaller than records) held in memory before they are staged.
     pub stage_links_batch: usize,
     pub shutdown: watch::Receiver<bool>,
+    /// When this sync observes what it lists.
+    pub clock: &'a Clock,
 }
 
 impl SyncContext<'_> {
@@ -101,6 +105,8 @@ pub async fn sync_tenant(
         });
     }
 
+    // What is listed now is as of now: one time for the whole sync.
+    let observed = ctx.clock.now();
     let mut changes = TenantChanges::default();
     let mut counts = RunCounts::default();
     let mut unavailable = Vec::new();
@@ -117,6 +123,10 @@ pub async fn sync_tenant(
         let servers = Servers {
             session: &session,
             volumes: &volumes,
+            window: Window {
+                since: tenant.last_success_at,
+                until: observed,
+            },
         };
         list_servers(ctx, servers, cloud, tenant, &mut changes, &mut counts).await?;
     } else {
@@ -139,7 +149,7 @@ pub async fn sync_tenant(
     let applied = ctx
         .catalog
         .inventory()
-        .apply(cloud.id, tenant.id, &changes, crate::catalog::now())
+        .apply(cloud.id, tenant.id, &changes, observed)
         .await?;
     counts.images_removed = applied.images_unlinked as i64;
     Ok(TenantSummary {
@@ -164,6 +174,8 @@ async fn has_endpoint(session: &Session, service_type: &str) -> Result<bool, Syn
 struct Servers<'a> {
     session: &'a Session,
     volumes: &'a BootVolumes,
+    /// Since the tenant's last successful sync: when the changes seen now happened.
+    window: Window,
 }
 
 #[instrument(level = "debug", skip_all)]
@@ -344,6 +356,10 @@ async fn list_servers(
                 .unwrap_or_default();
             let record =
                 mapping::instance_record(server, source.id, image_name, source.volume, tenant.id);
+            let lived = lifecycle::edits(previous.map(|p| &p.record), &record, &servers.window);
+            if !lived.is_empty() {
+                changes.lifecycle.push((server.id.clone(), lived));
+            }
             if previous.is_none_or(|p| p.differs_from(&record)) {
                 upserts.push(record);
             }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{
     AppliedCounts, ImageRecord, InstanceRecord, SeenIds, TenantChanges, TenantFacts, image_columns,
-    instance_columns, staging,
+    instance_columns, lifecycle, staging,
 };
 use crate::catalog::{CatalogResult, CloudId, ImageId, TenantId, db, read_index};
 
@@ -49,9 +49,11 @@ pub(super) async fn apply(
     let gone = links_not_seen(&txn, tenant, &changes.seen_images).await?;
     (counts.images_unlinked, counts.images_deleted) = unlink(&txn, tenant, &gone).await?;
     counts.instances_upserted = upsert_instances(&txn, cloud, &changes.upsert_instances).await?;
+    counts.intervals_written = lifecycle::record(&txn, cloud, tenant, &changes.lifecycle).await?;
     if !changes.servers_unlisted {
-        counts.instances_marked_deleted =
-            mark_vanished_instances(&txn, tenant, &changes.seen_instances, now).await?;
+        let vanished = vanished_instances(&txn, tenant, &changes.seen_instances).await?;
+        counts.instances_marked_deleted = mark_deleted(&txn, &vanished, now).await?;
+        counts.intervals_written += lifecycle::end(&txn, &vanished, now).await?;
     }
     if let Some(facts) = &changes.facts {
         store_facts(&txn, tenant, facts).await?;
@@ -251,14 +253,14 @@ async fn upsert_instances(
     Ok(records.len() as u64)
 }
 
-/// Servers that vanished are kept, marked deleted, so "created" counts keep history.
+/// The tenant's live instances the listing did not show. They are kept, marked deleted, so
+/// "created" counts keep history.
 #[instrument(level = "debug", skip_all)]
-async fn mark_vanished_instances(
+async fn vanished_instances(
     txn: &DatabaseTransaction,
     tenant: TenantId,
     seen: &HashSet<String>,
-    now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<Vec<i64>, DbErr> {
     let live: Vec<(i64, String)> = instances::Entity::find()
         .select_only()
         .column(instances::Column::Id)
@@ -268,11 +270,19 @@ async fn mark_vanished_instances(
         .into_tuple()
         .all(txn)
         .await?;
-    let vanished: Vec<i64> = live
+    Ok(live
         .into_iter()
         .filter(|(_, b)| !seen.contains(b))
         .map(|(id, _)| id)
-        .collect();
+        .collect())
+}
+
+/// Marks vanished instances deleted as of `now`.
+async fn mark_deleted(
+    txn: &DatabaseTransaction,
+    vanished: &[i64],
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
     let mut marked = 0;
     for chunk in vanished.chunks(CHUNK) {
         let res = instances::Entity::update_many()

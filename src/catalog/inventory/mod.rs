@@ -7,6 +7,7 @@
 //! columns after the image's. Adding a column takes the entity field, the mapping from
 //! OpenStack, and a migration of both tables (a test fails when the staging table lags).
 mod apply;
+mod lifecycle;
 mod staging;
 
 use std::collections::{HashMap, HashSet};
@@ -130,10 +131,32 @@ pub struct TenantChanges {
     pub seen_images: SeenIds,
     pub upsert_instances: Vec<InstanceRecord>,
     pub seen_instances: HashSet<String>,
+    /// How instances' recorded lives change, by Nova id, each in order.
+    pub lifecycle: Vec<(String, Vec<IntervalEdit>)>,
     /// What the sync learned of the tenant's services, when it differs from what is stored.
     pub facts: Option<TenantFacts>,
     /// The cloud has no compute endpoint: no server was listed, so none vanished.
     pub servers_unlisted: bool,
+}
+
+/// A change to an instance's recorded life.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IntervalEdit {
+    /// Closes the open interval at this time (never before it started).
+    Close(chrono::DateTime<chrono::Utc>),
+    /// Adds an interval, open when `ended_at` is `None`.
+    Add(Stint),
+}
+
+/// A stretch of an instance's life in one status at one flavor size.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stint {
+    pub status: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub vcpus: Option<i32>,
+    pub ram_mib: Option<i64>,
+    pub disk_gib: Option<i64>,
 }
 
 /// What a sync learns of a tenant's services besides images and servers: Glance's
@@ -166,6 +189,8 @@ pub struct AppliedCounts {
     pub images_deleted: u64,
     pub instances_upserted: u64,
     pub instances_marked_deleted: u64,
+    /// Lifecycle intervals added or closed.
+    pub intervals_written: u64,
 }
 
 impl AppliedCounts {
@@ -190,6 +215,7 @@ impl AppliedCounts {
             + self.images_deleted
             + self.instances_upserted
             + self.instances_marked_deleted
+            + self.intervals_written
     }
 }
 

@@ -18,7 +18,10 @@ use cloudcensus::crypto::SecretBox;
 use cloudcensus::openstack::retry::RetryPolicy;
 use cloudcensus::sync::engine::LogObserver;
 use cloudcensus::sync::{SyncEngine, SyncSettings};
-use entity::{api_tokens, image_tenants, images, instances, service_settings, sync_runs, tenants};
+use entity::{
+    api_tokens, image_tenants, images, instance_intervals, instances, service_settings, sync_runs,
+    tenants,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait,
@@ -34,6 +37,8 @@ pub const SECRET_KEY: &str = "test-secret-key-0123456789";
 
 pub type TenantOutcome = cloudcensus::sync::engine::TenantOutcome;
 pub type InstanceRow = instances::Model;
+pub type IntervalRow = instance_intervals::Model;
+pub use cloudcensus::clock::Clock;
 pub type Engine = Arc<SyncEngine>;
 
 // --- databases ------------------------------------------------------------------------------
@@ -283,7 +288,7 @@ pub fn openapi_spec() -> String {
 // --- sync engines ---------------------------------------------------------------------------
 
 /// How a test's sync engine is set up.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct EngineOptions {
     real_openstack: bool,
     /// Records per staging batch (the engine's default when `None`).
@@ -292,6 +297,8 @@ pub struct EngineOptions {
     pub stage_links_batch: Option<usize>,
     /// How long a claim on a tenant lives unrenewed (the engine's default when `None`).
     pub lease_ttl: Option<Duration>,
+    /// When syncs observe things (the system clock when `None`).
+    pub clock: Option<Clock>,
 }
 
 impl EngineOptions {
@@ -303,6 +310,7 @@ impl EngineOptions {
             stage_batch: None,
             stage_links_batch: None,
             lease_ttl: None,
+            clock: None,
         }
     }
 
@@ -317,6 +325,11 @@ impl EngineOptions {
 
     pub fn stage_batch(mut self, n: usize) -> Self {
         self.stage_batch = Some(n);
+        self
+    }
+
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -361,6 +374,9 @@ impl EngineOptions {
         }
         if let Some(ttl) = self.lease_ttl {
             s.lease_ttl = ttl;
+        }
+        if let Some(clock) = self.clock {
+            s.clock = clock;
         }
         s
     }
@@ -882,6 +898,18 @@ impl TestApp {
     /// The Glance image id an instance row refers to (`None` when booted from a volume).
     pub async fn instance_image_backend_id(&self, backend_id: &str) -> Option<String> {
         self.instance_row(backend_id).await.image_backend_id
+    }
+
+    /// The lifecycle intervals of the instance with this Nova id, in order.
+    pub async fn intervals_of(&self, backend_id: &str) -> Vec<IntervalRow> {
+        let instance = self.instance_row(backend_id).await;
+        instance_intervals::Entity::find()
+            .filter(instance_intervals::Column::InstanceId.eq(instance.id))
+            .order_by_asc(instance_intervals::Column::StartedAt)
+            .order_by_asc(instance_intervals::Column::Id)
+            .all(self.db())
+            .await
+            .unwrap()
     }
 
     /// The stored row of the instance with this Nova id.

@@ -6,5 +6,6 @@ mod glance_info;
 mod images;
 mod instances;
 mod leases_and_pulls;
+mod lifecycle;
 mod staging;
 mod volumes;
