@@ -16,6 +16,7 @@ mod spec;
 mod sync_runs;
 mod tenants;
 mod tokens;
+mod usage_report;
 mod validate;
 
 use std::sync::Arc;
@@ -114,6 +115,7 @@ impl AppState {
 
 type Apis = spec::BeforeHandlers<(
     Documented<images::ImagesApi>,
+    Documented<usage_report::UsageReportApi>,
     Documented<clouds::CloudsApi>,
     Documented<tenants::TenantsApi>,
     Documented<offerings::OfferingsApi>,
@@ -126,6 +128,7 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         spec::BeforeHandlers((
             Documented(images::ImagesApi),
+            Documented(usage_report::UsageReportApi),
             Documented(clouds::CloudsApi),
             Documented(tenants::TenantsApi),
             Documented(offerings::OfferingsApi),

@@ -55,6 +55,11 @@ impl Validator {
         }
     }
 
+    /// Whether `field` already has an error.
+    pub fn has(&self, field: &str) -> bool {
+        self.errors.contains_key(field)
+    }
+
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
             Ok(())

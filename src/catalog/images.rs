@@ -61,14 +61,14 @@ impl ListedImage {
 }
 
 /// A filter whose uuids have been looked up, ready to become SQL.
-struct ResolvedFilter<'a> {
+pub(super) struct ResolvedFilter<'a> {
     filter: &'a ImageFilter,
     scope: &'a Scope,
     /// `None` for an unknown offering uuid: nothing can match.
-    offerings: Vec<Option<OfferingScope>>,
+    pub(super) offerings: Vec<Option<OfferingScope>>,
     /// A scoped caller named a tenant, cloud or offering outside its scope: the answer is
     /// the one an unknown uuid gets (nothing), so it learns nothing of what others see.
-    out_of_scope: bool,
+    pub(super) out_of_scope: bool,
 }
 
 pub struct Images<'a>(pub(super) &'a Catalog);
@@ -155,7 +155,7 @@ impl Images<'_> {
             .ok_or(CatalogError::NotFound)
     }
 
-    async fn resolve<'a>(
+    pub(super) async fn resolve<'a>(
         &self,
         scope: &'a Scope,
         filter: &'a ImageFilter,

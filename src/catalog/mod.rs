@@ -17,6 +17,7 @@ pub mod sync_runs;
 pub mod tenants;
 pub mod tokens;
 pub mod usage;
+pub mod usage_report;
 
 use std::sync::Arc;
 
@@ -81,6 +82,10 @@ impl Catalog {
 
     pub fn usage(&self) -> usage::Usage<'_> {
         usage::Usage(self)
+    }
+
+    pub fn usage_report(&self) -> usage_report::UsageReport<'_> {
+        usage_report::UsageReport(self)
     }
 
     pub fn offerings(&self) -> offerings::Offerings<'_> {

@@ -41,40 +41,59 @@ fn stint(
     (status.to_string(), t(from), to.map(t), Some(vcpus))
 }
 
-#[tokio::test]
-async fn each_sync_records_status_and_size_intervals() {
-    let mut world = generated_world(1, 3, 0, 11);
+/// The scripted world: servers `a` (image X, launched Oct 31 12:00) and `b` (image Y,
+/// building) in project 0 of two; the clock at Nov 1 00:00. Image names X and Y.
+fn scripted_world() -> (cloudcensus_sim::World, String, String) {
+    let mut world = generated_world(2, 20, 0, 11);
     let project = world.projects[0].id.clone();
-    let server = |id: &str, status: &str, created: &str| Server {
+    let mut named = world
+        .images
+        .iter()
+        .filter(|i| i.owner == project && i.status == "active" && i.visibility == "private")
+        .filter_map(|i| Some((i.id.clone(), i.name.clone()?)));
+    let (x_id, x) = named.next().expect("an image X");
+    let (y_id, y) = named
+        .find(|(_, n)| *n != x)
+        .expect("an image Y named otherwise");
+    let server = |id: &str, status: &str, created: &str, image: &str| Server {
         id: id.into(),
         name: id.into(),
         project_id: project.clone(),
-        image_id: None,
+        image_id: Some(image.to_string()),
         status: status.into(),
         created: t(created),
         flavor: flavor(2),
         ..Default::default()
     };
-    let mut a = server("a", "ACTIVE", "2026-10-31T11:58:00Z");
+    let mut a = server("a", "ACTIVE", "2026-10-31T11:58:00Z", &x_id);
     a.launched_at = Some(t("2026-10-31T12:00:00Z"));
     world.servers.push(a);
     world
         .servers
-        .push(server("b", "BUILD", "2026-10-31T23:00:00Z"));
+        .push(server("b", "BUILD", "2026-10-31T23:00:00Z", &y_id));
+    (world, x, y)
+}
+
+/// Five scripted days (see each step); returns the app and the image names X, Y. `check`
+/// asserts the intervals after each step.
+async fn five_scripted_days(check: bool) -> (SimApp, String, String) {
+    let (world, x, y) = scripted_world();
     let clock = Clock::manual(t("2026-11-01T00:00:00Z"));
     let s = SimApp::world(world)
         .engine(EngineOptions::fast().clock(clock.clone()))
         .start()
         .await;
     s.sweep_ok().await;
-    assert_eq!(
-        life(s.app.intervals_of("a").await),
-        [stint("ACTIVE", "2026-10-31T12:00:00Z", None, 2)]
-    );
-    assert_eq!(
-        life(s.app.intervals_of("b").await),
-        [stint("BUILD", "2026-10-31T23:00:00Z", None, 2)]
-    );
+    if check {
+        assert_eq!(
+            life(s.app.intervals_of("a").await),
+            [stint("ACTIVE", "2026-10-31T12:00:00Z", None, 2)]
+        );
+        assert_eq!(
+            life(s.app.intervals_of("b").await),
+            [stint("BUILD", "2026-10-31T23:00:00Z", None, 2)]
+        );
+    }
 
     // Day 2: a is shut off at 06:00; b comes up at 01:00.
     clock.advance(Duration::days(1));
@@ -126,70 +145,78 @@ async fn each_sync_records_status_and_size_intervals() {
         v.updated = Some(t("2026-11-02T12:00:00Z"));
     });
     s.sim.with_world(|w| {
+        let image = w
+            .servers
+            .iter()
+            .find(|v| v.id == "a")
+            .unwrap()
+            .image_id
+            .clone();
         w.servers.retain(|v| v.id != "b");
-        let mut c = Server {
+        w.servers.push(Server {
             id: "c".into(),
             name: "c".into(),
             project_id: w.projects[0].id.clone(),
+            image_id: image,
             status: "SHUTOFF".into(),
             created: t("2026-11-02T02:59:00Z"),
             flavor: flavor(1),
             launched_at: Some(t("2026-11-02T03:00:00Z")),
             updated: Some(t("2026-11-02T05:00:00Z")),
             ..Default::default()
-        };
-        c.image_id = None;
-        w.servers.push(c);
+        });
     });
     s.sweep_ok().await;
-    assert_eq!(
-        life(s.app.intervals_of("a").await),
-        [
-            stint(
-                "ACTIVE",
-                "2026-10-31T12:00:00Z",
-                Some("2026-11-01T06:00:00Z"),
-                2
-            ),
-            stint(
-                "SHUTOFF",
-                "2026-11-01T06:00:00Z",
-                Some("2026-11-02T12:00:00Z"),
-                2
-            ),
-            stint("ACTIVE", "2026-11-02T12:00:00Z", None, 4),
-        ]
-    );
-    assert_eq!(
-        life(s.app.intervals_of("b").await),
-        [
-            stint(
-                "BUILD",
-                "2026-10-31T23:00:00Z",
-                Some("2026-11-01T01:00:00Z"),
-                2
-            ),
-            stint(
-                "ACTIVE",
-                "2026-11-01T01:00:00Z",
-                Some("2026-11-03T00:00:00Z"),
-                2
-            ),
-        ],
-        "ended by the sync that no longer saw it"
-    );
-    assert_eq!(
-        life(s.app.intervals_of("c").await),
-        [
-            stint(
-                "ACTIVE",
-                "2026-11-02T03:00:00Z",
-                Some("2026-11-02T05:00:00Z"),
-                1
-            ),
-            stint("SHUTOFF", "2026-11-02T05:00:00Z", None, 1),
-        ]
-    );
+    if check {
+        assert_eq!(
+            life(s.app.intervals_of("a").await),
+            [
+                stint(
+                    "ACTIVE",
+                    "2026-10-31T12:00:00Z",
+                    Some("2026-11-01T06:00:00Z"),
+                    2
+                ),
+                stint(
+                    "SHUTOFF",
+                    "2026-11-01T06:00:00Z",
+                    Some("2026-11-02T12:00:00Z"),
+                    2
+                ),
+                stint("ACTIVE", "2026-11-02T12:00:00Z", None, 4),
+            ]
+        );
+        assert_eq!(
+            life(s.app.intervals_of("b").await),
+            [
+                stint(
+                    "BUILD",
+                    "2026-10-31T23:00:00Z",
+                    Some("2026-11-01T01:00:00Z"),
+                    2
+                ),
+                stint(
+                    "ACTIVE",
+                    "2026-11-01T01:00:00Z",
+                    Some("2026-11-03T00:00:00Z"),
+                    2
+                ),
+            ],
+            "ended by the sync that no longer saw it"
+        );
+        assert_eq!(
+            life(s.app.intervals_of("c").await),
+            [
+                stint(
+                    "ACTIVE",
+                    "2026-11-02T03:00:00Z",
+                    Some("2026-11-02T05:00:00Z"),
+                    1
+                ),
+                stint("SHUTOFF", "2026-11-02T05:00:00Z", None, 1),
+            ]
+        );
+    }
 
     // Day 4: nothing changed upstream; the re-sync writes nothing.
     clock.advance(Duration::days(1));
@@ -206,15 +233,202 @@ async fn each_sync_records_status_and_size_intervals() {
         v.updated = Some(t("2026-11-04T10:00:01Z"));
     });
     s.sweep_ok().await;
+    if check {
+        assert_eq!(
+            life(s.app.intervals_of("a").await).last(),
+            Some(&stint(
+                "ACTIVE",
+                "2026-11-02T12:00:00Z",
+                Some("2026-11-04T10:00:00Z"),
+                4
+            ))
+        );
+        assert_eq!(s.app.intervals_of("a").await.len(), 3);
+    }
+    (s, x, y)
+}
+
+#[tokio::test]
+async fn each_sync_records_status_and_size_intervals() {
+    let (s, _, _) = five_scripted_days(true).await;
+    s.stop().await;
+}
+
+/// A report row's figures: (created, deleted, running at end, instance-h, vCPU-h, RAM GiB-h,
+/// disk GiB-h).
+type Figures = (i64, i64, i64, f64, f64, f64, f64);
+
+fn figures(row: &serde_json::Value) -> Figures {
+    let f = |k: &str| row[k].as_f64().unwrap_or_else(|| panic!("{k} in {row}"));
+    let i = |k: &str| row[k].as_i64().unwrap_or_else(|| panic!("{k} in {row}"));
+    (
+        i("instances_created"),
+        i("instances_deleted"),
+        i("instances_running_at_end"),
+        f("instance_hours"),
+        f("vcpu_hours"),
+        f("ram_gib_hours"),
+        f("disk_gib_hours"),
+    )
+}
+
+/// The scripted days reported exactly: per image name over Nov 1–3, per day for image X,
+/// per tenant, as CSV, for a scoped token, and refusals of bad parameters. Flavors have 2 GiB
+/// of RAM per vCPU and 20 GiB of disk.
+#[tokio::test]
+async fn the_usage_report_sums_the_scripted_days_exactly() {
+    let (s, x, y) = five_scripted_days(false).await;
+    let window = "start=2026-11-01&end=2026-11-04";
+    let get = |q: String| {
+        let app = &s.app;
+        async move {
+            app.get(&format!("/api/openstack-images/usage_report/?{q}"))
+                .await
+        }
+    };
+    let by_name = get(format!("{window}&page_size=300")).await;
+    assert_eq!(by_name.status, reqwest::StatusCode::OK, "{}", by_name.text);
+    assert_eq!(by_name.header("x-result-count").as_deref(), Some("2"));
+    let rows = by_name.json();
+    let row_of = |name: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {rows}"))
+            .clone()
+    };
+    // X: a ACTIVE Nov 1 00:00–06:00 at 2 vCPUs (6 h) and Nov 2 12:00–Nov 4 at 4 (36 h);
+    // c ACTIVE Nov 2 03:00–05:00 at 1 (2 h), launched in the window; a runs at the end.
     assert_eq!(
-        life(s.app.intervals_of("a").await).last(),
-        Some(&stint(
-            "ACTIVE",
-            "2026-11-02T12:00:00Z",
-            Some("2026-11-04T10:00:00Z"),
-            4
-        ))
+        figures(&row_of(&x)),
+        (
+            1,
+            0,
+            1,
+            44.0,
+            6.0 * 2.0 + 36.0 * 4.0 + 2.0,
+            6.0 * 4.0 + 36.0 * 8.0 + 2.0 * 2.0,
+            44.0 * 20.0
+        )
     );
-    assert_eq!(s.app.intervals_of("a").await.len(), 3);
+    // Y: b ACTIVE from its launch Nov 1 01:00 until the sync of Nov 3 00:00 no longer saw it.
+    assert_eq!(figures(&row_of(&y)), (1, 1, 0, 47.0, 94.0, 188.0, 940.0));
+    assert_eq!(row_of(&x)["period_start"], "2026-11-01T00:00:00+00:00");
+    assert!(row_of(&x)["tenant_uuid"].is_null());
+
+    // Per day, image X only.
+    let daily = get(format!("{window}&period=day&name_exact={x}"))
+        .await
+        .json();
+    let days: Vec<(String, Figures)> = daily
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["period_start"].as_str().unwrap().to_string(), figures(r)))
+        .collect();
+    assert_eq!(
+        days,
+        [
+            (
+                "2026-11-01T00:00:00+00:00".to_string(),
+                (0, 0, 0, 6.0, 12.0, 24.0, 120.0)
+            ),
+            (
+                "2026-11-02T00:00:00+00:00".to_string(),
+                (1, 0, 1, 14.0, 50.0, 100.0, 280.0)
+            ),
+            (
+                "2026-11-03T00:00:00+00:00".to_string(),
+                (0, 0, 1, 24.0, 96.0, 192.0, 480.0)
+            ),
+        ]
+    );
+
+    // Per tenant: everything in project 0's tenant.
+    let tenant = &s.tenants[0];
+    let per_tenant = get(format!("{window}&group_by=tenant")).await.json();
+    assert_eq!(per_tenant.as_array().unwrap().len(), 1);
+    assert_eq!(per_tenant[0]["tenant_uuid"], tenant.uuid.as_str());
+    assert_eq!(figures(&per_tenant[0]).3, 91.0);
+    assert!(per_tenant[0]["name"].is_null());
+
+    // CSV: every row, a header line, equal to the JSON.
+    let csv = get(format!("{window}&format=csv&page_size=1")).await;
+    assert!(
+        csv.header("content-type").unwrap().starts_with("text/csv"),
+        "{:?}",
+        csv.header("content-type")
+    );
+    let mut reader = csv::Reader::from_reader(csv.text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header[0], "name");
+    assert_eq!(header[1], "period_start");
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 2, "all rows despite page_size=1");
+    for record in &records {
+        let json = row_of(&record[0]);
+        assert_eq!(
+            json["instance_hours"].as_f64().unwrap().to_string(),
+            &record[5]
+        );
+        assert_eq!(json["vcpu_hours"].as_f64().unwrap().to_string(), &record[6]);
+        assert_eq!(json["instances_created"].to_string(), &record[2]);
+    }
+
+    // A scoped token sees its tenant only: the other tenant's token sees nothing, and
+    // naming a tenant outside its scope answers like an unknown one.
+    let other = s.app.scoped_token("other", &[&s.tenants[1]]).await;
+    let r = s
+        .app
+        .get_as(
+            &other,
+            &format!("/api/openstack-images/usage_report/?{window}"),
+        )
+        .await;
+    assert_eq!(r.header("x-result-count").as_deref(), Some("0"));
+    let r = s
+        .app
+        .get_as(
+            &other,
+            &format!(
+                "/api/openstack-images/usage_report/?{window}&tenant_uuid={}",
+                tenant.uuid
+            ),
+        )
+        .await;
+    assert_eq!(r.json(), serde_json::json!([]));
+    let own = s.app.scoped_token("own", &[tenant]).await;
+    let r = s
+        .app
+        .get_as(
+            &own,
+            &format!("/api/openstack-images/usage_report/?{window}&page_size=300"),
+        )
+        .await;
+    assert_eq!(r.json(), rows);
+
+    // HEAD counts; bad parameters are 400 naming the field.
+    let head = s
+        .app
+        .call(
+            reqwest::Method::HEAD,
+            &format!("/api/openstack-images/usage_report/?{window}&period=day"),
+            Some(&s.app.staff_token),
+            None,
+        )
+        .await;
+    assert_eq!(head.header("x-result-count").as_deref(), Some("6"));
+    for (query, field) in [
+        ("start=yesterday", "start"),
+        ("start=2026-11-05&end=2026-11-01", "end"),
+        ("group_by=name,colour", "group_by"),
+        ("period=week", "period"),
+        ("format=xml", "format"),
+    ] {
+        let r = get(query.to_string()).await;
+        assert_eq!(r.status, reqwest::StatusCode::BAD_REQUEST, "{query}");
+        assert!(r.json()[field].is_array(), "{query}: {}", r.text);
+    }
     s.stop().await;
 }

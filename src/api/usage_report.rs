@@ -1,0 +1,354 @@
+//! `GET|HEAD /api/openstack-images/usage_report/`: instance-hours and size-hours per image
+//! name, image, tenant or cloud, per day, month or the whole window, as a JSON page or as CSV
+//! (every row) for billing jobs and spreadsheets.
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::{ApiResponse, Object, OpenApi, ResponseContent};
+
+use super::auth::Caller;
+use super::errors::{ApiError, ErrorResponse};
+use super::params::{PAGE_PARAMS, ParamDoc, Params, QueryDocs, QueryParams};
+use super::query::RawQuery;
+use super::validate::Validator;
+use super::{AppState, PageHeaders};
+use crate::catalog::hex;
+use crate::catalog::images::ImageFilter;
+use crate::catalog::paging::PageRequest;
+use crate::catalog::usage_report::{GroupKey, Period, ReportQuery, ReportRow};
+use crate::params;
+
+pub struct UsageReportApi;
+
+/// One group's usage in one period. Keys not grouped by are null.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "UsageReportRow")]
+pub struct UsageReportRow {
+    /// The image name the instances count for (grouped by `name` or `image`).
+    #[oai(nullable)]
+    pub name: Option<String>,
+    /// The Glance image id (grouped by `image`).
+    #[oai(nullable)]
+    pub image_id: Option<String>,
+    #[oai(nullable)]
+    pub tenant_uuid: Option<String>,
+    #[oai(nullable)]
+    pub tenant_name: Option<String>,
+    #[oai(nullable)]
+    pub settings_uuid: Option<String>,
+    #[oai(nullable)]
+    pub settings_name: Option<String>,
+    /// The start of the period (of the window for `period=none`).
+    pub period_start: DateTime<Utc>,
+    /// Instances launched in the period.
+    pub instances_created: i64,
+    /// Instances terminated (or gone) in the period.
+    pub instances_deleted: i64,
+    /// Instances `ACTIVE` at the period's end (or now, for a period not over yet).
+    pub instances_running_at_end: i64,
+    /// Hours spent `ACTIVE` in the period, summed over instances.
+    pub instance_hours: f64,
+    pub vcpu_hours: f64,
+    pub ram_gib_hours: f64,
+    pub disk_gib_hours: f64,
+}
+
+#[derive(ResponseContent)]
+pub enum ReportBody {
+    Json(Json<Vec<UsageReportRow>>),
+    /// Every row, with a header line; columns: the grouped keys, then the period and figures.
+    #[oai(content_type = "text/csv; charset=utf-8")]
+    Csv(PlainText<String>),
+}
+
+#[derive(ApiResponse)]
+pub enum ReportResponse {
+    /// A page of rows (JSON), or all of them (CSV: `format=csv` or `Accept: text/csv`).
+    #[oai(status = 200)]
+    Ok(
+        ReportBody,
+        #[oai(header = "X-Result-Count")] u64,
+        #[oai(header = "Link")] Option<String>,
+    ),
+}
+
+/// Figures are rounded to the microhour: sums of millisecond durations print exactly.
+fn round(h: f64) -> f64 {
+    (h * 1e6).round() / 1e6
+}
+
+fn shape(r: ReportRow) -> UsageReportRow {
+    let (tenant_uuid, tenant_name) = r.keys.tenant.map(|(u, n)| (hex(&u), n)).unzip();
+    let (settings_uuid, settings_name) = r.keys.settings.map(|(u, n)| (hex(&u), n)).unzip();
+    UsageReportRow {
+        name: r.keys.name,
+        image_id: r.keys.image_id,
+        tenant_uuid,
+        tenant_name,
+        settings_uuid,
+        settings_name,
+        period_start: r.period_start,
+        instances_created: r.instances_created,
+        instances_deleted: r.instances_deleted,
+        instances_running_at_end: r.instances_running_at_end,
+        instance_hours: round(r.instance_hours),
+        vcpu_hours: round(r.vcpu_hours),
+        ram_gib_hours: round(r.ram_gib_hours),
+        disk_gib_hours: round(r.disk_gib_hours),
+    }
+}
+
+/// A CSV field, quoted when it holds a separator, a quote or a line break (RFC 4180).
+fn csv_field(out: &mut String, value: &str) {
+    if value.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&value.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(value);
+    }
+}
+
+/// A CSV key column: its header and how a row gives its value.
+type KeyColumn = (&'static str, fn(&UsageReportRow) -> Option<&str>);
+
+fn csv(group_by: &[GroupKey], rows: Vec<UsageReportRow>) -> String {
+    let mut keys: Vec<KeyColumn> = Vec::new();
+    for key in group_by {
+        match key {
+            GroupKey::Name => keys.push(("name", |r| r.name.as_deref())),
+            GroupKey::Image => {
+                keys.push(("image_id", |r| r.image_id.as_deref()));
+                if !group_by.contains(&GroupKey::Name) {
+                    keys.push(("name", |r| r.name.as_deref()));
+                }
+            }
+            GroupKey::Tenant => {
+                keys.push(("tenant_uuid", |r| r.tenant_uuid.as_deref()));
+                keys.push(("tenant_name", |r| r.tenant_name.as_deref()));
+            }
+            GroupKey::Settings => {
+                keys.push(("settings_uuid", |r| r.settings_uuid.as_deref()));
+                keys.push(("settings_name", |r| r.settings_name.as_deref()));
+            }
+        }
+    }
+    let figures = "period_start,instances_created,instances_deleted,instances_running_at_end,\
+                   instance_hours,vcpu_hours,ram_gib_hours,disk_gib_hours";
+    let mut out = String::new();
+    for (name, _) in &keys {
+        out.push_str(name);
+        out.push(',');
+    }
+    out.push_str(figures);
+    out.push_str("\r\n");
+    for r in &rows {
+        for (_, get) in &keys {
+            csv_field(&mut out, get(r).unwrap_or_default());
+            out.push(',');
+        }
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\r\n",
+            r.period_start.to_rfc3339(),
+            r.instances_created,
+            r.instances_deleted,
+            r.instances_running_at_end,
+            r.instance_hours,
+            r.vcpu_hours,
+            r.ram_gib_hours,
+            r.disk_gib_hours
+        ));
+    }
+    out
+}
+
+/// RFC 3339, or a date (its midnight, UTC).
+fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
+    let raw = raw.trim();
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.to_utc())
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| Utc.from_utc_datetime(&d))
+        })
+}
+
+fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(now.year(), now.month(), 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(now, |d| Utc.from_utc_datetime(&d))
+}
+
+const INVALID_TIME: &str = "Enter a date (YYYY-MM-DD) or an RFC 3339 date-time.";
+
+/// The report's parameters.
+pub struct ReportParams {
+    query: ReportQuery,
+    csv: bool,
+    page: PageRequest,
+}
+
+impl QueryParams for ReportParams {
+    const PARAMS: &'static [&'static [ParamDoc]] = &[
+        params![
+            start: "Window start: YYYY-MM-DD (midnight UTC) or RFC 3339; default the first of this month, UTC.",
+            end: "Window end (exclusive), same forms; default now; a later end is cut to now.",
+            group_by: "Comma list of `name`, `image`, `tenant`, `settings` (default `name`).",
+            period: "`day`, `month` or `none` (default): one row per group per period.",
+            format: "`csv` for every row as CSV (also `Accept: text/csv`); JSON pages otherwise.",
+            name: "Case-insensitive substring of the image name.",
+            name_exact: "Exact image name.",
+            settings_uuid,
+            tenant_uuid,
+            offering_uuid,
+        ],
+        PAGE_PARAMS,
+    ];
+
+    fn parse(q: &RawQuery) -> Result<Self, ApiError> {
+        let mut v = Validator::default();
+        let now = Utc::now();
+        let mut time = |key: &str, default: DateTime<Utc>| match q.first(key) {
+            None => default,
+            Some(raw) => parse_time(raw).unwrap_or_else(|| {
+                v.add(key, INVALID_TIME);
+                default
+            }),
+        };
+        let start = time("start", month_start(now));
+        let end = Ord::min(time("end", now), now);
+        let mut group_by = Vec::new();
+        for raw in q.all("group_by").iter().flat_map(|g| g.split(',')) {
+            match GroupKey::parse(raw) {
+                Some(key) => group_by.push(key),
+                None => v.add(
+                    "group_by",
+                    format!("\"{}\" is not a valid choice.", raw.trim()),
+                ),
+            }
+        }
+        if group_by.is_empty() {
+            group_by.push(GroupKey::Name);
+        }
+        group_by.sort();
+        group_by.dedup();
+        let period = match q.first("period") {
+            None => Period::None,
+            Some(raw) => Period::parse(raw).unwrap_or_else(|| {
+                v.add("period", format!("\"{raw}\" is not a valid choice."));
+                Period::None
+            }),
+        };
+        let csv = match q.first("format") {
+            None | Some("json") => false,
+            Some("csv") => true,
+            Some(other) => {
+                v.add("format", format!("\"{other}\" is not a valid choice."));
+                false
+            }
+        };
+        let filter = ImageFilter {
+            name_contains: q.all("name").into_iter().map(String::from).collect(),
+            name_exact: q.all("name_exact").into_iter().map(String::from).collect(),
+            clouds: q.uuids("settings_uuid", &mut v),
+            tenants: q.uuids("tenant_uuid", &mut v),
+            offerings: q.uuids("offering_uuid", &mut v),
+            ..ImageFilter::default()
+        };
+        if start >= end && !v.has("start") && !v.has("end") {
+            v.add("end", "Must be after start (and start before now).");
+        }
+        v.finish()?;
+        Ok(Self {
+            query: ReportQuery {
+                start,
+                end,
+                group_by,
+                period,
+                filter,
+            },
+            csv,
+            page: q.page()?,
+        })
+    }
+}
+
+impl QueryDocs for UsageReportApi {
+    const QUERIES: &'static [(&'static str, &'static [&'static [ParamDoc]])] = &[
+        ("openstack_images_usage_report_list", ReportParams::PARAMS),
+        ("openstack_images_usage_report_count", ReportParams::PARAMS),
+    ];
+}
+
+fn wants_csv(req: &Request, p: &ReportParams) -> bool {
+    p.csv
+        || req
+            .header("accept")
+            .is_some_and(|a| a.split(',').any(|t| t.trim().starts_with("text/csv")))
+}
+
+#[OpenApi(prefix_path = "/api", tag = "super::ApiTags::OpenstackImages")]
+impl UsageReportApi {
+    /// Usage over time: per group and period, instances created, deleted and running at the
+    /// end, and hours spent `ACTIVE` (also weighted by vCPUs, RAM GiB and disk GiB). Staff see
+    /// every tenant; a scoped token its own.
+    #[oai(
+        path = "/openstack-images/usage_report/",
+        method = "get",
+        operation_id = "openstack_images_usage_report_list"
+    )]
+    async fn report(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: Caller,
+        req: &Request,
+        Params(p): Params<ReportParams>,
+    ) -> Result<ReportResponse, ErrorResponse> {
+        let rows = state
+            .catalog
+            .usage_report()
+            .rows(&caller.scope(), &p.query)
+            .await?;
+        let total = rows.len() as u64;
+        if wants_csv(req, &p) {
+            let rows = rows.into_iter().map(shape).collect();
+            let body = ReportBody::Csv(PlainText(csv(&p.query.group_by, rows)));
+            return Ok(ReportResponse::Ok(body, total, None));
+        }
+        let (page, rows) = p.page.slice(&rows)?;
+        let items = rows.iter().cloned().map(shape).collect();
+        let PageHeaders::Ok(total, link) = state.page_headers(req, &page);
+        Ok(ReportResponse::Ok(
+            ReportBody::Json(Json(items)),
+            total,
+            Some(link),
+        ))
+    }
+
+    /// The headers of the report (`X-Result-Count`, `Link`) without a body.
+    #[oai(
+        path = "/openstack-images/usage_report/",
+        method = "head",
+        operation_id = "openstack_images_usage_report_count"
+    )]
+    async fn count(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: Caller,
+        req: &Request,
+        Params(p): Params<ReportParams>,
+    ) -> Result<PageHeaders, ErrorResponse> {
+        let rows = state
+            .catalog
+            .usage_report()
+            .rows(&caller.scope(), &p.query)
+            .await?;
+        Ok(state.page_headers(req, &p.page.resolve(rows.len() as u64)?))
+    }
+}

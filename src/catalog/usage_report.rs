@@ -1,0 +1,425 @@
+//! Usage reports: per group (image name, image, tenant, cloud) and period, instance-hours and
+//! size-hours from the instances' lifecycle intervals, and instances created, deleted and
+//! running at the period's end. Time in `ACTIVE` is what counts as running.
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use entity::{instance_intervals, instances, service_settings, tenants};
+use sea_orm::sea_query::{Expr, Func, Query};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use super::images::ImageFilter;
+use super::offerings::OfferingScope;
+use super::{Catalog, CatalogResult, CloudId, Scope, TenantId};
+use crate::sync::lifecycle::ACTIVE;
+
+/// What rows are grouped by; several combine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GroupKey {
+    /// The image name the instance counts for.
+    Name,
+    /// The Glance image id (with its name).
+    Image,
+    Tenant,
+    Settings,
+}
+
+impl GroupKey {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "name" => Some(Self::Name),
+            "image" => Some(Self::Image),
+            "tenant" => Some(Self::Tenant),
+            "settings" => Some(Self::Settings),
+            _ => None,
+        }
+    }
+}
+
+/// How a report's window is cut into rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Period {
+    /// One row per group for the whole window.
+    #[default]
+    None,
+    /// Calendar days, UTC.
+    Day,
+    /// Calendar months, UTC.
+    Month,
+}
+
+impl Period {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "none" => Some(Self::None),
+            "day" => Some(Self::Day),
+            "month" => Some(Self::Month),
+            _ => None,
+        }
+    }
+
+    /// The start of the period after the one holding `t`.
+    fn next(self, t: DateTime<Utc>, end: DateTime<Utc>) -> DateTime<Utc> {
+        let date = t.date_naive();
+        let next = match self {
+            Self::None => return end,
+            Self::Day => date.succ_opt(),
+            Self::Month => {
+                let (y, m) = if date.month() == 12 {
+                    (date.year() + 1, 1)
+                } else {
+                    (date.year(), date.month() + 1)
+                };
+                NaiveDate::from_ymd_opt(y, m, 1)
+            }
+        };
+        let next = next
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map_or(end, |d| Utc.from_utc_datetime(&d));
+        Ord::min(next, end)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ReportQuery {
+    pub start: DateTime<Utc>,
+    /// Exclusive; never after now (a report does not extend open intervals into the future).
+    pub end: DateTime<Utc>,
+    /// Sorted, without repeats, not empty.
+    pub group_by: Vec<GroupKey>,
+    pub period: Period,
+    /// The image list's filters that apply to instances: names, clouds, tenants, offerings.
+    pub filter: ImageFilter,
+}
+
+/// The keys of a row: only those grouped by are set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RowKeys {
+    pub name: Option<String>,
+    pub image_id: Option<String>,
+    pub tenant: Option<(Uuid, String)>,
+    pub settings: Option<(Uuid, String)>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReportRow {
+    pub keys: RowKeys,
+    pub period_start: DateTime<Utc>,
+    pub instances_created: i64,
+    pub instances_deleted: i64,
+    pub instances_running_at_end: i64,
+    pub instance_hours: f64,
+    pub vcpu_hours: f64,
+    pub ram_gib_hours: f64,
+    pub disk_gib_hours: f64,
+}
+
+impl ReportRow {
+    fn is_empty(&self) -> bool {
+        self.instances_created == 0
+            && self.instances_deleted == 0
+            && self.instances_running_at_end == 0
+            && self.instance_hours == 0.0
+    }
+}
+
+/// An instance as reports need it.
+struct Subject {
+    keys: RowKeys,
+    launched_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+}
+
+type IntervalRow = (
+    i64,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<i32>,
+    Option<i64>,
+    Option<i64>,
+);
+
+pub struct UsageReport<'a>(pub(super) &'a Catalog);
+
+impl UsageReport<'_> {
+    /// The report's rows, ordered by their keys then period.
+    pub async fn rows(&self, scope: &Scope, q: &ReportQuery) -> CatalogResult<Vec<ReportRow>> {
+        let resolved = self.0.images().resolve(scope, &q.filter).await?;
+        if resolved.out_of_scope || q.start >= q.end {
+            return Ok(Vec::new());
+        }
+        let condition = instance_condition(scope, &q.filter, &resolved.offerings);
+        let subjects = self.subjects(condition.clone(), &q.group_by).await?;
+        let intervals: Vec<IntervalRow> = instance_intervals::Entity::find()
+            .select_only()
+            .column(instance_intervals::Column::InstanceId)
+            .column(instance_intervals::Column::StartedAt)
+            .column(instance_intervals::Column::EndedAt)
+            .column(instance_intervals::Column::Vcpus)
+            .column(instance_intervals::Column::RamMib)
+            .column(instance_intervals::Column::DiskGib)
+            .filter(instance_intervals::Column::Status.eq(ACTIVE))
+            .filter(instance_intervals::Column::StartedAt.lt(q.end))
+            .filter(
+                Condition::any()
+                    .add(instance_intervals::Column::EndedAt.is_null())
+                    .add(instance_intervals::Column::EndedAt.gt(q.start)),
+            )
+            .filter(
+                instance_intervals::Column::InstanceId.in_subquery(
+                    Query::select()
+                        .column(instances::Column::Id)
+                        .from(instances::Entity)
+                        .cond_where(condition)
+                        .to_owned(),
+                ),
+            )
+            .into_tuple()
+            .all(self.0.db())
+            .await?;
+        Ok(aggregate(q, &subjects, &intervals))
+    }
+
+    /// The instances the report covers, with their group keys.
+    async fn subjects(
+        &self,
+        condition: Condition,
+        group_by: &[GroupKey],
+    ) -> CatalogResult<HashMap<i64, Subject>> {
+        type Row = (
+            i64,
+            TenantId,
+            CloudId,
+            Option<String>,
+            String,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+        );
+        let db = self.0.db();
+        let rows: Vec<Row> = instances::Entity::find()
+            .select_only()
+            .column(instances::Column::Id)
+            .column(instances::Column::TenantId)
+            .column(instances::Column::CloudId)
+            .column(instances::Column::ImageBackendId)
+            .column(instances::Column::ImageName)
+            .column(instances::Column::LaunchedAt)
+            .column(instances::Column::TerminatedAt)
+            .column(instances::Column::DeletedAt)
+            .filter(condition)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let tenant_names: HashMap<TenantId, (Uuid, String)> = tenants::Entity::find()
+            .select_only()
+            .column(tenants::Column::Id)
+            .column(tenants::Column::Uuid)
+            .column(tenants::Column::Name)
+            .into_tuple::<(TenantId, Uuid, String)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|(id, uuid, name)| (id, (uuid, name)))
+            .collect();
+        let cloud_names: HashMap<CloudId, (Uuid, String)> = service_settings::Entity::find()
+            .select_only()
+            .column(service_settings::Column::Id)
+            .column(service_settings::Column::Uuid)
+            .column(service_settings::Column::Name)
+            .into_tuple::<(CloudId, Uuid, String)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|(id, uuid, name)| (id, (uuid, name)))
+            .collect();
+        let has = |k: GroupKey| group_by.contains(&k);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, tenant, cloud, image_id, name, launched, terminated, deleted)| {
+                    let keys = RowKeys {
+                        name: (has(GroupKey::Name) || has(GroupKey::Image)).then(|| name.clone()),
+                        image_id: has(GroupKey::Image).then(|| image_id.unwrap_or_default()),
+                        tenant: has(GroupKey::Tenant)
+                            .then(|| tenant_names.get(&tenant).cloned())
+                            .flatten(),
+                        settings: has(GroupKey::Settings)
+                            .then(|| cloud_names.get(&cloud).cloned())
+                            .flatten(),
+                    };
+                    let subject = Subject {
+                        keys,
+                        launched_at: launched,
+                        ended_at: terminated.or(deleted),
+                    };
+                    (id, subject)
+                },
+            )
+            .collect())
+    }
+}
+
+/// Instances the scope sees that pass the filter's name, cloud, tenant and offering terms.
+fn instance_condition(
+    scope: &Scope,
+    filter: &ImageFilter,
+    offerings: &[Option<OfferingScope>],
+) -> Condition {
+    let mut cond = Condition::all();
+    if let Scope::Tenants(ids) = scope {
+        cond = cond.add(instances::Column::TenantId.is_in(ids.iter().copied()));
+    }
+    for needle in &filter.name_contains {
+        cond = cond.add(
+            Expr::expr(Func::lower(Expr::col(instances::Column::ImageName)))
+                .like(super::like_contains(needle)),
+        );
+    }
+    for name in &filter.name_exact {
+        cond = cond.add(instances::Column::ImageName.eq(name.as_str()));
+    }
+    for uuid in &filter.clouds {
+        cond = cond.add(
+            instances::Column::CloudId.in_subquery(
+                Query::select()
+                    .column(service_settings::Column::Id)
+                    .from(service_settings::Entity)
+                    .and_where(service_settings::Column::Uuid.eq(*uuid))
+                    .to_owned(),
+            ),
+        );
+    }
+    for uuid in &filter.tenants {
+        cond = cond.add(
+            instances::Column::TenantId.in_subquery(
+                Query::select()
+                    .column(tenants::Column::Id)
+                    .from(tenants::Entity)
+                    .and_where(tenants::Column::Uuid.eq(*uuid))
+                    .to_owned(),
+            ),
+        );
+    }
+    for offering in offerings {
+        cond = cond.add(match offering {
+            None => Expr::val(1).eq(0),
+            Some(OfferingScope::Tenant(id)) => instances::Column::TenantId.eq(*id),
+            Some(OfferingScope::Cloud { id, .. }) => instances::Column::CloudId.eq(*id),
+        });
+    }
+    cond
+}
+
+/// The periods of the window: `(start, end)`, consecutive, covering it.
+fn periods(q: &ReportQuery) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut out = Vec::new();
+    let mut at = q.start;
+    while at < q.end {
+        let next = q.period.next(at, q.end);
+        out.push((at, next));
+        at = next;
+    }
+    out
+}
+
+fn hours(d: Duration) -> f64 {
+    d.num_milliseconds() as f64 / 3_600_000.0
+}
+
+fn aggregate(
+    q: &ReportQuery,
+    subjects: &HashMap<i64, Subject>,
+    intervals: &[IntervalRow],
+) -> Vec<ReportRow> {
+    let periods = periods(q);
+    let mut rows: BTreeMap<(RowKeys, DateTime<Utc>), ReportRow> = BTreeMap::new();
+    fn row<'r>(
+        rows: &'r mut BTreeMap<(RowKeys, DateTime<Utc>), ReportRow>,
+        keys: &RowKeys,
+        period: DateTime<Utc>,
+    ) -> &'r mut ReportRow {
+        rows.entry((keys.clone(), period))
+            .or_insert_with(|| ReportRow {
+                keys: keys.clone(),
+                period_start: period,
+                ..ReportRow::default()
+            })
+    }
+    let period_of = |t: DateTime<Utc>| periods.iter().find(|(s, e)| *s <= t && t < *e);
+    for subject in subjects.values() {
+        if let Some((start, _)) = subject.launched_at.and_then(period_of) {
+            row(&mut rows, &subject.keys, *start).instances_created += 1;
+        }
+        if let Some((start, _)) = subject.ended_at.and_then(period_of) {
+            row(&mut rows, &subject.keys, *start).instances_deleted += 1;
+        }
+    }
+    for &(instance, from, to, vcpus, ram_mib, disk_gib) in intervals {
+        let Some(subject) = subjects.get(&instance) else {
+            continue;
+        };
+        for &(start, end) in &periods {
+            let overlap = Ord::min(to.unwrap_or(q.end), end) - Ord::max(from, start);
+            if overlap > Duration::zero() {
+                let h = hours(overlap);
+                let r = row(&mut rows, &subject.keys, start);
+                r.instance_hours += h;
+                r.vcpu_hours += h * vcpus.map_or(0.0, f64::from);
+                r.ram_gib_hours += h * ram_mib.map_or(0.0, |m| m as f64 / 1024.0);
+                r.disk_gib_hours += h * disk_gib.map_or(0.0, |d| d as f64);
+            }
+            // Running at the period's end: the interval holds its last instant.
+            let last = end - Duration::milliseconds(1);
+            if from <= last && to.is_none_or(|t| t >= end) {
+                row(&mut rows, &subject.keys, start).instances_running_at_end += 1;
+            }
+        }
+    }
+    rows.into_values().filter(|r| !r.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    #[test]
+    fn periods_cut_the_window_at_utc_days_and_months() {
+        let q = |period| ReportQuery {
+            start: t("2026-10-30T12:00:00Z"),
+            end: t("2026-11-02T06:00:00Z"),
+            group_by: vec![GroupKey::Name],
+            period,
+            filter: ImageFilter::default(),
+        };
+        let starts = |p| {
+            periods(&q(p))
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            starts(Period::Day),
+            [
+                t("2026-10-30T12:00:00Z"),
+                t("2026-10-31T00:00:00Z"),
+                t("2026-11-01T00:00:00Z"),
+                t("2026-11-02T00:00:00Z")
+            ]
+        );
+        assert_eq!(
+            starts(Period::Month),
+            [t("2026-10-30T12:00:00Z"), t("2026-11-01T00:00:00Z")]
+        );
+        assert_eq!(starts(Period::None), [t("2026-10-30T12:00:00Z")]);
+        assert_eq!(
+            periods(&q(Period::Day)).last().unwrap().1,
+            t("2026-11-02T06:00:00Z")
+        );
+    }
+}
