@@ -81,6 +81,8 @@ pub struct Config {
     pub http_timeout_secs: u64,
     /// Answer image lists from the in-memory listing index (on) or always with SQL (off).
     pub read_index: bool,
+    /// Days of closed lifecycle intervals to keep; `None` keeps everything.
+    pub usage_retention_days: Option<u64>,
 }
 
 impl Config {
@@ -136,6 +138,15 @@ impl Config {
                 3600,
             )?,
             read_index: on_off(get("CLOUDCENSUS_READ_INDEX"))?,
+            usage_retention_days: match get("CLOUDCENSUS_USAGE_RETENTION_DAYS") {
+                None => None,
+                raw => Some(number(
+                    "CLOUDCENSUS_USAGE_RETENTION_DAYS",
+                    raw,
+                    0,
+                    100 * 366,
+                )?),
+            },
         })
     }
 }
@@ -190,6 +201,24 @@ mod tests {
         assert_eq!((cfg.sync_concurrency, cfg.http_timeout_secs), (4, 60));
         assert_eq!(cfg.sync_lease_secs, 60);
         assert!(cfg.read_index);
+        assert_eq!(cfg.usage_retention_days, None, "usage history is kept");
+    }
+
+    #[test]
+    fn usage_retention_is_a_number_of_days() {
+        let with = |v: &'static str| {
+            Config::from_lookup(move |k| {
+                (k == "CLOUDCENSUS_USAGE_RETENTION_DAYS").then(|| v.to_string())
+            })
+        };
+        assert_eq!(with(" 400 ").unwrap().usage_retention_days, Some(400));
+        for bad in ["0", "-1", "a year", "99999"] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("CLOUDCENSUS_USAGE_RETENTION_DAYS"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -181,6 +181,15 @@ impl UsageReport<'_> {
         Ok(aggregate(q, &subjects, &intervals))
     }
 
+    /// Deletes the intervals that closed before `before`; open ones and later ones stay.
+    pub async fn prune(&self, before: DateTime<Utc>) -> CatalogResult<u64> {
+        let res = instance_intervals::Entity::delete_many()
+            .filter(instance_intervals::Column::EndedAt.lt(before))
+            .exec(self.0.writer())
+            .await?;
+        Ok(res.rows_affected)
+    }
+
     /// The instances the report covers, with their group keys.
     async fn subjects(
         &self,

@@ -41,9 +41,14 @@ pub struct SyncSettings {
     pub threads: usize,
     /// When syncs observe things (runs, tenants' last sync, instances' transitions).
     pub clock: Clock,
+    /// How long closed lifecycle intervals are kept (pruned daily); `None`: forever.
+    pub usage_retention: Option<chrono::Duration>,
 }
 
 pub const DEFAULT_CRON: &str = "0 */10 * * * *";
+
+/// When usage history is pruned (with a retention set): daily at 03:17 UTC.
+const PRUNE_CRON: &str = "0 17 3 * * *";
 
 /// A claim on a tenant outlives its holder by at most this long.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(60);
@@ -60,6 +65,7 @@ impl SyncSettings {
             session: SessionSettings::default(),
             threads: super::runtime::default_threads(),
             clock: Clock::System,
+            usage_retention: None,
         }
     }
 }
@@ -385,10 +391,36 @@ impl SyncEngine {
         })?;
         let sched = JobScheduler::new().await?;
         sched.add(job).await?;
+        if self.settings.usage_retention.is_some() {
+            let engine = self.clone();
+            // Daily, off the hour most cron sweeps use; every replica may run it (a second
+            // run deletes nothing).
+            let prune = Job::new_async(PRUNE_CRON, move |_id, _sched| {
+                let engine = engine.clone();
+                Box::pin(async move {
+                    if let Err(e) = engine.prune_usage().await {
+                        tracing::error!(error = %e, "pruning usage history failed");
+                    }
+                })
+            })?;
+            sched.add(prune).await?;
+        }
         sched.start().await?;
         *self.scheduler.lock().await = Some(sched);
         tracing::info!(cron = %self.settings.cron, concurrency = self.settings.concurrency, "sync schedule started");
         Ok(())
+    }
+
+    /// Deletes lifecycle intervals that closed longer ago than the retention; the number
+    /// deleted (0 without a retention).
+    pub async fn prune_usage(&self) -> Result<u64, CatalogError> {
+        let Some(keep) = self.settings.usage_retention else {
+            return Ok(0);
+        };
+        let before = self.settings.clock.now() - keep;
+        let pruned = self.catalog.usage_report().prune(before).await?;
+        tracing::info!(pruned, %before, "usage history pruned");
+        Ok(pruned)
     }
 
     /// Stops the schedule, tells running syncs to abort before applying anything, and waits

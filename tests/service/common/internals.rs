@@ -299,6 +299,8 @@ pub struct EngineOptions {
     pub lease_ttl: Option<Duration>,
     /// When syncs observe things (the system clock when `None`).
     pub clock: Option<Clock>,
+    /// How long closed lifecycle intervals are kept (forever when `None`).
+    pub usage_retention: Option<chrono::Duration>,
 }
 
 impl EngineOptions {
@@ -311,6 +313,7 @@ impl EngineOptions {
             stage_links_batch: None,
             lease_ttl: None,
             clock: None,
+            usage_retention: None,
         }
     }
 
@@ -325,6 +328,11 @@ impl EngineOptions {
 
     pub fn stage_batch(mut self, n: usize) -> Self {
         self.stage_batch = Some(n);
+        self
+    }
+
+    pub fn usage_retention(mut self, keep: chrono::Duration) -> Self {
+        self.usage_retention = Some(keep);
         self
     }
 
@@ -378,12 +386,18 @@ impl EngineOptions {
         if let Some(clock) = self.clock {
             s.clock = clock;
         }
+        s.usage_retention = self.usage_retention;
         s
     }
 }
 
 fn new_engine(catalog: &Catalog, options: EngineOptions) -> Engine {
     SyncEngine::new(catalog.clone(), options.settings())
+}
+
+/// The daily pruning of usage history, now.
+pub async fn prune_usage(engine: &Engine) -> u64 {
+    engine.prune_usage().await.expect("prune")
 }
 
 /// One sweep over every tenant, as the schedule runs it.

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use cloudcensus_sim::{Flavor, Server};
 
-use crate::common::internals::{Clock, EngineOptions, IntervalRow};
+use crate::common::internals::{self, Clock, EngineOptions, IntervalRow};
 use crate::common::sim::{SimApp, generated_world};
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -80,7 +80,11 @@ async fn five_scripted_days(check: bool) -> (SimApp, String, String) {
     let (world, x, y) = scripted_world();
     let clock = Clock::manual(t("2026-11-01T00:00:00Z"));
     let s = SimApp::world(world)
-        .engine(EngineOptions::fast().clock(clock.clone()))
+        .engine(
+            EngineOptions::fast()
+                .clock(clock.clone())
+                .usage_retention(Duration::days(2)),
+        )
         .start()
         .await;
     s.sweep_ok().await;
@@ -430,5 +434,37 @@ async fn the_usage_report_sums_the_scripted_days_exactly() {
         assert_eq!(r.status, reqwest::StatusCode::BAD_REQUEST, "{query}");
         assert!(r.json()[field].is_array(), "{query}: {}", r.text);
     }
+    s.stop().await;
+}
+
+/// With a retention of two days, the daily pruning at Nov 5 deletes the intervals that closed
+/// before Nov 3 and keeps the rest, open ones included.
+#[tokio::test]
+async fn closed_intervals_older_than_the_retention_are_pruned() {
+    let (s, _, _) = five_scripted_days(false).await;
+    assert_eq!(internals::prune_usage(&s.engine).await, 4);
+    assert_eq!(
+        life(s.app.intervals_of("a").await),
+        [stint(
+            "ACTIVE",
+            "2026-11-02T12:00:00Z",
+            Some("2026-11-04T10:00:00Z"),
+            4
+        )]
+    );
+    assert_eq!(
+        life(s.app.intervals_of("b").await),
+        [stint(
+            "ACTIVE",
+            "2026-11-01T01:00:00Z",
+            Some("2026-11-03T00:00:00Z"),
+            2
+        )]
+    );
+    assert_eq!(
+        life(s.app.intervals_of("c").await),
+        [stint("SHUTOFF", "2026-11-02T05:00:00Z", None, 1)]
+    );
+    assert_eq!(internals::prune_usage(&s.engine).await, 0, "nothing more");
     s.stop().await;
 }
