@@ -16,8 +16,8 @@ use super::validate::Validator;
 use super::{ApiTags, AppState, PageHeaders, Paginated};
 use crate::catalog::hex;
 use crate::catalog::images::{ImageFilter, ListedImage};
-use crate::catalog::paging::PageRequest;
-use crate::catalog::usage::{UsageFilter, UsageRow};
+use crate::catalog::paging::{PageRequest, Paged};
+use crate::catalog::usage::{UsageFilter, UsageGroup, UsageRow};
 use crate::params;
 
 pub struct ImagesApi;
@@ -48,6 +48,16 @@ pub struct ImageUsageStats {
     pub name: String,
     pub running_instances_count: i64,
     pub created_instances_count: i64,
+    /// With `group_by=tenant`: the row's tenant.
+    #[oai(skip_serializing_if_is_none)]
+    pub tenant_uuid: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub tenant_name: Option<String>,
+    /// With `group_by=settings`: the row's cloud.
+    #[oai(skip_serializing_if_is_none)]
+    pub settings_uuid: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub settings_name: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -72,11 +82,21 @@ fn shape(state: &AppState, image: ListedImage) -> OpenStackImage {
     }
 }
 
-fn usage_item(row: UsageRow) -> ImageUsageStats {
+fn usage_item(row: UsageRow, group: Option<UsageGroup>) -> ImageUsageStats {
+    let (uuid, name) = row.group.map(|(u, n)| (hex(&u), n)).unzip();
+    let (tenant, settings) = match group {
+        Some(UsageGroup::Tenant) => ((uuid, name), (None, None)),
+        Some(UsageGroup::Settings) => ((None, None), (uuid, name)),
+        None => ((None, None), (None, None)),
+    };
     ImageUsageStats {
         name: row.name,
         running_instances_count: row.running_instances_count,
         created_instances_count: row.created_instances_count,
+        tenant_uuid: tenant.0,
+        tenant_name: tenant.1,
+        settings_uuid: settings.0,
+        settings_name: settings.1,
     }
 }
 
@@ -125,9 +145,10 @@ impl QueryParams for ImageListQuery {
     }
 }
 
-/// `usage_stats/`: which clouds, and the page.
+/// `usage_stats/`: which clouds, the optional second key, and the page.
 pub struct UsageQuery {
     filter: UsageFilter,
+    group_by: Option<UsageGroup>,
     page: PageRequest,
 }
 
@@ -136,6 +157,7 @@ impl QueryParams for UsageQuery {
         params![
             shared: "Only clouds marked shared.",
             service_provider: "Only these clouds (service settings uuids; repeatable).",
+            group_by: "`tenant` or `settings`: a row per image name and tenant (with `tenant_uuid`, `tenant_name`) or cloud (`settings_uuid`, `settings_name`); by name alone by default, as Waldur.",
         ],
         PAGE_PARAMS,
     ];
@@ -146,9 +168,19 @@ impl QueryParams for UsageQuery {
             shared: q.bool("shared", &mut v),
             service_providers: q.uuids("service_provider", &mut v),
         };
+        let group_by = match q.first("group_by").map(str::trim) {
+            None | Some("name") => None,
+            Some("tenant") => Some(UsageGroup::Tenant),
+            Some("settings") => Some(UsageGroup::Settings),
+            Some(other) => {
+                v.add("group_by", format!("\"{other}\" is not a valid choice."));
+                None
+            }
+        };
         v.finish()?;
         Ok(Self {
             filter,
+            group_by,
             page: q.page()?,
         })
     }
@@ -218,8 +250,19 @@ impl ImagesApi {
         Params(q): Params<UsageQuery>,
     ) -> Result<Paginated<ImageUsageStats>, ErrorResponse> {
         let usage = state.catalog.usage();
-        let paged = usage.stats(&caller.scope(), &q.filter, q.page).await?;
-        Ok(state.paginated(req, paged.map(usage_item)))
+        let group = q.group_by;
+        let paged = match group {
+            None => usage.stats(&caller.scope(), &q.filter, q.page).await?,
+            Some(g) => {
+                let rows = usage.grouped(&caller.scope(), &q.filter, g).await?;
+                let (page, items) = q.page.slice(&rows)?;
+                Paged {
+                    items: items.to_vec(),
+                    page,
+                }
+            }
+        };
+        Ok(state.paginated(req, paged.map(|r| usage_item(r, group))))
     }
 
     /// The headers of usage_stats without a body.
@@ -235,11 +278,11 @@ impl ImagesApi {
         req: &Request,
         Params(q): Params<UsageQuery>,
     ) -> Result<PageHeaders, ErrorResponse> {
-        let total = state
-            .catalog
-            .usage()
-            .count(&caller.scope(), &q.filter)
-            .await?;
+        let usage = state.catalog.usage();
+        let total = match q.group_by {
+            None => usage.count(&caller.scope(), &q.filter).await?,
+            Some(g) => usage.grouped(&caller.scope(), &q.filter, g).await?.len() as u64,
+        };
         Ok(state.page_headers(req, &q.page.resolve(total)?))
     }
 

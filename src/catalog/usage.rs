@@ -1,16 +1,16 @@
 //! `usage_stats`: per image name, how many instances run it now and how many ever used it.
 use std::collections::HashMap;
 
-use entity::{images, instances, service_settings};
+use entity::{image_tenants, images, instances, service_settings, tenants};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
 use super::paging::{PageRequest, Paged};
-use super::{Catalog, CatalogResult, Scope};
+use super::{Catalog, CatalogResult, CloudId, Scope, TenantId};
 
 pub const RUNNING_STATUS: &str = "ACTIVE";
 
@@ -34,6 +34,17 @@ pub struct UsageRow {
     pub name: String,
     pub running_instances_count: i64,
     pub created_instances_count: i64,
+    /// The tenant or cloud of the row, with `group_by` (its uuid and name).
+    pub group: Option<(Uuid, String)>,
+}
+
+/// `usage_stats`' optional second key besides the image name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UsageGroup {
+    /// A row per (name, tenant): the names each tenant sees, its instances' counts.
+    Tenant,
+    /// A row per (name, cloud): the names the caller sees in each cloud.
+    Settings,
 }
 
 #[derive(FromQueryResult)]
@@ -92,10 +103,140 @@ impl Usage<'_> {
                     name: name.to_string(),
                     running_instances_count: counts.running,
                     created_instances_count: counts.created,
+                    group: None,
                 }
             })
             .collect();
         Ok(Paged { items, page })
+    }
+
+    /// `stats` with a row per (name, tenant) or (name, cloud), ordered by name, then the
+    /// group's name and uuid. By SQL: the rows are as many as the links, so they are counted
+    /// and paged in memory.
+    pub async fn grouped(
+        &self,
+        scope: &Scope,
+        filter: &UsageFilter,
+        group: UsageGroup,
+    ) -> CatalogResult<Vec<UsageRow>> {
+        let db = self.0.db();
+        // The (group id, name) pairs the caller sees.
+        let pairs: Vec<(i64, String)> = match group {
+            UsageGroup::Tenant => {
+                let mut q = image_tenants::Entity::find()
+                    .select_only()
+                    .column(image_tenants::Column::TenantId)
+                    .column_as(Expr::col((images::Entity, images::Column::Name)), "name")
+                    .distinct()
+                    .join(
+                        JoinType::InnerJoin,
+                        image_tenants::Entity::belongs_to(images::Entity)
+                            .from(image_tenants::Column::ImageId)
+                            .to(images::Column::Id)
+                            .into(),
+                    )
+                    .filter(cloud_condition(images::Column::CloudId, filter));
+                if let Scope::Tenants(ids) = scope {
+                    q = q.filter(image_tenants::Column::TenantId.is_in(ids.iter().copied()));
+                }
+                q.into_tuple::<(TenantId, String)>()
+                    .all(db)
+                    .await?
+                    .into_iter()
+                    .map(|(t, n)| (i64::from(t.0), n))
+                    .collect()
+            }
+            UsageGroup::Settings => images::Entity::find()
+                .select_only()
+                .column(images::Column::CloudId)
+                .column(images::Column::Name)
+                .distinct()
+                .filter(super::images::scope_condition(images::Entity, scope))
+                .filter(cloud_condition(images::Column::CloudId, filter))
+                .into_tuple::<(CloudId, String)>()
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|(c, n)| (i64::from(c.0), n))
+                .collect(),
+        };
+        let mut counts_query = instances::Entity::find()
+            .select_only()
+            .column(instances::Column::ImageName)
+            .column(instances::Column::TenantId)
+            .column(instances::Column::CloudId)
+            .expr(running_count())
+            .expr(Expr::cust("COUNT(*)"))
+            .filter(cloud_condition(instances::Column::CloudId, filter))
+            .group_by(instances::Column::ImageName)
+            .group_by(instances::Column::TenantId)
+            .group_by(instances::Column::CloudId);
+        if let Scope::Tenants(ids) = scope {
+            counts_query =
+                counts_query.filter(instances::Column::TenantId.is_in(ids.iter().copied()));
+        }
+        let mut counts: HashMap<(i64, String), (i64, i64)> = HashMap::new();
+        for (name, tenant, cloud, running, created) in counts_query
+            .into_tuple::<(String, TenantId, CloudId, i64, i64)>()
+            .all(db)
+            .await?
+        {
+            let id = match group {
+                UsageGroup::Tenant => i64::from(tenant.0),
+                UsageGroup::Settings => i64::from(cloud.0),
+            };
+            let sum = counts.entry((id, name)).or_default();
+            sum.0 += running;
+            sum.1 += created;
+        }
+        let names = self.group_names(group).await?;
+        let mut rows: Vec<UsageRow> = pairs
+            .into_iter()
+            .filter_map(|(id, name)| {
+                let (running, created) =
+                    counts.get(&(id, name.clone())).copied().unwrap_or_default();
+                Some(UsageRow {
+                    group: Some(names.get(&id)?.clone()),
+                    name,
+                    running_instances_count: running,
+                    created_instances_count: created,
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            let key = |r: &UsageRow| r.group.as_ref().map(|(u, n)| (n.clone(), *u));
+            a.name.cmp(&b.name).then_with(|| key(a).cmp(&key(b)))
+        });
+        Ok(rows)
+    }
+
+    /// Uuid and name of every tenant or cloud, by id.
+    async fn group_names(&self, group: UsageGroup) -> CatalogResult<HashMap<i64, (Uuid, String)>> {
+        let db = self.0.db();
+        Ok(match group {
+            UsageGroup::Tenant => tenants::Entity::find()
+                .select_only()
+                .column(tenants::Column::Id)
+                .column(tenants::Column::Uuid)
+                .column(tenants::Column::Name)
+                .into_tuple::<(TenantId, Uuid, String)>()
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|(id, u, n)| (i64::from(id.0), (u, n)))
+                .collect(),
+            UsageGroup::Settings => service_settings::Entity::find()
+                .select_only()
+                .column(service_settings::Column::Id)
+                .column(service_settings::Column::Uuid)
+                .column(service_settings::Column::Name)
+                .into_tuple::<(CloudId, Uuid, String)>()
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|(id, u, n)| (i64::from(id.0), (u, n)))
+                .collect(),
+        })
     }
 
     /// How many rows `stats` has in all.
@@ -153,6 +294,7 @@ async fn stats_by_sql(
                 name,
                 running_instances_count: running,
                 created_instances_count: created,
+                group: None,
             }
         })
         .collect();

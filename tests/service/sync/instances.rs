@@ -168,3 +168,108 @@ async fn a_refused_microversion_falls_back_to_none() {
     assert_eq!(row.vcpus, None);
     s.stop().await;
 }
+
+/// `group_by=tenant` gives, for each tenant, exactly the rows that tenant's own scoped token
+/// gets by name; `group_by=settings` for the cloud exactly the rows filtered to that cloud.
+/// HEAD counts them; an unknown `group_by` is 400 naming it.
+#[tokio::test]
+async fn usage_stats_group_by_tenant_or_settings_splits_the_default_rows() {
+    let s = SimApp::generated(3, 12, 8).start().await;
+    s.sweep_ok().await;
+    let rows = |r: crate::common::Reply| -> Vec<serde_json::Value> {
+        r.json().as_array().unwrap().clone()
+    };
+    let grouped = rows(
+        s.app
+            .get("/api/openstack-images/usage_stats/?group_by=tenant&page_size=300")
+            .await,
+    );
+    assert!(
+        grouped
+            .iter()
+            .any(|r| r["running_instances_count"].as_i64() > Some(0))
+    );
+    for tenant in &s.tenants {
+        let token = s
+            .app
+            .scoped_token(&format!("t-{}", tenant.name), &[tenant])
+            .await;
+        let own: Vec<serde_json::Value> = rows(
+            s.app
+                .get_as(&token, "/api/openstack-images/usage_stats/?page_size=300")
+                .await,
+        );
+        let mut mine: Vec<serde_json::Value> = grouped
+            .iter()
+            .filter(|r| r["tenant_uuid"] == tenant.uuid.as_str())
+            .cloned()
+            .collect();
+        for r in &mut mine {
+            assert_eq!(r["tenant_name"], tenant.name.as_str());
+            let o = r.as_object_mut().unwrap();
+            o.remove("tenant_uuid");
+            o.remove("tenant_name");
+        }
+        assert_eq!(mine, own, "{}", tenant.name);
+        // The scoped token grouping by tenant sees its own rows only.
+        let scoped = rows(
+            s.app
+                .get_as(
+                    &token,
+                    "/api/openstack-images/usage_stats/?group_by=tenant&page_size=300",
+                )
+                .await,
+        );
+        assert!(
+            scoped
+                .iter()
+                .all(|r| r["tenant_uuid"] == tenant.uuid.as_str())
+        );
+    }
+    let cloud = s.cloud();
+    let by_cloud = rows(
+        s.app
+            .get("/api/openstack-images/usage_stats/?group_by=settings&page_size=300")
+            .await,
+    );
+    let plain = rows(
+        s.app
+            .get(&format!(
+                "/api/openstack-images/usage_stats/?service_provider={}&page_size=300",
+                cloud.uuid
+            ))
+            .await,
+    );
+    let stripped: Vec<serde_json::Value> = by_cloud
+        .iter()
+        .map(|r| {
+            assert_eq!(r["settings_uuid"], cloud.uuid.as_str());
+            let mut r = r.clone();
+            let o = r.as_object_mut().unwrap();
+            o.remove("settings_uuid");
+            o.remove("settings_name");
+            r
+        })
+        .collect();
+    assert_eq!(stripped, plain);
+    let head = s
+        .app
+        .call(
+            reqwest::Method::HEAD,
+            "/api/openstack-images/usage_stats/?group_by=tenant",
+            Some(&s.app.staff_token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        head.header("x-result-count"),
+        Some(grouped.len().to_string())
+    );
+    let bad = s
+        .app
+        .get("/api/openstack-images/usage_stats/?group_by=colour")
+        .await;
+    assert_eq!(bad.status, reqwest::StatusCode::BAD_REQUEST);
+    assert!(bad.json()["group_by"].is_array());
+    s.stop().await;
+}
