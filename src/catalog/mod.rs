@@ -188,6 +188,42 @@ fn like_contains(needle: &str) -> sea_orm::sea_query::LikeExpr {
     sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')
 }
 
+/// Every tenant's uuid and name, by id: what rows grouped by tenant show.
+async fn tenant_labels(
+    db: &sea_orm::DatabaseConnection,
+) -> CatalogResult<std::collections::HashMap<TenantId, (Uuid, String)>> {
+    use sea_orm::{EntityTrait, QuerySelect};
+    Ok(entity::tenants::Entity::find()
+        .select_only()
+        .column(entity::tenants::Column::Id)
+        .column(entity::tenants::Column::Uuid)
+        .column(entity::tenants::Column::Name)
+        .into_tuple::<(TenantId, Uuid, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, uuid, name)| (id, (uuid, name)))
+        .collect())
+}
+
+/// Every cloud's uuid and name, by id: what rows grouped by cloud show.
+async fn cloud_labels(
+    db: &sea_orm::DatabaseConnection,
+) -> CatalogResult<std::collections::HashMap<CloudId, (Uuid, String)>> {
+    use sea_orm::{EntityTrait, QuerySelect};
+    Ok(entity::service_settings::Entity::find()
+        .select_only()
+        .column(entity::service_settings::Column::Id)
+        .column(entity::service_settings::Column::Uuid)
+        .column(entity::service_settings::Column::Name)
+        .into_tuple::<(CloudId, Uuid, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, uuid, name)| (id, (uuid, name)))
+        .collect())
+}
+
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }

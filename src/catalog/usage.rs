@@ -1,7 +1,7 @@
 //! `usage_stats`: per image name, how many instances run it now and how many ever used it.
 use std::collections::HashMap;
 
-use entity::{image_tenants, images, instances, service_settings, tenants};
+use entity::{image_tenants, images, instances, service_settings};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, JoinType,
@@ -214,27 +214,15 @@ impl Usage<'_> {
     async fn group_names(&self, group: UsageGroup) -> CatalogResult<HashMap<i64, (Uuid, String)>> {
         let db = self.0.db();
         Ok(match group {
-            UsageGroup::Tenant => tenants::Entity::find()
-                .select_only()
-                .column(tenants::Column::Id)
-                .column(tenants::Column::Uuid)
-                .column(tenants::Column::Name)
-                .into_tuple::<(TenantId, Uuid, String)>()
-                .all(db)
+            UsageGroup::Tenant => super::tenant_labels(db)
                 .await?
                 .into_iter()
-                .map(|(id, u, n)| (i64::from(id.0), (u, n)))
+                .map(|(id, label)| (i64::from(id.0), label))
                 .collect(),
-            UsageGroup::Settings => service_settings::Entity::find()
-                .select_only()
-                .column(service_settings::Column::Id)
-                .column(service_settings::Column::Uuid)
-                .column(service_settings::Column::Name)
-                .into_tuple::<(CloudId, Uuid, String)>()
-                .all(db)
+            UsageGroup::Settings => super::cloud_labels(db)
                 .await?
                 .into_iter()
-                .map(|(id, u, n)| (i64::from(id.0), (u, n)))
+                .map(|(id, label)| (i64::from(id.0), label))
                 .collect(),
         })
     }

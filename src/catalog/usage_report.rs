@@ -221,28 +221,8 @@ impl UsageReport<'_> {
             .into_tuple()
             .all(db)
             .await?;
-        let tenant_names: HashMap<TenantId, (Uuid, String)> = tenants::Entity::find()
-            .select_only()
-            .column(tenants::Column::Id)
-            .column(tenants::Column::Uuid)
-            .column(tenants::Column::Name)
-            .into_tuple::<(TenantId, Uuid, String)>()
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|(id, uuid, name)| (id, (uuid, name)))
-            .collect();
-        let cloud_names: HashMap<CloudId, (Uuid, String)> = service_settings::Entity::find()
-            .select_only()
-            .column(service_settings::Column::Id)
-            .column(service_settings::Column::Uuid)
-            .column(service_settings::Column::Name)
-            .into_tuple::<(CloudId, Uuid, String)>()
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|(id, uuid, name)| (id, (uuid, name)))
-            .collect();
+        let tenant_names = super::tenant_labels(db).await?;
+        let cloud_names = super::cloud_labels(db).await?;
         let has = |k: GroupKey| group_by.contains(&k);
         Ok(rows
             .into_iter()
