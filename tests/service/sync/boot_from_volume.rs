@@ -179,3 +179,55 @@ async fn a_cloud_without_nova_syncs_its_images() {
     assert!(tenant.unavailable_services.is_empty());
     s.stop().await;
 }
+
+/// The usage report counts boot-from-volume servers for their boot volume's image too, and
+/// keeps the name a volume recorded for an image Glance no longer has. Without Cinder they
+/// count for no image (an empty name).
+#[tokio::test]
+async fn the_usage_report_attributes_boot_from_volume_hours() {
+    use crate::common::internals::{Clock, EngineOptions};
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    for cinder in [true, false] {
+        let (mut world, name) = world_with_volumes();
+        world.volume_enabled = cinder;
+        for server in &mut world.servers {
+            server.launched_at = Some(at("2026-11-10T00:00:00Z"));
+        }
+        let clock = Clock::manual(at("2026-11-11T00:00:00Z"));
+        let s = SimApp::world(world)
+            .engine(EngineOptions::fast().clock(clock))
+            .start()
+            .await;
+        s.sweep_ok().await;
+        let rows = s
+            .app
+            .get(
+                "/api/openstack-images/usage_report/?start=2026-11-10&end=2026-11-11&page_size=300",
+            )
+            .await
+            .json();
+        let hours = |n: &str| {
+            rows.as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["name"] == n)
+                .map_or(0.0, |r| r["instance_hours"].as_f64().unwrap())
+        };
+        // Five servers running all day: vm-image; vm-volume and vm-gone through their
+        // volumes (with Cinder); vm-two and vm-bare (and without Cinder all three) for none.
+        if cinder {
+            assert_eq!(
+                (hours(&name), hours("gone-image"), hours("")),
+                (48.0, 24.0, 48.0),
+                "{rows}"
+            );
+        } else {
+            assert_eq!(
+                (hours(&name), hours("gone-image"), hours("")),
+                (24.0, 0.0, 96.0),
+                "{rows}"
+            );
+        }
+        s.stop().await;
+    }
+}
