@@ -1,7 +1,7 @@
 //! Usage reports: per group (image name, image, tenant, cloud) and period, instance-hours and
 //! size-hours from the instances' lifecycle intervals, and instances created, deleted and
 //! running at the period's end. Time in `ACTIVE` is what counts as running.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use entity::{instance_intervals, instances, service_settings, tenants};
@@ -323,50 +323,73 @@ fn aggregate(
     intervals: &[IntervalRow],
 ) -> Vec<ReportRow> {
     let periods = periods(q);
-    let mut rows: BTreeMap<(RowKeys, DateTime<Utc>), ReportRow> = BTreeMap::new();
-    fn row<'r>(
-        rows: &'r mut BTreeMap<(RowKeys, DateTime<Utc>), ReportRow>,
-        keys: &RowKeys,
-        period: DateTime<Utc>,
-    ) -> &'r mut ReportRow {
-        rows.entry((keys.clone(), period))
-            .or_insert_with(|| ReportRow {
-                keys: keys.clone(),
-                period_start: period,
-                ..ReportRow::default()
-            })
+    // Each subject's group once, by number: rows are summed under (group, period) numbers,
+    // not under cloned keys.
+    let mut group_of_keys: HashMap<&RowKeys, usize> = HashMap::new();
+    let mut group_of: HashMap<i64, usize> = HashMap::with_capacity(subjects.len());
+    for (id, subject) in subjects {
+        let next = group_of_keys.len();
+        group_of.insert(*id, *group_of_keys.entry(&subject.keys).or_insert(next));
     }
-    let period_of = |t: DateTime<Utc>| periods.iter().find(|(s, e)| *s <= t && t < *e);
-    for subject in subjects.values() {
-        if let Some((start, _)) = subject.launched_at.and_then(period_of) {
-            row(&mut rows, &subject.keys, *start).instances_created += 1;
+    let mut sums: HashMap<(usize, usize), ReportRow> = HashMap::new();
+    // The period holding `t`, by number.
+    let period_of = |t: DateTime<Utc>| {
+        let i = periods.partition_point(|(_, end)| *end <= t);
+        (i < periods.len() && periods[i].0 <= t).then_some(i)
+    };
+    for (id, subject) in subjects {
+        let group = group_of[id];
+        if let Some(p) = subject.launched_at.and_then(period_of) {
+            sums.entry((group, p)).or_default().instances_created += 1;
         }
-        if let Some((start, _)) = subject.ended_at.and_then(period_of) {
-            row(&mut rows, &subject.keys, *start).instances_deleted += 1;
+        if let Some(p) = subject.ended_at.and_then(period_of) {
+            sums.entry((group, p)).or_default().instances_deleted += 1;
         }
     }
     for &(instance, from, to, vcpus, ram_mib, disk_gib) in intervals {
-        let Some(subject) = subjects.get(&instance) else {
+        let Some(&group) = group_of.get(&instance) else {
             continue;
         };
-        for &(start, end) in &periods {
-            let overlap = Ord::min(to.unwrap_or(q.end), end) - Ord::max(from, start);
+        let to = Ord::min(to.unwrap_or(q.end), q.end);
+        // Only the periods the interval overlaps, and the one holding its end.
+        let first = periods.partition_point(|(_, end)| *end <= from);
+        for (p, &(start, end)) in periods.iter().enumerate().skip(first) {
+            if start > to {
+                break;
+            }
+            let overlap = Ord::min(to, end) - Ord::max(from, start);
+            let r = sums.entry((group, p)).or_default();
             if overlap > Duration::zero() {
                 let h = hours(overlap);
-                let r = row(&mut rows, &subject.keys, start);
                 r.instance_hours += h;
                 r.vcpu_hours += h * vcpus.map_or(0.0, f64::from);
                 r.ram_gib_hours += h * ram_mib.map_or(0.0, |m| m as f64 / 1024.0);
                 r.disk_gib_hours += h * disk_gib.map_or(0.0, |d| d as f64);
             }
             // Running at the period's end: the interval holds its last instant.
-            let last = end - Duration::milliseconds(1);
-            if from <= last && to.is_none_or(|t| t >= end) {
-                row(&mut rows, &subject.keys, start).instances_running_at_end += 1;
+            if from < end && to >= end {
+                r.instances_running_at_end += 1;
             }
         }
     }
-    rows.into_values().filter(|r| !r.is_empty()).collect()
+    let keys: Vec<&RowKeys> = {
+        let mut keys = vec![None; group_of_keys.len()];
+        for (k, g) in group_of_keys {
+            keys[g] = Some(k);
+        }
+        keys.into_iter().flatten().collect()
+    };
+    let mut rows: Vec<ReportRow> = sums
+        .into_iter()
+        .filter(|(_, r)| !r.is_empty())
+        .map(|((group, p), r)| ReportRow {
+            keys: keys[group].clone(),
+            period_start: periods[p].0,
+            ..r
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.keys, a.period_start).cmp(&(&b.keys, b.period_start)));
+    rows
 }
 
 #[cfg(test)]
