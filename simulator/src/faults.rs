@@ -33,6 +33,9 @@ pub enum FaultKind {
     /// syntax that no UTF-8 string can hold, as a client with broken UTF-16 handling may have
     /// stored it (Glance lists only).
     LoneSurrogates,
+    /// Pages also hold entries that are no image or server: one without an id, a `null`, a
+    /// number, and one whose integers are text (Glance and Nova lists).
+    JunkEntries,
     /// The `next` link (or `servers_links` next) points back at the page just served.
     NextLoop,
     /// Every page after the first starts with the last image of the previous page.
@@ -89,6 +92,7 @@ pub enum Action {
     Reset,
     Malformed,
     LoneSurrogates,
+    JunkEntries,
     NextLoop,
     DuplicateIds,
     ShortPages(usize),
@@ -151,6 +155,7 @@ impl FaultBook {
                 FaultKind::ResetConnection => Action::Reset,
                 FaultKind::MalformedJson => Action::Malformed,
                 FaultKind::LoneSurrogates => Action::LoneSurrogates,
+                FaultKind::JunkEntries => Action::JunkEntries,
                 FaultKind::NextLoop => Action::NextLoop,
                 FaultKind::DuplicateIds => Action::DuplicateIds,
                 FaultKind::ShortPages(n) => Action::ShortPages(*n),

@@ -290,6 +290,11 @@ pub async fn list_images(req: &Request, shared: Data<&Arc<Shared>>) -> Response 
     if quirks.malformed {
         return truncated_bytes(body);
     }
+    let body = if quirks.junk_entries {
+        with_junk_images(body)
+    } else {
+        body
+    };
     let body = if quirks.lone_surrogates {
         // serde_json writes `"name":"…"` without spaces.
         String::from_utf8_lossy(&body)
@@ -301,6 +306,19 @@ pub async fn list_images(req: &Request, shared: Data<&Arc<Shared>>) -> Response 
     Response::builder()
         .content_type("application/json")
         .body(body)
+}
+
+/// The page with entries that are no image put first in its `images` array.
+fn with_junk_images(body: Vec<u8>) -> Vec<u8> {
+    const JUNK: &str = r#"{"name":"no id"},null,7,{"id":"","min_disk":"ten"}"#;
+    let text = String::from_utf8_lossy(&body);
+    match text.split_once("\"images\":[") {
+        Some((head, tail)) => {
+            let comma = if tail.starts_with(']') { "" } else { "," };
+            format!("{head}\"images\":[{JUNK}{comma}{tail}").into_bytes()
+        }
+        None => body,
+    }
 }
 
 #[handler]

@@ -76,6 +76,7 @@ impl WithHeader for Response {
 pub struct Quirks {
     pub malformed: bool,
     pub lone_surrogates: bool,
+    pub junk_entries: bool,
     pub next_loop: bool,
     pub duplicate_ids: bool,
     pub short_pages: Option<usize>,
@@ -121,6 +122,7 @@ pub async fn apply_faults(
             }
             Action::Malformed => quirks.malformed = true,
             Action::LoneSurrogates => quirks.lone_surrogates = true,
+            Action::JunkEntries => quirks.junk_entries = true,
             Action::NextLoop => quirks.next_loop = true,
             Action::DuplicateIds => quirks.duplicate_ids = true,
             Action::ShortPages(n) => quirks.short_pages = Some(n.max(1)),

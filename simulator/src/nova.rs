@@ -157,6 +157,18 @@ pub async fn servers_detail(req: &Request, shared: Data<&Arc<Shared>>) -> Respon
         let full = page_size > 0 && servers.len() == page_size;
         (servers, full)
     };
+    let mut servers = servers;
+    if quirks.junk_entries {
+        servers.splice(
+            0..0,
+            [
+                json!({"name": "no id"}),
+                Value::Null,
+                json!(7),
+                json!({"id": ""}),
+            ],
+        );
+    }
     let mut body = json!({"servers": servers});
     let next = if quirks.next_loop {
         Some(format!("{base}{}", req.uri()))

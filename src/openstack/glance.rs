@@ -152,17 +152,64 @@ impl<'de> Deserialize<'de> for IgnoreUnlessString {
     }
 }
 
+/// A number kept only when it is an integer; anything else counts as absent.
+struct IgnoreUnlessInt(Option<i64>);
+
+impl<'de> Deserialize<'de> for IgnoreUnlessInt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Whatever the value, it is read whole; only an integer is kept.
+        Ok(IgnoreUnlessInt(match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Number(n) => n.as_i64(),
+            _ => None,
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for GlanceImage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ListedImage::deserialize(d)?
+            .0
+            .ok_or_else(|| de::Error::custom("an image has no id"))
+    }
+}
+
+/// An entry of a listing: the image, or `None` when it cannot be one (no id, not an object).
+/// It never fails: one unreadable entry must not fail its page, and so its tenant's sync.
+struct ListedImage(Option<GlanceImage>);
+
 /// Reads an image straight from the response body: core keys into fields, other string
 /// keys into `properties`, no intermediate JSON tree (listings are the sync's hot path).
-impl<'de> Deserialize<'de> for GlanceImage {
+impl<'de> Deserialize<'de> for ListedImage {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = GlanceImage;
+            type Value = ListedImage;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a Glance image object")
             }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<GlanceImage, A::Error> {
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<ListedImage, E> {
+                Ok(ListedImage(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<ListedImage, E> {
+                Ok(ListedImage(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<ListedImage, E> {
+                Ok(ListedImage(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<ListedImage, E> {
+                Ok(ListedImage(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<ListedImage, E> {
+                Ok(ListedImage(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<ListedImage, E> {
+                Ok(ListedImage(None))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ListedImage, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(ListedImage(None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<ListedImage, A::Error> {
                 let mut id = None;
                 let mut name = None;
                 let (mut status, mut visibility, mut owner) = (None, None, None);
@@ -183,9 +230,9 @@ impl<'de> Deserialize<'de> for GlanceImage {
                         "container_format" => container_format = text(&mut map)?,
                         "created_at" => created_at = text(&mut map)?,
                         "updated_at" => updated_at = text(&mut map)?,
-                        "min_disk" => min_disk = map.next_value::<Option<i64>>()?,
-                        "min_ram" => min_ram = map.next_value::<Option<i64>>()?,
-                        "size" => size = map.next_value::<Option<i64>>()?,
+                        "min_disk" => min_disk = map.next_value::<IgnoreUnlessInt>()?.0,
+                        "min_ram" => min_ram = map.next_value::<IgnoreUnlessInt>()?.0,
+                        "size" => size = map.next_value::<IgnoreUnlessInt>()?.0,
                         k if CORE_KEYS.contains(&k) => {
                             map.next_value::<de::IgnoredAny>()?;
                         }
@@ -196,7 +243,9 @@ impl<'de> Deserialize<'de> for GlanceImage {
                         }
                     }
                 }
-                let id = id.ok_or_else(|| de::Error::custom("an image has no id"))?;
+                let Some(id) = id else {
+                    return Ok(ListedImage(None));
+                };
                 // Names may be null or missing: fall back to the description, then the id.
                 let name = name
                     .or_else(|| {
@@ -206,7 +255,7 @@ impl<'de> Deserialize<'de> for GlanceImage {
                             .cloned()
                     })
                     .unwrap_or_else(|| id.clone());
-                Ok(GlanceImage {
+                Ok(ListedImage(Some(GlanceImage {
                     id,
                     name,
                     status: status.unwrap_or_default(),
@@ -221,17 +270,17 @@ impl<'de> Deserialize<'de> for GlanceImage {
                     created_at: parse_time(created_at),
                     updated_at: parse_time(updated_at),
                     properties,
-                })
+                })))
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_any(V)
     }
 }
 
 /// One page of `GET /v2/images`.
 #[derive(Deserialize)]
 struct ImagesPage {
-    images: Vec<GlanceImage>,
+    images: Vec<ListedImage>,
     #[serde(default)]
     next: Option<String>,
 }
@@ -328,7 +377,15 @@ impl<'a> ImagePager<'a> {
                 }
                 Err(e) => return Err(e),
             };
-            let images = page.images;
+            let listed = page.images.len();
+            let images: Vec<GlanceImage> = page.images.into_iter().filter_map(|e| e.0).collect();
+            if images.len() < listed {
+                // Counted for the operator; the rest of the page is synced.
+                tracing::warn!(
+                    skipped = listed - images.len(),
+                    "Glance listed entries that are not images (no id, or not an object)"
+                );
+            }
             match page.next.as_deref() {
                 // `next` is root-relative and lacks the endpoint's path prefix: keep only its query.
                 Some(next) => {
@@ -428,6 +485,28 @@ mod tests {
         let bare = GlanceImage::from_json(&json!({"id": "only-id"})).unwrap();
         assert_eq!(bare.name, "only-id");
         assert!(GlanceImage::from_json(&json!({"name": "no id"})).is_err());
+    }
+
+    #[test]
+    fn unreadable_entries_leave_the_rest_of_the_page() {
+        let page: ImagesPage = serde_json::from_str(
+            r#"{"images": [
+                {"id": "a", "name": "fine"},
+                {"name": "no id"},
+                {"id": "", "name": "empty id"},
+                null, 7, "text", [1, 2],
+                {"id": "b", "min_disk": "ten", "min_ram": 1.5, "size": {"x": 1}},
+                {"id": "c"}
+            ], "next": null}"#,
+        )
+        .unwrap();
+        let ids: Vec<String> = page
+            .images
+            .into_iter()
+            .filter_map(|e| e.0)
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(ids, ["a", "b", "c"]);
     }
 
     #[test]

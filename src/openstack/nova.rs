@@ -89,6 +89,7 @@ impl NovaServer {
         let id = v
             .get("id")
             .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
             .ok_or_else(|| malformed("a server has no id"))?
             .to_string();
         let text = |key: &str| {
@@ -257,13 +258,21 @@ impl<'a> ServerPager<'a> {
             });
         }
         let page = self.get_page(&url).await?;
-        let servers = page
+        let entries = page
             .get("servers")
             .and_then(Value::as_array)
-            .ok_or_else(|| malformed("no `servers` array"))?
+            .ok_or_else(|| malformed("no `servers` array"))?;
+        // One unreadable entry must not fail its page, and so its tenant's sync.
+        let servers: Vec<NovaServer> = entries
             .iter()
-            .map(NovaServer::from_json)
-            .collect::<Result<Vec<_>, _>>()?;
+            .filter_map(|v| NovaServer::from_json(v).ok())
+            .collect();
+        if servers.len() < entries.len() {
+            tracing::warn!(
+                skipped = entries.len() - servers.len(),
+                "Nova listed entries that are not servers (no id)"
+            );
+        }
         self.next_url = page
             .get("servers_links")
             .and_then(Value::as_array)
@@ -370,6 +379,13 @@ mod tests {
         assert_eq!(old.flavor.name, "42");
         assert_eq!(old.flavor.vcpus, None);
         assert_eq!(old.launched_at, None);
+    }
+
+    #[test]
+    fn a_server_needs_an_id() {
+        assert!(NovaServer::from_json(&json!({"id": "", "name": "x"})).is_err());
+        assert!(NovaServer::from_json(&json!({"name": "x"})).is_err());
+        assert!(NovaServer::from_json(&json!({"id": "s", "flavor": "odd", "image": 7})).is_ok());
     }
 
     #[test]

@@ -305,3 +305,21 @@ async fn lone_surrogates_in_upstream_json_become_replacement_characters() {
     assert!(names.iter().all(|n| !upstream.contains(n)), "{names:?}");
     s.stop().await;
 }
+
+/// Entries in Glance's and Nova's lists that are no image or server (no id, `null`, a
+/// number, integers sent as text) are left out; the rest of their pages is synced.
+#[tokio::test]
+async fn unreadable_list_entries_never_stop_a_cloud() {
+    use cloudcensus_sim::{Fault, FaultKind, Target};
+    let s = SimApp::generated(2, 30, 3).start().await;
+    for target in [Target::GlanceImages, Target::NovaServers] {
+        s.sim.inject(target, Fault::new(FaultKind::JunkEntries));
+    }
+    s.sweep_ok().await;
+    // Compared with what Glance lists without the junk.
+    s.sim.clear_faults();
+    s.assert_catalogs_match_glance("junk entries").await;
+    let (_, _, instances) = s.app.count_rows().await;
+    assert_eq!(instances, 6, "every server, none of the junk");
+    s.stop().await;
+}
