@@ -37,6 +37,8 @@ use state::Shared;
 /// runtime ends.
 pub struct Simulator {
     shared: Arc<Shared>,
+    /// The cloud's clock: what the scripting methods stamp the changes they make with.
+    clock: std::sync::Mutex<chrono::DateTime<chrono::Utc>>,
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -91,6 +93,7 @@ impl Simulator {
         });
         Ok(Simulator {
             shared,
+            clock: std::sync::Mutex::new(chrono::Utc::now()),
             addr,
             stop: Some(stop),
             task: Some(task),
@@ -119,6 +122,77 @@ impl Simulator {
         idx.reindex();
         self.shared.record_revocations(&before, &idx.world);
         out
+    }
+
+    /// The cloud's clock (the real time at start until set): the time the scripting methods
+    /// below stamp on what they change, as Nova would.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self
+            .clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn set_time(&self, t: chrono::DateTime<chrono::Utc>) {
+        *self
+            .clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = t;
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        self.set_time(self.now() + by);
+    }
+
+    /// Boots a server now: `ACTIVE`, created, launched and updated at the clock's time.
+    pub fn boot_server(&self, mut server: Server) {
+        let now = self.now();
+        server.status = "ACTIVE".into();
+        server.created = now;
+        server.launched_at = Some(now);
+        server.updated = Some(now);
+        self.with_world(|w| w.servers.push(server));
+    }
+
+    /// Changes a server's status as Nova does: `updated` now, and its first `ACTIVE` is its
+    /// launch. `false` for an unknown server.
+    pub fn set_server_status(&self, id: &str, status: &str) -> bool {
+        let now = self.now();
+        self.with_server(id, |s| {
+            s.status = status.to_string();
+            s.updated = Some(now);
+            if status == "ACTIVE" && s.launched_at.is_none() {
+                s.launched_at = Some(now);
+            }
+        })
+    }
+
+    /// Resizes a server to `flavor` now.
+    pub fn resize_server(&self, id: &str, flavor: Flavor) -> bool {
+        let now = self.now();
+        self.with_server(id, |s| {
+            s.flavor = flavor;
+            s.updated = Some(now);
+        })
+    }
+
+    /// Deletes a server now: it leaves the listings, as a deleted server leaves Nova's.
+    pub fn delete_server(&self, id: &str) -> bool {
+        self.with_world(|w| {
+            let before = w.servers.len();
+            w.servers.retain(|s| s.id != id);
+            w.servers.len() < before
+        })
+    }
+
+    fn with_server(&self, id: &str, change: impl FnOnce(&mut Server)) -> bool {
+        self.with_world(|w| match w.servers.iter_mut().find(|s| s.id == id) {
+            Some(s) => {
+                change(s);
+                true
+            }
+            None => false,
+        })
     }
 
     pub fn inject(&self, target: Target, fault: Fault) {

@@ -468,3 +468,69 @@ async fn closed_intervals_older_than_the_retention_are_pruned() {
     assert_eq!(internals::prune_usage(&s.engine).await, 0, "nothing more");
     s.stop().await;
 }
+
+/// Lifecycles scripted with the simulator's own clock: a server booted, shut off, resized and
+/// deleted, each change stamped by the cloud as Nova would, synced hours later each time.
+#[tokio::test]
+async fn the_simulators_clock_scripts_a_lifecycle() {
+    let world = generated_world(1, 4, 0, 5);
+    let project = world.projects[0].id.clone();
+    let t0 = t("2026-11-20T08:00:00Z");
+    let clock = Clock::manual(t0);
+    let s = SimApp::world(world)
+        .engine(EngineOptions::fast().clock(clock.clone()))
+        .start()
+        .await;
+    s.sim.set_time(t0);
+    s.sim.boot_server(Server {
+        id: "vm".into(),
+        name: "vm".into(),
+        project_id: project,
+        flavor: flavor(2),
+        ..Default::default()
+    });
+    let at = |h: i64| t0 + Duration::hours(h);
+    let sync_at = |h: i64| {
+        clock.set(at(h));
+        s.sweep_ok()
+    };
+    sync_at(1).await;
+    s.sim.set_time(at(2));
+    s.sim.set_server_status("vm", "SHUTOFF");
+    sync_at(3).await;
+    s.sim.set_time(at(4));
+    assert!(s.sim.resize_server("vm", flavor(4)));
+    s.sim.set_server_status("vm", "ACTIVE");
+    sync_at(5).await;
+    s.sim.set_time(at(7));
+    assert!(s.sim.delete_server("vm"));
+    sync_at(8).await;
+    let h = |n: i64| at(n).to_rfc3339();
+    assert_eq!(
+        life(s.app.intervals_of("vm").await),
+        [
+            stint("ACTIVE", &h(0), Some(&h(2)), 2),
+            stint("SHUTOFF", &h(2), Some(&h(4)), 2),
+            stint("ACTIVE", &h(4), Some(&h(8)), 4),
+        ],
+        "the deletion is seen by the sync at 8 h"
+    );
+    let report = s
+        .app
+        .get("/api/openstack-images/usage_report/?start=2026-11-20T08:00:00Z&end=2026-11-20T18:00:00Z&group_by=tenant")
+        .await
+        .json();
+    assert_eq!(
+        figures(&report[0]),
+        (
+            1,
+            1,
+            0,
+            6.0,
+            2.0 * 2.0 + 4.0 * 4.0,
+            2.0 * 4.0 + 4.0 * 8.0,
+            6.0 * 20.0
+        )
+    );
+    s.stop().await;
+}
