@@ -86,53 +86,18 @@ pub async fn sync_tenant(
     target: &SyncTarget,
 ) -> Result<TenantSummary, SyncError> {
     let (cloud, tenant) = (&target.cloud, &target.tenant);
-    let session = Session::new(SessionConfig {
-        auth_url: cloud.auth_url.clone(),
-        interface: cloud.interface.as_str().to_string(),
-        region: cloud.region.clone(),
-        auth: credentials::auth_method(target)?,
-        settings: ctx.session.clone(),
-    })?;
-    session.login().await?;
-    // An application credential is bound to its own project: used for another tenant, it
-    // would file that project's images under this one.
-    if let Some(token_project) = session.scope().await?.project_id
-        && token_project != tenant.backend_id
-    {
-        return Err(SyncError::WrongProject {
-            token_project,
-            tenant_project: tenant.backend_id.clone(),
-        });
-    }
-
+    let session = login(ctx, target).await?;
     // What is listed now is as of now: one time for the whole sync.
     let observed = ctx.clock.now();
     let mut changes = TenantChanges::default();
     let mut counts = RunCounts::default();
-    let mut unavailable = Vec::new();
     list_images(ctx, &session, cloud, tenant, &mut changes, &mut counts).await?;
-    // An image census does not need Nova: a cloud without it still syncs its images.
-    if has_endpoint(&session, "compute").await? {
-        let volumes = match cinder::list_volumes(&session).await? {
-            Some(list) => BootVolumes::new(&list.volumes),
-            None => {
-                unavailable.push(MissingService::Volume);
-                BootVolumes::default()
-            }
-        };
-        let servers = Servers {
-            session: &session,
-            volumes: &volumes,
-            window: Window {
-                since: tenant.last_success_at,
-                until: observed,
-            },
-        };
-        list_servers(ctx, servers, cloud, tenant, &mut changes, &mut counts).await?;
-    } else {
-        unavailable.push(MissingService::Compute);
-        changes.servers_unlisted = true;
-    }
+    let window = Window {
+        since: tenant.last_success_at,
+        until: observed,
+    };
+    let unavailable =
+        list_instances(ctx, &session, target, window, &mut changes, &mut counts).await?;
 
     let info = glance::info(&session).await?;
     let facts = TenantFacts {
@@ -157,6 +122,63 @@ pub async fn sync_tenant(
         applied,
         unavailable,
     })
+}
+
+/// A session logged in for the tenant, checked to be scoped to its project.
+async fn login(ctx: &SyncContext<'_>, target: &SyncTarget) -> Result<Session, SyncError> {
+    let (cloud, tenant) = (&target.cloud, &target.tenant);
+    let session = Session::new(SessionConfig {
+        auth_url: cloud.auth_url.clone(),
+        interface: cloud.interface.as_str().to_string(),
+        region: cloud.region.clone(),
+        auth: credentials::auth_method(target)?,
+        settings: ctx.session.clone(),
+    })?;
+    session.login().await?;
+    // An application credential is bound to its own project: used for another tenant, it
+    // would file that project's images under this one.
+    if let Some(token_project) = session.scope().await?.project_id
+        && token_project != tenant.backend_id
+    {
+        return Err(SyncError::WrongProject {
+            token_project,
+            tenant_project: tenant.backend_id.clone(),
+        });
+    }
+    Ok(session)
+}
+
+/// The tenant's servers with what they count for, and their lifecycle changes; returns the
+/// services the cloud lacks. An image census does not need Nova: without it, no server is
+/// listed (and none is taken for vanished); without Cinder, boot-from-volume servers count
+/// for no image.
+async fn list_instances(
+    ctx: &SyncContext<'_>,
+    session: &Session,
+    target: &SyncTarget,
+    window: Window,
+    changes: &mut TenantChanges,
+    counts: &mut RunCounts,
+) -> Result<Vec<MissingService>, SyncError> {
+    if !has_endpoint(session, "compute").await? {
+        changes.servers_unlisted = true;
+        return Ok(vec![MissingService::Compute]);
+    }
+    let mut unavailable = Vec::new();
+    let volumes = match cinder::list_volumes(session).await? {
+        Some(list) => BootVolumes::new(&list.volumes),
+        None => {
+            unavailable.push(MissingService::Volume);
+            BootVolumes::default()
+        }
+    };
+    let servers = Servers {
+        session,
+        volumes: &volumes,
+        window,
+    };
+    list_servers(ctx, servers, &target.cloud, &target.tenant, changes, counts).await?;
+    Ok(unavailable)
 }
 
 /// Whether the token's catalog has an endpoint of `service_type` for the cloud's interface
