@@ -3,7 +3,7 @@
 //! running at the period's end. Time in `ACTIVE` is what counts as running.
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use entity::{instance_intervals, instances, service_settings, tenants};
 use sea_orm::sea_query::{Expr, Func, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter, QuerySelect};
@@ -124,21 +124,15 @@ impl ReportRow {
     }
 }
 
-/// An instance as reports need it.
+/// An instance as reports need it; times in milliseconds since the epoch.
 struct Subject {
     keys: RowKeys,
-    launched_at: Option<DateTime<Utc>>,
-    ended_at: Option<DateTime<Utc>>,
+    launched_at: Option<i64>,
+    ended_at: Option<i64>,
 }
 
-type IntervalRow = (
-    i64,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<i32>,
-    Option<i64>,
-    Option<i64>,
-);
+/// An `ACTIVE` interval: instance id, start and end (milliseconds since the epoch), size.
+type IntervalRow = (i64, i64, Option<i64>, Option<i32>, Option<i64>, Option<i64>);
 
 pub struct UsageReport<'a>(pub(super) &'a Catalog);
 
@@ -151,11 +145,13 @@ impl UsageReport<'_> {
         }
         let condition = instance_condition(scope, &q.filter, &resolved.offerings);
         let subjects = self.subjects(condition.clone(), &q.group_by).await?;
+        let backend = self.0.db().get_database_backend();
+        let millis = |c: &str| super::db::epoch_millis(backend, "instance_intervals", c);
         let intervals: Vec<IntervalRow> = instance_intervals::Entity::find()
             .select_only()
             .column(instance_intervals::Column::InstanceId)
-            .column(instance_intervals::Column::StartedAt)
-            .column(instance_intervals::Column::EndedAt)
+            .expr(millis("started_at"))
+            .expr(millis("ended_at"))
             .column(instance_intervals::Column::Vcpus)
             .column(instance_intervals::Column::RamMib)
             .column(instance_intervals::Column::DiskGib)
@@ -202,11 +198,12 @@ impl UsageReport<'_> {
             CloudId,
             Option<String>,
             String,
-            Option<DateTime<Utc>>,
-            Option<DateTime<Utc>>,
-            Option<DateTime<Utc>>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
         );
         let db = self.0.db();
+        let millis = |c: &str| super::db::epoch_millis(db.get_database_backend(), "instances", c);
         let rows: Vec<Row> = instances::Entity::find()
             .select_only()
             .column(instances::Column::Id)
@@ -214,9 +211,9 @@ impl UsageReport<'_> {
             .column(instances::Column::CloudId)
             .column(instances::Column::ImageBackendId)
             .column(instances::Column::ImageName)
-            .column(instances::Column::LaunchedAt)
-            .column(instances::Column::TerminatedAt)
-            .column(instances::Column::DeletedAt)
+            .expr(millis("launched_at"))
+            .expr(millis("terminated_at"))
+            .expr(millis("deleted_at"))
             .filter(condition)
             .into_tuple()
             .all(db)
@@ -313,8 +310,8 @@ fn periods(q: &ReportQuery) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     out
 }
 
-fn hours(d: Duration) -> f64 {
-    d.num_milliseconds() as f64 / 3_600_000.0
+fn hours(millis: i64) -> f64 {
+    millis as f64 / 3_600_000.0
 }
 
 fn aggregate(
@@ -322,7 +319,12 @@ fn aggregate(
     subjects: &HashMap<i64, Subject>,
     intervals: &[IntervalRow],
 ) -> Vec<ReportRow> {
-    let periods = periods(q);
+    let bounds = periods(q);
+    let periods: Vec<(i64, i64)> = bounds
+        .iter()
+        .map(|(s, e)| (s.timestamp_millis(), e.timestamp_millis()))
+        .collect();
+    let window_end = q.end.timestamp_millis();
     // Each subject's group once, by number: rows are summed under (group, period) numbers,
     // not under cloned keys.
     let mut group_of_keys: HashMap<&RowKeys, usize> = HashMap::new();
@@ -333,7 +335,7 @@ fn aggregate(
     }
     let mut sums: HashMap<(usize, usize), ReportRow> = HashMap::new();
     // The period holding `t`, by number.
-    let period_of = |t: DateTime<Utc>| {
+    let period_of = |t: i64| {
         let i = periods.partition_point(|(_, end)| *end <= t);
         (i < periods.len() && periods[i].0 <= t).then_some(i)
     };
@@ -350,7 +352,7 @@ fn aggregate(
         let Some(&group) = group_of.get(&instance) else {
             continue;
         };
-        let to = Ord::min(to.unwrap_or(q.end), q.end);
+        let to = Ord::min(to.unwrap_or(window_end), window_end);
         // Only the periods the interval overlaps, and the one holding its end.
         let first = periods.partition_point(|(_, end)| *end <= from);
         for (p, &(start, end)) in periods.iter().enumerate().skip(first) {
@@ -359,7 +361,7 @@ fn aggregate(
             }
             let overlap = Ord::min(to, end) - Ord::max(from, start);
             let r = sums.entry((group, p)).or_default();
-            if overlap > Duration::zero() {
+            if overlap > 0 {
                 let h = hours(overlap);
                 r.instance_hours += h;
                 r.vcpu_hours += h * vcpus.map_or(0.0, f64::from);
@@ -384,7 +386,7 @@ fn aggregate(
         .filter(|(_, r)| !r.is_empty())
         .map(|((group, p), r)| ReportRow {
             keys: keys[group].clone(),
-            period_start: periods[p].0,
+            period_start: bounds[p].0,
             ..r
         })
         .collect();
