@@ -118,6 +118,65 @@ struct ListFilter {
     name: Option<String>,
     status: Option<String>,
     owner: Option<String>,
+    /// Glance's time comparison filter on `updated_at` (`gt:2026-11-30T10:00:00Z`).
+    updated_at: Option<TimeFilter>,
+}
+
+/// `op:timestamp` with Glance's operators.
+#[derive(Clone, Copy, Debug)]
+struct TimeFilter {
+    op: TimeOp,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum TimeOp {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Eq,
+    Neq,
+}
+
+impl TimeFilter {
+    fn parse(raw: &str) -> Result<Self, String> {
+        let (op, at) = match raw.split_once(':') {
+            Some((op, rest)) if op.chars().all(|c| c.is_ascii_alphabetic()) => (op, rest),
+            _ => ("eq", raw),
+        };
+        let op = match op {
+            "gt" => TimeOp::Gt,
+            "gte" => TimeOp::Gte,
+            "lt" => TimeOp::Lt,
+            "lte" => TimeOp::Lte,
+            "eq" => TimeOp::Eq,
+            "neq" => TimeOp::Neq,
+            other => return Err(format!("Invalid operator: {other}")),
+        };
+        let at = chrono::DateTime::parse_from_rfc3339(at)
+            .map_err(|_| format!("Unable to parse datetime: {at}"))?
+            .to_utc();
+        Ok(Self { op, at })
+    }
+
+    fn holds(&self, t: chrono::DateTime<chrono::Utc>) -> bool {
+        match self.op {
+            TimeOp::Gt => t > self.at,
+            TimeOp::Gte => t >= self.at,
+            TimeOp::Lt => t < self.at,
+            TimeOp::Lte => t <= self.at,
+            TimeOp::Eq => t == self.at,
+            TimeOp::Neq => t != self.at,
+        }
+    }
+}
+
+/// The order of a listing: Glance's default (newest created first), or by `updated_at`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum SortKey {
+    CreatedAt,
+    UpdatedAt,
 }
 
 impl ListFilter {
@@ -160,7 +219,9 @@ impl ListFilter {
     }
 }
 
-fn parse_list(pairs: &[(String, String)]) -> Result<(ListFilter, usize, Option<String>), String> {
+type Listing = (ListFilter, Order, usize, Option<String>);
+
+fn parse_list(pairs: &[(String, String)]) -> Result<Listing, String> {
     let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     let limit = match get("limit") {
         None => DEFAULT_LIMIT,
@@ -180,6 +241,19 @@ fn parse_list(pairs: &[(String, String)]) -> Result<(ListFilter, usize, Option<S
     if !MEMBER_STATUSES.contains(&member_status.as_str()) {
         return Err(format!("Invalid status value: {member_status}"));
     }
+    let updated_at = get("updated_at")
+        .map(|raw| TimeFilter::parse(&raw))
+        .transpose()?;
+    let sort_key = match get("sort_key").as_deref() {
+        None | Some("created_at") => SortKey::CreatedAt,
+        Some("updated_at") => SortKey::UpdatedAt,
+        Some(other) => return Err(format!("Invalid sort key: {other}")),
+    };
+    let ascending = match get("sort_dir").as_deref() {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(other) => return Err(format!("Invalid sort direction: {other}")),
+    };
     let os_hidden = match get("os_hidden").map(|v| v.to_ascii_lowercase()) {
         None => false,
         Some(v) if v == "true" => true,
@@ -198,10 +272,46 @@ fn parse_list(pairs: &[(String, String)]) -> Result<(ListFilter, usize, Option<S
             name: get("name"),
             status: get("status"),
             owner: get("owner"),
+            updated_at,
+        },
+        Order {
+            key: sort_key,
+            ascending,
         },
         limit,
         get("marker"),
     ))
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Order {
+    key: SortKey,
+    ascending: bool,
+}
+
+impl Order {
+    fn is_default(&self) -> bool {
+        self.key == SortKey::CreatedAt && !self.ascending
+    }
+
+    /// The world's images in this order (positions into `world.images`); the default order is
+    /// the index's own, not copied.
+    fn of<'a>(&self, idx: &'a Indexed) -> std::borrow::Cow<'a, [usize]> {
+        if self.is_default() {
+            return std::borrow::Cow::Borrowed(&idx.image_order);
+        }
+        let mut order = idx.image_order.clone();
+        if self.key == SortKey::UpdatedAt {
+            let images = &idx.world.images;
+            order.sort_by(|&a, &b| {
+                (images[b].updated_at, &images[b].id).cmp(&(images[a].updated_at, &images[a].id))
+            });
+        }
+        if self.ascending {
+            order.reverse();
+        }
+        std::borrow::Cow::Owned(order)
+    }
 }
 
 fn list_page<'a>(
@@ -211,27 +321,31 @@ fn list_page<'a>(
     pairs: &[(String, String)],
     quirks: &Quirks,
 ) -> Result<(Vec<ImageOut<'a>>, bool), String> {
-    let (filter, limit, marker) = parse_list(pairs)?;
+    let (filter, sort, limit, marker) = parse_list(pairs)?;
+    let order = sort.of(idx);
     let start = match &marker {
         None => 0,
         Some(m) => {
-            let pos = idx
-                .image_pos
-                .get(m)
-                .copied()
-                .filter(|&pos| accessible(&idx.world.images[idx.image_order[pos]], caller, project))
+            let found = if sort.is_default() {
+                idx.image_pos.get(m).copied()
+            } else {
+                order.iter().position(|&i| idx.world.images[i].id == *m)
+            };
+            let pos = found
+                .filter(|&pos| accessible(&idx.world.images[order[pos]], caller, project))
                 .ok_or_else(|| format!("marker not found: {m}"))?;
             if quirks.duplicate_ids { pos } else { pos + 1 }
         }
     };
     let page_size = quirks.short_pages.map_or(limit, |n| n.min(limit));
     let mut page = Vec::with_capacity(page_size.min(MAX_LIMIT));
-    for &i in idx.image_order.iter().skip(start) {
+    for &i in order.iter().skip(start) {
         if page.len() >= page_size {
             break;
         }
         let img = &idx.world.images[i];
-        if filter.lists(img, caller, project) {
+        let changed = filter.updated_at.is_none_or(|f| f.holds(img.updated_at));
+        if changed && filter.lists(img, caller, project) {
             page.push(ImageOut::new(img));
         }
     }

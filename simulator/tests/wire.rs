@@ -721,3 +721,82 @@ async fn password_changes_revoke_tokens_by_the_second() {
     assert_eq!(later.get(&list(&later)).await.0, StatusCode::OK);
     sim.stop().await;
 }
+
+/// Glance's `updated_at` comparison filter (`gt`, `gte`, `lt`, `lte`, `eq`, `neq`) and
+/// `sort_key=updated_at` with `sort_dir`, across pages: what a delta poll asks for.
+#[tokio::test]
+async fn glance_filters_and_sorts_by_updated_at() {
+    let sim = sim(1, 40, 0).await;
+    let p0 = sim.with_world(|w| w.projects[0].id.clone());
+    let base = chrono::DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    // Image i updated i minutes after 10:00, in an order unlike their creation's.
+    let ids: Vec<String> = sim.with_world(|w| {
+        let n = w.images.len();
+        for (i, img) in w.images.iter_mut().enumerate() {
+            img.updated_at = base + chrono::Duration::minutes(((i * 7) % n) as i64);
+        }
+        w.images.iter().map(|i| i.id.clone()).collect()
+    });
+    let c = login(&sim, "user-0", "password-0", &p0).await;
+    let all = c
+        .list_all("visibility=all&member_status=all&limit=1000")
+        .await;
+    let mut expected: Vec<(chrono::DateTime<chrono::Utc>, String)> = sim.with_world(|w| {
+        w.images
+            .iter()
+            .filter(|i| all.contains(&i.id))
+            .map(|i| (i.updated_at, i.id.clone()))
+            .collect()
+    });
+    expected.sort();
+    let cut = base + chrono::Duration::minutes(10);
+    let stamp = "2026-11-30T10:10:00Z";
+    let after: Vec<String> = expected
+        .iter()
+        .filter(|(t, _)| *t > cut)
+        .map(|(_, id)| id.clone())
+        .collect();
+    let listed = c
+        .list_all(&format!(
+            "visibility=all&member_status=all&limit=3&sort_key=updated_at&sort_dir=asc&updated_at=gt:{stamp}"
+        ))
+        .await;
+    assert_eq!(listed, after, "ascending by updated_at, across pages of 3");
+    let descending = c
+        .list_all(&format!(
+            "visibility=all&member_status=all&limit=4&sort_key=updated_at&updated_at=gt:{stamp}"
+        ))
+        .await;
+    assert_eq!(descending, after.iter().rev().cloned().collect::<Vec<_>>());
+    let count = |op: &str| {
+        let c = &c;
+        let q = format!("visibility=all&member_status=all&limit=1000&updated_at={op}:{stamp}");
+        async move { c.list_all(&q).await.len() }
+    };
+    let (gt, gte, lt, lte, eq, neq) = (
+        count("gt").await,
+        count("gte").await,
+        count("lt").await,
+        count("lte").await,
+        count("eq").await,
+        count("neq").await,
+    );
+    assert_eq!(eq, expected.iter().filter(|(t, _)| *t == cut).count());
+    assert_eq!((gte, lte), (gt + eq, lt + eq));
+    assert_eq!(gt + lt + eq, all.len());
+    assert_eq!(neq, all.len() - eq);
+    assert!(gt > 0 && lt > 0);
+    for bad in [
+        "updated_at=after:2026-11-30T10:10:00Z",
+        "updated_at=gt:yesterday",
+        "sort_key=colour",
+        "sort_dir=sideways",
+    ] {
+        let (status, _) = c.get(&format!("{}/v2/images?{bad}", c.image)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert!(!ids.is_empty());
+    sim.stop().await;
+}
