@@ -117,6 +117,20 @@ pub async fn servers_detail(req: &Request, shared: Data<&Arc<Shared>>) -> Respon
     };
     let pairs = query_pairs(req);
     let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    // Nova's `changes-since`: servers changed at or after that time. (A test lists a deleted
+    // server as Nova then does by giving it status `DELETED` and a `terminated_at`.)
+    let changes_since = match get("changes-since") {
+        None => None,
+        Some(raw) => match chrono::DateTime::parse_from_rfc3339(&raw) {
+            Ok(t) => Some(t.to_utc()),
+            Err(_) => {
+                return nova_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Invalid input for query parameters changes-since. Value: {raw}."),
+                );
+            }
+        },
+    };
     let limit = match get("limit").map(|l| l.parse::<i64>()) {
         None => MAX_LIMIT,
         Some(Ok(n)) if n >= 0 => (n as usize).min(MAX_LIMIT),
@@ -151,6 +165,7 @@ pub async fn servers_detail(req: &Request, shared: Data<&Arc<Shared>>) -> Respon
             .skip(start)
             .map(|&i| &idx.world.servers[i])
             .filter(|s| s.project_id == project)
+            .filter(|s| changes_since.is_none_or(|t| s.updated.unwrap_or(s.created) >= t))
             .take(page_size)
             .map(|s| server_json(s, &base, version))
             .collect();

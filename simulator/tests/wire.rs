@@ -800,3 +800,51 @@ async fn glance_filters_and_sorts_by_updated_at() {
     assert!(!ids.is_empty());
     sim.stop().await;
 }
+
+/// Nova's `changes-since`: only the servers changed at or after that time, a deleted one
+/// among them when a test lists it as Nova does (`DELETED`, with `terminated_at`).
+#[tokio::test]
+async fn nova_lists_servers_changed_since() {
+    let sim = sim(1, 2, 6).await;
+    let p0 = sim.with_world(|w| w.projects[0].id.clone());
+    let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    sim.set_time(t("2026-11-30T12:00:00Z"));
+    let ids: Vec<String> = sim.with_world(|w| w.servers.iter().map(|s| s.id.clone()).collect());
+    assert!(sim.set_server_status(&ids[0], "SHUTOFF"));
+    sim.with_world(|w| {
+        let gone = &mut w.servers[1];
+        gone.status = "DELETED".into();
+        gone.updated = Some(t("2026-11-30T12:30:00Z"));
+        gone.terminated_at = gone.updated;
+    });
+    let c = login(&sim, "user-0", "password-0", &p0).await;
+    let listed = |since: &str| {
+        let c = &c;
+        let url = format!("{}/servers/detail?changes-since={since}", c.compute);
+        async move {
+            let (status, page) = c.get(&url).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let mut ids: Vec<String> = page["servers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["id"].as_str().unwrap().to_string())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut changed = vec![ids[0].clone(), ids[1].clone()];
+    changed.sort();
+    assert_eq!(listed("2026-11-30T11:59:00Z").await, changed);
+    assert_eq!(listed("2026-11-30T12:15:00Z").await, [ids[1].clone()]);
+    assert!(listed("2026-11-30T13:00:00Z").await.is_empty());
+    let (status, _) = c
+        .get(&format!(
+            "{}/servers/detail?changes-since=yesterday",
+            c.compute
+        ))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    sim.stop().await;
+}
