@@ -378,7 +378,9 @@ async fn list_servers(
                 .unwrap_or_default();
             let record =
                 mapping::instance_record(server, source.id, image_name, source.volume, tenant.id);
-            let lived = lifecycle::edits(previous.map(|p| &p.record), &record, &servers.window);
+            // An instance recorded before the history existed starts it as if seen first now.
+            let known = previous.filter(|p| !p.lacks_history()).map(|p| &p.record);
+            let lived = lifecycle::edits(known, &record, &servers.window);
             if !lived.is_empty() {
                 changes.lifecycle.push((server.id.clone(), lived));
             }

@@ -68,9 +68,20 @@ impl KnownImage {
 /// An instance as the catalog has it now.
 pub struct KnownInstance {
     pub record: InstanceRecord,
+    /// Whether its lifecycle history is open (an instance recorded before the history existed,
+    /// or whose open interval was pruned, has none).
+    pub has_open_interval: bool,
 }
 
 impl KnownInstance {
+    /// A live instance with no open interval: recorded before the lifecycle history existed.
+    /// Its history starts as if it were seen for the first time.
+    pub fn lacks_history(&self) -> bool {
+        let r = &self.record;
+        let ended = r.deleted_at.is_some() || r.terminated_at.is_some() || r.status == "DELETED";
+        !ended && !self.has_open_interval
+    }
+
     /// Whether the listed server differs from the row (its tenant, or being gone, included).
     pub fn differs_from(&self, listed: &InstanceRecord) -> bool {
         instance_columns().any(|c| self.record.get(c) != listed.get(c))
@@ -322,8 +333,26 @@ impl Inventory<'_> {
                 .filter(instances::Column::BackendId.is_in(chunk.iter().cloned()))
                 .all(db)
                 .await?;
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            let open: HashSet<i64> = entity::instance_intervals::Entity::find()
+                .select_only()
+                .column(entity::instance_intervals::Column::InstanceId)
+                .filter(entity::instance_intervals::Column::InstanceId.is_in(ids))
+                .filter(entity::instance_intervals::Column::EndedAt.is_null())
+                .into_tuple::<i64>()
+                .all(db)
+                .await?
+                .into_iter()
+                .collect();
             for record in rows {
-                out.insert(record.backend_id.clone(), KnownInstance { record });
+                let has_open_interval = open.contains(&record.id);
+                out.insert(
+                    record.backend_id.clone(),
+                    KnownInstance {
+                        record,
+                        has_open_interval,
+                    },
+                );
             }
         }
         Ok(out)

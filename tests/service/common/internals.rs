@@ -914,6 +914,14 @@ impl TestApp {
         self.instance_row(backend_id).await.image_backend_id
     }
 
+    /// Deletes every lifecycle interval, as a database from before the history existed has none.
+    pub async fn forget_intervals(&self) {
+        instance_intervals::Entity::delete_many()
+            .exec(self.db())
+            .await
+            .unwrap();
+    }
+
     /// The lifecycle intervals of the instance with this Nova id, in order.
     pub async fn intervals_of(&self, backend_id: &str) -> Vec<IntervalRow> {
         let instance = self.instance_row(backend_id).await;

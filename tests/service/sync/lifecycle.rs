@@ -534,3 +534,33 @@ async fn the_simulators_clock_scripts_a_lifecycle() {
     );
     s.stop().await;
 }
+
+/// Instances recorded before the lifecycle history existed start it at the next sync, as if
+/// seen for the first time (ACTIVE from their launch); the sync after that writes nothing.
+#[tokio::test]
+async fn instances_from_before_the_history_start_it_at_the_next_sync() {
+    let (world, _, _) = scripted_world();
+    let clock = Clock::manual(t("2026-11-01T00:00:00Z"));
+    let s = SimApp::world(world)
+        .engine(EngineOptions::fast().clock(clock.clone()))
+        .start()
+        .await;
+    s.sweep_ok().await;
+    s.app.forget_intervals().await;
+    clock.advance(Duration::days(1));
+    s.sweep_ok().await;
+    assert_eq!(
+        life(s.app.intervals_of("a").await),
+        [stint("ACTIVE", "2026-10-31T12:00:00Z", None, 2)]
+    );
+    assert_eq!(
+        life(s.app.intervals_of("b").await),
+        [stint("BUILD", "2026-10-31T23:00:00Z", None, 2)]
+    );
+    clock.advance(Duration::days(1));
+    for o in s.sweep().await {
+        let r = o.result.as_ref().expect("the re-sync succeeds");
+        assert!(r.applied.is_empty(), "{:?}", r.applied);
+    }
+    s.stop().await;
+}
