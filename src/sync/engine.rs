@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use tokio::sync::{Mutex, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
@@ -80,6 +80,15 @@ pub fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
                 "{expr:?} is not a 6-field cron expression (sec min hour day month weekday): {e}"
             )
         })
+}
+
+/// The schedule's tick at or before `now`. croner keeps `now`'s fraction of a second in the
+/// occurrence it finds; cut off, every replica gets the same tick whenever in that second its
+/// job fires (with the fraction, a replica firing later in the second took a tenant synced
+/// earlier in it for due again).
+pub fn current_tick(cron: &croner::Cron, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let tick = cron.find_previous_occurrence(&now, true).ok()?;
+    Some(tick.with_nanosecond(0).unwrap_or(tick))
 }
 
 /// How one tenant's sync ended.
@@ -383,7 +392,7 @@ impl SyncEngine {
             Box::pin(async move {
                 // Every replica computes the same tick, so a tenant synced by one of them at or
                 // after it is not synced again by another in this period.
-                let tick = cron.find_previous_occurrence(&Utc::now(), true).ok();
+                let tick = current_tick(&cron, Utc::now());
                 if let Err(e) = engine.sweep(None, tick, Arc::new(LogObserver)).await {
                     tracing::error!(error = %e, "scheduled sweep failed");
                 }
@@ -442,5 +451,25 @@ impl SyncEngine {
                 "syncs still running at shutdown were abandoned; their tenants are unchanged"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replicas_firing_within_one_second_share_its_tick() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let every_second = parse_cron("*/1 * * * * *").unwrap();
+        let early = current_tick(&every_second, t("2026-11-30T18:18:13.001Z"));
+        let late = current_tick(&every_second, t("2026-11-30T18:18:13.902Z"));
+        assert_eq!(early, Some(t("2026-11-30T18:18:13Z")));
+        assert_eq!(early, late);
+        let every_ten_minutes = parse_cron("0 */10 * * * *").unwrap();
+        assert_eq!(
+            current_tick(&every_ten_minutes, t("2026-11-30T18:17:59.503Z")),
+            Some(t("2026-11-30T18:10:00Z"))
+        );
     }
 }
