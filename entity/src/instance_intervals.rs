@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::types::TenantId;
+use crate::types::{CloudId, TenantId};
 
 /// A stretch of an instance's life in one status at one flavor size; open (`ended_at` null)
 /// while it lasts.
@@ -17,6 +17,10 @@ pub struct Model {
     pub vcpus: Option<i32>,
     pub ram_mib: Option<i64>,
     pub disk_gib: Option<i64>,
+    /// The instance's cloud.
+    pub cloud_id: CloudId,
+    /// The cloud's `usage_version` the write that last changed the row made.
+    pub usage_seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

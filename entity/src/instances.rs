@@ -40,6 +40,8 @@ pub struct Model {
     pub attached_volumes: Json,
     /// The boot volume a server without an image was attributed to an image through.
     pub boot_volume_id: Option<String>,
+    /// The cloud's `usage_version` the write that last changed the row made.
+    pub usage_seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ mod m20261130_000007_sync_run_holder;
 mod m20261130_000008_instance_usage_fields;
 mod m20261130_000009_unavailable_services;
 mod m20261130_000010_instance_intervals;
+mod m20261201_000011_usage_seq;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_instance_usage_fields::Migration),
             Box::new(m20261130_000009_unavailable_services::Migration),
             Box::new(m20261130_000010_instance_intervals::Migration),
+            Box::new(m20261201_000011_usage_seq::Migration),
         ]
     }
 }

@@ -54,7 +54,9 @@ impl From<CatalogError> for ApiError {
                 Self::field("non_field_errors", capitalized_sentence(&reason))
             }
             CatalogError::Invalid(reason) => Self::field("non_field_errors", reason),
-            e @ (CatalogError::Database(_) | CatalogError::Crypto(_)) => Self::Internal(e),
+            e @ (CatalogError::Database(_)
+            | CatalogError::Crypto(_)
+            | CatalogError::Computation(_)) => Self::Internal(e),
         }
     }
 }

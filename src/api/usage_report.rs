@@ -1,12 +1,13 @@
 //! `GET|HEAD /api/openstack-images/usage_report/`: instance-hours and size-hours per image
 //! name, image, tenant or cloud, per day, month or the whole window, as a JSON page or as CSV
 //! (every row) for billing jobs and spreadsheets.
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use poem::Request;
 use poem::web::Data;
-use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, ResponseContent};
 
 use super::auth::Caller;
@@ -18,7 +19,7 @@ use super::{AppState, PageHeaders};
 use crate::catalog::hex;
 use crate::catalog::images::ImageFilter;
 use crate::catalog::paging::PageRequest;
-use crate::catalog::usage_report::{GroupKey, Period, ReportQuery, ReportRow};
+use crate::catalog::usage_report::{GroupKey, Period, Report, ReportQuery, ReportRow};
 use crate::params;
 
 pub struct UsageReportApi;
@@ -61,7 +62,7 @@ pub enum ReportBody {
     Json(Json<Vec<UsageReportRow>>),
     /// Every row, with a header line; columns: the grouped keys, then the period and figures.
     #[oai(content_type = "text/csv; charset=utf-8")]
-    Csv(PlainText<String>),
+    Csv(CsvStream),
 }
 
 #[derive(ApiResponse)]
@@ -115,42 +116,56 @@ fn csv_field(out: &mut String, value: &str) {
 /// A CSV key column: its header and how a row gives its value.
 type KeyColumn = (&'static str, fn(&UsageReportRow) -> Option<&str>);
 
-fn csv(group_by: &[GroupKey], rows: Vec<UsageReportRow>) -> String {
-    let mut keys: Vec<KeyColumn> = Vec::new();
-    for key in group_by {
-        match key {
-            GroupKey::Name => keys.push(("name", |r| r.name.as_deref())),
-            GroupKey::Image => {
-                keys.push(("image_id", |r| r.image_id.as_deref()));
-                if !group_by.contains(&GroupKey::Name) {
-                    keys.push(("name", |r| r.name.as_deref()));
+/// Writes report rows as CSV: the key columns of the grouping, then the figures.
+struct CsvWriter {
+    keys: Vec<KeyColumn>,
+}
+
+impl CsvWriter {
+    fn new(group_by: &[GroupKey]) -> Self {
+        let mut keys: Vec<KeyColumn> = Vec::new();
+        for key in group_by {
+            match key {
+                GroupKey::Name => keys.push(("name", |r| r.name.as_deref())),
+                GroupKey::Image => {
+                    keys.push(("image_id", |r| r.image_id.as_deref()));
+                    if !group_by.contains(&GroupKey::Name) {
+                        keys.push(("name", |r| r.name.as_deref()));
+                    }
+                }
+                GroupKey::Tenant => {
+                    keys.push(("tenant_uuid", |r| r.tenant_uuid.as_deref()));
+                    keys.push(("tenant_name", |r| r.tenant_name.as_deref()));
+                }
+                GroupKey::Settings => {
+                    keys.push(("settings_uuid", |r| r.settings_uuid.as_deref()));
+                    keys.push(("settings_name", |r| r.settings_name.as_deref()));
                 }
             }
-            GroupKey::Tenant => {
-                keys.push(("tenant_uuid", |r| r.tenant_uuid.as_deref()));
-                keys.push(("tenant_name", |r| r.tenant_name.as_deref()));
-            }
-            GroupKey::Settings => {
-                keys.push(("settings_uuid", |r| r.settings_uuid.as_deref()));
-                keys.push(("settings_name", |r| r.settings_name.as_deref()));
-            }
         }
+        Self { keys }
     }
-    let figures = "period_start,instances_created,instances_deleted,instances_running_at_end,\
-                   instance_hours,vcpu_hours,ram_gib_hours,disk_gib_hours";
-    let mut out = String::new();
-    for (name, _) in &keys {
-        out.push_str(name);
-        out.push(',');
-    }
-    out.push_str(figures);
-    out.push_str("\r\n");
-    for r in &rows {
-        for (_, get) in &keys {
-            csv_field(&mut out, get(r).unwrap_or_default());
+
+    fn header(&self, out: &mut String) {
+        for (name, _) in &self.keys {
+            out.push_str(name);
             out.push(',');
         }
-        out.push_str(&format!(
+        out.push_str(
+            "period_start,instances_created,instances_deleted,instances_running_at_end,\
+             instance_hours,vcpu_hours,ram_gib_hours,disk_gib_hours\r\n",
+        );
+    }
+
+    fn row(&self, out: &mut String, r: &UsageReportRow) {
+        use std::fmt::Write;
+        for (_, get) in &self.keys {
+            csv_field(out, get(r).unwrap_or_default());
+            out.push(',');
+        }
+        // Writing into a String cannot fail.
+        let _ = write!(
+            out,
             "{},{},{},{},{},{},{},{}\r\n",
             r.period_start.to_rfc3339(),
             r.instances_created,
@@ -160,12 +175,62 @@ fn csv(group_by: &[GroupKey], rows: Vec<UsageReportRow>) -> String {
             r.vcpu_hours,
             r.ram_gib_hours,
             r.disk_gib_hours
-        ));
+        );
     }
-    out
 }
 
-/// RFC 3339, or a date (its midnight, UTC).
+/// Bytes a CSV chunk collects before it is sent: the body streams at this grain, so memory
+/// stays flat however many rows the report has.
+const CSV_CHUNK: usize = 64 * 1024;
+
+/// The report's every row as a streamed CSV body. The rows are made on a blocking thread
+/// and handed over a few chunks at a time; a client that goes away stops the walk.
+fn csv_body(report: Arc<Report>, group_by: &[GroupKey]) -> poem::Body {
+    let writer = CsvWriter::new(group_by);
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut out = String::with_capacity(CSV_CHUNK * 2);
+        writer.header(&mut out);
+        report.for_each(|row| {
+            writer.row(&mut out, &shape(row));
+            if out.len() < CSV_CHUNK {
+                return ControlFlow::Continue(());
+            }
+            let chunk = std::mem::replace(&mut out, String::with_capacity(CSV_CHUNK * 2));
+            match tx.blocking_send(Ok(chunk.into_bytes())) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(_) => ControlFlow::Break(()),
+            }
+        });
+        if !out.is_empty() {
+            let _ = tx.blocking_send(Ok(out.into_bytes()));
+        }
+    });
+    let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    poem::Body::from_bytes_stream(chunks)
+}
+
+/// A CSV body streamed as it is made.
+pub struct CsvStream(poem::Body);
+
+impl poem_openapi::payload::Payload for CsvStream {
+    const CONTENT_TYPE: &'static str = "text/csv; charset=utf-8";
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        <String as poem_openapi::types::Type>::schema_ref()
+    }
+}
+
+impl poem::IntoResponse for CsvStream {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type(<Self as poem_openapi::payload::Payload>::CONTENT_TYPE)
+            .body(self.0)
+    }
+}
+
 fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
     let raw = raw.trim();
     DateTime::parse_from_rfc3339(raw)
@@ -310,20 +375,21 @@ impl UsageReportApi {
         req: &Request,
         Params(p): Params<ReportParams>,
     ) -> Result<ReportResponse, ErrorResponse> {
-        let rows = state
-            .catalog
-            .usage_report()
-            .rows(&caller.scope(), &p.query)
-            .await?;
-        let total = rows.len() as u64;
+        let report = Arc::new(
+            state
+                .catalog
+                .usage_report()
+                .prepare(&caller.scope(), &p.query)
+                .await?,
+        );
         if wants_csv(req, &p) {
-            let rows = rows.into_iter().map(shape).collect();
-            let body = ReportBody::Csv(PlainText(csv(&p.query.group_by, rows)));
+            let total = report.count_rows().await?;
+            let body = ReportBody::Csv(CsvStream(csv_body(report, &p.query.group_by)));
             return Ok(ReportResponse::Ok(body, total, None));
         }
-        let (page, rows) = p.page.slice(&rows)?;
-        let items = rows.iter().cloned().map(shape).collect();
-        let PageHeaders::Ok(total, link) = state.page_headers(req, &page);
+        let paged = report.page_of(p.page).await?;
+        let items = paged.items.into_iter().map(shape).collect();
+        let PageHeaders::Ok(total, link) = state.page_headers(req, &paged.page);
         Ok(ReportResponse::Ok(
             ReportBody::Json(Json(items)),
             total,
@@ -344,11 +410,12 @@ impl UsageReportApi {
         req: &Request,
         Params(p): Params<ReportParams>,
     ) -> Result<PageHeaders, ErrorResponse> {
-        let rows = state
+        let report = state
             .catalog
             .usage_report()
-            .rows(&caller.scope(), &p.query)
+            .prepare(&caller.scope(), &p.query)
             .await?;
-        Ok(state.page_headers(req, &p.page.resolve(rows.len() as u64)?))
+        let total = Arc::new(report).count_rows().await?;
+        Ok(state.page_headers(req, &p.page.resolve(total)?))
     }
 }

@@ -19,6 +19,9 @@ pub enum CatalogError {
     Database(#[from] sea_orm::DbErr),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// Work moved off the async threads failed (it panicked).
+    #[error("computation failed: {0}")]
+    Computation(String),
 }
 
 impl From<super::paging::InvalidPage> for CatalogError {

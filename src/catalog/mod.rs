@@ -41,6 +41,8 @@ pub struct Catalog {
     /// connection a reader waits for.
     writes: DatabaseConnection,
     index: Arc<ReadIndex>,
+    /// The instances' lifecycle history, as usage reports read it.
+    history: Arc<usage_report::History>,
     tokens: Arc<tokens::TokenCache>,
     secrets: SecretBox,
 }
@@ -54,6 +56,7 @@ impl Catalog {
             db: pools.reads,
             writes: pools.writes,
             index: ReadIndex::new(read_index, pools.index),
+            history: Arc::default(),
             tokens: Arc::default(),
             secrets,
         })

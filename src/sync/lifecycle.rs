@@ -160,6 +160,7 @@ mod tests {
             vm_state: String::new(),
             attached_volumes: serde_json::json!([]),
             boot_volume_id: None,
+            usage_seq: 0,
         }
     }
 

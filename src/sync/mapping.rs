@@ -73,6 +73,7 @@ pub fn instance_record(
         vm_state: server.vm_state.clone().unwrap_or_default(),
         attached_volumes: serde_json::json!(server.volume_ids),
         boot_volume_id: boot_volume,
+        usage_seq: 0,
     }
 }
 

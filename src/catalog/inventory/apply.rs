@@ -36,6 +36,7 @@ pub(super) async fn apply(
 ) -> CatalogResult<AppliedCounts> {
     let txn = db::begin_write(db).await?;
     db::lock_cloud_writes(&txn, cloud).await?;
+    let seq = read_index::next_usage_seq(&txn, cloud).await?;
     let mut counts = AppliedCounts {
         images_upserted: upsert_images(&txn, cloud, &changes.upsert_images).await?,
         ..AppliedCounts::default()
@@ -48,12 +49,14 @@ pub(super) async fn apply(
     counts.images_linked += link_images(&txn, cloud, tenant, &changes.link).await?;
     let gone = links_not_seen(&txn, tenant, &changes.seen_images).await?;
     (counts.images_unlinked, counts.images_deleted) = unlink(&txn, tenant, &gone).await?;
-    counts.instances_upserted = upsert_instances(&txn, cloud, &changes.upsert_instances).await?;
-    counts.intervals_written = lifecycle::record(&txn, cloud, tenant, &changes.lifecycle).await?;
+    counts.instances_upserted =
+        upsert_instances(&txn, cloud, seq, &changes.upsert_instances).await?;
+    counts.intervals_written =
+        lifecycle::record(&txn, cloud, tenant, seq, &changes.lifecycle).await?;
     if !changes.servers_unlisted {
         let vanished = vanished_instances(&txn, tenant, &changes.seen_instances).await?;
-        counts.instances_marked_deleted = mark_deleted(&txn, &vanished, now).await?;
-        counts.intervals_written += lifecycle::end(&txn, &vanished, now).await?;
+        counts.instances_marked_deleted = mark_deleted(&txn, &vanished, now, seq).await?;
+        counts.intervals_written += lifecycle::end(&txn, &vanished, now, seq).await?;
     }
     if let Some(facts) = &changes.facts {
         store_facts(&txn, tenant, facts).await?;
@@ -231,6 +234,7 @@ async fn unlink(
 async fn upsert_instances(
     txn: &DatabaseTransaction,
     cloud: CloudId,
+    seq: i64,
     records: &[InstanceRecord],
 ) -> Result<u64, DbErr> {
     let row = |r: &InstanceRecord| {
@@ -238,13 +242,14 @@ async fn upsert_instances(
         row.id = ActiveValue::NotSet;
         row.uuid = Set(Uuid::new_v4());
         row.cloud_id = Set(cloud);
+        row.usage_seq = Set(seq);
         row
     };
     for chunk in records.chunks(CHUNK) {
         instances::Entity::insert_many(chunk.iter().map(row))
             .on_conflict(
                 OnConflict::columns([instances::Column::CloudId, instances::Column::BackendId])
-                    .update_columns(instance_columns())
+                    .update_columns(instance_columns().chain([instances::Column::UsageSeq]))
                     .to_owned(),
             )
             .exec_without_returning(txn)
@@ -282,11 +287,13 @@ async fn mark_deleted(
     txn: &DatabaseTransaction,
     vanished: &[i64],
     now: DateTime<Utc>,
+    seq: i64,
 ) -> Result<u64, DbErr> {
     let mut marked = 0;
     for chunk in vanished.chunks(CHUNK) {
         let res = instances::Entity::update_many()
             .col_expr(instances::Column::DeletedAt, Expr::val(now))
+            .col_expr(instances::Column::UsageSeq, Expr::val(seq))
             .filter(instances::Column::Id.is_in(chunk.iter().copied()))
             .exec(txn)
             .await?;

@@ -32,9 +32,11 @@ async fn close(
     txn: &DatabaseTransaction,
     instances: impl IntoIterator<Item = i64>,
     at: DateTime<Utc>,
+    seq: i64,
 ) -> Result<u64, DbErr> {
     let res = instance_intervals::Entity::update_many()
         .col_expr(instance_intervals::Column::EndedAt, end_at(at))
+        .col_expr(instance_intervals::Column::UsageSeq, Expr::val(seq))
         .filter(instance_intervals::Column::InstanceId.is_in(instances))
         .filter(instance_intervals::Column::EndedAt.is_null())
         .exec(txn)
@@ -61,12 +63,14 @@ fn fold(edits: &[IntervalEdit]) -> (Option<DateTime<Utc>>, Vec<Stint>) {
     (close_stored, added)
 }
 
-/// Writes the edits of the instances (by Nova id) of `cloud`; returns the rows written.
+/// Writes the edits of the instances (by Nova id) of `cloud`, stamped `seq`; returns the rows
+/// written.
 #[instrument(level = "debug", skip_all, fields(instances = lives.len()))]
 pub(super) async fn record(
     txn: &DatabaseTransaction,
     cloud: CloudId,
     tenant: TenantId,
+    seq: i64,
     lives: &[(String, Vec<IntervalEdit>)],
 ) -> Result<u64, DbErr> {
     let mut ids: HashMap<String, i64> = HashMap::with_capacity(lives.len());
@@ -90,7 +94,7 @@ pub(super) async fn record(
         };
         let (close_stored, added) = fold(edits);
         if let Some(at) = close_stored {
-            written += close(txn, [instance], at).await?;
+            written += close(txn, [instance], at, seq).await?;
         }
         rows.extend(added.into_iter().map(|s| instance_intervals::ActiveModel {
             id: ActiveValue::NotSet,
@@ -102,6 +106,8 @@ pub(super) async fn record(
             vcpus: Set(s.vcpus),
             ram_mib: Set(s.ram_mib),
             disk_gib: Set(s.disk_gib),
+            cloud_id: Set(cloud),
+            usage_seq: Set(seq),
         }));
     }
     written += rows.len() as u64;
@@ -120,10 +126,11 @@ pub(super) async fn end(
     txn: &DatabaseTransaction,
     vanished: &[i64],
     at: DateTime<Utc>,
+    seq: i64,
 ) -> Result<u64, DbErr> {
     let mut closed = 0;
     for chunk in vanished.chunks(CHUNK) {
-        closed += close(txn, chunk.iter().copied(), at).await?;
+        closed += close(txn, chunk.iter().copied(), at, seq).await?;
     }
     Ok(closed)
 }

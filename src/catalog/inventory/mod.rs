@@ -46,10 +46,10 @@ fn image_columns() -> impl Iterator<Item = images::Column> {
     C::iter().filter(|c| !matches!(c, C::Id | C::Uuid | C::CloudId | C::BackendId))
 }
 
-/// The columns that describe an instance: all but the row's identity.
+/// The columns that describe an instance: all but the row's identity and its write stamp.
 fn instance_columns() -> impl Iterator<Item = instances::Column> {
     use instances::Column as C;
-    C::iter().filter(|c| !matches!(c, C::Id | C::Uuid | C::CloudId | C::BackendId))
+    C::iter().filter(|c| !matches!(c, C::Id | C::Uuid | C::CloudId | C::BackendId | C::UsageSeq))
 }
 
 /// An image as the catalog has it now, and whether the tenant already sees it.
@@ -216,7 +216,7 @@ impl AppliedCounts {
 
     /// Whether the cloud's instance counts (`usage_stats`) may have changed.
     pub fn changes_usage(&self) -> bool {
-        self.instances_upserted + self.instances_marked_deleted > 0
+        self.instances_upserted + self.instances_marked_deleted + self.intervals_written > 0
     }
 
     pub fn rows_written(&self) -> u64 {

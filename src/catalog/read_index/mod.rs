@@ -68,6 +68,34 @@ pub(super) async fn touch_usage<C: ConnectionTrait>(db: &C, cloud: CloudId) -> R
     Ok(())
 }
 
+/// Marks every cloud's instance history as changed (after deleting old intervals).
+pub(super) async fn touch_usage_of_every_cloud<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    service_settings::Entity::update_many()
+        .col_expr(
+            service_settings::Column::UsageVersion,
+            Expr::col(service_settings::Column::UsageVersion).add(1),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The `usage_version` the current write to the cloud's instances will make (it raises the
+/// version by one when it commits, see [`touch_usage`]): rows it writes carry it as their
+/// `usage_seq`. Call it after taking the cloud's write lock.
+pub(super) async fn next_usage_seq<C: ConnectionTrait>(
+    db: &C,
+    cloud: CloudId,
+) -> Result<i64, DbErr> {
+    let version: Option<i64> = service_settings::Entity::find_by_id(cloud)
+        .select_only()
+        .column(service_settings::Column::UsageVersion)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(version.unwrap_or_default() + 1)
+}
+
 /// A cloud's versions: of its listing (images, links) and of its instance counts.
 type Versions = (CloudId, i64, i64);
 

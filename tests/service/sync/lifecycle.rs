@@ -2,6 +2,8 @@
 //! sync records the intervals each server spent in each status at each flavor size, dated by
 //! `launched_at`, `updated` (within the window since the last sync), `terminated_at`, or the
 //! sync that no longer sees the server.
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use cloudcensus_sim::{Flavor, Server};
 
@@ -76,6 +78,16 @@ fn scripted_world() -> (cloudcensus_sim::World, String, String) {
 
 /// Five scripted days (see each step); returns the app and the image names X, Y. `check`
 /// asserts the intervals after each step.
+/// Asks for a report, so the server's usage history is read now and caught up after each
+/// later sync rather than read whole at the end.
+async fn report_now(s: &SimApp) {
+    let r = s
+        .app
+        .get("/api/openstack-images/usage_report/?start=2026-10-01")
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::OK, "{}", r.text);
+}
+
 async fn five_scripted_days(check: bool) -> (SimApp, String, String) {
     let (world, x, y) = scripted_world();
     let clock = Clock::manual(t("2026-11-01T00:00:00Z"));
@@ -88,6 +100,9 @@ async fn five_scripted_days(check: bool) -> (SimApp, String, String) {
         .start()
         .await;
     s.sweep_ok().await;
+    if check {
+        report_now(&s).await;
+    }
     if check {
         assert_eq!(
             life(s.app.intervals_of("a").await),
@@ -115,6 +130,9 @@ async fn five_scripted_days(check: bool) -> (SimApp, String, String) {
         v.updated = Some(t("2026-11-01T01:00:05Z"));
     });
     s.sweep_ok().await;
+    if check {
+        report_now(&s).await;
+    }
     assert_eq!(
         life(s.app.intervals_of("a").await),
         [
@@ -171,6 +189,9 @@ async fn five_scripted_days(check: bool) -> (SimApp, String, String) {
         });
     });
     s.sweep_ok().await;
+    if check {
+        report_now(&s).await;
+    }
     if check {
         assert_eq!(
             life(s.app.intervals_of("a").await),
@@ -238,6 +259,9 @@ async fn five_scripted_days(check: bool) -> (SimApp, String, String) {
     });
     s.sweep_ok().await;
     if check {
+        report_now(&s).await;
+    }
+    if check {
         assert_eq!(
             life(s.app.intervals_of("a").await).last(),
             Some(&stint(
@@ -252,11 +276,54 @@ async fn five_scripted_days(check: bool) -> (SimApp, String, String) {
     (s, x, y)
 }
 
+/// Also asks for a report after each sync: the history caught up sync by sync sums the same
+/// as one read whole (the next test), and forgets a deleted tenant's instances.
 #[tokio::test]
 async fn each_sync_records_status_and_size_intervals() {
-    let (s, _, _) = five_scripted_days(true).await;
+    let (s, x, y) = five_scripted_days(true).await;
+    let rows = by_name(&s, "start=2026-11-01&end=2026-11-04").await;
+    assert_eq!(figures(&rows[&x]), X_NOV_1_TO_3);
+    assert_eq!(figures(&rows[&y]), Y_NOV_1_TO_3);
+    let r = s.app.delete(s.app.path_of(&s.tenants[0].url)).await;
+    assert!(r.status.is_success(), "{}", r.text);
+    assert!(
+        by_name(&s, "start=2026-11-01&end=2026-11-04")
+            .await
+            .is_empty()
+    );
     s.stop().await;
 }
+
+/// The report's rows by image name.
+async fn by_name(s: &SimApp, window: &str) -> HashMap<String, serde_json::Value> {
+    let r = s
+        .app
+        .get(&format!(
+            "/api/openstack-images/usage_report/?{window}&page_size=300"
+        ))
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::OK, "{}", r.text);
+    r.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (row["name"].as_str().unwrap().to_string(), row.clone()))
+        .collect()
+}
+
+// X: a ACTIVE Nov 1 00:00–06:00 at 2 vCPUs (6 h) and Nov 2 12:00–Nov 4 at 4 (36 h);
+// c ACTIVE Nov 2 03:00–05:00 at 1 (2 h), launched in the window; a runs at the end.
+const X_NOV_1_TO_3: Figures = (
+    1,
+    0,
+    1,
+    44.0,
+    6.0 * 2.0 + 36.0 * 4.0 + 2.0,
+    6.0 * 4.0 + 36.0 * 8.0 + 2.0 * 2.0,
+    44.0 * 20.0,
+);
+// Y: b ACTIVE from its launch Nov 1 01:00 until the sync of Nov 3 00:00 no longer saw it.
+const Y_NOV_1_TO_3: Figures = (1, 1, 0, 47.0, 94.0, 188.0, 940.0);
 
 /// A report row's figures: (created, deleted, running at end, instance-h, vCPU-h, RAM GiB-h,
 /// disk GiB-h).
@@ -302,22 +369,8 @@ async fn the_usage_report_sums_the_scripted_days_exactly() {
             .unwrap_or_else(|| panic!("{name} in {rows}"))
             .clone()
     };
-    // X: a ACTIVE Nov 1 00:00–06:00 at 2 vCPUs (6 h) and Nov 2 12:00–Nov 4 at 4 (36 h);
-    // c ACTIVE Nov 2 03:00–05:00 at 1 (2 h), launched in the window; a runs at the end.
-    assert_eq!(
-        figures(&row_of(&x)),
-        (
-            1,
-            0,
-            1,
-            44.0,
-            6.0 * 2.0 + 36.0 * 4.0 + 2.0,
-            6.0 * 4.0 + 36.0 * 8.0 + 2.0 * 2.0,
-            44.0 * 20.0
-        )
-    );
-    // Y: b ACTIVE from its launch Nov 1 01:00 until the sync of Nov 3 00:00 no longer saw it.
-    assert_eq!(figures(&row_of(&y)), (1, 1, 0, 47.0, 94.0, 188.0, 940.0));
+    assert_eq!(figures(&row_of(&x)), X_NOV_1_TO_3);
+    assert_eq!(figures(&row_of(&y)), Y_NOV_1_TO_3);
     assert_eq!(row_of(&x)["period_start"], "2026-11-01T00:00:00+00:00");
     assert!(row_of(&x)["tenant_uuid"].is_null());
 
@@ -441,8 +494,14 @@ async fn the_usage_report_sums_the_scripted_days_exactly() {
 /// before Nov 3 and keeps the rest, open ones included.
 #[tokio::test]
 async fn closed_intervals_older_than_the_retention_are_pruned() {
-    let (s, _, _) = five_scripted_days(false).await;
+    let (s, x, y) = five_scripted_days(false).await;
+    let window = "start=2026-11-01&end=2026-11-04";
+    assert_eq!(figures(&by_name(&s, window).await[&x]), X_NOV_1_TO_3);
     assert_eq!(internals::prune_usage(&s.engine).await, 4);
+    // Reports no longer count what was pruned: a's first 6 h and c's 2 h of image X.
+    let rows = by_name(&s, window).await;
+    assert_eq!(figures(&rows[&x]).3, 36.0);
+    assert_eq!(figures(&rows[&y]), Y_NOV_1_TO_3);
     assert_eq!(
         life(s.app.intervals_of("a").await),
         [stint(

@@ -1,0 +1,310 @@
+//! A report's rows from the history in memory: the instances the query keeps, grouped and
+//! ordered by their keys, each group's periods summed at once. Memory stays at one group's
+//! periods, whatever the number of rows; times are summed as whole milliseconds, so a figure
+//! does not depend on the order of the sums.
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::history::{CloudHistory, Life};
+use super::{GroupKey, ReportQuery, ReportRow, RowKeys};
+use crate::catalog::offerings::OfferingScope;
+use crate::catalog::paging::{PageNumber, PageRequest, Paged};
+use crate::catalog::{CatalogError, CatalogResult, CloudId, TenantId};
+
+/// Which instances a report counts: the caller's tenants and the query's filters, in
+/// database ids (`None` for a uuid that names nothing, which keeps nothing).
+#[derive(Debug, Default)]
+pub(super) struct Selection {
+    pub visible: Option<HashSet<TenantId>>,
+    /// Lower-cased.
+    pub name_contains: Vec<String>,
+    pub name_exact: Vec<String>,
+    pub clouds: Vec<Option<CloudId>>,
+    pub tenants: Vec<Option<TenantId>>,
+    pub offerings: Vec<Option<OfferingScope>>,
+}
+
+impl Selection {
+    fn keeps(&self, cloud: CloudId, life: &Life) -> bool {
+        let tenant = life.tenant;
+        self.visible.as_ref().is_none_or(|v| v.contains(&tenant))
+            && self.clouds.iter().all(|c| *c == Some(cloud))
+            && self.tenants.iter().all(|t| *t == Some(tenant))
+            && self.name_exact.iter().all(|n| **n == *life.name)
+            && self.offerings.iter().all(|o| match o {
+                None => false,
+                Some(OfferingScope::Tenant(id)) => *id == tenant,
+                Some(OfferingScope::Cloud { id, .. }) => *id == cloud,
+            })
+            && (self.name_contains.is_empty() || {
+                let name = life.name.to_lowercase();
+                self.name_contains.iter().all(|n| name.contains(n.as_str()))
+            })
+    }
+}
+
+/// Tenants' and clouds' uuids and names, by id.
+pub(super) type Labels<K> = HashMap<K, (Uuid, String)>;
+
+/// A group's keys, borrowed; ordered as [`RowKeys`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Keys<'a> {
+    name: Option<&'a str>,
+    image_id: Option<&'a str>,
+    tenant: Option<(Uuid, &'a str)>,
+    settings: Option<(Uuid, &'a str)>,
+}
+
+impl Keys<'_> {
+    fn owned(&self) -> RowKeys {
+        RowKeys {
+            name: self.name.map(String::from),
+            image_id: self.image_id.map(String::from),
+            tenant: self.tenant.map(|(u, n)| (u, n.to_string())),
+            settings: self.settings.map(|(u, n)| (u, n.to_string())),
+        }
+    }
+}
+
+/// One group's sums in one period.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cell {
+    created: i64,
+    deleted: i64,
+    running_at_end: i64,
+    active_ms: i64,
+    vcpu_ms: i128,
+    ram_mib_ms: i128,
+    disk_gib_ms: i128,
+}
+
+impl Cell {
+    fn is_empty(&self) -> bool {
+        self.created == 0 && self.deleted == 0 && self.running_at_end == 0 && self.active_ms == 0
+    }
+}
+
+const MS_PER_HOUR: f64 = 3_600_000.0;
+
+/// A report ready to be walked: the history it reads and how it picks and groups.
+pub struct Report {
+    pub(super) parts: Vec<Arc<CloudHistory>>,
+    pub(super) tenants: Labels<TenantId>,
+    pub(super) clouds: Labels<CloudId>,
+    pub(super) query: ReportQuery,
+    pub(super) selection: Selection,
+    /// Nothing can match (a filter names what the caller must not see, an empty window).
+    pub(super) empty: bool,
+}
+
+/// Runs CPU-bound work (a report walks every instance it counts) off the async threads.
+async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> CatalogResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| CatalogError::Computation(e.to_string()))
+}
+
+impl Report {
+    /// The number of rows, counted off the async threads.
+    pub async fn count_rows(self: &Arc<Self>) -> CatalogResult<u64> {
+        let report = self.clone();
+        off_thread(move || report.count()).await
+    }
+
+    /// One page of rows (after counting them all), off the async threads.
+    pub async fn page_of(self: &Arc<Self>, req: PageRequest) -> CatalogResult<Paged<ReportRow>> {
+        let report = self.clone();
+        off_thread(move || {
+            let offset = match req.number {
+                PageNumber::Last => req.resolve(report.count())?.offset(),
+                PageNumber::Number(n) => (n - 1).saturating_mul(req.size),
+            };
+            let (total, items) = report.page(offset, req.size);
+            Ok(Paged {
+                items,
+                page: req.resolve(total)?,
+            })
+        })
+        .await?
+    }
+
+    /// The number of rows.
+    pub fn count(&self) -> u64 {
+        let mut n = 0;
+        self.walk(|_, _, _| {
+            n += 1;
+            ControlFlow::Continue(())
+        });
+        n
+    }
+
+    /// The number of rows, and the `limit` rows from `offset` on.
+    pub fn page(&self, offset: u64, limit: u64) -> (u64, Vec<ReportRow>) {
+        let mut n = 0;
+        let mut rows = Vec::new();
+        self.walk(|keys, period_start, cell| {
+            if n >= offset && n - offset < limit {
+                rows.push(row(keys, period_start, cell));
+            }
+            n += 1;
+            ControlFlow::Continue(())
+        });
+        (n, rows)
+    }
+
+    /// Every row in order, until `f` breaks.
+    pub fn for_each(&self, mut f: impl FnMut(ReportRow) -> ControlFlow<()>) {
+        self.walk(|keys, period_start, cell| f(row(keys, period_start, cell)));
+    }
+
+    /// Calls `visit` for each row in order (keys, then period), until it breaks.
+    fn walk(&self, mut visit: impl FnMut(&Keys, DateTime<Utc>, &Cell) -> ControlFlow<()>) {
+        if self.empty {
+            return;
+        }
+        let q = &self.query;
+        let bounds = super::periods(q);
+        let periods: Vec<(i64, i64)> = bounds
+            .iter()
+            .map(|(s, e)| (s.timestamp_millis(), e.timestamp_millis()))
+            .collect();
+        let mut cells = vec![Cell::default(); periods.len()];
+        for (keys, lives) in self.groups() {
+            cells.fill(Cell::default());
+            for life in lives {
+                add(&mut cells, &periods, life);
+            }
+            for (cell, (start, _)) in cells.iter().zip(&bounds) {
+                if !cell.is_empty() && visit(&keys, *start, cell).is_break() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The instances the report counts, grouped, in the order of their keys.
+    fn groups(&self) -> Vec<(Keys<'_>, Vec<&Life>)> {
+        let has = |k: GroupKey| self.query.group_by.contains(&k);
+        let (by_name, by_image) = (has(GroupKey::Name), has(GroupKey::Image));
+        let (by_tenant, by_cloud) = (has(GroupKey::Tenant), has(GroupKey::Settings));
+        let mut groups: Vec<(Keys, Vec<&Life>)> = Vec::new();
+        for part in &self.parts {
+            // Within a part equal strings are one allocation: grouping by address and id
+            // hashes no text. Parts' groups with equal keys are merged below.
+            let mut number: HashMap<(usize, usize, TenantId), usize> = HashMap::new();
+            let first = groups.len();
+            for life in part.lives.values() {
+                if !self.selection.keeps(part.cloud, life) {
+                    continue;
+                }
+                let address = |s: Option<&Arc<str>>| s.map_or(0, |s| s.as_ptr() as usize);
+                let id = (
+                    if by_name || by_image {
+                        address(Some(&life.name))
+                    } else {
+                        0
+                    },
+                    if by_image {
+                        address(life.image_id.as_ref())
+                    } else {
+                        0
+                    },
+                    if by_tenant { life.tenant } else { TenantId(0) },
+                );
+                let next = groups.len() - first;
+                let at = first + *number.entry(id).or_insert(next);
+                if at == groups.len() {
+                    let keys = Keys {
+                        name: (by_name || by_image).then_some(&*life.name),
+                        image_id: by_image.then(|| life.image_id.as_deref().unwrap_or_default()),
+                        tenant: by_tenant
+                            .then(|| label(self.tenants.get(&life.tenant)))
+                            .flatten(),
+                        settings: by_cloud
+                            .then(|| label(self.clouds.get(&part.cloud)))
+                            .flatten(),
+                    };
+                    groups.push((keys, Vec::new()));
+                }
+                groups[at].1.push(life);
+            }
+        }
+        groups.sort_unstable_by_key(|(keys, _)| *keys);
+        // Equal keys from several parts (a name in two clouds) are one group.
+        let mut merged: Vec<(Keys, Vec<&Life>)> = Vec::with_capacity(groups.len());
+        for (keys, lives) in groups {
+            match merged.last_mut() {
+                Some((last, held)) if *last == keys => held.extend(lives),
+                _ => merged.push((keys, lives)),
+            }
+        }
+        merged
+    }
+}
+
+fn label(l: Option<&(Uuid, String)>) -> Option<(Uuid, &str)> {
+    l.map(|(u, n)| (*u, n.as_str()))
+}
+
+/// Adds one instance to its group's periods: created and deleted where those fall, and its
+/// `ACTIVE` time (and whether it runs at each period's end) from the stretches.
+fn add(cells: &mut [Cell], periods: &[(i64, i64)], life: &Life) {
+    // The period holding `t`, by number.
+    let period_of = |t: i64| {
+        let i = periods.partition_point(|(_, end)| *end <= t);
+        (i < periods.len() && periods[i].0 <= t).then_some(i)
+    };
+    if let Some(p) = life.launched_at.and_then(period_of) {
+        cells[p].created += 1;
+    }
+    if let Some(p) = life.ended_at.and_then(period_of) {
+        cells[p].deleted += 1;
+    }
+    let (Some(&(window_start, _)), Some(&(_, window_end))) = (periods.first(), periods.last())
+    else {
+        return;
+    };
+    for s in &life.active {
+        if s.from >= window_end || s.to.is_some_and(|to| to <= window_start) {
+            continue;
+        }
+        let to = Ord::min(s.to.unwrap_or(window_end), window_end);
+        // Only the periods the stretch overlaps, and the one holding its end.
+        let first = periods.partition_point(|(_, end)| *end <= s.from);
+        for (p, &(start, end)) in periods.iter().enumerate().skip(first) {
+            if start > to {
+                break;
+            }
+            let overlap = Ord::min(to, end) - Ord::max(s.from, start);
+            let cell = &mut cells[p];
+            if overlap > 0 {
+                cell.active_ms += overlap;
+                cell.vcpu_ms += i128::from(overlap) * i128::from(s.vcpus);
+                cell.ram_mib_ms += i128::from(overlap) * i128::from(s.ram_mib);
+                cell.disk_gib_ms += i128::from(overlap) * i128::from(s.disk_gib);
+            }
+            // Running at the period's end: the stretch holds its last instant.
+            if s.from < end && to >= end {
+                cell.running_at_end += 1;
+            }
+        }
+    }
+}
+
+fn row(keys: &Keys, period_start: DateTime<Utc>, c: &Cell) -> ReportRow {
+    ReportRow {
+        keys: keys.owned(),
+        period_start,
+        instances_created: c.created,
+        instances_deleted: c.deleted,
+        instances_running_at_end: c.running_at_end,
+        instance_hours: c.active_ms as f64 / MS_PER_HOUR,
+        vcpu_hours: c.vcpu_ms as f64 / MS_PER_HOUR,
+        ram_gib_hours: c.ram_mib_ms as f64 / 1024.0 / MS_PER_HOUR,
+        disk_gib_hours: c.disk_gib_ms as f64 / MS_PER_HOUR,
+    }
+}
