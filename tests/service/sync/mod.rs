@@ -7,5 +7,6 @@ mod images;
 mod instances;
 mod leases_and_pulls;
 mod lifecycle;
+mod scripted_month;
 mod staging;
 mod volumes;
