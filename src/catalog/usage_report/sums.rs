@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::history::{CloudHistory, Life};
+use super::history::{CloudHistory, Life, Stretch};
 use super::{GroupKey, ReportQuery, ReportRow, RowKeys};
 use crate::catalog::offerings::OfferingScope;
 use crate::catalog::paging::{PageNumber, PageRequest, Paged};
@@ -134,69 +134,75 @@ impl Report {
 
     /// The number of rows.
     pub fn count(&self) -> u64 {
-        let mut n = 0;
-        self.walk(|_, _, _| {
-            n += 1;
-            ControlFlow::Continue(())
-        });
-        n
+        let Some(grouped) = self.grouped() else {
+            return 0;
+        };
+        grouped.occupied().iter().map(|m| m.rows()).sum()
     }
 
-    /// The number of rows, and the `limit` rows from `offset` on.
+    /// The number of rows, and the `limit` rows from `offset` on. Rows are counted from which
+    /// periods each group has activity in, reading the instances in the order memory holds
+    /// them; sums are made only for the groups the page shows.
     pub fn page(&self, offset: u64, limit: u64) -> (u64, Vec<ReportRow>) {
-        let mut n = 0;
+        let Some(grouped) = self.grouped() else {
+            return (0, Vec::new());
+        };
+        let occupied = grouped.occupied();
         let mut rows = Vec::new();
-        self.walk(|keys, period_start, cell| {
-            if n >= offset && n - offset < limit {
-                rows.push(row(keys, period_start, cell));
+        let mut cells = vec![Cell::default(); grouped.periods.len()];
+        let mut n = 0;
+        for (g, mask) in occupied.iter().enumerate() {
+            let in_group = mask.rows();
+            if n + in_group > offset && n < offset.saturating_add(limit) {
+                grouped.sum(g, &mut cells);
+                for (cell, start) in cells.iter().zip(&grouped.starts) {
+                    if cell.is_empty() {
+                        continue;
+                    }
+                    if n >= offset && n - offset < limit {
+                        rows.push(row(&grouped.keys[g], *start, cell));
+                    }
+                    n += 1;
+                }
+            } else {
+                n += in_group;
             }
-            n += 1;
-            ControlFlow::Continue(())
-        });
+        }
         (n, rows)
     }
 
     /// Every row in order, until `f` breaks.
     pub fn for_each(&self, mut f: impl FnMut(ReportRow) -> ControlFlow<()>) {
-        self.walk(|keys, period_start, cell| f(row(keys, period_start, cell)));
-    }
-
-    /// Calls `visit` for each row in order (keys, then period), until it breaks.
-    fn walk(&self, mut visit: impl FnMut(&Keys, DateTime<Utc>, &Cell) -> ControlFlow<()>) {
-        if self.empty {
+        let Some(grouped) = self.grouped() else {
             return;
-        }
-        let q = &self.query;
-        let bounds = super::periods(q);
-        let periods: Vec<(i64, i64)> = bounds
-            .iter()
-            .map(|(s, e)| (s.timestamp_millis(), e.timestamp_millis()))
-            .collect();
-        let mut cells = vec![Cell::default(); periods.len()];
-        for (keys, lives) in self.groups() {
-            cells.fill(Cell::default());
-            for life in lives {
-                add(&mut cells, &periods, life);
-            }
-            for (cell, (start, _)) in cells.iter().zip(&bounds) {
-                if !cell.is_empty() && visit(&keys, *start, cell).is_break() {
+        };
+        let mut cells = vec![Cell::default(); grouped.periods.len()];
+        for (g, keys) in grouped.keys.iter().enumerate() {
+            grouped.sum(g, &mut cells);
+            for (cell, start) in cells.iter().zip(&grouped.starts) {
+                if !cell.is_empty() && f(row(keys, *start, cell)).is_break() {
                     return;
                 }
             }
         }
     }
 
-    /// The instances the report counts, grouped, in the order of their keys.
-    fn groups(&self) -> Vec<(Keys<'_>, Vec<&Life>)> {
+    /// The instances the report counts, grouped in the order of their keys, and the periods;
+    /// `None` when nothing can match.
+    fn grouped(&self) -> Option<Grouped<'_>> {
+        if self.empty {
+            return None;
+        }
+        let bounds = super::periods(&self.query);
         let has = |k: GroupKey| self.query.group_by.contains(&k);
         let (by_name, by_image) = (has(GroupKey::Name), has(GroupKey::Image));
         let (by_tenant, by_cloud) = (has(GroupKey::Tenant), has(GroupKey::Settings));
-        let mut groups: Vec<(Keys, Vec<&Life>)> = Vec::new();
+        let mut keys: Vec<Keys> = Vec::new();
+        let mut members: Vec<(&Life, usize)> = Vec::new();
         for part in &self.parts {
             // Within a part equal strings are one allocation: grouping by address and id
             // hashes no text. Parts' groups with equal keys are merged below.
             let mut number: HashMap<(usize, usize, TenantId), usize> = HashMap::new();
-            let first = groups.len();
             for life in part.lives.values() {
                 if !self.selection.keeps(part.cloud, life) {
                     continue;
@@ -215,10 +221,8 @@ impl Report {
                     },
                     if by_tenant { life.tenant } else { TenantId(0) },
                 );
-                let next = groups.len() - first;
-                let at = first + *number.entry(id).or_insert(next);
-                if at == groups.len() {
-                    let keys = Keys {
+                let g = *number.entry(id).or_insert_with(|| {
+                    keys.push(Keys {
                         name: (by_name || by_image).then_some(&*life.name),
                         image_id: by_image.then(|| life.image_id.as_deref().unwrap_or_default()),
                         tenant: by_tenant
@@ -227,42 +231,126 @@ impl Report {
                         settings: by_cloud
                             .then(|| label(self.clouds.get(&part.cloud)))
                             .flatten(),
-                    };
-                    groups.push((keys, Vec::new()));
-                }
-                groups[at].1.push(life);
+                    });
+                    keys.len() - 1
+                });
+                members.push((life, g));
             }
         }
-        groups.sort_unstable_by_key(|(keys, _)| *keys);
-        // Equal keys from several parts (a name in two clouds) are one group.
-        let mut merged: Vec<(Keys, Vec<&Life>)> = Vec::with_capacity(groups.len());
-        for (keys, lives) in groups {
-            match merged.last_mut() {
-                Some((last, held)) if *last == keys => held.extend(lives),
-                _ => merged.push((keys, lives)),
+        // Groups in key order; equal keys from several parts (a name in two clouds) are one.
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_unstable_by_key(|&g| keys[g]);
+        let mut rank = vec![0; keys.len()];
+        let mut sorted: Vec<Keys> = Vec::with_capacity(keys.len());
+        for g in order {
+            if sorted.last() != Some(&keys[g]) {
+                sorted.push(keys[g]);
             }
+            rank[g] = sorted.len() - 1;
         }
-        merged
+        let mut lives: Vec<Vec<&Life>> = vec![Vec::new(); sorted.len()];
+        for (life, g) in &mut members {
+            *g = rank[*g];
+            lives[*g].push(*life);
+        }
+        Some(Grouped {
+            keys: sorted,
+            lives,
+            members,
+            starts: bounds.iter().map(|(s, _)| *s).collect(),
+            periods: bounds
+                .iter()
+                .map(|(s, e)| (s.timestamp_millis(), e.timestamp_millis()))
+                .collect(),
+        })
     }
+}
+
+/// A report's instances grouped: keys in order, each group's instances, and every instance
+/// with its group in the order memory holds them.
+struct Grouped<'a> {
+    keys: Vec<Keys<'a>>,
+    lives: Vec<Vec<&'a Life>>,
+    members: Vec<(&'a Life, usize)>,
+    starts: Vec<DateTime<Utc>>,
+    /// `(start, end)` in milliseconds since the epoch.
+    periods: Vec<(i64, i64)>,
+}
+
+impl Grouped<'_> {
+    /// Each group's periods with activity.
+    fn occupied(&self) -> Vec<PeriodSet> {
+        let words = self.periods.len().div_ceil(64);
+        let mut sets = vec![PeriodSet(vec![0; words]); self.keys.len()];
+        for (life, g) in &self.members {
+            let set = &mut sets[*g];
+            visit(&self.periods, life, |p, _| set.0[p / 64] |= 1 << (p % 64));
+        }
+        sets
+    }
+
+    /// Group `g`'s sums per period, into `cells`.
+    fn sum(&self, g: usize, cells: &mut [Cell]) {
+        cells.fill(Cell::default());
+        for life in &self.lives[g] {
+            visit(&self.periods, life, |p, c| {
+                let cell = &mut cells[p];
+                match c {
+                    Contribution::Created => cell.created += 1,
+                    Contribution::Deleted => cell.deleted += 1,
+                    Contribution::RunningAtEnd => cell.running_at_end += 1,
+                    Contribution::Active { ms, stretch } => {
+                        cell.active_ms += ms;
+                        cell.vcpu_ms += i128::from(ms) * i128::from(stretch.vcpus);
+                        cell.ram_mib_ms += i128::from(ms) * i128::from(stretch.ram_mib);
+                        cell.disk_gib_ms += i128::from(ms) * i128::from(stretch.disk_gib);
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// A set of period numbers.
+#[derive(Clone, Debug)]
+struct PeriodSet(Vec<u64>);
+
+impl PeriodSet {
+    fn rows(&self) -> u64 {
+        self.0.iter().map(|w| u64::from(w.count_ones())).sum()
+    }
+}
+
+/// What an instance adds to one period; each makes the period's row exist.
+enum Contribution<'a> {
+    Created,
+    Deleted,
+    /// Milliseconds `ACTIVE` (more than 0) in a stretch.
+    Active {
+        ms: i64,
+        stretch: &'a Stretch,
+    },
+    RunningAtEnd,
 }
 
 fn label(l: Option<&(Uuid, String)>) -> Option<(Uuid, &str)> {
     l.map(|(u, n)| (*u, n.as_str()))
 }
 
-/// Adds one instance to its group's periods: created and deleted where those fall, and its
-/// `ACTIVE` time (and whether it runs at each period's end) from the stretches.
-fn add(cells: &mut [Cell], periods: &[(i64, i64)], life: &Life) {
+/// Calls `f` with each period (by number) an instance adds to, and what it adds: created
+/// and deleted where those fall, its `ACTIVE` time per period from the stretches, and whether
+/// it runs at a period's end.
+fn visit<'a>(periods: &[(i64, i64)], life: &'a Life, mut f: impl FnMut(usize, Contribution<'a>)) {
     // The period holding `t`, by number.
     let period_of = |t: i64| {
         let i = periods.partition_point(|(_, end)| *end <= t);
         (i < periods.len() && periods[i].0 <= t).then_some(i)
     };
     if let Some(p) = life.launched_at.and_then(period_of) {
-        cells[p].created += 1;
+        f(p, Contribution::Created);
     }
     if let Some(p) = life.ended_at.and_then(period_of) {
-        cells[p].deleted += 1;
+        f(p, Contribution::Deleted);
     }
     let (Some(&(window_start, _)), Some(&(_, window_end))) = (periods.first(), periods.last())
     else {
@@ -279,17 +367,13 @@ fn add(cells: &mut [Cell], periods: &[(i64, i64)], life: &Life) {
             if start > to {
                 break;
             }
-            let overlap = Ord::min(to, end) - Ord::max(s.from, start);
-            let cell = &mut cells[p];
-            if overlap > 0 {
-                cell.active_ms += overlap;
-                cell.vcpu_ms += i128::from(overlap) * i128::from(s.vcpus);
-                cell.ram_mib_ms += i128::from(overlap) * i128::from(s.ram_mib);
-                cell.disk_gib_ms += i128::from(overlap) * i128::from(s.disk_gib);
+            let ms = Ord::min(to, end) - Ord::max(s.from, start);
+            if ms > 0 {
+                f(p, Contribution::Active { ms, stretch: s });
             }
             // Running at the period's end: the stretch holds its last instant.
             if s.from < end && to >= end {
-                cell.running_at_end += 1;
+                f(p, Contribution::RunningAtEnd);
             }
         }
     }

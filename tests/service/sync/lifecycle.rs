@@ -476,6 +476,18 @@ async fn the_usage_report_sums_the_scripted_days_exactly() {
         )
         .await;
     assert_eq!(head.header("x-result-count").as_deref(), Some("6"));
+    // Pages cut the same rows: 4 + 2, the last page by name too, and past it a 404.
+    let all = get(format!("{window}&period=day&page_size=300"))
+        .await
+        .json();
+    let page = |n: &str| get(format!("{window}&period=day&page_size=4&page={n}"));
+    let (first, second, last) = (page("1").await, page("2").await, page("last").await);
+    assert_eq!(first.header("x-result-count").as_deref(), Some("6"));
+    let mut joined = first.json().as_array().unwrap().clone();
+    joined.extend(second.json().as_array().unwrap().iter().cloned());
+    assert_eq!(serde_json::Value::Array(joined), all);
+    assert_eq!(last.json(), second.json());
+    assert_eq!(page("3").await.status, reqwest::StatusCode::NOT_FOUND);
     for (query, field) in [
         ("start=yesterday", "start"),
         ("start=2026-11-05&end=2026-11-01", "end"),
