@@ -464,6 +464,21 @@ async fn the_usage_report_sums_the_scripted_days_exactly() {
         )
         .await;
     assert_eq!(r.json(), rows);
+    // As CSV too: the scoped tokens get the staff's rows (their tenant holds everything), or
+    // the header line alone.
+    let csv_as = |token: String| {
+        let app = &s.app;
+        async move {
+            app.get_as(
+                &token,
+                &format!("/api/openstack-images/usage_report/?{window}&format=csv"),
+            )
+            .await
+            .text
+        }
+    };
+    assert_eq!(csv_as(own).await, csv.text);
+    assert_eq!(csv_as(other).await.lines().count(), 1);
 
     // HEAD counts; bad parameters are 400 naming the field.
     let head = s
