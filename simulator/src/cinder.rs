@@ -1,5 +1,6 @@
-//! Cinder: `GET /v3/{project_id}/volumes/detail`, the caller's project's volumes in the
-//! world's order, paged with `limit`/`marker` and absolute `volumes_links`.
+//! Cinder: `GET /v3/{project_id}/volumes/detail`, the caller's project's volumes (every
+//! project's with `all_tenants`, for admins only) in the world's order, paged with
+//! `limit`/`marker` and absolute `volumes_links`.
 use std::sync::Arc;
 
 use poem::http::StatusCode;
@@ -8,7 +9,9 @@ use poem::{Request, Response, handler};
 use serde_json::{Value, json};
 
 use crate::faults::Target;
-use crate::http::{encode, json_response, nova_error, query_pairs, service_call, truncated};
+use crate::http::{
+    bool_param, encode, json_response, nova_error, query_pairs, service_call, truncated,
+};
 use crate::state::Shared;
 use crate::world::Volume;
 
@@ -68,7 +71,7 @@ pub async fn volumes_detail(
     Path((version, url_project)): Path<(String, String)>,
     shared: Data<&Arc<Shared>>,
 ) -> Response {
-    let (_, project, quirks) = match service_call(&shared, Target::CinderVolumes, req).await {
+    let (caller, project, quirks) = match service_call(&shared, Target::CinderVolumes, req).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
@@ -93,6 +96,29 @@ pub async fn volumes_detail(
     }
     let pairs = query_pairs(req);
     let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let all_tenants = match get("all_tenants") {
+        None => false,
+        Some(raw) => match bool_param(&raw) {
+            Some(b) => b,
+            None => {
+                return cinder_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!(
+                        "Invalid value '{raw}' for all_tenants, accepted values: true, false."
+                    ),
+                );
+            }
+        },
+    };
+    // The whole cloud's listing is for admins. (A Cinder may instead drop the option for
+    // others, as it drops the filters they may not use, and list their project's volumes: a
+    // client must not count on the 403.)
+    if all_tenants && !caller.admin {
+        return cinder_error(
+            StatusCode::FORBIDDEN,
+            "Policy doesn't allow volume:get_all_tenants to be performed.",
+        );
+    }
     let limit = match get("limit").map(|l| l.parse::<i64>()) {
         None => MAX_LIMIT,
         Some(Ok(n)) if n >= 0 => (n as usize).min(MAX_LIMIT),
@@ -110,7 +136,7 @@ pub async fn volumes_detail(
             .world
             .volumes
             .iter()
-            .filter(|v| v.project_id == project)
+            .filter(|v| all_tenants || v.project_id == project)
             .collect();
         let start = match get("marker") {
             None => 0,

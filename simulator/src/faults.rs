@@ -7,9 +7,11 @@ use std::time::Duration;
 pub enum Target {
     /// `POST /v3/auth/tokens`
     KeystoneAuth,
+    /// `GET /v3/projects`
+    KeystoneProjects,
     /// `GET /v2/images` (the listing)
     GlanceImages,
-    /// `GET /v2/images/{id}/members/{member}`
+    /// `GET /v2/images/{id}/members` and `GET /v2/images/{id}/members/{member}`
     GlanceMembers,
     /// `GET /v2/info/{usage,stores,import}`
     GlanceInfo,
@@ -40,7 +42,8 @@ pub enum FaultKind {
     NextLoop,
     /// Every page after the first starts with the last image of the previous page.
     DuplicateIds,
-    /// Pages hold at most this many items, yet `next` continues the listing.
+    /// Pages hold at most this many items, yet `next` continues the listing (Keystone's
+    /// project listing too, which then pages without being asked to).
     ShortPages(usize),
     /// Each token works for this many requests to the target; the next one revokes the token
     /// and answers 401, as an expired token would.

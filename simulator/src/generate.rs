@@ -160,6 +160,8 @@ impl World {
                 name: format!("{word}-{i}"),
                 domain_id: "default".into(),
                 enabled: true,
+                tags: Vec::new(),
+                description: String::new(),
             });
         }
         let project_ids: Vec<String> = world.projects.iter().map(|p| p.id.clone()).collect();

@@ -1,5 +1,5 @@
-//! Glance v2: the image listing with its visibility rules and paging, one image, one
-//! membership, and the `/v2/info/*` endpoints.
+//! Glance v2: the image listing with its visibility rules and paging, one image, an image's
+//! memberships or one of them, and the `/v2/info/*` endpoints.
 use std::sync::Arc;
 
 use poem::http::StatusCode;
@@ -15,7 +15,7 @@ use crate::http::{
     Quirks, encode, glance_error, json_response, query_pairs, service_call, truncated_bytes,
 };
 use crate::state::{Caller, Indexed, Shared};
-use crate::world::Image;
+use crate::world::{Image, Member};
 
 /// Glance's `limit_param_default` and `api_limit_max`.
 pub const DEFAULT_LIMIT: usize = 25;
@@ -458,6 +458,58 @@ pub async fn show_image(
     }
 }
 
+fn member_json(img: &Image, member: &Member) -> Value {
+    json!({"image_id": img.id, "member_id": member.project_id, "status": member.status,
+           "created_at": timestamp(img.created_at), "updated_at": timestamp(img.updated_at),
+           "schema": "/v2/schemas/member"})
+}
+
+/// `GET /v2/images/{id}/members`, as Glance answers it: 404 for an image the caller cannot
+/// see, 403 for one that is not `shared` ("Only shared images have members", public, private
+/// and community alike), else every membership for the owner or an admin and only its own for
+/// a member.
+#[handler]
+pub async fn list_members(
+    req: &Request,
+    Path(id): Path<String>,
+    shared: Data<&Arc<Shared>>,
+) -> Response {
+    let (caller, project, quirks) = match service_call(&shared, Target::GlanceMembers, req).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let body = {
+        let idx = shared.read();
+        let Some(img) = idx
+            .image(&id)
+            .filter(|img| accessible(img, &caller, &project))
+        else {
+            return glance_error(
+                StatusCode::NOT_FOUND,
+                &format!("No image found with ID {id}"),
+            );
+        };
+        if img.visibility != "shared" {
+            return glance_error(
+                StatusCode::FORBIDDEN,
+                &format!("Error fetching members of image {id}: Only shared images have members."),
+            );
+        }
+        let everyone = caller.admin || img.owner == project;
+        let members: Vec<Value> = img
+            .members
+            .iter()
+            .filter(|m| everyone || m.project_id == project)
+            .map(|m| member_json(img, m))
+            .collect();
+        json!({"members": members, "schema": "/v2/schemas/members"})
+    };
+    if quirks.malformed {
+        return truncated_bytes(body.to_string().into_bytes());
+    }
+    json_response(StatusCode::OK, &body)
+}
+
 /// `GET /v2/images/{id}/members/{member_id}`: the image's owner, an admin, or the member
 /// itself may look a membership up.
 #[handler]
@@ -482,12 +534,7 @@ pub async fn show_member(
     };
     let allowed = caller.admin || img.owner == project || member_id == project;
     match img.member(&member_id).filter(|_| allowed) {
-        Some(m) => json_response(
-            StatusCode::OK,
-            &json!({"image_id": img.id, "member_id": m.project_id, "status": m.status,
-                    "created_at": timestamp(img.created_at), "updated_at": timestamp(img.updated_at),
-                    "schema": "/v2/schemas/member"}),
-        ),
+        Some(m) => json_response(StatusCode::OK, &member_json(img, m)),
         None => glance_error(
             StatusCode::NOT_FOUND,
             &format!("{member_id} not found in the member list of the image {id}."),

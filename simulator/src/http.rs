@@ -176,3 +176,14 @@ pub fn encode(pairs: &[(String, String)]) -> String {
         .extend_pairs(pairs)
         .finish()
 }
+
+/// A boolean query parameter as oslo's strict `bool_from_string` reads it (`1`/`0`, `true`/
+/// `false`, `yes`/`no`, `on`/`off`, `t`/`f`, `y`/`n`, any case); `None` for anything else,
+/// which the services answer with a 400.
+pub fn bool_param(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "t" | "true" | "on" | "y" | "yes" => Some(true),
+        "0" | "f" | "false" | "off" | "n" | "no" => Some(false),
+        _ => None,
+    }
+}

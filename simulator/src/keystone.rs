@@ -1,4 +1,5 @@
-//! Keystone v3: `POST /v3/auth/tokens` with password or application-credential auth.
+//! Keystone v3: `POST /v3/auth/tokens` with password or application-credential auth, and
+//! `GET /v3/projects` for admins.
 use std::sync::Arc;
 
 use chrono::{Duration, SecondsFormat, Utc};
@@ -9,7 +10,10 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use crate::faults::Target;
-use crate::http::{apply_faults, json_response, keystone_error};
+use crate::http::{
+    apply_faults, bool_param, encode, json_response, keystone_error, query_pairs, token_of,
+    truncated, unauthorized as unauthenticated,
+};
 use crate::state::{Caller, Shared};
 use crate::world::{Project, User, World};
 
@@ -295,4 +299,136 @@ pub async fn issue_token(req: &Request, body: Body, shared: Data<&Arc<Shared>>) 
         resp.headers_mut().insert("X-Subject-Token", v);
     }
     resp
+}
+
+/// A comma-separated tag filter of `GET /v3/projects`; `None` when the parameter is absent.
+fn tag_list(pairs: &[(String, String)], key: &str) -> Option<Vec<String>> {
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| {
+        v.split(',')
+            .filter(|t| !t.is_empty())
+            .map(String::from)
+            .collect()
+    })
+}
+
+fn project_json(p: &Project, base: &str) -> Value {
+    json!({"id": p.id, "name": p.name, "domain_id": p.domain_id, "enabled": p.enabled,
+           "tags": p.tags, "description": p.description,
+           // A top-level project's parent is its domain.
+           "parent_id": p.domain_id, "is_domain": false, "options": {},
+           "links": {"self": format!("{base}/identity/v3/projects/{}", p.id)}})
+}
+
+/// `GET /v3/projects`: the cloud's projects, for an admin token only (403 otherwise, as
+/// Keystone's default policy for `identity:list_projects`). Filters `domain_id`, `name`,
+/// `enabled` (Keystone reads any value but a false one as true), `tags` (all of),
+/// `tags-any`, `not-tags`, `not-tags-any`. Real Keystone never pages this listing: it only
+/// cuts it at its `list_limit` (the world's `keystone_list_limit`) and says `truncated`. The
+/// simulator also takes `limit` and `marker` and sets `links.next` while more remain, so
+/// clients' paging loops are exercised.
+#[handler]
+pub async fn list_projects(req: &Request, shared: Data<&Arc<Shared>>) -> Response {
+    let token = token_of(req);
+    let quirks = match apply_faults(&shared, Target::KeystoneProjects, req, token.as_deref()).await
+    {
+        Ok(q) => q,
+        Err(resp) => return resp,
+    };
+    let Some(caller) = token.as_deref().and_then(|t| shared.validate(t)) else {
+        return unauthenticated();
+    };
+    if !caller.admin {
+        return keystone_error(
+            StatusCode::FORBIDDEN,
+            "You are not authorized to perform the requested action: identity:list_projects.",
+        );
+    }
+    let pairs = query_pairs(req);
+    let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let limit = match get("limit").map(|l| l.parse::<usize>()) {
+        None => None,
+        Some(Ok(n)) if n > 0 => Some(n),
+        Some(_) => return bad_request("limit must be a positive integer."),
+    };
+    let enabled = get("enabled").map(|raw| bool_param(&raw).unwrap_or(true));
+    let (all, any) = (tag_list(&pairs, "tags"), tag_list(&pairs, "tags-any"));
+    let (not_all, not_any) = (
+        tag_list(&pairs, "not-tags"),
+        tag_list(&pairs, "not-tags-any"),
+    );
+    let (domain, name) = (get("domain_id"), get("name"));
+    let has = |p: &Project, t: &String| p.tags.contains(t);
+    let listed = |p: &Project| {
+        domain.as_ref().is_none_or(|d| &p.domain_id == d)
+            && name.as_ref().is_none_or(|n| &p.name == n)
+            && enabled.is_none_or(|e| p.enabled == e)
+            && all.as_ref().is_none_or(|ts| ts.iter().all(|t| has(p, t)))
+            && any.as_ref().is_none_or(|ts| ts.iter().any(|t| has(p, t)))
+            && not_all
+                .as_ref()
+                .is_none_or(|ts| ts.is_empty() || !ts.iter().all(|t| has(p, t)))
+            && not_any
+                .as_ref()
+                .is_none_or(|ts| !ts.iter().any(|t| has(p, t)))
+    };
+    let base = &shared.base_url;
+    let (projects, more, cut) = {
+        let idx = shared.read();
+        let mut matching: Vec<&Project> = idx.world.projects.iter().filter(|p| listed(p)).collect();
+        let cut = idx
+            .world
+            .keystone_list_limit
+            .is_some_and(|n| matching.len() > n);
+        if let Some(n) = idx.world.keystone_list_limit {
+            matching.truncate(n);
+        }
+        let start = match get("marker") {
+            None => 0,
+            Some(m) => match matching.iter().position(|p| p.id == m) {
+                Some(pos) => pos + 1,
+                None => return bad_request(&format!("Marker {m} could not be found.")),
+            },
+        };
+        let rest = &matching[start.min(matching.len())..];
+        let page_size = match (limit, quirks.short_pages) {
+            (Some(l), Some(s)) => Some(l.min(s)),
+            (l, s) => l.or(s),
+        };
+        let page = page_size.map_or(rest, |n| &rest[..n.min(rest.len())]);
+        let projects: Vec<Value> = page.iter().map(|p| project_json(p, base)).collect();
+        (projects, page.len() < rest.len(), cut)
+    };
+    let query = req.uri().query().unwrap_or_default();
+    let self_link = if query.is_empty() {
+        format!("{base}/identity/v3/projects")
+    } else {
+        format!("{base}/identity/v3/projects?{query}")
+    };
+    let next = if quirks.next_loop {
+        Value::String(self_link.clone())
+    } else if more {
+        let mut params: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(k, _)| k != "marker")
+            .cloned()
+            .collect();
+        let last = projects
+            .last()
+            .and_then(|p| p.get("id"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        params.push(("marker".into(), last.to_string()));
+        Value::String(format!("{base}/identity/v3/projects?{}", encode(&params)))
+    } else {
+        Value::Null
+    };
+    let mut body = json!({"projects": projects,
+                          "links": {"self": self_link, "next": next, "previous": null}});
+    if cut {
+        body["truncated"] = json!(true);
+    }
+    if quirks.malformed {
+        return truncated(&body);
+    }
+    json_response(StatusCode::OK, &body)
 }

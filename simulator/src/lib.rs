@@ -1,6 +1,6 @@
-//! A small, faithful OpenStack for tests, benchmarks and the demo: Keystone v3 token issue,
-//! Glance v2 image listing and info, Nova server listing, Cinder volume listing, over real sockets on loopback, with
-//! fault injection per endpoint.
+//! A small, faithful OpenStack for tests, benchmarks and the demo: Keystone v3 token issue
+//! and project listing, Glance v2 image listing, members and info, Nova server listing,
+//! Cinder volume listing, over real sockets on loopback, with fault injection per endpoint.
 // Handlers return early with the upstream-shaped error `Response`; it is built once per failed
 // request, so its size does not matter.
 #![allow(clippy::result_large_err)]
@@ -47,8 +47,10 @@ pub struct Simulator {
 fn routes(shared: Arc<Shared>) -> impl poem::Endpoint {
     Route::new()
         .at("/identity/v3/auth/tokens", post(keystone::issue_token))
+        .at("/identity/v3/projects", get(keystone::list_projects))
         .at("/image/v2/images", get(glance::list_images))
         .at("/image/v2/images/:id", get(glance::show_image))
+        .at("/image/v2/images/:id/members", get(glance::list_members))
         .at(
             "/image/v2/images/:id/members/:member",
             get(glance::show_member),

@@ -1,6 +1,7 @@
-//! Nova: `GET /v2.1/servers/detail`, the caller's project's servers, newest first, paged with
-//! absolute `servers_links`, at the microversion asked for (`X-OpenStack-Nova-API-Version`;
-//! 2.1 without one, 406 above the world's maximum); and the version document at `/v2.1/`.
+//! Nova: `GET /v2.1/servers/detail`, the caller's project's servers (every project's with
+//! `all_tenants`, for admins only), newest first, paged with absolute `servers_links`, at the
+//! microversion asked for (`X-OpenStack-Nova-API-Version`; 2.1 without one, 406 above the
+//! world's maximum); and the version document at `/v2.1/`.
 use std::sync::Arc;
 
 use poem::http::StatusCode;
@@ -9,7 +10,9 @@ use poem::{Request, Response, handler};
 use serde_json::{Value, json};
 
 use crate::faults::Target;
-use crate::http::{encode, json_response, nova_error, query_pairs, service_call, truncated};
+use crate::http::{
+    bool_param, encode, json_response, nova_error, query_pairs, service_call, truncated,
+};
 use crate::state::Shared;
 use crate::world::Server;
 
@@ -92,7 +95,7 @@ fn server_json(s: &Server, base: &str, version: (u32, u32)) -> Value {
 
 #[handler]
 pub async fn servers_detail(req: &Request, shared: Data<&Arc<Shared>>) -> Response {
-    let (_, project, quirks) = match service_call(&shared, Target::NovaServers, req).await {
+    let (caller, project, quirks) = match service_call(&shared, Target::NovaServers, req).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
@@ -131,6 +134,28 @@ pub async fn servers_detail(req: &Request, shared: Data<&Arc<Shared>>) -> Respon
             }
         },
     };
+    // Nova reads an empty `all_tenants` as true; its default policy keeps the whole cloud's
+    // listing to admins and answers others 403 rather than quietly narrowing it.
+    let all_tenants = match get("all_tenants") {
+        None => false,
+        Some(raw) if raw.is_empty() => true,
+        Some(raw) => match bool_param(&raw) {
+            Some(b) => b,
+            None => {
+                return nova_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Invalid input for query parameters all_tenants. Value: {raw}."),
+                );
+            }
+        },
+    };
+    if all_tenants && !caller.admin {
+        return nova_error(
+            StatusCode::FORBIDDEN,
+            "Policy doesn't allow os_compute_api:servers:detail:get_all_tenants to be performed.",
+        );
+    }
+    let listed = |s: &Server| all_tenants || s.project_id == project;
     let limit = match get("limit").map(|l| l.parse::<i64>()) {
         None => MAX_LIMIT,
         Some(Ok(n)) if n >= 0 => (n as usize).min(MAX_LIMIT),
@@ -149,7 +174,7 @@ pub async fn servers_detail(req: &Request, shared: Data<&Arc<Shared>>) -> Respon
             Some(m) => match idx
                 .server_pos
                 .get(&m)
-                .filter(|&&pos| idx.world.servers[idx.server_order[pos]].project_id == project)
+                .filter(|&&pos| listed(&idx.world.servers[idx.server_order[pos]]))
             {
                 Some(&pos) if quirks.duplicate_ids => pos,
                 Some(&pos) => pos + 1,
@@ -164,7 +189,7 @@ pub async fn servers_detail(req: &Request, shared: Data<&Arc<Shared>>) -> Respon
             .iter()
             .skip(start)
             .map(|&i| &idx.world.servers[i])
-            .filter(|s| s.project_id == project)
+            .filter(|s| listed(s))
             .filter(|s| changes_since.is_none_or(|t| s.updated.unwrap_or(s.created) >= t))
             .take(page_size)
             .map(|s| server_json(s, &base, version))

@@ -52,6 +52,10 @@ pub struct World {
     /// `volumev3`/`volumev2` as older deployments register it (`volumev2` serves `/v2`).
     #[serde(default = "default_volume_service_type")]
     pub volume_service_type: String,
+    /// Keystone's `list_limit` for `GET /v3/projects`: a longer listing is cut to this many
+    /// and marked `"truncated": true`, as Keystone does; `None` for no limit.
+    #[serde(default)]
+    pub keystone_list_limit: Option<usize>,
 }
 
 fn default_nova_microversion() -> String {
@@ -98,6 +102,7 @@ impl Default for World {
             volumes: Vec::new(),
             volume_enabled: true,
             volume_service_type: default_volume_service_type(),
+            keystone_list_limit: None,
         }
     }
 }
@@ -110,6 +115,11 @@ pub struct Project {
     pub domain_id: String,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Keystone's project tags, which `GET /v3/projects` filters on (`tags`, `tags-any`).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub description: String,
 }
 
 pub fn default_domain() -> String {
