@@ -37,6 +37,9 @@ pub struct CinderVolume {
     /// `volume_image_metadata.image_name`: kept because the image may since have been deleted.
     pub image_name: Option<String>,
     pub attachments: Vec<VolumeAttachment>,
+    /// The owning project (`os-vol-tenant-attr:tenant_id`, where the cloud's policy shows
+    /// it): what tells the projects of a cloud-wide listing (`all_tenants`) apart.
+    pub tenant_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +115,7 @@ impl CinderVolume {
             image_id: text(metadata.and_then(|m| m.get("image_id"))),
             image_name: text(metadata.and_then(|m| m.get("image_name"))),
             attachments,
+            tenant_id: text(v.get("os-vol-tenant-attr:tenant_id")),
             id,
         })
     }
@@ -148,6 +152,8 @@ pub struct VolumePager<'a> {
     session: &'a Session,
     /// `{volume}/volumes/detail`, without a query.
     list_url: String,
+    /// The query of the first page (and of a restarted listing).
+    first_query: String,
     /// The query of the next request; `None` once the listing is complete.
     next_query: Option<String>,
     seen_queries: HashSet<String>,
@@ -159,22 +165,27 @@ pub struct VolumePager<'a> {
 impl<'a> VolumePager<'a> {
     /// A pager over the project's volumes, or `None` when the cloud has no volume endpoint.
     pub async fn open(session: &'a Session) -> Result<Option<Self>, OpenStackError> {
+        Self::open_with(session, Scope::Project).await
+    }
+
+    async fn open_with(session: &'a Session, scope: Scope) -> Result<Option<Self>, OpenStackError> {
         let Some(base) = volume_endpoint(session).await? else {
             return Ok(None);
+        };
+        let first_query = match scope {
+            Scope::Project => format!("limit={PAGE_LIMIT}"),
+            Scope::AllTenants => format!("limit={PAGE_LIMIT}&all_tenants=1"),
         };
         Ok(Some(Self {
             session,
             list_url: format!("{base}/volumes/detail"),
-            next_query: Some(Self::first_query()),
+            next_query: Some(first_query.clone()),
+            first_query,
             seen_queries: HashSet::new(),
             pages: 0,
             restarted: false,
             skipped: 0,
         }))
-    }
-
-    fn first_query() -> String {
-        format!("limit={PAGE_LIMIT}")
     }
 
     /// Volumes left out so far because their entry was unusable (no id).
@@ -222,7 +233,7 @@ impl<'a> VolumePager<'a> {
                     tracing::info!("Cinder rejected a paging marker; restarting the listing");
                     self.restarted = true;
                     self.seen_queries.clear();
-                    self.next_query = Some(Self::first_query());
+                    self.next_query = Some(self.first_query.clone());
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -269,7 +280,7 @@ fn next_query(page: &Value) -> Result<Option<String>, OpenStackError> {
     }
 }
 
-/// Every volume of the session's project.
+/// Every volume of a listing: the session's project's, or the whole cloud's.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct VolumeList {
     pub volumes: Vec<CinderVolume>,
@@ -277,10 +288,34 @@ pub struct VolumeList {
     pub skipped: u64,
 }
 
+/// Whose volumes a listing asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    /// The session's project's.
+    Project,
+    /// Every project's (`all_tenants=1`), an admin's listing.
+    AllTenants,
+}
+
 /// Lists the project's volumes, or `None` when the cloud has no volume endpoint. Volumes seen
 /// twice (after a restarted listing) are kept once.
 pub async fn list_volumes(session: &Session) -> Result<Option<VolumeList>, OpenStackError> {
-    let Some(mut pager) = VolumePager::open(session).await? else {
+    list(session, Scope::Project).await
+}
+
+/// Lists the volumes of every project of the cloud (`all_tenants=1`), each with its
+/// `tenant_id`: one listing per cloud instead of one per project; `None` when the cloud has
+/// no volume endpoint. Meant for an admin token: Cinder's default policy refuses others (an
+/// error), though a cloud that drops the option for them lists only the session's project,
+/// which the volumes' `tenant_id` then shows.
+pub async fn list_volumes_all_tenants(
+    session: &Session,
+) -> Result<Option<VolumeList>, OpenStackError> {
+    list(session, Scope::AllTenants).await
+}
+
+async fn list(session: &Session, scope: Scope) -> Result<Option<VolumeList>, OpenStackError> {
+    let Some(mut pager) = VolumePager::open_with(session, scope).await? else {
         return Ok(None);
     };
     let mut volumes = Vec::new();
@@ -324,6 +359,7 @@ mod tests {
     fn a_bootable_volume_made_from_an_image_keeps_its_metadata_and_attachments() {
         let v = CinderVolume::from_json(&json!({
             "id": "vol-1", "status": "in-use", "size": 20, "bootable": "true",
+            "os-vol-tenant-attr:tenant_id": "p1",
             "volume_image_metadata": {"image_id": "img-1", "image_name": "Ubuntu\u{0} 24.04",
                                       "checksum": "c", "min_disk": "0"},
             "attachments": [
@@ -353,6 +389,7 @@ mod tests {
                         device: None
                     },
                 ],
+                tenant_id: Some("p1".into()),
             }
         );
     }
@@ -370,6 +407,7 @@ mod tests {
                 image_id: None,
                 image_name: None,
                 attachments: vec![],
+                tenant_id: None,
             }
         );
         let odd = CinderVolume::from_json(&json!({

@@ -429,6 +429,56 @@ pub async fn member_status(
     }))
 }
 
+/// One membership of a shared image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageMember {
+    /// The member project's id.
+    pub member_id: String,
+    /// `accepted`, `pending` or `rejected`.
+    pub status: String,
+}
+
+#[derive(Deserialize)]
+struct MembersPage {
+    members: Vec<Value>,
+}
+
+/// The memberships of a shared image, every one for its owner or an admin, only the caller's
+/// own for a member. Empty when Glance refuses the listing: 403 for an image that is not
+/// `shared` (Glance: "Only shared images have members"), 404 for one the caller cannot see
+/// (or that is gone); either way the image has no members this caller may know of. Entries
+/// without a member id are left out.
+pub async fn members(
+    session: &Session,
+    image_id: &str,
+) -> Result<Vec<ImageMember>, OpenStackError> {
+    let url = format!(
+        "{}/images/{image_id}/members",
+        api_base(&session.endpoint("image").await?)
+    );
+    let Some(page) = session
+        .get_json::<MembersPage>(Service::Glance, &url, &[403, 404])
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    let text = |m: &Value, key: &str| {
+        m.get(key)
+            .and_then(Value::as_str)
+            .map(|s| super::storable(s.to_string()))
+    };
+    Ok(page
+        .members
+        .iter()
+        .filter_map(|m| {
+            Some(ImageMember {
+                member_id: text(m, "member_id").filter(|id| !id.is_empty())?,
+                status: text(m, "status").unwrap_or_default(),
+            })
+        })
+        .collect())
+}
+
 /// `/v2/info/usage`, `/v2/info/stores`, `/v2/info/import`; each `None` where the cloud does not
 /// have it (older clouds answer 404 or 403).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -507,6 +557,16 @@ mod tests {
             .map(|i| i.id)
             .collect();
         assert_eq!(ids, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn member_pages_need_a_members_array() {
+        let page: MembersPage = serde_json::from_str(
+            r#"{"members": [{"member_id": "p", "status": "accepted"}, 7], "schema": "/v2/schemas/members"}"#,
+        )
+        .unwrap();
+        assert_eq!(page.members.len(), 2);
+        assert!(serde_json::from_str::<MembersPage>(r#"{"schema": "x"}"#).is_err());
     }
 
     #[test]

@@ -96,14 +96,19 @@ pub fn auth_body(method: &AuthMethod) -> Value {
     }
 }
 
-/// `{auth_url}/auth/tokens`, whether or not the configured URL ends in `/v3`.
-pub fn tokens_url(auth_url: &str) -> String {
+/// The identity v3 root of an auth URL, whether or not the configured URL ends in `/v3`.
+pub fn v3_base(auth_url: &str) -> String {
     let base = auth_url.trim_end_matches('/');
     if base.ends_with("/v3") {
-        format!("{base}/auth/tokens")
+        base.to_string()
     } else {
-        format!("{base}/v3/auth/tokens")
+        format!("{base}/v3")
     }
+}
+
+/// `{auth_url}/auth/tokens`, whether or not the configured URL ends in `/v3`.
+pub fn tokens_url(auth_url: &str) -> String {
+    format!("{}/auth/tokens", v3_base(auth_url))
 }
 
 #[derive(Clone, Debug, Deserialize)]

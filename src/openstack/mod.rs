@@ -1,10 +1,11 @@
-//! OpenStack wire types and clients: Keystone v3, Glance v2, Nova, Cinder. No catalog or sync
-//! logic.
+//! OpenStack wire types and clients: Keystone v3 (tokens, projects), Glance v2, Nova, Cinder.
+//! No catalog or sync logic.
 pub mod cinder;
 pub mod error;
 pub mod glance;
 pub mod keystone;
 pub mod nova;
+pub mod projects;
 pub mod retry;
 pub mod session;
 

@@ -29,6 +29,9 @@ pub struct NovaServer {
     pub volume_ids: Vec<String>,
     /// `OS-EXT-SRV-ATTR:root_device_name`, where the cloud's policy shows it.
     pub root_device: Option<String>,
+    /// The owning project (`tenant_id`): what tells the projects of a cloud-wide listing
+    /// (`all_tenants`) apart.
+    pub tenant_id: Option<String>,
 }
 
 /// A server's flavor: 2.47+ embeds its name and size; older microversions give only its id
@@ -135,6 +138,11 @@ impl NovaServer {
                 .get("OS-EXT-SRV-ATTR:root_device_name")
                 .and_then(Value::as_str)
                 .map(|s| super::storable(s.to_string())),
+            tenant_id: v
+                .get("tenant_id")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(|s| super::storable(s.to_string())),
             id: super::storable(id),
         })
     }
@@ -219,6 +227,9 @@ async fn negotiate(session: &Session, base: &str) -> Option<Microversion> {
 
 pub struct ServerPager<'a> {
     session: &'a Session,
+    /// The whole cloud's servers (`all_tenants=1`, an admin's listing) rather than the
+    /// project's.
+    all_tenants: bool,
     /// The microversion the listing asks for, settled on its first page.
     microversion: Option<Microversion>,
     next_url: Option<String>,
@@ -228,9 +239,11 @@ pub struct ServerPager<'a> {
 }
 
 impl<'a> ServerPager<'a> {
+    /// The servers of the session's project.
     pub fn new(session: &'a Session) -> Self {
         Self {
             session,
+            all_tenants: false,
             microversion: None,
             next_url: None,
             seen: HashSet::new(),
@@ -239,12 +252,28 @@ impl<'a> ServerPager<'a> {
         }
     }
 
+    /// The servers of every project of the cloud, each with its `tenant_id`: one listing per
+    /// cloud instead of one per project. Nova's default policy gives it to admins only (a 403
+    /// for others). Only the first page's query asks for it; the `servers_links` Nova sends
+    /// carry it on and are followed as given.
+    pub fn all_tenants(session: &'a Session) -> Self {
+        Self {
+            all_tenants: true,
+            ..Self::new(session)
+        }
+    }
+
     pub async fn next_page(&mut self) -> Result<Option<Vec<NovaServer>>, OpenStackError> {
         let url = match (self.started, self.next_url.take()) {
             (false, _) => {
                 let base = compute_base(&self.session.endpoint("compute").await?);
                 self.microversion = negotiate(self.session, &base).await;
-                format!("{base}/servers/detail?limit={}", super::PAGE_LIMIT)
+                let scope = if self.all_tenants {
+                    "&all_tenants=1"
+                } else {
+                    ""
+                };
+                format!("{base}/servers/detail?limit={}{scope}", super::PAGE_LIMIT)
             }
             (true, Some(next)) => next,
             (true, None) => return Ok(None),
@@ -373,6 +402,7 @@ mod tests {
         );
         assert_eq!(s.terminated_at, None);
         assert_eq!(s.volume_ids, ["v1"]);
+        assert_eq!(s.tenant_id, None);
         let old = NovaServer::from_json(&json!({"id": "s", "flavor": {"id": "42", "links": []},
             "OS-SRV-USG:launched_at": "garbage"}))
         .unwrap();
@@ -395,5 +425,21 @@ mod tests {
         let s = NovaServer::from_json(&json!({"id": "s", "image": {"id": "img", "links": []}}))
             .unwrap();
         assert_eq!(s.image_id.as_deref(), Some("img"));
+    }
+
+    #[test]
+    fn the_owning_project_is_read_from_tenant_id() {
+        let s = NovaServer::from_json(&json!({"id": "s", "tenant_id": "p1"})).unwrap();
+        assert_eq!(s.tenant_id.as_deref(), Some("p1"));
+        for odd in [
+            json!({"id": "s", "tenant_id": ""}),
+            json!({"id": "s", "tenant_id": 7}),
+        ] {
+            assert_eq!(
+                NovaServer::from_json(&odd).unwrap().tenant_id,
+                None,
+                "{odd}"
+            );
+        }
     }
 }

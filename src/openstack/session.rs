@@ -173,6 +173,12 @@ impl Session {
         }
     }
 
+    /// The configured Keystone URL: the identity endpoint a session reaches before it has a
+    /// catalog, and the one its token is valid with.
+    pub fn auth_url(&self) -> &str {
+        &self.cfg.auth_url
+    }
+
     /// Logs in (or reuses the cached token) and checks the credentials work.
     pub async fn login(&self) -> Result<(), OpenStackError> {
         self.token().await.map(|_| ())

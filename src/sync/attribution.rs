@@ -90,6 +90,7 @@ mod tests {
                     device: Some(device.to_string()),
                 })
                 .collect(),
+            tenant_id: None,
         }
     }
 
@@ -107,6 +108,7 @@ mod tests {
             vm_state: None,
             volume_ids: Vec::new(),
             root_device: root.map(str::to_string),
+            tenant_id: None,
         }
     }
 

@@ -1075,6 +1075,14 @@ impl Replica {
 
 pub use cloudcensus::openstack::OpenStackError;
 pub use cloudcensus::openstack::cinder::{CinderVolume, VolumeAttachment, VolumeList, VolumePager};
+/// The clients of the cloud-wide listings (`sync/cloud_listings.rs`).
+pub mod clients {
+    pub use cloudcensus::openstack::Session;
+    pub use cloudcensus::openstack::cinder::{VolumeList, list_volumes, list_volumes_all_tenants};
+    pub use cloudcensus::openstack::glance::{ImageMember, members};
+    pub use cloudcensus::openstack::nova::ServerPager;
+    pub use cloudcensus::openstack::projects::{KeystoneProject, list_projects};
+}
 
 /// A session of the crate's OpenStack client as `user` on `project_id`, public interface, with
 /// the fast retries of the simulator's engines.

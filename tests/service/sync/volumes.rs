@@ -116,6 +116,7 @@ async fn bootable_strings_image_metadata_and_attachments_are_read() {
                     server_id: "srv-1".into(),
                     device: Some("/dev/vda".into()),
                 }],
+                tenant_id: Some(p0.clone()),
             },
             CinderVolume {
                 id: "data".into(),
@@ -134,6 +135,7 @@ async fn bootable_strings_image_metadata_and_attachments_are_read() {
                         device: None,
                     },
                 ],
+                tenant_id: Some(p0.clone()),
             },
             CinderVolume {
                 id: "bare-boot".into(),
@@ -143,6 +145,7 @@ async fn bootable_strings_image_metadata_and_attachments_are_read() {
                 image_id: None,
                 image_name: None,
                 attachments: vec![],
+                tenant_id: Some(p0.clone()),
             },
         ]
     );
