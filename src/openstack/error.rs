@@ -9,6 +9,37 @@ pub enum Service {
     Cinder,
 }
 
+impl Service {
+    /// Every service, in the order of [`Service::index`].
+    pub const ALL: [Service; 4] = [
+        Service::Keystone,
+        Service::Glance,
+        Service::Nova,
+        Service::Cinder,
+    ];
+
+    /// The service's generic catalog type (`identity`, `image`, `compute`, `volume`): what
+    /// request counts are keyed by, the same whatever name a cloud registered Cinder under.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Service::Keystone => "identity",
+            Service::Glance => "image",
+            Service::Nova => "compute",
+            Service::Cinder => "volume",
+        }
+    }
+
+    /// The position of the service in [`Service::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Service::Keystone => 0,
+            Service::Glance => 1,
+            Service::Nova => 2,
+            Service::Cinder => 3,
+        }
+    }
+}
+
 impl fmt::Display for Service {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -1,10 +1,12 @@
 //! An authenticated session with one cloud for one project: token cache, endpoint lookup,
 //! and GETs that re-authenticate once on a 401.
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
+use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
@@ -68,6 +70,10 @@ pub struct Session {
     client: reqwest::Client,
     cfg: SessionConfig,
     token: Mutex<Option<Arc<Token>>>,
+    /// HTTP requests sent, per service in [`Service::ALL`]'s order (logins and retries
+    /// included): what one sync costs the cloud, so cloud-wide and per-tenant listings can be
+    /// compared.
+    sent: [AtomicU64; 4],
 }
 
 impl Session {
@@ -85,7 +91,26 @@ impl Session {
             client,
             cfg,
             token: Mutex::new(None),
+            sent: Default::default(),
         })
+    }
+
+    /// A request to `service`, counted: every request the session sends is built here, once
+    /// per attempt.
+    fn request(&self, service: Service, method: reqwest::Method, url: &str) -> RequestBuilder {
+        self.sent[service.index()].fetch_add(1, Ordering::Relaxed);
+        self.client
+            .request(method, url)
+            .header("Accept", "application/json")
+    }
+
+    /// HTTP requests sent so far, per service kind (`identity`, `image`, `compute`,
+    /// `volume`; zero for those not used), logins and retries included.
+    pub fn requests(&self) -> BTreeMap<&'static str, u64> {
+        Service::ALL
+            .iter()
+            .map(|s| (s.kind(), self.sent[s.index()].load(Ordering::Relaxed)))
+            .collect()
     }
 
     async fn authenticate(&self) -> Result<Arc<Token>, OpenStackError> {
@@ -96,9 +121,7 @@ impl Session {
             &self.cfg.settings.retry,
             self.cfg.settings.timeout,
             || {
-                self.client
-                    .post(&url)
-                    .header("Accept", "application/json")
+                self.request(Service::Keystone, reqwest::Method::POST, &url)
                     .json(&body)
             },
         )
@@ -244,10 +267,8 @@ impl Session {
                 self.cfg.settings.timeout,
                 || {
                     headers.iter().fold(
-                        self.client
-                            .get(url)
-                            .header("X-Auth-Token", &token.value)
-                            .header("Accept", "application/json"),
+                        self.request(service, reqwest::Method::GET, url)
+                            .header("X-Auth-Token", &token.value),
                         |req, (name, value)| req.header(*name, value),
                     )
                 },

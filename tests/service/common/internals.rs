@@ -1079,7 +1079,7 @@ pub use cloudcensus::openstack::cinder::{CinderVolume, VolumeAttachment, VolumeL
 pub mod clients {
     pub use cloudcensus::openstack::Session;
     pub use cloudcensus::openstack::cinder::{VolumeList, list_volumes, list_volumes_all_tenants};
-    pub use cloudcensus::openstack::glance::{ImageMember, members};
+    pub use cloudcensus::openstack::glance::{ImageMember, info as glance_info, members};
     pub use cloudcensus::openstack::nova::ServerPager;
     pub use cloudcensus::openstack::projects::{KeystoneProject, list_projects};
 }

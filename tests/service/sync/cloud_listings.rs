@@ -1,6 +1,6 @@
 //! The OpenStack clients' cloud-wide listings against the simulator over real sockets: Nova's
-//! and Cinder's `all_tenants`, Glance's image members and Keystone's projects. No database:
-//! the clients alone, as a cloud-mode sync will call them.
+//! and Cinder's `all_tenants`, Glance's image members, Keystone's projects, and the session's
+//! request counts. No database: the clients alone, as a cloud-mode sync will call them.
 use std::collections::BTreeMap;
 
 use cloudcensus_sim::{
@@ -8,8 +8,8 @@ use cloudcensus_sim::{
 };
 
 use crate::common::internals::clients::{
-    ImageMember, KeystoneProject, ServerPager, Session, VolumeList, list_projects, list_volumes,
-    list_volumes_all_tenants, members,
+    ImageMember, KeystoneProject, ServerPager, Session, VolumeList, glance_info, list_projects,
+    list_volumes, list_volumes_all_tenants, members,
 };
 use crate::common::internals::{OpenStackError, openstack_session};
 use crate::common::sim::generated_world;
@@ -369,5 +369,58 @@ async fn project_listings_follow_next_links_and_refuse_loops() {
         listed_ids(&census),
         [&p[0], &p[1], &p[4]].map(String::clone)
     );
+    sim.stop().await;
+}
+
+fn counts(identity: u64, image: u64, compute: u64, volume: u64) -> BTreeMap<&'static str, u64> {
+    BTreeMap::from([
+        ("identity", identity),
+        ("image", image),
+        ("compute", compute),
+        ("volume", volume),
+    ])
+}
+
+#[tokio::test]
+async fn sessions_count_every_request_per_service() {
+    let mut world = generated_world(2, 0, 3, 25);
+    volumes(&mut world, 2);
+    let sim = Simulator::start(world.clone())
+        .await
+        .expect("simulator starts");
+    let session = user_session(&sim, &world, 0);
+    assert_eq!(session.requests(), counts(0, 0, 0, 0));
+
+    list_volumes(&session).await.unwrap().unwrap();
+    assert_eq!(session.requests(), counts(1, 0, 0, 1), "a login, one page");
+    servers_by_tenant(ServerPager::new(&session)).await.unwrap();
+    assert_eq!(
+        session.requests(),
+        counts(1, 0, 2, 1),
+        "the version document, one page"
+    );
+
+    // A retried 503 counts twice; the other two info endpoints once each.
+    sim.inject(
+        Target::GlanceInfo,
+        Fault::new(FaultKind::Status {
+            code: 503,
+            retry_after: None,
+        })
+        .times(1),
+    );
+    glance_info(&session).await.unwrap();
+    assert_eq!(session.requests(), counts(1, 4, 2, 1));
+    assert_eq!(sim.requests(Target::GlanceInfo), 4);
+
+    // A token revoked mid-listing: the refused page, a new login, the page again.
+    sim.inject(
+        Target::NovaServers,
+        Fault::new(FaultKind::ExpireTokenAfter(0)).times(1),
+    );
+    servers_by_tenant(ServerPager::new(&session)).await.unwrap();
+    assert_eq!(session.requests(), counts(2, 4, 5, 1));
+    assert_eq!(sim.requests(Target::KeystoneAuth), 2);
+    assert_eq!(sim.requests(Target::NovaServers), 3);
     sim.stop().await;
 }
