@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::types::{CloudId, Interface, State};
+use crate::types::{CloudId, Interface, State, SyncMode};
 
 /// An OpenStack cloud: one Keystone endpoint and the credentials used to reach it.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -27,6 +27,15 @@ pub struct Model {
     pub catalog_version: i64,
     /// Raised by every write to this cloud's instances (the listing index's usage counts).
     pub usage_version: i64,
+    /// How sweeps list the cloud: per tenant, once for the whole cloud, or decided by the
+    /// credentials' roles.
+    pub sync_mode: SyncMode,
+    /// Whether sweeps create and retire tenants from Keystone's projects.
+    pub discover_tenants: bool,
+    /// The tags a project needs to be discovered (all of them); a JSON array of strings.
+    pub project_tags: Json,
+    /// What the last sweep of the cloud did: mode, tenants, upstream requests by service.
+    pub last_sweep: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

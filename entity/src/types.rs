@@ -60,6 +60,22 @@ pub enum Interface {
     Admin,
 }
 
+/// How a cloud's sweeps list it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum SyncMode {
+    /// Cloud mode when the cloud's own credentials carry the admin role, else per tenant.
+    #[default]
+    #[sea_orm(string_value = "auto")]
+    Auto,
+    /// Each tenant logs in and lists what it sees.
+    #[sea_orm(string_value = "per_tenant")]
+    PerTenant,
+    /// One admin listing of the whole cloud, from which each tenant's view is derived.
+    #[sea_orm(string_value = "cloud")]
+    Cloud,
+}
+
 /// A Glance image's visibility.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
@@ -90,12 +106,19 @@ macro_rules! as_str {
 as_str!(State { Ok => "OK", Erred => "ERRED" });
 as_str!(RunOutcome { Running => "running", Success => "success", Failed => "failed", Aborted => "aborted", Interrupted => "interrupted" });
 as_str!(Interface { Public => "public", Internal => "internal", Admin => "admin" });
+as_str!(SyncMode { Auto => "auto", PerTenant => "per_tenant", Cloud => "cloud" });
 as_str!(ImageVisibility { Public => "public", Community => "community", Shared => "shared", Private => "private" });
 
 impl Interface {
     /// Parses the stored (and wire) form.
     pub fn parse(raw: &str) -> Option<Self> {
         Self::iter().find(|i| i.as_str() == raw)
+    }
+}
+
+impl SyncMode {
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::iter().find(|m| m.as_str() == raw)
     }
 }
 
@@ -120,6 +143,10 @@ mod tests {
         for v in Interface::iter() {
             assert_eq!(v.as_str(), v.to_value());
             assert_eq!(Interface::parse(v.as_str()), Some(v));
+        }
+        for v in SyncMode::iter() {
+            assert_eq!(v.as_str(), v.to_value());
+            assert_eq!(SyncMode::parse(v.as_str()), Some(v));
         }
         for v in ImageVisibility::iter() {
             assert_eq!(v.as_str(), v.to_value());

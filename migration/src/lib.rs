@@ -12,6 +12,7 @@ mod m20261130_000008_instance_usage_fields;
 mod m20261130_000009_unavailable_services;
 mod m20261130_000010_instance_intervals;
 mod m20261201_000011_usage_seq;
+mod m20261201_000012_cloud_sync_mode;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000009_unavailable_services::Migration),
             Box::new(m20261130_000010_instance_intervals::Migration),
             Box::new(m20261201_000011_usage_seq::Migration),
+            Box::new(m20261201_000012_cloud_sync_mode::Migration),
         ]
     }
 }

@@ -18,7 +18,7 @@ use super::validate::{BLANK, NAME_MAX, REQUIRED, TEXT_MAX, Validator};
 use super::{ApiTags, AppState, Paginated};
 use crate::catalog::clouds::{CLOUD_TYPE, Cloud, CloudChanges, NewCloud};
 use crate::catalog::paging::PageRequest;
-use crate::catalog::{Interface, hex};
+use crate::catalog::{Interface, SyncMode, hex};
 use crate::params;
 
 pub struct CloudsApi;
@@ -32,6 +32,9 @@ pub struct SettingsOptions {
     pub interface: String,
     /// Keystone domain of the user and project.
     pub domain: String,
+    /// `auto` (default): one listing for the whole cloud when its credentials carry the
+    /// `admin` role, else per tenant; `per_tenant`; `cloud` (admin credentials required).
+    pub sync_mode: String,
 }
 
 #[derive(Object, Default)]
@@ -44,6 +47,8 @@ pub struct SettingsOptionsRequest {
     pub interface: Option<String>,
     #[oai(nullable)]
     pub domain: Option<String>,
+    #[oai(nullable)]
+    pub sync_mode: Option<String>,
 }
 
 #[derive(Object)]
@@ -58,8 +63,25 @@ pub struct ServiceSettings {
     pub error_message: String,
     pub shared: bool,
     pub options: SettingsOptions,
+    /// The last sweep of the cloud (null before the first): its mode, tenants and upstream
+    /// requests by service.
+    #[oai(nullable)]
+    pub last_sweep: Option<SweepRecord>,
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
+}
+
+/// What one sweep of a cloud did.
+#[derive(Object, Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SweepRecord {
+    /// `per_tenant` or `cloud`: how the sweep listed the cloud.
+    pub mode: String,
+    pub started: DateTime<Utc>,
+    pub finished: DateTime<Utc>,
+    /// Tenants the sweep synced.
+    pub tenants: u64,
+    /// Upstream requests by service (`identity`, `image`, `compute`, `volume`).
+    pub requests: std::collections::BTreeMap<String, u64>,
 }
 
 /// Credentials are write-only: they are encrypted at rest and never returned.
@@ -125,6 +147,15 @@ impl ServiceSettingsRequest {
             v.at_most("region", o.region.as_deref(), NAME_MAX);
             v.at_most("domain", o.domain.as_deref(), NAME_MAX);
         }
+        let sync_mode = options
+            .and_then(|o| o.sync_mode.as_deref())
+            .and_then(|raw| {
+                let parsed = SyncMode::parse(raw);
+                if parsed.is_none() {
+                    v.add("sync_mode", format!("\"{raw}\" is not a valid choice."));
+                }
+                parsed
+            });
         if full {
             v.require("auth_url", &auth_url);
         }
@@ -169,6 +200,9 @@ impl ServiceSettingsRequest {
             domain: options.and_then(|o| o.domain.clone()),
             shared: self.shared,
             credentials,
+            sync_mode,
+            discover_tenants: None,
+            project_tags: None,
         })
     }
 }
@@ -192,6 +226,9 @@ fn new_cloud(c: CloudChanges) -> Result<NewCloud, ApiError> {
         domain: c.domain.unwrap_or_else(|| "default".into()),
         shared: c.shared.unwrap_or(false),
         credentials,
+        sync_mode: c.sync_mode.unwrap_or_default(),
+        discover_tenants: c.discover_tenants.unwrap_or(false),
+        project_tags: c.project_tags.unwrap_or_default(),
     })
 }
 
@@ -215,7 +252,10 @@ fn shape(state: &AppState, s: Cloud) -> ServiceSettings {
             region: s.region,
             interface: s.interface.as_str().to_string(),
             domain: s.domain,
+            sync_mode: s.sync_mode.as_str().to_string(),
         },
+        // A record this version cannot read is left out rather than failing the request.
+        last_sweep: s.last_sweep.and_then(|r| serde_json::from_value(r).ok()),
         created: s.created,
         modified: s.modified,
     }

@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use super::credentials::Credentials;
 use super::paging::{PageRequest, Paged};
-use super::{Catalog, CatalogError, CatalogResult, Interface, Scope, State, now};
+use super::{
+    Catalog, CatalogError, CatalogResult, CloudId, Interface, Scope, State, SyncMode, now,
+};
 
 /// A registered cloud as stored (its credentials sealed).
 pub type Cloud = service_settings::Model;
@@ -27,6 +29,10 @@ pub struct NewCloud {
     pub domain: String,
     pub shared: bool,
     pub credentials: Credentials,
+    pub sync_mode: SyncMode,
+    pub discover_tenants: bool,
+    /// Tags a project needs (all of them) to be discovered.
+    pub project_tags: Vec<String>,
 }
 
 impl NewCloud {
@@ -46,8 +52,24 @@ impl NewCloud {
                 project_name: None,
                 project_id: None,
             },
+            sync_mode: SyncMode::Auto,
+            discover_tenants: false,
+            project_tags: Vec::new(),
         }
     }
+}
+
+/// What one sweep of a cloud did, kept on the cloud as JSON (the API shows it as is).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SweepRecord {
+    /// `per_tenant` or `cloud`.
+    pub mode: &'static str,
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub finished: chrono::DateTime<chrono::Utc>,
+    /// Tenants synced.
+    pub tenants: u64,
+    /// Upstream requests by service.
+    pub requests: std::collections::BTreeMap<String, u64>,
 }
 
 /// Changes to a cloud; `None` leaves a property as it is.
@@ -60,6 +82,9 @@ pub struct CloudChanges {
     pub domain: Option<String>,
     pub shared: Option<bool>,
     pub credentials: Option<Credentials>,
+    pub sync_mode: Option<SyncMode>,
+    pub discover_tenants: Option<bool>,
+    pub project_tags: Option<Vec<String>>,
 }
 
 pub struct Clouds<'a>(pub(super) &'a Catalog);
@@ -77,6 +102,9 @@ impl Clouds<'_> {
             domain: Set(new.domain),
             shared: Set(new.shared),
             credentials: Set(Some(new.credentials.seal(&self.0.secrets))),
+            sync_mode: Set(new.sync_mode),
+            discover_tenants: Set(new.discover_tenants),
+            project_tags: Set(serde_json::json!(new.project_tags)),
             state: Set(State::Ok),
             error_message: Set(String::new()),
             created: Set(now),
@@ -110,11 +138,50 @@ impl Clouds<'_> {
         if let Some(x) = changes.shared {
             model.shared = Set(x);
         }
+        if let Some(x) = changes.sync_mode {
+            model.sync_mode = Set(x);
+        }
+        if let Some(x) = changes.discover_tenants {
+            model.discover_tenants = Set(x);
+        }
+        if let Some(x) = changes.project_tags {
+            model.project_tags = Set(serde_json::json!(x));
+        }
         if let Some(c) = changes.credentials {
             model.credentials = Set(Some(c.seal(&self.0.secrets)));
         }
         model.modified = Set(now());
         Ok(model.update(self.0.writer()).await?)
+    }
+
+    /// The cloud with this id and its own credentials opened (`None` when it has none).
+    pub async fn with_credentials(
+        &self,
+        id: CloudId,
+    ) -> CatalogResult<(Cloud, Option<Credentials>)> {
+        let cloud = service_settings::Entity::find_by_id(id)
+            .one(self.0.writer())
+            .await?
+            .ok_or(CatalogError::NotFound)?;
+        let credentials = cloud
+            .credentials
+            .as_deref()
+            .map(|sealed| Credentials::open(&self.0.secrets, sealed))
+            .transpose()?;
+        Ok((cloud, credentials))
+    }
+
+    /// Keeps what the last sweep of the cloud did (shown as its `last_sweep`).
+    pub async fn record_sweep(&self, id: CloudId, record: &SweepRecord) -> CatalogResult<()> {
+        service_settings::Entity::update_many()
+            .col_expr(
+                service_settings::Column::LastSweep,
+                sea_orm::sea_query::Expr::val(serde_json::json!(record)),
+            )
+            .filter(service_settings::Column::Id.eq(id))
+            .exec(self.0.writer())
+            .await?;
+        Ok(())
     }
 
     /// The cloud with this uuid, whoever asks.

@@ -25,7 +25,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 pub use entity::types::{
-    CloudId, ImageId, ImageVisibility, Interface, RunOutcome, State, TenantId, TokenId,
+    CloudId, ImageId, ImageVisibility, Interface, RunOutcome, State, SyncMode, TenantId, TokenId,
 };
 pub use error::{CatalogError, CatalogResult};
 

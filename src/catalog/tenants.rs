@@ -238,6 +238,31 @@ impl Tenants<'_> {
         Ok(query.into_tuple().all(self.0.db()).await?)
     }
 
+    /// These tenants (all when `None`) by cloud, in id order.
+    pub async fn by_cloud(
+        &self,
+        only: Option<&[Uuid]>,
+    ) -> CatalogResult<Vec<(CloudId, Vec<TenantId>)>> {
+        let mut query = tenants::Entity::find()
+            .select_only()
+            .column(tenants::Column::CloudId)
+            .column(tenants::Column::Id)
+            .order_by_asc(tenants::Column::CloudId)
+            .order_by_asc(tenants::Column::Id);
+        if let Some(uuids) = only {
+            query = query.filter(tenants::Column::Uuid.is_in(uuids.iter().copied()));
+        }
+        let rows: Vec<(CloudId, TenantId)> = query.into_tuple().all(self.0.db()).await?;
+        let mut out: Vec<(CloudId, Vec<TenantId>)> = Vec::new();
+        for (cloud, tenant) in rows {
+            match out.last_mut() {
+                Some((c, ids)) if *c == cloud => ids.push(tenant),
+                _ => out.push((cloud, vec![tenant])),
+            }
+        }
+        Ok(out)
+    }
+
     /// The ids of a cloud's tenants; `NotFound` for an unknown cloud.
     pub async fn ids_in_cloud(&self, cloud: Uuid) -> CatalogResult<Vec<TenantId>> {
         let cloud = self

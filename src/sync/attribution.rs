@@ -27,9 +27,9 @@ pub struct BootVolumes {
 const ROOT_DEVICES: [&str; 4] = ["vda", "sda", "xvda", "hda"];
 
 impl BootVolumes {
-    pub fn new(volumes: &[CinderVolume]) -> Self {
+    pub fn new<'a>(volumes: impl IntoIterator<Item = &'a CinderVolume>) -> Self {
         let mut by_server: HashMap<String, Vec<BootVolume>> = HashMap::new();
-        for volume in volumes.iter().filter(|v| v.bootable) {
+        for volume in volumes.into_iter().filter(|v| v.bootable) {
             for attachment in &volume.attachments {
                 by_server
                     .entry(attachment.server_id.clone())

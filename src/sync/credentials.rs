@@ -1,4 +1,5 @@
 //! Which credentials a tenant's sync logs in with.
+use crate::catalog::clouds::Cloud;
 use crate::catalog::credentials::Credentials;
 use crate::catalog::inventory::SyncTarget;
 use crate::crypto::CryptoError;
@@ -15,12 +16,44 @@ pub enum CredentialError {
 /// The tenant's own credentials when it has them, else the cloud's scoped to this project.
 /// (An application credential is bound to its own project, so it is used as it is.)
 pub fn auth_method(target: &SyncTarget) -> Result<AuthMethod, CredentialError> {
-    let (cloud, tenant) = (&target.cloud, &target.tenant);
     let credentials = match &target.credentials {
         Ok(Some(c)) => c.clone(),
         Ok(None) => return Err(CredentialError::Missing),
         Err(e) => return Err(CredentialError::Crypto(e.clone())),
     };
+    let project = ProjectScope::Id(target.tenant.backend_id.clone());
+    method(&target.cloud, credentials, project)
+}
+
+/// The cloud's own credentials, for a listing of the whole cloud: scoped to the project they
+/// name, else to `fallback_project` (any project: the admin role is what counts).
+pub fn cloud_auth_method(
+    cloud: &Cloud,
+    credentials: Credentials,
+    fallback_project: &str,
+) -> Result<AuthMethod, CredentialError> {
+    let project = match &credentials {
+        Credentials::Password {
+            project_id: Some(id),
+            ..
+        } => ProjectScope::Id(id.clone()),
+        Credentials::Password {
+            project_name: Some(name),
+            ..
+        } => ProjectScope::Name {
+            name: name.clone(),
+            domain: cloud.domain.clone(),
+        },
+        _ => ProjectScope::Id(fallback_project.to_string()),
+    };
+    method(cloud, credentials, project)
+}
+
+fn method(
+    cloud: &Cloud,
+    credentials: Credentials,
+    project: ProjectScope,
+) -> Result<AuthMethod, CredentialError> {
     Ok(match credentials {
         Credentials::Password {
             username, password, ..
@@ -28,7 +61,7 @@ pub fn auth_method(target: &SyncTarget) -> Result<AuthMethod, CredentialError> {
             username,
             password,
             user_domain: cloud.domain.clone(),
-            project: ProjectScope::Id(tenant.backend_id.clone()),
+            project,
         },
         Credentials::ApplicationCredential {
             id,

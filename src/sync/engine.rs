@@ -11,12 +11,17 @@ use tokio::task::JoinSet;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use uuid::Uuid;
 
+use super::cloud::CloudListing;
+use super::credentials;
 use super::runtime::spawn_into;
-use super::tenant::{SyncContext, SyncError, TenantSummary, sync_tenant};
+use super::tenant::{
+    RequestTally, SyncContext, SyncError, TenantSummary, Upstream, sync_from, sync_tenant,
+};
+use crate::catalog::clouds::SweepRecord;
 use crate::catalog::sync_runs::is_syncing;
-use crate::catalog::{Catalog, CatalogError, RunOutcome, TenantId, now};
+use crate::catalog::{Catalog, CatalogError, CloudId, RunOutcome, SyncMode, TenantId, now};
 use crate::clock::Clock;
-use crate::openstack::SessionSettings;
+use crate::openstack::{Session, SessionConfig, SessionSettings};
 
 #[derive(Clone, Debug)]
 pub struct SyncSettings {
@@ -167,7 +172,7 @@ impl SyncEngine {
         {
             return Ok(None);
         }
-        let outcome = self.run_claimed(tenant_id).await;
+        let outcome = self.run_claimed(tenant_id, &How::Own, None).await;
         runs.release_lease(tenant_id, &self.holder).await?;
         outcome.map(Some)
     }
@@ -212,7 +217,12 @@ impl SyncEngine {
         Ok(())
     }
 
-    async fn run_claimed(&self, tenant_id: TenantId) -> Result<TenantOutcome, CatalogError> {
+    async fn run_claimed(
+        &self,
+        tenant_id: TenantId,
+        how: &How<'_>,
+        tally: Option<&RequestTally>,
+    ) -> Result<TenantOutcome, CatalogError> {
         let started = Instant::now();
         let target = self.catalog.inventory().target(tenant_id).await?;
         let runs = self.catalog.sync_runs();
@@ -226,9 +236,21 @@ impl SyncEngine {
             stage_links_batch: self.settings.stage_links_batch.max(1),
             shutdown: self.shutdown_tx.subscribe(),
             clock: &self.settings.clock,
+            tally,
+        };
+        let work = async {
+            match how {
+                How::Own => sync_tenant(&ctx, &target).await,
+                How::Listing(listing) => {
+                    let view = listing.view(&target.tenant.backend_id);
+                    sync_from(&ctx, &target, &Upstream::Cloud(view)).await
+                }
+                How::Failed(message) => Err(SyncError::CloudListing(message.to_string())),
+                How::Lost => Err(SyncError::LeaseLost),
+            }
         };
         let result = tokio::select! {
-            result = sync_tenant(&ctx, &target) => result,
+            result = work => result,
             lost = self.heartbeat(tenant_id) => Err(lost),
         };
         let (tenant, cloud) = (target.tenant, target.cloud);
@@ -303,39 +325,109 @@ impl SyncEngine {
         observer: Arc<dyn SweepObserver>,
     ) -> Result<Vec<TenantOutcome>, CatalogError> {
         self.catalog.sync_runs().close_dead_runs(now()).await?;
-        let ids = self.catalog.tenants().ids(only).await?;
-        observer.planned(ids.len());
+        let clouds = self.catalog.tenants().by_cloud(only).await?;
+        observer.planned(clouds.iter().map(|(_, ids)| ids.len()).sum());
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
         let mut set = JoinSet::new();
-        for id in ids {
-            let engine = self.clone();
-            let permits = permits.clone();
-            let observer = observer.clone();
-            spawn_into(&mut set, self.runtime.as_ref(), async move {
-                let _permit = permits.acquire_owned().await.ok()?;
-                if *engine.shutdown_tx.borrow() {
-                    return None;
-                }
-                match engine.run_tenant(id, due_before).await {
-                    Ok(Some(outcome)) => {
-                        observer.finished(&outcome);
-                        Some(outcome)
-                    }
-                    Ok(None) => None,
-                    Err(e) => {
-                        tracing::error!(tenant_id = id.0, error = %e, "sync bookkeeping failed");
-                        None
-                    }
-                }
-            });
+        for (cloud, ids) in clouds {
+            let sweep = CloudSweep {
+                engine: self.clone(),
+                cloud,
+                due_before,
+                permits: permits.clone(),
+                observer: observer.clone(),
+                tally: Arc::default(),
+            };
+            spawn_into(&mut set, self.runtime.as_ref(), sweep.run(ids));
         }
         let mut outcomes = Vec::new();
         while let Some(joined) = set.join_next().await {
-            if let Ok(Some(outcome)) = joined {
-                outcomes.push(outcome);
+            if let Ok(done) = joined {
+                outcomes.extend(done);
             }
         }
         Ok(outcomes)
+    }
+
+    /// Renews the claims on all these tenants (see [`Self::heartbeat`]) while one listing
+    /// serves them; returns only when one was lost.
+    async fn heartbeat_all(&self, tenants: &[TenantId]) -> SyncError {
+        let every = self.settings.lease_ttl / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            for &tenant_id in tenants {
+                match self
+                    .catalog
+                    .sync_runs()
+                    .renew_lease(tenant_id, &self.holder, now(), self.lease_ttl())
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => return SyncError::LeaseLost,
+                    Err(e) => {
+                        tracing::warn!(tenant_id = tenant_id.0, error = %e, "lease renewal failed")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A session listing the whole cloud when cloud mode applies to it: `Ok(None)` for per
+    /// tenant mode (chosen, or `auto` without admin credentials), `Err` when cloud mode is
+    /// asked for and cannot be had.
+    async fn cloud_session(
+        &self,
+        cloud: CloudId,
+        first_tenant: TenantId,
+        tally: &RequestTally,
+    ) -> Result<Option<Session>, String> {
+        let (cloud, credentials) = self
+            .catalog
+            .clouds()
+            .with_credentials(cloud)
+            .await
+            .map_err(|e| e.to_string())?;
+        let forced = match cloud.sync_mode {
+            SyncMode::PerTenant => return Ok(None),
+            SyncMode::Cloud => true,
+            SyncMode::Auto => false,
+        };
+        let refuse = |why: String| if forced { Err(why) } else { Ok(None) };
+        let Some(credentials) = credentials else {
+            return refuse("cloud mode needs the cloud's own credentials".into());
+        };
+        let first = self
+            .catalog
+            .inventory()
+            .target(first_tenant)
+            .await
+            .map_err(|e| e.to_string())?;
+        let auth = credentials::cloud_auth_method(&cloud, credentials, &first.tenant.backend_id)
+            .map_err(|e| e.to_string())?;
+        let session = Session::new(SessionConfig {
+            auth_url: cloud.auth_url.clone(),
+            interface: cloud.interface.as_str().to_string(),
+            region: cloud.region.clone(),
+            auth,
+            settings: self.settings.session.clone(),
+        })
+        .map_err(|e| e.to_string())?;
+        let admin = async {
+            session.login().await?;
+            Ok::<_, crate::openstack::OpenStackError>(session.scope().await?.admin)
+        }
+        .await;
+        match admin {
+            Ok(true) => Ok(Some(session)),
+            Ok(false) => {
+                tally.add(&session.requests());
+                refuse("the cloud's credentials lack the admin role cloud mode needs".into())
+            }
+            Err(e) => {
+                tally.add(&session.requests());
+                refuse(format!("the cloud's login failed: {e}"))
+            }
+        }
     }
 
     /// Starts a sync of the tenant now, in the background.
@@ -354,14 +446,31 @@ impl SyncEngine {
         Ok(())
     }
 
-    /// Starts a sync of every tenant of the cloud now, in the background.
+    /// Starts a sync of every tenant of the cloud now, in the background, in the cloud's mode
+    /// (one listing of the whole cloud where that applies).
     pub async fn pull_cloud(self: &Arc<Self>, cloud_uuid: Uuid) -> Result<usize, PullError> {
-        let ids = match self.catalog.tenants().ids_in_cloud(cloud_uuid).await {
-            Err(CatalogError::NotFound) => return Err(PullError::NotFound),
-            other => other?,
-        };
+        let cloud = self
+            .catalog
+            .clouds()
+            .find(cloud_uuid)
+            .await?
+            .ok_or(PullError::NotFound)?;
+        let ids = self.catalog.tenants().ids_in_cloud(cloud_uuid).await?;
         let n = ids.len();
-        self.spawn_pulls(ids).await;
+        let sweep = CloudSweep {
+            engine: self.clone(),
+            cloud: cloud.id,
+            due_before: None,
+            permits: Arc::new(Semaphore::new(self.settings.concurrency)),
+            observer: Arc::new(LogObserver),
+            tally: Arc::default(),
+        };
+        let mut pulls = self.pulls.lock().await;
+        // Forget finished pulls so the set does not grow.
+        while pulls.try_join_next().is_some() {}
+        spawn_into(&mut pulls, self.runtime.as_ref(), async move {
+            sweep.run(ids).await;
+        });
         Ok(n)
     }
 
@@ -451,6 +560,184 @@ impl SyncEngine {
                 "syncs still running at shutdown were abandoned; their tenants are unchanged"
             );
         }
+    }
+}
+
+/// How a claimed tenant is synced.
+enum How<'a> {
+    /// Through its own login and listing.
+    Own,
+    /// From its cloud's one listing.
+    Listing(&'a CloudListing),
+    /// Its cloud's listing failed with this.
+    Failed(&'a str),
+    /// A claim was lost while its cloud was listed.
+    Lost,
+}
+
+/// One cloud's part of a sweep.
+struct CloudSweep {
+    engine: Arc<SyncEngine>,
+    cloud: CloudId,
+    due_before: Option<DateTime<Utc>>,
+    permits: Arc<Semaphore>,
+    observer: Arc<dyn SweepObserver>,
+    tally: Arc<RequestTally>,
+}
+
+impl CloudSweep {
+    /// Syncs the cloud's tenants `ids` in the mode that applies, and records the sweep on
+    /// the cloud.
+    async fn run(self, ids: Vec<TenantId>) -> Vec<TenantOutcome> {
+        let started = self.engine.settings.clock.now();
+        let Some(&first) = ids.first() else {
+            return Vec::new();
+        };
+        let session = self
+            .engine
+            .cloud_session(self.cloud, first, &self.tally)
+            .await;
+        let (mode, outcomes) = match session {
+            Ok(None) => ("per_tenant", self.per_tenant(ids).await),
+            Ok(Some(session)) => ("cloud", self.with_listing(ids, Ok(session)).await),
+            Err(why) => ("cloud", self.with_listing(ids, Err(why)).await),
+        };
+        if !outcomes.is_empty() {
+            let record = SweepRecord {
+                mode,
+                started,
+                finished: self.engine.settings.clock.now(),
+                tenants: outcomes.len() as u64,
+                requests: self.tally.totals(),
+            };
+            if let Err(e) = self
+                .engine
+                .catalog
+                .clouds()
+                .record_sweep(self.cloud, &record)
+                .await
+            {
+                tracing::warn!(cloud_id = self.cloud.0, error = %e, "could not record the sweep");
+            }
+        }
+        outcomes
+    }
+
+    /// Each tenant through its own login, `concurrency` at a time across the sweep.
+    async fn per_tenant(&self, ids: Vec<TenantId>) -> Vec<TenantOutcome> {
+        let mut set = JoinSet::new();
+        for id in ids {
+            let engine = self.engine.clone();
+            let permits = self.permits.clone();
+            let observer = self.observer.clone();
+            let tally = self.tally.clone();
+            let due_before = self.due_before;
+            spawn_into(&mut set, self.engine.runtime.as_ref(), async move {
+                let _permit = permits.acquire_owned().await.ok()?;
+                if *engine.shutdown_tx.borrow() {
+                    return None;
+                }
+                let runs = engine.catalog.sync_runs();
+                let claimed = runs
+                    .acquire_lease(id, &engine.holder, now(), engine.lease_ttl(), due_before)
+                    .await;
+                let outcome = match claimed {
+                    Ok(true) => {
+                        let outcome = engine.run_claimed(id, &How::Own, Some(&tally)).await;
+                        if let Err(e) = runs.release_lease(id, &engine.holder).await {
+                            tracing::warn!(tenant_id = id.0, error = %e, "releasing a claim failed");
+                        }
+                        outcome.map(Some)
+                    }
+                    Ok(false) => Ok(None),
+                    Err(e) => Err(e),
+                };
+                match outcome {
+                    Ok(Some(outcome)) => {
+                        observer.finished(&outcome);
+                        Some(outcome)
+                    }
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::error!(tenant_id = id.0, error = %e, "sync bookkeeping failed");
+                        None
+                    }
+                }
+            });
+        }
+        let mut outcomes = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            if let Ok(Some(outcome)) = joined {
+                outcomes.push(outcome);
+            }
+        }
+        outcomes
+    }
+
+    /// The tenants this process can claim, from one listing of the cloud (or each failed
+    /// with why there is none). Nothing is applied for a tenant unless the listing is whole.
+    async fn with_listing(
+        &self,
+        ids: Vec<TenantId>,
+        session: Result<Session, String>,
+    ) -> Vec<TenantOutcome> {
+        let engine = &self.engine;
+        let Ok(_permit) = self.permits.clone().acquire_owned().await else {
+            return Vec::new();
+        };
+        let runs = engine.catalog.sync_runs();
+        let mut claimed = Vec::new();
+        for id in ids {
+            match runs
+                .acquire_lease(
+                    id,
+                    &engine.holder,
+                    now(),
+                    engine.lease_ttl(),
+                    self.due_before,
+                )
+                .await
+            {
+                Ok(true) => claimed.push(id),
+                Ok(false) => {}
+                Err(e) => tracing::error!(tenant_id = id.0, error = %e, "claiming a tenant failed"),
+            }
+        }
+        if claimed.is_empty() {
+            return Vec::new();
+        }
+        let listing = match &session {
+            Ok(session) => {
+                let listed = tokio::select! {
+                    listed = CloudListing::fetch(session) => listed,
+                    lost = engine.heartbeat_all(&claimed) => Err(lost),
+                };
+                self.tally.add(&session.requests());
+                listed
+            }
+            Err(why) => Err(SyncError::CloudListing(why.clone())),
+        };
+        let failure = listing.as_ref().err().map(ToString::to_string);
+        let how = match (&listing, &failure) {
+            (Ok(listing), _) => How::Listing(listing),
+            (Err(SyncError::LeaseLost), _) => How::Lost,
+            (Err(_), Some(why)) => How::Failed(why),
+            (Err(_), None) => How::Lost,
+        };
+        let mut outcomes = Vec::new();
+        for id in claimed {
+            match engine.run_claimed(id, &how, None).await {
+                Ok(outcome) => {
+                    self.observer.finished(&outcome);
+                    outcomes.push(outcome);
+                }
+                Err(e) => tracing::error!(tenant_id = id.0, error = %e, "sync bookkeeping failed"),
+            }
+            if let Err(e) = runs.release_lease(id, &engine.holder).await {
+                tracing::warn!(tenant_id = id.0, error = %e, "releasing a claim failed");
+            }
+        }
+        outcomes
     }
 }
 

@@ -1,6 +1,7 @@
 //! Syncing tenants from OpenStack into the catalog: per-tenant reconcile, the sweep, the
 //! schedule, manual pulls.
 pub mod attribution;
+pub mod cloud;
 pub mod credentials;
 pub mod engine;
 pub mod lifecycle;

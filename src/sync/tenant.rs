@@ -7,6 +7,7 @@ use tokio::sync::watch;
 use tracing::instrument;
 
 use super::attribution::BootVolumes;
+use super::cloud::TenantView;
 use super::credentials::{self, CredentialError};
 use super::lifecycle::{self, Window};
 use super::mapping;
@@ -37,6 +38,9 @@ pub enum SyncError {
     Catalog(#[from] CatalogError),
     #[error("the sync was aborted by shutdown")]
     Aborted,
+    /// The cloud's one listing failed or could not be made (cloud mode).
+    #[error("cloud listing: {0}")]
+    CloudListing(String),
     #[error("another process took the tenant over: this process's claim expired while it synced")]
     LeaseLost,
     #[error(
@@ -68,6 +72,26 @@ pub struct SyncContext<'a> {
     pub shutdown: watch::Receiver<bool>,
     /// When this sync observes what it lists.
     pub clock: &'a Clock,
+    /// Where the sync adds the upstream requests it made (the sweep's record of its cloud).
+    pub tally: Option<&'a RequestTally>,
+}
+
+/// Upstream requests by service, added up over the syncs of a sweep.
+#[derive(Debug, Default)]
+pub struct RequestTally(std::sync::Mutex<std::collections::BTreeMap<String, u64>>);
+
+impl RequestTally {
+    pub fn add(&self, requests: &std::collections::BTreeMap<&'static str, u64>) {
+        if let Ok(mut sum) = self.0.lock() {
+            for (service, n) in requests {
+                *sum.entry((*service).to_string()).or_default() += n;
+            }
+        }
+    }
+
+    pub fn totals(&self) -> std::collections::BTreeMap<String, u64> {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+    }
 }
 
 impl SyncContext<'_> {
@@ -80,31 +104,84 @@ impl SyncContext<'_> {
     }
 }
 
+/// Where a tenant's sync gets what it lists.
+pub enum Upstream<'a> {
+    /// The tenant's own session: what its token sees.
+    Session(&'a Session),
+    /// The cloud's one admin listing, narrowed to the tenant's project.
+    Cloud(TenantView<'a>),
+}
+
+/// Syncs the tenant through its own login.
 #[instrument(level = "debug", skip_all, fields(tenant = %target.tenant.name))]
 pub async fn sync_tenant(
     ctx: &SyncContext<'_>,
     target: &SyncTarget,
 ) -> Result<TenantSummary, SyncError> {
+    let session = new_session(ctx, target)?;
+    let result = async {
+        login(&session, target).await?;
+        sync_from(ctx, target, &Upstream::Session(&session)).await
+    }
+    .await;
+    if let Some(tally) = ctx.tally {
+        tally.add(&session.requests());
+    }
+    result
+}
+
+/// Lists what the tenant sees from `upstream`, compares it with the catalog and applies the
+/// difference.
+#[instrument(level = "debug", skip_all, fields(tenant = %target.tenant.name))]
+pub async fn sync_from(
+    ctx: &SyncContext<'_>,
+    target: &SyncTarget,
+    upstream: &Upstream<'_>,
+) -> Result<TenantSummary, SyncError> {
     let (cloud, tenant) = (&target.cloud, &target.tenant);
-    let session = login(ctx, target).await?;
     // What is listed now is as of now: one time for the whole sync.
     let observed = ctx.clock.now();
     let mut changes = TenantChanges::default();
     let mut counts = RunCounts::default();
-    list_images(ctx, &session, cloud, tenant, &mut changes, &mut counts).await?;
+    let mut intake = Intake {
+        ctx,
+        cloud,
+        tenant,
+        changes: &mut changes,
+        counts: &mut counts,
+    };
+    match upstream {
+        Upstream::Session(session) => list_images(session, &mut intake).await?,
+        Upstream::Cloud(view) => {
+            inventory_clear_stage(ctx, tenant).await?;
+            for chunk in view.images.chunks(crate::openstack::PAGE_LIMIT as usize) {
+                ctx.check_shutdown()?;
+                intake.take_images(chunk).await?;
+            }
+        }
+    }
     let window = Window {
         since: tenant.last_success_at,
         until: observed,
     };
-    let unavailable =
-        list_instances(ctx, &session, target, window, &mut changes, &mut counts).await?;
-
-    let info = glance::info(&session).await?;
-    let facts = TenantFacts {
-        image_quota_usage: info.usage,
-        stores: info.stores,
-        import_methods: info.import_methods,
-        unavailable_services: MissingService::json(&unavailable),
+    let unavailable = list_instances(upstream, window, &mut intake).await?;
+    let unavailable_services = MissingService::json(&unavailable);
+    let facts = match upstream {
+        Upstream::Session(session) => {
+            let info = glance::info(session).await?;
+            TenantFacts {
+                image_quota_usage: info.usage,
+                stores: info.stores,
+                import_methods: info.import_methods,
+                unavailable_services,
+            }
+        }
+        // Glance's `/v2/info/*` answer for the token's project: an admin listing cannot tell
+        // them for another project, so the tenant keeps what it has.
+        Upstream::Cloud(_) => TenantFacts {
+            unavailable_services,
+            ..TenantFacts::stored(tenant)
+        },
     };
     if facts != TenantFacts::stored(tenant) {
         changes.facts = Some(facts);
@@ -124,16 +201,52 @@ pub async fn sync_tenant(
     })
 }
 
-/// A session logged in for the tenant, checked to be scoped to its project.
-async fn login(ctx: &SyncContext<'_>, target: &SyncTarget) -> Result<Session, SyncError> {
-    let (cloud, tenant) = (&target.cloud, &target.tenant);
-    let session = Session::new(SessionConfig {
+/// What an interrupted earlier sync of this tenant staged is stale.
+async fn inventory_clear_stage(ctx: &SyncContext<'_>, tenant: &Tenant) -> Result<(), SyncError> {
+    ctx.catalog.inventory().clear_stage(tenant.id).await?;
+    Ok(())
+}
+
+/// A sync's listing as it goes: pages of images and servers are compared with the catalog
+/// into the tenant's changes.
+struct Intake<'s, 'c> {
+    ctx: &'s SyncContext<'c>,
+    cloud: &'s Cloud,
+    tenant: &'s Tenant,
+    changes: &'s mut TenantChanges,
+    counts: &'s mut RunCounts,
+}
+
+impl Intake<'_, '_> {
+    /// Compares images the tenant sees with the catalog; stages big batches.
+    async fn take_images(&mut self, fresh: &[&GlanceImage]) -> Result<(), SyncError> {
+        let ids: Vec<String> = fresh.iter().map(|i| i.id.clone()).collect();
+        let known = self
+            .ctx
+            .catalog
+            .inventory()
+            .known_images(self.cloud.id, self.tenant.id, &ids)
+            .await?;
+        compare_images(fresh, &known, self.changes, self.counts);
+        stage_if_large(self.ctx, self.tenant, self.changes).await
+    }
+}
+
+/// A session for the tenant, not logged in yet.
+fn new_session(ctx: &SyncContext<'_>, target: &SyncTarget) -> Result<Session, SyncError> {
+    let cloud = &target.cloud;
+    Ok(Session::new(SessionConfig {
         auth_url: cloud.auth_url.clone(),
         interface: cloud.interface.as_str().to_string(),
         region: cloud.region.clone(),
         auth: credentials::auth_method(target)?,
         settings: ctx.session.clone(),
-    })?;
+    })?)
+}
+
+/// Logs the tenant's session in and checks that it is scoped to the tenant's project.
+async fn login(session: &Session, target: &SyncTarget) -> Result<(), SyncError> {
+    let tenant = &target.tenant;
     session.login().await?;
     // An application credential is bound to its own project: used for another tenant, it
     // would file that project's images under this one.
@@ -145,7 +258,7 @@ async fn login(ctx: &SyncContext<'_>, target: &SyncTarget) -> Result<Session, Sy
             tenant_project: tenant.backend_id.clone(),
         });
     }
-    Ok(session)
+    Ok(())
 }
 
 /// The tenant's servers with what they count for, and their lifecycle changes; returns the
@@ -153,31 +266,53 @@ async fn login(ctx: &SyncContext<'_>, target: &SyncTarget) -> Result<Session, Sy
 /// listed (and none is taken for vanished); without Cinder, boot-from-volume servers count
 /// for no image.
 async fn list_instances(
-    ctx: &SyncContext<'_>,
-    session: &Session,
-    target: &SyncTarget,
+    upstream: &Upstream<'_>,
     window: Window,
-    changes: &mut TenantChanges,
-    counts: &mut RunCounts,
+    intake: &mut Intake<'_, '_>,
 ) -> Result<Vec<MissingService>, SyncError> {
-    if !has_endpoint(session, "compute").await? {
-        changes.servers_unlisted = true;
-        return Ok(vec![MissingService::Compute]);
-    }
     let mut unavailable = Vec::new();
-    let volumes = match cinder::list_volumes(session).await? {
-        Some(list) => BootVolumes::new(&list.volumes),
-        None => {
-            unavailable.push(MissingService::Volume);
-            BootVolumes::default()
+    match upstream {
+        Upstream::Session(session) => {
+            if !has_endpoint(session, "compute").await? {
+                intake.changes.servers_unlisted = true;
+                return Ok(vec![MissingService::Compute]);
+            }
+            let volumes = match cinder::list_volumes(session).await? {
+                Some(list) => BootVolumes::new(&list.volumes),
+                None => {
+                    unavailable.push(MissingService::Volume);
+                    BootVolumes::default()
+                }
+            };
+            let mut servers = ServerIntake::new(intake, &volumes, window);
+            let mut pager = ServerPager::new(session);
+            while let Some(page) = pager.next_page().await? {
+                intake.ctx.check_shutdown()?;
+                let page: Vec<&NovaServer> = page.iter().collect();
+                servers.take(intake, &page).await?;
+            }
+            intake.changes.upsert_instances = servers.upserts;
         }
-    };
-    let servers = Servers {
-        session,
-        volumes: &volumes,
-        window,
-    };
-    list_servers(ctx, servers, &target.cloud, &target.tenant, changes, counts).await?;
+        Upstream::Cloud(view) => {
+            let Some(listed) = &view.servers else {
+                intake.changes.servers_unlisted = true;
+                return Ok(vec![MissingService::Compute]);
+            };
+            let volumes = match &view.volumes {
+                Some(volumes) => BootVolumes::new(volumes.iter().copied()),
+                None => {
+                    unavailable.push(MissingService::Volume);
+                    BootVolumes::default()
+                }
+            };
+            let mut servers = ServerIntake::new(intake, &volumes, window);
+            for chunk in listed.chunks(crate::openstack::PAGE_LIMIT as usize) {
+                intake.ctx.check_shutdown()?;
+                servers.take(intake, chunk).await?;
+            }
+            intake.changes.upsert_instances = servers.upserts;
+        }
+    }
     Ok(unavailable)
 }
 
@@ -191,40 +326,22 @@ async fn has_endpoint(session: &Session, service_type: &str) -> Result<bool, Syn
     }
 }
 
-/// Where a tenant's servers come from: its session, and its bootable volumes for the servers
-/// booted from one.
-struct Servers<'a> {
-    session: &'a Session,
-    volumes: &'a BootVolumes,
-    /// Since the tenant's last successful sync: when the changes seen now happened.
-    window: Window,
-}
-
+/// The images the tenant's own token lists, page by page.
 #[instrument(level = "debug", skip_all)]
-async fn list_images(
-    ctx: &SyncContext<'_>,
-    session: &Session,
-    cloud: &Cloud,
-    tenant: &Tenant,
-    changes: &mut TenantChanges,
-    counts: &mut RunCounts,
-) -> Result<(), SyncError> {
-    let inventory = ctx.catalog.inventory();
-    let visibility = ProjectFilter::new(&session.scope().await?, &tenant.backend_id);
-    // What an interrupted earlier sync of this tenant staged is stale.
-    inventory.clear_stage(tenant.id).await?;
+async fn list_images(session: &Session, intake: &mut Intake<'_, '_>) -> Result<(), SyncError> {
+    let visibility = ProjectFilter::new(&session.scope().await?, &intake.tenant.backend_id);
+    inventory_clear_stage(intake.ctx, intake.tenant).await?;
     let mut pager = ImagePager::new(session);
     while let Some(page) = pager.next_page().await? {
-        ctx.check_shutdown()?;
-        let (mut fresh, ask) = split_page(page, &visibility, &changes.seen_images);
+        intake.ctx.check_shutdown()?;
+        let (mut fresh, ask) = split_page(page, &visibility, &intake.changes.seen_images);
         fresh.extend(members_of(session, &visibility, ask).await?);
-        let ids: Vec<String> = fresh.iter().map(|i| i.id.clone()).collect();
-        let known = inventory.known_images(cloud.id, tenant.id, &ids).await?;
-        compare_images(&fresh, &known, changes, counts);
-        stage_if_large(ctx, tenant, changes).await?;
+        let fresh: Vec<&GlanceImage> = fresh.iter().collect();
+        intake.take_images(&fresh).await?;
     }
     Ok(())
 }
+
 /// The page's images the tenant sees that this listing has not seen yet, and the shared
 /// images of other projects whose member lists must tell. A page may repeat ids of earlier
 /// pages (or hold gone images): each id is kept once.
@@ -250,7 +367,7 @@ fn split_page(
 
 /// Counts and records what the listed images change: new links, new or changed rows.
 fn compare_images(
-    listed: &[GlanceImage],
+    listed: &[&GlanceImage],
     known: &HashMap<String, KnownImage>,
     changes: &mut TenantChanges,
     counts: &mut RunCounts,
@@ -320,34 +437,49 @@ async fn members_of(
     Ok(found.into_iter().flatten().collect())
 }
 
-#[instrument(level = "debug", skip_all)]
-async fn list_servers(
-    ctx: &SyncContext<'_>,
-    servers: Servers<'_>,
-    cloud: &Cloud,
-    tenant: &Tenant,
-    changes: &mut TenantChanges,
-    counts: &mut RunCounts,
-) -> Result<(), SyncError> {
-    let inventory = ctx.catalog.inventory();
-    // Names of images this very sync adds are not in the catalog yet.
-    let pending_names: HashMap<&str, &str> = changes
-        .upsert_images
-        .iter()
-        .map(|r| (r.backend_id.as_str(), r.name.as_str()))
-        .collect();
-    let mut upserts = Vec::new();
-    let mut pager = ServerPager::new(servers.session);
-    while let Some(page) = pager.next_page().await? {
-        ctx.check_shutdown()?;
-        let fresh: Vec<_> = page
-            .into_iter()
+/// Servers compared with the catalog page by page: what they count for, their lifecycle
+/// edits, and the rows to write.
+struct ServerIntake<'v> {
+    volumes: &'v BootVolumes,
+    /// Since the tenant's last successful sync: when the changes seen now happened.
+    window: Window,
+    /// Names of images this very sync adds, which are not in the catalog yet.
+    pending_names: HashMap<String, String>,
+    upserts: Vec<crate::catalog::inventory::InstanceRecord>,
+}
+
+impl<'v> ServerIntake<'v> {
+    fn new(intake: &Intake<'_, '_>, volumes: &'v BootVolumes, window: Window) -> Self {
+        Self {
+            volumes,
+            window,
+            pending_names: intake
+                .changes
+                .upsert_images
+                .iter()
+                .map(|r| (r.backend_id.clone(), r.name.clone()))
+                .collect(),
+            upserts: Vec::new(),
+        }
+    }
+
+    async fn take(
+        &mut self,
+        intake: &mut Intake<'_, '_>,
+        page: &[&NovaServer],
+    ) -> Result<(), SyncError> {
+        let (cloud, tenant) = (intake.cloud, intake.tenant);
+        let changes = &mut *intake.changes;
+        let inventory = intake.ctx.catalog.inventory();
+        let fresh: Vec<&NovaServer> = page
+            .iter()
+            .copied()
             .filter(|s| !changes.seen_instances.contains(&s.id))
             .collect();
         let ids: Vec<String> = fresh.iter().map(|s| s.id.clone()).collect();
         let sources: Vec<ImageSource> = fresh
             .iter()
-            .map(|s| ImageSource::of(s, servers.volumes))
+            .map(|s| ImageSource::of(s, self.volumes))
             .collect();
         let image_ids: Vec<String> = sources.iter().filter_map(|s| s.id.clone()).collect();
         let known = inventory.known_instances(cloud.id, &ids).await?;
@@ -355,11 +487,11 @@ async fn list_servers(
         if changes.staged {
             names.extend(inventory.staged_names(tenant.id, &image_ids).await?);
         }
-        for (server, source) in fresh.iter().zip(sources) {
+        for (server, source) in fresh.into_iter().zip(sources) {
             if !changes.seen_instances.insert(server.id.clone()) {
                 continue;
             }
-            counts.instances_seen += 1;
+            intake.counts.instances_seen += 1;
             let previous = known.get(&server.id);
             // By Glance id when the catalog has the image; else the name recorded upstream
             // (on the boot volume) or when the image was last seen: deleted images keep their
@@ -368,9 +500,9 @@ async fn list_servers(
                 .id
                 .as_deref()
                 .and_then(|id| {
-                    pending_names
+                    self.pending_names
                         .get(id)
-                        .map(|n| n.to_string())
+                        .cloned()
                         .or_else(|| names.get(id).cloned())
                 })
                 .or(source.recorded_name)
@@ -380,17 +512,16 @@ async fn list_servers(
                 mapping::instance_record(server, source.id, image_name, source.volume, tenant.id);
             // An instance recorded before the history existed starts it as if seen first now.
             let known = previous.filter(|p| !p.lacks_history()).map(|p| &p.record);
-            let lived = lifecycle::edits(known, &record, &servers.window);
+            let lived = lifecycle::edits(known, &record, &self.window);
             if !lived.is_empty() {
                 changes.lifecycle.push((server.id.clone(), lived));
             }
             if previous.is_none_or(|p| p.differs_from(&record)) {
-                upserts.push(record);
+                self.upserts.push(record);
             }
         }
+        Ok(())
     }
-    changes.upsert_instances = upserts;
-    Ok(())
 }
 
 /// The image a server counts for: its own, or its boot volume's.

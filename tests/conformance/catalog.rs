@@ -69,6 +69,45 @@ async fn each_tenant_sees_exactly_what_its_user_lists_in_glance() {
     s.stop().await;
 }
 
+/// Cloud mode against the real services: one admin listing of the whole Keystone and Glance
+/// (every project's images, each shared image's members) gives each tenant exactly what its
+/// own user lists, as the per-tenant listings do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs the real Keystone and Glance: cargo test --test conformance -- --ignored --test-threads=1"]
+async fn a_cloud_mode_sweep_gives_each_tenant_what_its_user_lists() {
+    let (s, _) = Scenario::synced().await;
+    let app = crate::common::TestApp::new().await;
+    // The admin holds the admin role on project b: the cloud's credentials are scoped there.
+    let cloud: crate::common::ServiceSettings = app
+        .post(
+            "/api/service-settings/",
+            json!({"name": "real-openstack-cloud-mode",
+                   "options": {"auth_url": s.os.keystone, "sync_mode": "cloud"},
+                   "username": "admin", "password": s.os.admin_password, "project_id": s.b.id}),
+        )
+        .await
+        .parse();
+    let t_a = register_tenant(&app, &cloud, &s.a, "tenant-a (cloud mode)", json!({})).await;
+    let t_b = register_tenant(&app, &cloud, &s.b, "tenant-b (cloud mode)", json!({})).await;
+    let engine = app.new_engine(EngineOptions::real_openstack());
+    let outcomes = internals::sweep(&engine).await;
+    assert_eq!(outcomes.len(), 2);
+    for o in &outcomes {
+        assert!(o.result.is_ok(), "{}: {:?}", o.tenant_name, o.result);
+    }
+    for (tenant, token, per_tenant) in [(&t_a, &s.tok_a, &s.t_a), (&t_b, &s.tok_b, &s.t_b)] {
+        let want = s.os.glance_ids(token).await;
+        let got = app.catalog_ids(tenant).await;
+        assert_same_ids(&got, &want, &format!("cloud mode: {}", tenant.name));
+        assert_same_ids(&got, &s.app.catalog_ids(per_tenant).await, "as per tenant");
+    }
+    let cloud = app.get(app.path_of(&cloud.url)).await.json();
+    assert_eq!(cloud["last_sweep"]["mode"], "cloud", "{cloud}");
+    assert_eq!(cloud["last_sweep"]["requests"]["identity"], 1, "{cloud}");
+    app.stop().await;
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "runs the real Keystone and Glance: cargo test --test conformance -- --ignored --test-threads=1"]
 async fn an_application_credential_tenant_sees_what_its_user_sees() {

@@ -403,7 +403,7 @@ async fn register_cloud(app: &TestApp, cloud: &Cloud, name: &str, region: &str) 
         .post(
             "/api/service-settings/",
             json!({"name": name,
-                   "options": {"auth_url": cloud.keystone, "region": region},
+                   "options": {"auth_url": cloud.keystone, "region": region, "sync_mode": "per_tenant"},
                    "username": "admin", "password": cloud.admin_password}),
         )
         .await;

@@ -4,7 +4,7 @@
 //!
 //! Reading rows to check what a sync stored is deliberate: some facts (an encrypted column,
 //! a token's hash, a staging table) are not visible through the API.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use cloudcensus::api::AppState;
 use cloudcensus::catalog::clouds::NewCloud;
 use cloudcensus::catalog::credentials::Credentials;
 use cloudcensus::catalog::tokens::{self, NewToken};
-use cloudcensus::catalog::{Catalog, CloudId, ImageVisibility, TenantId};
+use cloudcensus::catalog::{Catalog, CloudId, ImageId, ImageVisibility, TenantId};
 use cloudcensus::crypto::SecretBox;
 use cloudcensus::openstack::retry::RetryPolicy;
 use cloudcensus::sync::engine::LogObserver;
@@ -517,6 +517,14 @@ pub enum OpenedCredentials {
     ApplicationCredential { secret: String },
 }
 
+/// See [`TestApp::portable_snapshot`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct PortableCatalog {
+    pub images: BTreeMap<String, String>,
+    pub links: BTreeSet<(String, String)>,
+    pub instances: BTreeMap<(String, String), String>,
+}
+
 /// Everything a sync writes to the catalog, for before/after comparisons.
 #[derive(Debug, PartialEq)]
 pub struct CatalogSnapshot {
@@ -906,6 +914,59 @@ impl TestApp {
                 .all(db)
                 .await
                 .unwrap(),
+        }
+    }
+
+    /// The catalog in upstream terms, comparable across databases: images by Glance id with
+    /// every describing column, links as (Glance id, project id), instances by Nova id with
+    /// their project and every describing column; row ids, uuids and write stamps left out.
+    pub async fn portable_snapshot(&self) -> PortableCatalog {
+        let db = self.db();
+        let projects: HashMap<TenantId, String> = tenants::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.id, t.backend_id))
+            .collect();
+        let images = images::Entity::find().all(db).await.unwrap();
+        let glance_ids: HashMap<_, String> = images
+            .iter()
+            .map(|i| (i.id, i.backend_id.clone()))
+            .collect();
+        PortableCatalog {
+            images: images
+                .into_iter()
+                .map(|mut i| {
+                    let key = i.backend_id.clone();
+                    (i.id, i.uuid, i.cloud_id) = (ImageId(0), Uuid::nil(), CloudId(0));
+                    (key, format!("{i:?}"))
+                })
+                .collect(),
+            links: image_tenants::Entity::find()
+                .all(db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|l| {
+                    (
+                        glance_ids[&l.image_id].clone(),
+                        projects[&l.tenant_id].clone(),
+                    )
+                })
+                .collect(),
+            instances: instances::Entity::find()
+                .all(db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|mut i| {
+                    let key = (i.backend_id.clone(), projects[&i.tenant_id].clone());
+                    (i.id, i.uuid, i.cloud_id) = (0, Uuid::nil(), CloudId(0));
+                    (i.tenant_id, i.usage_seq) = (TenantId(0), 0);
+                    (key, format!("{i:?}"))
+                })
+                .collect(),
         }
     }
 

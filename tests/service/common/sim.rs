@@ -26,6 +26,7 @@ pub fn generated_world(projects: usize, images: usize, servers: usize, seed: u64
 pub struct SimAppBuilder {
     world: World,
     register: bool,
+    sync_mode: &'static str,
     engine: EngineOptions,
     serving_pulls: bool,
 }
@@ -34,6 +35,13 @@ impl SimAppBuilder {
     /// Registers nothing: the test registers its own cloud and tenants.
     pub fn unregistered(mut self) -> Self {
         self.register = false;
+        self
+    }
+
+    /// The registered cloud's `sync_mode` (`per_tenant` unless set: most tests are about a
+    /// tenant's own listing).
+    pub fn sync_mode(mut self, mode: &'static str) -> Self {
+        self.sync_mode = mode;
         self
     }
 
@@ -67,6 +75,7 @@ impl SimAppBuilder {
             engine,
             cloud: None,
             tenants: Vec::new(),
+            sync_mode: self.sync_mode,
         };
         if self.register {
             let (cloud, tenants) = s.register("sim").await;
@@ -85,6 +94,7 @@ pub struct SimApp {
     pub engine: Engine,
     cloud: Option<ServiceSettings>,
     pub tenants: Vec<Tenant>,
+    sync_mode: &'static str,
 }
 
 impl SimApp {
@@ -97,6 +107,7 @@ impl SimApp {
         SimAppBuilder {
             world,
             register: true,
+            sync_mode: "per_tenant",
             engine: EngineOptions::fast(),
             serving_pulls: false,
         }
@@ -133,7 +144,7 @@ impl SimApp {
             .app
             .post(
                 "/api/service-settings/",
-                json!({"name": name, "options": {"auth_url": self.sim.auth_url()}, "username": "admin", "password": "admin-password"}),
+                json!({"name": name, "options": {"auth_url": self.sim.auth_url(), "sync_mode": self.sync_mode}, "username": "admin", "password": "admin-password"}),
             )
             .await;
         assert_eq!(cloud.status, StatusCode::CREATED, "{}", cloud.text);

@@ -25,11 +25,13 @@ struct Credentialed {
     outcomes: Vec<TenantOutcome>,
 }
 
+/// A cloud whose tenants log in themselves (these tests are about their credentials).
 async fn register_cloud(s: &SimApp, name: &str, password: &str) -> ServiceSettings {
     s.app
         .post(
             "/api/service-settings/",
-            json!({"name": name, "options": {"auth_url": s.sim.auth_url()}, "username": "admin", "password": password}),
+            json!({"name": name, "options": {"auth_url": s.sim.auth_url(), "sync_mode": "per_tenant"},
+                "username": "admin", "password": password}),
         )
         .await
         .parse()

@@ -1,6 +1,7 @@
 //! The sync engine against the OpenStack simulator over real sockets, into a real database.
 mod boot_from_volume;
 mod cloud_listings;
+mod cloud_mode;
 mod credentials;
 mod faults;
 mod glance_info;

@@ -17,6 +17,7 @@ async fn a_registered_cloud_has_exactly_the_waldur_fields_and_no_credentials() {
         [
             "created",
             "error_message",
+            "last_sweep",
             "modified",
             "name",
             "options",
@@ -32,8 +33,10 @@ async fn a_registered_cloud_has_exactly_the_waldur_fields_and_no_credentials() {
     assert!(s.shared);
     assert_eq!(
         s.options,
-        json!({"auth_url": "https://keystone.example.org:5000/v3", "region": "RegionOne", "interface": "internal", "domain": "corp"})
+        json!({"auth_url": "https://keystone.example.org:5000/v3", "region": "RegionOne", "interface": "internal", "domain": "corp",
+            "sync_mode": "auto"})
     );
+    assert_eq!(raw["last_sweep"], Value::Null, "no sweep yet");
     assert_eq!(
         s.url,
         format!("{}/api/service-settings/{}/", app.base, s.uuid)
