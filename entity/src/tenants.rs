@@ -32,6 +32,9 @@ pub struct Model {
     /// Which replica is syncing this tenant, and until when its claim holds.
     pub sync_lease_holder: Option<String>,
     pub sync_lease_expires_at: Option<DateTimeUtc>,
+    /// Why tenant discovery retired it ("project disabled", "project deleted"); `None` while
+    /// its project is there.
+    pub retired: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ mod m20261130_000009_unavailable_services;
 mod m20261130_000010_instance_intervals;
 mod m20261201_000011_usage_seq;
 mod m20261201_000012_cloud_sync_mode;
+mod m20261201_000013_tenant_retired;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000010_instance_intervals::Migration),
             Box::new(m20261201_000011_usage_seq::Migration),
             Box::new(m20261201_000012_cloud_sync_mode::Migration),
+            Box::new(m20261201_000013_tenant_retired::Migration),
         ]
     }
 }

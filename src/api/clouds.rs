@@ -35,6 +35,11 @@ pub struct SettingsOptions {
     /// `auto` (default): one listing for the whole cloud when its credentials carry the
     /// `admin` role, else per tenant; `per_tenant`; `cloud` (admin credentials required).
     pub sync_mode: String,
+    /// Create tenants for the cloud's Keystone projects at each sweep, and retire those whose
+    /// project is disabled or gone (admin credentials required).
+    pub discover_tenants: bool,
+    /// Tags a project needs (all of them) to be discovered; empty: every project.
+    pub project_tags: Vec<String>,
 }
 
 #[derive(Object, Default)]
@@ -49,6 +54,10 @@ pub struct SettingsOptionsRequest {
     pub domain: Option<String>,
     #[oai(nullable)]
     pub sync_mode: Option<String>,
+    #[oai(nullable)]
+    pub discover_tenants: Option<bool>,
+    #[oai(nullable)]
+    pub project_tags: Option<Vec<String>>,
 }
 
 #[derive(Object)]
@@ -146,6 +155,12 @@ impl ServiceSettingsRequest {
         if let Some(o) = options {
             v.at_most("region", o.region.as_deref(), NAME_MAX);
             v.at_most("domain", o.domain.as_deref(), NAME_MAX);
+            for tag in o.project_tags.iter().flatten() {
+                v.at_most("project_tags", Some(tag), NAME_MAX);
+                if tag.trim().is_empty() || tag.contains(',') {
+                    v.add("project_tags", "A tag is a non-blank text without commas.");
+                }
+            }
         }
         let sync_mode = options
             .and_then(|o| o.sync_mode.as_deref())
@@ -201,8 +216,8 @@ impl ServiceSettingsRequest {
             shared: self.shared,
             credentials,
             sync_mode,
-            discover_tenants: None,
-            project_tags: None,
+            discover_tenants: options.and_then(|o| o.discover_tenants),
+            project_tags: options.and_then(|o| o.project_tags.clone()),
         })
     }
 }
@@ -253,6 +268,8 @@ fn shape(state: &AppState, s: Cloud) -> ServiceSettings {
             interface: s.interface.as_str().to_string(),
             domain: s.domain,
             sync_mode: s.sync_mode.as_str().to_string(),
+            discover_tenants: s.discover_tenants,
+            project_tags: serde_json::from_value(s.project_tags).unwrap_or_default(),
         },
         // A record this version cannot read is left out rather than failing the request.
         last_sweep: s.last_sweep.and_then(|r| serde_json::from_value(r).ok()),

@@ -171,6 +171,40 @@ impl Clouds<'_> {
         Ok((cloud, credentials))
     }
 
+    /// The clouds that discover their tenants.
+    pub async fn discovering(&self) -> CatalogResult<Vec<CloudId>> {
+        Ok(service_settings::Entity::find()
+            .select_only()
+            .column(service_settings::Column::Id)
+            .filter(service_settings::Column::DiscoverTenants.eq(true))
+            .into_tuple()
+            .all(self.0.db())
+            .await?)
+    }
+
+    /// Records how the cloud's tenant discovery went: ERRED with the reason, or OK.
+    pub async fn record_discovery(&self, id: CloudId, error: Option<&str>) -> CatalogResult<()> {
+        let message = error.map(|e| format!("tenant discovery: {e}"));
+        let state = if message.is_some() {
+            State::Erred
+        } else {
+            State::Ok
+        };
+        service_settings::Entity::update_many()
+            .col_expr(
+                service_settings::Column::State,
+                sea_orm::sea_query::Expr::val(state.as_str()),
+            )
+            .col_expr(
+                service_settings::Column::ErrorMessage,
+                sea_orm::sea_query::Expr::val(message.unwrap_or_default()),
+            )
+            .filter(service_settings::Column::Id.eq(id))
+            .exec(self.0.writer())
+            .await?;
+        Ok(())
+    }
+
     /// Keeps what the last sweep of the cloud did (shown as its `last_sweep`).
     pub async fn record_sweep(&self, id: CloudId, record: &SweepRecord) -> CatalogResult<()> {
         service_settings::Entity::update_many()

@@ -7,6 +7,7 @@
 pub mod clouds;
 pub mod credentials;
 mod db;
+pub mod discovery;
 mod error;
 pub mod images;
 pub mod inventory;
@@ -89,6 +90,10 @@ impl Catalog {
 
     pub fn usage_report(&self) -> usage_report::UsageReport<'_> {
         usage_report::UsageReport(self)
+    }
+
+    pub fn discovery(&self) -> discovery::Discovery<'_> {
+        discovery::Discovery(self)
     }
 
     pub fn offerings(&self) -> offerings::Offerings<'_> {

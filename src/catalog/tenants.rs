@@ -243,10 +243,12 @@ impl Tenants<'_> {
         &self,
         only: Option<&[Uuid]>,
     ) -> CatalogResult<Vec<(CloudId, Vec<TenantId>)>> {
+        // Retired tenants (see `discovery`) are not swept.
         let mut query = tenants::Entity::find()
             .select_only()
             .column(tenants::Column::CloudId)
             .column(tenants::Column::Id)
+            .filter(tenants::Column::Retired.is_null())
             .order_by_asc(tenants::Column::CloudId)
             .order_by_asc(tenants::Column::Id);
         if let Some(uuids) = only {
@@ -261,6 +263,32 @@ impl Tenants<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// The projects of a cloud's live (not retired) tenants, in id order.
+    pub async fn live_projects_of(&self, cloud: CloudId) -> CatalogResult<Vec<String>> {
+        Ok(tenants::Entity::find()
+            .select_only()
+            .column(tenants::Column::BackendId)
+            .filter(tenants::Column::CloudId.eq(cloud))
+            .filter(tenants::Column::Retired.is_null())
+            .order_by_asc(tenants::Column::Id)
+            .into_tuple()
+            .all(self.0.writer())
+            .await?)
+    }
+
+    /// The ids of a cloud's live (not retired) tenants, in id order.
+    pub async fn live_ids_of(&self, cloud: CloudId) -> CatalogResult<Vec<TenantId>> {
+        Ok(tenants::Entity::find()
+            .select_only()
+            .column(tenants::Column::Id)
+            .filter(tenants::Column::CloudId.eq(cloud))
+            .filter(tenants::Column::Retired.is_null())
+            .order_by_asc(tenants::Column::Id)
+            .into_tuple()
+            .all(self.0.writer())
+            .await?)
     }
 
     /// The ids of a cloud's tenants; `NotFound` for an unknown cloud.

@@ -17,11 +17,13 @@ use super::runtime::spawn_into;
 use super::tenant::{
     RequestTally, SyncContext, SyncError, TenantSummary, Upstream, sync_from, sync_tenant,
 };
-use crate::catalog::clouds::SweepRecord;
+use crate::catalog::clouds::{Cloud, SweepRecord};
+use crate::catalog::credentials::Credentials;
+use crate::catalog::discovery::SeenProject;
 use crate::catalog::sync_runs::is_syncing;
 use crate::catalog::{Catalog, CatalogError, CloudId, RunOutcome, SyncMode, TenantId, now};
 use crate::clock::Clock;
-use crate::openstack::{Session, SessionConfig, SessionSettings};
+use crate::openstack::{Session, SessionConfig, SessionSettings, projects};
 
 #[derive(Clone, Debug)]
 pub struct SyncSettings {
@@ -325,7 +327,15 @@ impl SyncEngine {
         observer: Arc<dyn SweepObserver>,
     ) -> Result<Vec<TenantOutcome>, CatalogError> {
         self.catalog.sync_runs().close_dead_runs(now()).await?;
-        let clouds = self.catalog.tenants().by_cloud(only).await?;
+        let mut clouds = self.catalog.tenants().by_cloud(only).await?;
+        if only.is_none() {
+            // Clouds that discover their tenants are swept before they have any.
+            for cloud in self.catalog.clouds().discovering().await? {
+                if !clouds.iter().any(|(c, _)| *c == cloud) {
+                    clouds.push((cloud, Vec::new()));
+                }
+            }
+        }
         observer.planned(clouds.iter().map(|(_, ids)| ids.len()).sum());
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
         let mut set = JoinSet::new();
@@ -333,6 +343,7 @@ impl SyncEngine {
             let sweep = CloudSweep {
                 engine: self.clone(),
                 cloud,
+                whole_cloud: only.is_none(),
                 due_before,
                 permits: permits.clone(),
                 observer: observer.clone(),
@@ -392,17 +403,51 @@ impl SyncEngine {
             SyncMode::Cloud => true,
             SyncMode::Auto => false,
         };
-        let refuse = |why: String| if forced { Err(why) } else { Ok(None) };
-        let Some(credentials) = credentials else {
-            return refuse("cloud mode needs the cloud's own credentials".into());
-        };
         let first = self
             .catalog
             .inventory()
             .target(first_tenant)
             .await
             .map_err(|e| e.to_string())?;
-        let auth = credentials::cloud_auth_method(&cloud, credentials, &first.tenant.backend_id)
+        match self
+            .admin_login(&cloud, credentials, Some(&first.tenant.backend_id), tally)
+            .await
+        {
+            Ok(session) => Ok(Some(session)),
+            Err(why) if forced => Err(format!("cloud mode: {why}")),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// A session logged in with the cloud's own credentials that carries the admin role,
+    /// scoped to the project they name, else to `fallback_project`. A refusal's requests go
+    /// to `tally` (a session handed out adds its own when it is done).
+    async fn admin_login(
+        &self,
+        cloud: &Cloud,
+        credentials: Option<Credentials>,
+        fallback_project: Option<&str>,
+        tally: &RequestTally,
+    ) -> Result<Session, String> {
+        let credentials = credentials.ok_or("the cloud has no credentials of its own")?;
+        let names_project = match &credentials {
+            Credentials::Password {
+                project_id,
+                project_name,
+                ..
+            } => project_id.is_some() || project_name.is_some(),
+            Credentials::ApplicationCredential { .. } => true,
+        };
+        let fallback = match fallback_project {
+            Some(p) => p,
+            None if names_project => "",
+            None => {
+                return Err("the cloud's credentials name no project (project_id or \
+                            project_name) and it has no tenant to log in to"
+                    .into());
+            }
+        };
+        let auth = credentials::cloud_auth_method(cloud, credentials, fallback)
             .map_err(|e| e.to_string())?;
         let session = Session::new(SessionConfig {
             auth_url: cloud.auth_url.clone(),
@@ -417,17 +462,64 @@ impl SyncEngine {
             Ok::<_, crate::openstack::OpenStackError>(session.scope().await?.admin)
         }
         .await;
-        match admin {
-            Ok(true) => Ok(Some(session)),
-            Ok(false) => {
-                tally.add(&session.requests());
-                refuse("the cloud's credentials lack the admin role cloud mode needs".into())
-            }
-            Err(e) => {
-                tally.add(&session.requests());
-                refuse(format!("the cloud's login failed: {e}"))
-            }
+        let refused = match admin {
+            Ok(true) => return Ok(session),
+            Ok(false) => "the cloud's credentials lack the admin role".to_string(),
+            Err(e) => format!("the cloud's login failed: {e}"),
+        };
+        tally.add(&session.requests());
+        Err(refused)
+    }
+
+    /// Brings the cloud's tenants in line with its Keystone projects when it asks for that
+    /// (`discover_tenants`); `Ok(false)` when it does not.
+    async fn discover(&self, cloud: CloudId, tally: &RequestTally) -> Result<bool, String> {
+        let (cloud, credentials) = self
+            .catalog
+            .clouds()
+            .with_credentials(cloud)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !cloud.discover_tenants {
+            return Ok(false);
         }
+        let first = self
+            .catalog
+            .tenants()
+            .live_projects_of(cloud.id)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .next();
+        let session = self
+            .admin_login(&cloud, credentials, first.as_deref(), tally)
+            .await?;
+        // Keystone's default domain has the id `default`; another domain is known here by
+        // name only, and its projects are not narrowed by domain (tags can narrow them).
+        let domain = (cloud.domain.is_empty() || cloud.domain.eq_ignore_ascii_case("default"))
+            .then_some("default");
+        let tags: Vec<String> =
+            serde_json::from_value(cloud.project_tags.clone()).unwrap_or_default();
+        let listed = projects::list_projects(&session, domain, &tags).await;
+        tally.add(&session.requests());
+        let seen: Vec<SeenProject> = listed
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|p| SeenProject {
+                id: p.id,
+                name: p.name,
+                enabled: p.enabled,
+            })
+            .collect();
+        let done = self
+            .catalog
+            .discovery()
+            .reconcile(cloud.id, &seen)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(cloud = %cloud.name, projects = seen.len(), created = done.created,
+            renamed = done.renamed, retired = done.retired, restored = done.restored, "tenants discovered");
+        Ok(true)
     }
 
     /// Starts a sync of the tenant now, in the background.
@@ -460,6 +552,7 @@ impl SyncEngine {
         let sweep = CloudSweep {
             engine: self.clone(),
             cloud: cloud.id,
+            whole_cloud: true,
             due_before: None,
             permits: Arc::new(Semaphore::new(self.settings.concurrency)),
             observer: Arc::new(LogObserver),
@@ -579,6 +672,8 @@ enum How<'a> {
 struct CloudSweep {
     engine: Arc<SyncEngine>,
     cloud: CloudId,
+    /// Whether the sweep covers the whole cloud, so its tenants may be discovered first.
+    whole_cloud: bool,
     due_before: Option<DateTime<Utc>>,
     permits: Arc<Semaphore>,
     observer: Arc<dyn SweepObserver>,
@@ -588,8 +683,25 @@ struct CloudSweep {
 impl CloudSweep {
     /// Syncs the cloud's tenants `ids` in the mode that applies, and records the sweep on
     /// the cloud.
-    async fn run(self, ids: Vec<TenantId>) -> Vec<TenantOutcome> {
+    async fn run(self, mut ids: Vec<TenantId>) -> Vec<TenantOutcome> {
         let started = self.engine.settings.clock.now();
+        if self.whole_cloud {
+            let clouds = self.engine.catalog.clouds();
+            match self.engine.discover(self.cloud, &self.tally).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    let _ = clouds.record_discovery(self.cloud, None).await;
+                    match self.engine.catalog.tenants().live_ids_of(self.cloud).await {
+                        Ok(live) => ids = live,
+                        Err(e) => tracing::error!(error = %e, "reading discovered tenants failed"),
+                    }
+                }
+                Err(why) => {
+                    tracing::warn!(cloud_id = self.cloud.0, error = %why, "tenant discovery failed");
+                    let _ = clouds.record_discovery(self.cloud, Some(&why)).await;
+                }
+            }
+        }
         let Some(&first) = ids.first() else {
             return Vec::new();
         };

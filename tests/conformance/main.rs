@@ -17,6 +17,7 @@
 mod common;
 
 mod catalog;
+mod discovery;
 mod fixture;
 mod openstack;
 mod stack;

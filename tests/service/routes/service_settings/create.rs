@@ -34,7 +34,7 @@ async fn a_registered_cloud_has_exactly_the_waldur_fields_and_no_credentials() {
     assert_eq!(
         s.options,
         json!({"auth_url": "https://keystone.example.org:5000/v3", "region": "RegionOne", "interface": "internal", "domain": "corp",
-            "sync_mode": "auto"})
+            "sync_mode": "auto", "discover_tenants": false, "project_tags": []})
     );
     assert_eq!(raw["last_sweep"], Value::Null, "no sweep yet");
     assert_eq!(
