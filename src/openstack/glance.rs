@@ -296,6 +296,8 @@ pub fn api_base(endpoint: &str) -> String {
 /// ones (`os_hidden=true`), following `next` until it is absent.
 pub struct ImagePager<'a> {
     session: &'a Session,
+    /// Added to each pass's query: the `updated_at` filter of a delta poll.
+    filter: String,
     base: Option<String>,
     pass: usize,
     /// The query of the next request in this pass; `None` before the first page.
@@ -316,6 +318,7 @@ impl<'a> ImagePager<'a> {
     pub fn new(session: &'a Session) -> Self {
         Self {
             session,
+            filter: String::new(),
             base: None,
             pass: 0,
             next_query: None,
@@ -323,6 +326,16 @@ impl<'a> ImagePager<'a> {
             pages: 0,
             restarted: false,
             done: false,
+        }
+    }
+
+    /// Only the images updated after `since` (an RFC 3339 time in the cloud's own clock),
+    /// oldest change first: what changed since a delta poll's cursor. Both passes.
+    pub fn updated_after(session: &'a Session, since: &str) -> Self {
+        let since: String = url::form_urlencoded::byte_serialize(since.as_bytes()).collect();
+        Self {
+            filter: format!("&updated_at=gt:{since}&sort_key=updated_at&sort_dir=asc"),
+            ..Self::new(session)
         }
     }
 
@@ -344,10 +357,9 @@ impl<'a> ImagePager<'a> {
                     b
                 }
             };
-            let query = self
-                .next_query
-                .clone()
-                .unwrap_or_else(|| format!("limit={PAGE_LIMIT}&{}", PASSES[self.pass]));
+            let query = self.next_query.clone().unwrap_or_else(|| {
+                format!("limit={PAGE_LIMIT}&{}{}", PASSES[self.pass], self.filter)
+            });
             if !self.seen_queries.insert(query.clone()) {
                 return Err(OpenStackError::Paging {
                     service: Service::Glance,

@@ -236,6 +236,8 @@ pub struct ServerPager<'a> {
     seen: HashSet<String>,
     started: bool,
     pages: u32,
+    /// `changes-since` of a delta poll, URL-encoded.
+    changes_since: Option<String>,
 }
 
 impl<'a> ServerPager<'a> {
@@ -249,7 +251,15 @@ impl<'a> ServerPager<'a> {
             seen: HashSet::new(),
             started: false,
             pages: 0,
+            changes_since: None,
         }
+    }
+
+    /// Only the servers changed at or after `since` (an RFC 3339 time in the cloud's own
+    /// clock), deleted ones included (status `DELETED`): what a delta poll asks for.
+    pub fn changed_since(mut self, since: &str) -> Self {
+        self.changes_since = Some(url::form_urlencoded::byte_serialize(since.as_bytes()).collect());
+        self
     }
 
     /// The servers of every project of the cloud, each with its `tenant_id`: one listing per
@@ -273,7 +283,15 @@ impl<'a> ServerPager<'a> {
                 } else {
                     ""
                 };
-                format!("{base}/servers/detail?limit={}{scope}", super::PAGE_LIMIT)
+                let since = self
+                    .changes_since
+                    .as_ref()
+                    .map(|s| format!("&changes-since={s}"))
+                    .unwrap_or_default();
+                format!(
+                    "{base}/servers/detail?limit={}{scope}{since}",
+                    super::PAGE_LIMIT
+                )
             }
             (true, Some(next)) => next,
             (true, None) => return Ok(None),

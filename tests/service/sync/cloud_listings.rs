@@ -424,3 +424,66 @@ async fn sessions_count_every_request_per_service() {
     assert_eq!(sim.requests(Target::NovaServers), 3);
     sim.stop().await;
 }
+
+/// A delta poll's listings: the images updated after a time, oldest change first in each of
+/// the two passes (hidden images in the second), across pages; and every project's servers
+/// changed at or after a time. Times go out URL-encoded (`+00:00`).
+#[tokio::test]
+async fn delta_listings_return_only_what_changed() {
+    use chrono::{DateTime, Duration, Utc};
+    use cloudcensus::openstack::glance::ImagePager;
+    let base: DateTime<Utc> = "2026-11-30T10:00:00Z".parse().unwrap();
+    let mut world = generated_world(3, 6, 2, 8);
+    let n = world.images.len() as i64;
+    for (i, img) in world.images.iter_mut().enumerate() {
+        img.updated_at = base + Duration::minutes((i as i64 * 7) % n);
+    }
+    for (i, server) in world.servers.iter_mut().enumerate() {
+        server.updated = Some(base + Duration::minutes(i as i64));
+    }
+    let cut = base + Duration::minutes(n / 2);
+    let sim = Simulator::start(world.clone()).await.unwrap();
+    let admin = admin_session(&sim, &world);
+
+    let mut pager = ImagePager::updated_after(&admin, &cut.to_rfc3339());
+    let mut listed = Vec::new();
+    while let Some(page) = pager.next_page().await.unwrap() {
+        listed.extend(page);
+    }
+    let stamp = |id: &str| world.images.iter().find(|i| i.id == id).unwrap().updated_at;
+    let mut want: Vec<&str> = world
+        .images
+        .iter()
+        .filter(|i| i.updated_at > cut)
+        .map(|i| i.id.as_str())
+        .collect();
+    want.sort_unstable();
+    let mut got: Vec<&str> = listed.iter().map(|i| i.id.as_str()).collect();
+    got.sort_unstable();
+    assert!(!want.is_empty() && want.len() < world.images.len());
+    assert_eq!(got, want);
+    let hidden_upstream = |id: &str| world.images.iter().any(|i| i.id == id && i.os_hidden);
+    let (shown, hidden): (Vec<_>, Vec<_>) = listed.iter().partition(|i| !hidden_upstream(&i.id));
+    for pass in [shown, hidden] {
+        let stamps: Vec<_> = pass.iter().map(|i| stamp(&i.id)).collect();
+        assert!(stamps.is_sorted(), "oldest change first: {stamps:?}");
+    }
+
+    let cut = base + Duration::minutes(world.servers.len() as i64 / 2);
+    let mut pager = ServerPager::all_tenants(&admin).changed_since(&cut.to_rfc3339());
+    let mut got = Vec::new();
+    while let Some(page) = pager.next_page().await.unwrap() {
+        got.extend(page.into_iter().map(|s| s.id));
+    }
+    got.sort_unstable();
+    let mut want: Vec<String> = world
+        .servers
+        .iter()
+        .filter(|s| s.updated.is_some_and(|u| u >= cut))
+        .map(|s| s.id.clone())
+        .collect();
+    want.sort_unstable();
+    assert!(!want.is_empty() && want.len() < world.servers.len());
+    assert_eq!(got, want);
+    sim.stop().await;
+}
