@@ -12,6 +12,8 @@ pub enum ConfigError {
     PublicUrl(String),
     #[error("CLOUDCENSUS_SYNC_CRON: {0}")]
     Cron(String),
+    #[error("CLOUDCENSUS_DELTA_CRON: {0}")]
+    DeltaCron(String),
     #[error("CLOUDCENSUS_READ_INDEX={0:?} must be on or off")]
     ReadIndex(String),
     #[error("{name}={value:?} must be a whole number from {min} to {max}")]
@@ -68,6 +70,8 @@ pub struct Config {
     pub secret_key: Option<String>,
     /// When sweeps run: 6-field cron (with seconds), UTC.
     pub sync_cron: String,
+    /// When delta polls run between sweeps (6-field cron, UTC); `None`: never.
+    pub delta_cron: Option<String>,
     /// Tenants synced at once.
     pub sync_concurrency: usize,
     /// Threads syncs run on, apart from the API's.
@@ -87,7 +91,12 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|key| std::env::var(key).ok().filter(|v| !v.trim().is_empty()))
+        Self::from_lookup(|key| {
+            // An empty CLOUDCENSUS_DELTA_CRON switches delta polls off; elsewhere empty is unset.
+            std::env::var(key)
+                .ok()
+                .filter(|v| !v.trim().is_empty() || key == "CLOUDCENSUS_DELTA_CRON")
+        })
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -106,6 +115,7 @@ impl Config {
             public_url,
             secret_key: get("CLOUDCENSUS_SECRET_KEY"),
             sync_cron: sync_cron(get("CLOUDCENSUS_SYNC_CRON"))?,
+            delta_cron: delta_cron(get("CLOUDCENSUS_DELTA_CRON"))?,
             sync_concurrency: number(
                 "CLOUDCENSUS_SYNC_CONCURRENCY",
                 get("CLOUDCENSUS_SYNC_CONCURRENCY"),
@@ -169,6 +179,17 @@ fn sync_cron(raw: Option<String>) -> Result<String, ConfigError> {
     Ok(cron.trim().to_string())
 }
 
+/// Unset: every minute (at second 30, away from sweeps on the minute); empty or `off`: never.
+fn delta_cron(raw: Option<String>) -> Result<Option<String>, ConfigError> {
+    let cron = match raw.as_deref().map(str::trim) {
+        None => crate::sync::engine::DEFAULT_DELTA_CRON,
+        Some("") | Some("off") => return Ok(None),
+        Some(cron) => cron,
+    };
+    crate::sync::engine::parse_cron(cron).map_err(ConfigError::DeltaCron)?;
+    Ok(Some(cron.to_string()))
+}
+
 fn normalize_public_url(raw: &str) -> Result<String, ConfigError> {
     let parsed = url::Url::parse(raw.trim()).map_err(|_| ConfigError::PublicUrl(raw.into()))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
@@ -230,6 +251,21 @@ mod tests {
         assert!(with(" ON ").unwrap().read_index);
         let err = with("maybe").unwrap_err().to_string();
         assert!(err.contains("CLOUDCENSUS_READ_INDEX"), "{err}");
+    }
+
+    #[test]
+    fn delta_polls_default_to_every_minute_and_switch_off_when_empty() {
+        let with =
+            |k: &'static str, v: &'static str| move |key: &str| (key == k).then(|| v.to_string());
+        let default = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(default.delta_cron.as_deref(), Some("30 * * * * *"));
+        for off in ["", "off"] {
+            let cfg = Config::from_lookup(with("CLOUDCENSUS_DELTA_CRON", off)).unwrap();
+            assert_eq!(cfg.delta_cron, None);
+        }
+        let cfg = Config::from_lookup(with("CLOUDCENSUS_DELTA_CRON", "*/15 * * * * *")).unwrap();
+        assert_eq!(cfg.delta_cron.as_deref(), Some("*/15 * * * * *"));
+        assert!(Config::from_lookup(with("CLOUDCENSUS_DELTA_CRON", "* * * * *")).is_err());
     }
 
     #[test]

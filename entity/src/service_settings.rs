@@ -36,6 +36,8 @@ pub struct Model {
     pub project_tags: Json,
     /// What the last sweep of the cloud did: mode, tenants, upstream requests by service.
     pub last_sweep: Option<Json>,
+    /// Where the next delta poll starts (see `cloudcensus::sync::cloud::Cursor`).
+    pub delta_cursor: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ mod m20261130_000010_instance_intervals;
 mod m20261201_000011_usage_seq;
 mod m20261201_000012_cloud_sync_mode;
 mod m20261201_000013_tenant_retired;
+mod m20261201_000014_delta_cursor;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_usage_seq::Migration),
             Box::new(m20261201_000012_cloud_sync_mode::Migration),
             Box::new(m20261201_000013_tenant_retired::Migration),
+            Box::new(m20261201_000014_delta_cursor::Migration),
         ]
     }
 }

@@ -205,6 +205,33 @@ impl Clouds<'_> {
         Ok(())
     }
 
+    /// Sets where the cloud's next delta poll starts (`None`: no delta polls until a
+    /// whole-cloud listing sets it again).
+    pub async fn set_delta_cursor(
+        &self,
+        id: CloudId,
+        cursor: Option<serde_json::Value>,
+    ) -> CatalogResult<()> {
+        service_settings::Entity::update_many()
+            .col_expr(
+                service_settings::Column::DeltaCursor,
+                sea_orm::sea_query::Expr::val(cursor),
+            )
+            .filter(service_settings::Column::Id.eq(id))
+            .exec(self.0.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// The clouds a delta poll can start from: with a cursor, not in per-tenant mode.
+    pub async fn polled(&self) -> CatalogResult<Vec<Cloud>> {
+        Ok(service_settings::Entity::find()
+            .filter(service_settings::Column::DeltaCursor.is_not_null())
+            .filter(service_settings::Column::SyncMode.ne(SyncMode::PerTenant))
+            .all(self.0.writer())
+            .await?)
+    }
+
     /// Keeps what the last sweep of the cloud did (shown as its `last_sweep`).
     pub async fn record_sweep(&self, id: CloudId, record: &SweepRecord) -> CatalogResult<()> {
         service_settings::Entity::update_many()

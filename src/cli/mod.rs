@@ -119,6 +119,7 @@ pub fn sync_settings(cfg: &Config) -> SyncSettings {
     s.session.timeout = std::time::Duration::from_secs(cfg.http_timeout_secs);
     s.threads = cfg.sync_threads;
     s.lease_ttl = std::time::Duration::from_secs(cfg.sync_lease_secs);
+    s.delta_cron = cfg.delta_cron.clone();
     s.usage_retention = cfg
         .usage_retention_days
         .and_then(|d| chrono::Duration::try_days(d as i64));

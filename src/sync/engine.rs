@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use uuid::Uuid;
 
-use super::cloud::CloudListing;
+use super::cloud::{CloudListing, Cursor};
 use super::credentials;
 use super::runtime::spawn_into;
 use super::tenant::{
@@ -50,9 +50,14 @@ pub struct SyncSettings {
     pub clock: Clock,
     /// How long closed lifecycle intervals are kept (pruned daily); `None`: forever.
     pub usage_retention: Option<chrono::Duration>,
+    /// When delta polls run between sweeps (6-field cron); `None`: never.
+    pub delta_cron: Option<String>,
 }
 
 pub const DEFAULT_CRON: &str = "0 */10 * * * *";
+
+/// Delta polls: every minute, at second 30 (sweeps usually start on the minute).
+pub const DEFAULT_DELTA_CRON: &str = "30 * * * * *";
 
 /// When usage history is pruned (with a retention set): daily at 03:17 UTC.
 const PRUNE_CRON: &str = "0 17 3 * * *";
@@ -73,6 +78,7 @@ impl SyncSettings {
             threads: super::runtime::default_threads(),
             clock: Clock::System,
             usage_retention: None,
+            delta_cron: None,
         }
     }
 }
@@ -602,6 +608,18 @@ impl SyncEngine {
         })?;
         let sched = JobScheduler::new().await?;
         sched.add(job).await?;
+        if let Some(cron) = &self.settings.delta_cron {
+            let engine = self.clone();
+            let delta = Job::new_async(cron.as_str(), move |_id, _sched| {
+                let engine = engine.clone();
+                Box::pin(async move {
+                    if let Err(e) = engine.delta_poll().await {
+                        tracing::error!(error = %e, "delta poll failed");
+                    }
+                })
+            })?;
+            sched.add(delta).await?;
+        }
         if self.settings.usage_retention.is_some() {
             let engine = self.clone();
             // Daily, off the hour most cron sweeps use; every replica may run it (a second
@@ -849,7 +867,167 @@ impl CloudSweep {
                 tracing::warn!(tenant_id = id.0, error = %e, "releasing a claim failed");
             }
         }
+        // Delta polls start from what this listing showed, once every tenant has it.
+        if let Ok(listing) = &listing
+            && outcomes.iter().all(|o| o.result.is_ok())
+        {
+            let cursor = serde_json::to_value(listing.cursor(&Cursor::default())).ok();
+            if let Err(e) = engine
+                .catalog
+                .clouds()
+                .set_delta_cursor(self.cloud, cursor)
+                .await
+            {
+                tracing::warn!(cloud_id = self.cloud.0, error = %e, "storing the delta cursor failed");
+            }
+        }
         outcomes
+    }
+}
+
+/// What one cloud's delta poll did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeltaOutcome {
+    pub cloud: CloudId,
+    /// Images and servers that changed since the cursor.
+    pub images: usize,
+    pub servers: usize,
+    /// Rows written across the cloud's tenants.
+    pub rows_written: u64,
+    /// Upstream requests by service.
+    pub requests: std::collections::BTreeMap<String, u64>,
+}
+
+impl SyncEngine {
+    /// Applies what changed upstream since each cloud's cursor (clouds listed whole, not in
+    /// per-tenant mode): new and changed images and servers, to every tenant that sees them.
+    /// A cloud with a tenant another sync holds waits for the next poll. Deleted images and
+    /// membership changes do not move `updated_at`: the next full sweep catches them.
+    pub async fn delta_poll(&self) -> Result<Vec<DeltaOutcome>, CatalogError> {
+        let mut done = Vec::new();
+        for cloud in self.catalog.clouds().polled().await? {
+            match self.delta_poll_cloud(&cloud).await {
+                Ok(Some(outcome)) => done.push(outcome),
+                Ok(None) => {}
+                Err(why) => {
+                    tracing::warn!(cloud = %cloud.name, error = %why, "delta poll failed")
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    async fn delta_poll_cloud(&self, cloud: &Cloud) -> Result<Option<DeltaOutcome>, String> {
+        let cursor: Cursor = cloud
+            .delta_cursor
+            .clone()
+            .and_then(|c| serde_json::from_value(c).ok())
+            .unwrap_or_default();
+        let tenants = self.catalog.tenants();
+        let ids = tenants
+            .live_ids_of(cloud.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let projects = tenants
+            .live_projects_of(cloud.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (_, credentials) = self
+            .catalog
+            .clouds()
+            .with_credentials(cloud.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let tally = RequestTally::default();
+        let session = self
+            .admin_login(
+                cloud,
+                credentials,
+                projects.first().map(String::as_str),
+                &tally,
+            )
+            .await?;
+        let runs = self.catalog.sync_runs();
+        let mut claimed = Vec::new();
+        let mut all = true;
+        for &id in &ids {
+            match runs
+                .acquire_lease(id, &self.holder, now(), self.lease_ttl(), None)
+                .await
+            {
+                Ok(true) => claimed.push(id),
+                _ => all = false,
+            }
+        }
+        let result = if all {
+            self.apply_changes(&session, &cursor, &claimed).await
+        } else {
+            Ok(None)
+        };
+        for &id in &claimed {
+            let _ = runs.release_lease(id, &self.holder).await;
+        }
+        let Some((listing, rows_written)) = result? else {
+            return Ok(None);
+        };
+        let next = listing.cursor(&cursor);
+        if next != cursor {
+            let value = serde_json::to_value(next).ok();
+            self.catalog
+                .clouds()
+                .set_delta_cursor(cloud.id, value)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        tally.add(&session.requests());
+        let (images, servers, _) = listing.sizes();
+        Ok(Some(DeltaOutcome {
+            cloud: cloud.id,
+            images,
+            servers,
+            rows_written,
+            requests: tally.totals(),
+        }))
+    }
+
+    /// Lists the changes and applies them to each claimed tenant; `Err` when one failed
+    /// (the cursor then stays where it was).
+    async fn apply_changes(
+        &self,
+        session: &Session,
+        cursor: &Cursor,
+        tenants: &[TenantId],
+    ) -> Result<Option<(CloudListing, u64)>, String> {
+        let listing = CloudListing::fetch_changes(session, cursor)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut rows = 0;
+        if listing.is_empty() {
+            return Ok(Some((listing, rows)));
+        }
+        let ctx = SyncContext {
+            catalog: &self.catalog,
+            session: &self.settings.session,
+            stage_batch: self.settings.stage_batch.max(1),
+            stage_links_batch: self.settings.stage_links_batch.max(1),
+            shutdown: self.shutdown_tx.subscribe(),
+            clock: &self.settings.clock,
+            tally: None,
+        };
+        for &id in tenants {
+            let target = self
+                .catalog
+                .inventory()
+                .target(id)
+                .await
+                .map_err(|e| e.to_string())?;
+            let view = listing.view(&target.tenant.backend_id);
+            let summary = sync_from(&ctx, &target, &Upstream::Cloud(view))
+                .await
+                .map_err(|e| format!("{}: {e}", target.tenant.name))?;
+            rows += summary.applied.rows_written();
+        }
+        Ok(Some((listing, rows)))
     }
 }
 

@@ -165,6 +165,24 @@ pub async fn sync_from(
         until: observed,
     };
     let unavailable = list_instances(upstream, window, &mut intake).await?;
+    if let Upstream::Cloud(view) = upstream
+        && view.partial
+    {
+        // A delta poll: what was not listed did not change; the tenant's facts stay.
+        changes.images_partial = true;
+        changes.servers_unlisted = true;
+        ctx.check_shutdown()?;
+        let applied = ctx
+            .catalog
+            .inventory()
+            .apply(cloud.id, tenant.id, &changes, observed)
+            .await?;
+        return Ok(TenantSummary {
+            counts,
+            applied,
+            unavailable: Vec::new(),
+        });
+    }
     let unavailable_services = MissingService::json(&unavailable);
     let facts = match upstream {
         Upstream::Session(session) => {

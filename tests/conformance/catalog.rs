@@ -75,7 +75,7 @@ async fn each_tenant_sees_exactly_what_its_user_lists_in_glance() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "runs the real Keystone and Glance: cargo test --test conformance -- --ignored --test-threads=1"]
 async fn a_cloud_mode_sweep_gives_each_tenant_what_its_user_lists() {
-    let (s, _) = Scenario::synced().await;
+    let (s, img) = Scenario::synced().await;
     let app = crate::common::TestApp::new().await;
     // The admin holds the admin role on project b: the cloud's credentials are scoped there.
     let cloud: crate::common::ServiceSettings = app
@@ -104,6 +104,41 @@ async fn a_cloud_mode_sweep_gives_each_tenant_what_its_user_lists() {
     let cloud = app.get(app.path_of(&cloud.url)).await.json();
     assert_eq!(cloud["last_sweep"]["mode"], "cloud", "{cloud}");
     assert_eq!(cloud["last_sweep"]["requests"]["identity"], 1, "{cloud}");
+
+    // Delta polls against the real Glance: an idle poll writes nothing; a new image of
+    // tenant-a and a renamed public image are applied at once.
+    let idle = internals::delta_poll(&engine).await;
+    assert_eq!(idle.len(), 1, "{idle:?}");
+    assert_eq!(idle[0].rows_written, 0, "{idle:?}");
+    let fresh =
+        s.os.create_image(&s.tok_a, json!({"name": s.name("delta-new")}))
+            .await;
+    s.os.patch_image(
+        &s.adm,
+        &img.public,
+        json!([{"op": "replace", "path": "/name", "value": s.name("delta-renamed")}]),
+    )
+    .await;
+    let polled = internals::delta_poll(&engine).await;
+    assert!(polled[0].rows_written > 0, "{polled:?}");
+    assert!(app.catalog_ids(&t_a).await.contains(&fresh));
+    for (tenant, token) in [(&t_a, &s.tok_a), (&t_b, &s.tok_b)] {
+        let want = s.os.glance_ids(token).await;
+        assert_same_ids(
+            &app.catalog_ids(tenant).await,
+            &want,
+            "after the delta poll",
+        );
+    }
+    let names = app.get("/api/openstack-images/?page_size=300").await.json();
+    assert!(
+        names
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == s.name("delta-renamed")),
+        "the rename is applied"
+    );
     app.stop().await;
     s.stop().await;
 }

@@ -47,8 +47,10 @@ pub(super) async fn apply(
         counts.images_linked += linked;
     }
     counts.images_linked += link_images(&txn, cloud, tenant, &changes.link).await?;
-    let gone = links_not_seen(&txn, tenant, &changes.seen_images).await?;
-    (counts.images_unlinked, counts.images_deleted) = unlink(&txn, tenant, &gone).await?;
+    if !changes.images_partial {
+        let gone = links_not_seen(&txn, tenant, &changes.seen_images).await?;
+        (counts.images_unlinked, counts.images_deleted) = unlink(&txn, tenant, &gone).await?;
+    }
     counts.instances_upserted =
         upsert_instances(&txn, cloud, seq, &changes.upsert_instances).await?;
     counts.intervals_written =

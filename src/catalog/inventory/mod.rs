@@ -146,8 +146,11 @@ pub struct TenantChanges {
     pub lifecycle: Vec<(String, Vec<IntervalEdit>)>,
     /// What the sync learned of the tenant's services, when it differs from what is stored.
     pub facts: Option<TenantFacts>,
-    /// The cloud has no compute endpoint: no server was listed, so none vanished.
+    /// The cloud has no compute endpoint, or only changed servers were listed (a delta
+    /// poll): an unlisted server has not vanished.
     pub servers_unlisted: bool,
+    /// Only changed images were listed (a delta poll): an unlisted image is still seen.
+    pub images_partial: bool,
 }
 
 /// A change to an instance's recorded life.

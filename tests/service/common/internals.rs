@@ -401,6 +401,11 @@ pub async fn prune_usage(engine: &Engine) -> u64 {
 }
 
 /// One sweep over every tenant, as the schedule runs it.
+/// A delta poll of every polled cloud.
+pub async fn delta_poll(engine: &Engine) -> Vec<cloudcensus::sync::engine::DeltaOutcome> {
+    engine.delta_poll().await.expect("delta poll")
+}
+
 pub async fn sweep(engine: &Engine) -> Vec<TenantOutcome> {
     engine
         .sweep(None, None, Arc::new(LogObserver))

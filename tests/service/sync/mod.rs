@@ -3,6 +3,7 @@ mod boot_from_volume;
 mod cloud_listings;
 mod cloud_mode;
 mod credentials;
+mod delta;
 mod discovery;
 mod faults;
 mod glance_info;
