@@ -265,24 +265,12 @@ impl Tenants<'_> {
         Ok(out)
     }
 
-    /// The projects of a cloud's live (not retired) tenants, in id order.
-    pub async fn live_projects_of(&self, cloud: CloudId) -> CatalogResult<Vec<String>> {
-        Ok(tenants::Entity::find()
-            .select_only()
-            .column(tenants::Column::BackendId)
-            .filter(tenants::Column::CloudId.eq(cloud))
-            .filter(tenants::Column::Retired.is_null())
-            .order_by_asc(tenants::Column::Id)
-            .into_tuple()
-            .all(self.0.writer())
-            .await?)
-    }
-
-    /// The ids of a cloud's live (not retired) tenants, in id order.
-    pub async fn live_ids_of(&self, cloud: CloudId) -> CatalogResult<Vec<TenantId>> {
+    /// A cloud's live (not retired) tenants with their projects, in id order.
+    pub async fn live_of(&self, cloud: CloudId) -> CatalogResult<Vec<(TenantId, String)>> {
         Ok(tenants::Entity::find()
             .select_only()
             .column(tenants::Column::Id)
+            .column(tenants::Column::BackendId)
             .filter(tenants::Column::CloudId.eq(cloud))
             .filter(tenants::Column::Retired.is_null())
             .order_by_asc(tenants::Column::Id)

@@ -11,13 +11,13 @@ use tokio::task::JoinSet;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use uuid::Uuid;
 
-use super::cloud::{CloudListing, Cursor};
 use super::credentials;
 use super::runtime::spawn_into;
+use super::sweep::{CloudSweep, How};
 use super::tenant::{
     RequestTally, SyncContext, SyncError, TenantSummary, Upstream, sync_from, sync_tenant,
 };
-use crate::catalog::clouds::{Cloud, SweepRecord};
+use crate::catalog::clouds::Cloud;
 use crate::catalog::credentials::Credentials;
 use crate::catalog::discovery::SeenProject;
 use crate::catalog::sync_runs::is_syncing;
@@ -134,16 +134,16 @@ pub enum PullError {
 }
 
 pub struct SyncEngine {
-    catalog: Catalog,
-    settings: SyncSettings,
+    pub(super) catalog: Catalog,
+    pub(super) settings: SyncSettings,
     /// Identifies this process in tenant leases.
-    holder: String,
+    pub(super) holder: String,
     sweeping: AtomicBool,
-    shutdown_tx: watch::Sender<bool>,
+    pub(super) shutdown_tx: watch::Sender<bool>,
     pulls: Mutex<JoinSet<()>>,
     scheduler: Mutex<Option<JobScheduler>>,
     /// Where tenant syncs run (`None`: on the caller's runtime).
-    runtime: Option<tokio::runtime::Handle>,
+    pub(super) runtime: Option<tokio::runtime::Handle>,
 }
 
 impl SyncEngine {
@@ -185,31 +185,8 @@ impl SyncEngine {
         outcome.map(Some)
     }
 
-    fn lease_ttl(&self) -> chrono::Duration {
+    pub(super) fn lease_ttl(&self) -> chrono::Duration {
         chrono::Duration::from_std(self.settings.lease_ttl).unwrap_or(chrono::Duration::minutes(1))
-    }
-
-    /// Renews the claim on the tenant every third of the lease's life; returns only when the
-    /// claim was lost (another process took the tenant over after a stall longer than the
-    /// lease).
-    async fn heartbeat(&self, tenant_id: TenantId) -> SyncError {
-        let every = self.settings.lease_ttl / 3;
-        loop {
-            tokio::time::sleep(every).await;
-            match self
-                .catalog
-                .sync_runs()
-                .renew_lease(tenant_id, &self.holder, now(), self.lease_ttl())
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => return SyncError::LeaseLost,
-                // The database may be back by the next beat; the lease is good until then.
-                Err(e) => {
-                    tracing::warn!(tenant_id = tenant_id.0, error = %e, "lease renewal failed")
-                }
-            }
-        }
     }
 
     /// Frees what this process held before a restart under the same id, and closes as
@@ -225,7 +202,7 @@ impl SyncEngine {
         Ok(())
     }
 
-    async fn run_claimed(
+    pub(super) async fn run_claimed(
         &self,
         tenant_id: TenantId,
         how: &How<'_>,
@@ -257,9 +234,10 @@ impl SyncEngine {
                 How::Lost => Err(SyncError::LeaseLost),
             }
         };
+        let claimed = [tenant_id];
         let result = tokio::select! {
             result = work => result,
-            lost = self.heartbeat(tenant_id) => Err(lost),
+            lost = self.heartbeat(&claimed) => Err(lost),
         };
         let (tenant, cloud) = (target.tenant, target.cloud);
         let finished = self.settings.clock.now();
@@ -366,9 +344,10 @@ impl SyncEngine {
         Ok(outcomes)
     }
 
-    /// Renews the claims on all these tenants (see [`Self::heartbeat`]) while one listing
-    /// serves them; returns only when one was lost.
-    async fn heartbeat_all(&self, tenants: &[TenantId]) -> SyncError {
+    /// Renews the claims on these tenants every third of the lease's life (while they sync,
+    /// or one listing serves them); returns only when one was lost (another process took a
+    /// tenant over after a stall longer than the lease).
+    pub(super) async fn heartbeat(&self, tenants: &[TenantId]) -> SyncError {
         let every = self.settings.lease_ttl / 3;
         loop {
             tokio::time::sleep(every).await;
@@ -381,6 +360,7 @@ impl SyncEngine {
                 {
                     Ok(true) => {}
                     Ok(false) => return SyncError::LeaseLost,
+                    // The database may be back by the next beat; the lease is good until then.
                     Err(e) => {
                         tracing::warn!(tenant_id = tenant_id.0, error = %e, "lease renewal failed")
                     }
@@ -392,7 +372,7 @@ impl SyncEngine {
     /// A session listing the whole cloud when cloud mode applies to it: `Ok(None)` for per
     /// tenant mode (chosen, or `auto` without admin credentials), `Err` when cloud mode is
     /// asked for and cannot be had.
-    async fn cloud_session(
+    pub(super) async fn cloud_session(
         &self,
         cloud: CloudId,
         first_tenant: TenantId,
@@ -428,7 +408,7 @@ impl SyncEngine {
     /// A session logged in with the cloud's own credentials that carries the admin role,
     /// scoped to the project they name, else to `fallback_project`. A refusal's requests go
     /// to `tally` (a session handed out adds its own when it is done).
-    async fn admin_login(
+    pub(super) async fn admin_login(
         &self,
         cloud: &Cloud,
         credentials: Option<Credentials>,
@@ -479,7 +459,11 @@ impl SyncEngine {
 
     /// Brings the cloud's tenants in line with its Keystone projects when it asks for that
     /// (`discover_tenants`); `Ok(false)` when it does not.
-    async fn discover(&self, cloud: CloudId, tally: &RequestTally) -> Result<bool, String> {
+    pub(super) async fn discover(
+        &self,
+        cloud: CloudId,
+        tally: &RequestTally,
+    ) -> Result<bool, String> {
         let (cloud, credentials) = self
             .catalog
             .clouds()
@@ -492,13 +476,18 @@ impl SyncEngine {
         let first = self
             .catalog
             .tenants()
-            .live_projects_of(cloud.id)
+            .live_of(cloud.id)
             .await
             .map_err(|e| e.to_string())?
             .into_iter()
             .next();
         let session = self
-            .admin_login(&cloud, credentials, first.as_deref(), tally)
+            .admin_login(
+                &cloud,
+                credentials,
+                first.as_ref().map(|(_, p)| p.as_str()),
+                tally,
+            )
             .await?;
         // Keystone's default domain has the id `default`; another domain is known here by
         // name only, and its projects are not narrowed by domain (tags can narrow them).
@@ -671,363 +660,6 @@ impl SyncEngine {
                 "syncs still running at shutdown were abandoned; their tenants are unchanged"
             );
         }
-    }
-}
-
-/// How a claimed tenant is synced.
-enum How<'a> {
-    /// Through its own login and listing.
-    Own,
-    /// From its cloud's one listing.
-    Listing(&'a CloudListing),
-    /// Its cloud's listing failed with this.
-    Failed(&'a str),
-    /// A claim was lost while its cloud was listed.
-    Lost,
-}
-
-/// One cloud's part of a sweep.
-struct CloudSweep {
-    engine: Arc<SyncEngine>,
-    cloud: CloudId,
-    /// Whether the sweep covers the whole cloud, so its tenants may be discovered first.
-    whole_cloud: bool,
-    due_before: Option<DateTime<Utc>>,
-    permits: Arc<Semaphore>,
-    observer: Arc<dyn SweepObserver>,
-    tally: Arc<RequestTally>,
-}
-
-impl CloudSweep {
-    /// Syncs the cloud's tenants `ids` in the mode that applies, and records the sweep on
-    /// the cloud.
-    async fn run(self, mut ids: Vec<TenantId>) -> Vec<TenantOutcome> {
-        let started = self.engine.settings.clock.now();
-        if self.whole_cloud {
-            let clouds = self.engine.catalog.clouds();
-            match self.engine.discover(self.cloud, &self.tally).await {
-                Ok(false) => {}
-                Ok(true) => {
-                    let _ = clouds.record_discovery(self.cloud, None).await;
-                    match self.engine.catalog.tenants().live_ids_of(self.cloud).await {
-                        Ok(live) => ids = live,
-                        Err(e) => tracing::error!(error = %e, "reading discovered tenants failed"),
-                    }
-                }
-                Err(why) => {
-                    tracing::warn!(cloud_id = self.cloud.0, error = %why, "tenant discovery failed");
-                    let _ = clouds.record_discovery(self.cloud, Some(&why)).await;
-                }
-            }
-        }
-        let Some(&first) = ids.first() else {
-            return Vec::new();
-        };
-        let session = self
-            .engine
-            .cloud_session(self.cloud, first, &self.tally)
-            .await;
-        let (mode, outcomes) = match session {
-            Ok(None) => ("per_tenant", self.per_tenant(ids).await),
-            Ok(Some(session)) => ("cloud", self.with_listing(ids, Ok(session)).await),
-            Err(why) => ("cloud", self.with_listing(ids, Err(why)).await),
-        };
-        if !outcomes.is_empty() {
-            let record = SweepRecord {
-                mode,
-                started,
-                finished: self.engine.settings.clock.now(),
-                tenants: outcomes.len() as u64,
-                requests: self.tally.totals(),
-            };
-            if let Err(e) = self
-                .engine
-                .catalog
-                .clouds()
-                .record_sweep(self.cloud, &record)
-                .await
-            {
-                tracing::warn!(cloud_id = self.cloud.0, error = %e, "could not record the sweep");
-            }
-        }
-        outcomes
-    }
-
-    /// Each tenant through its own login, `concurrency` at a time across the sweep.
-    async fn per_tenant(&self, ids: Vec<TenantId>) -> Vec<TenantOutcome> {
-        let mut set = JoinSet::new();
-        for id in ids {
-            let engine = self.engine.clone();
-            let permits = self.permits.clone();
-            let observer = self.observer.clone();
-            let tally = self.tally.clone();
-            let due_before = self.due_before;
-            spawn_into(&mut set, self.engine.runtime.as_ref(), async move {
-                let _permit = permits.acquire_owned().await.ok()?;
-                if *engine.shutdown_tx.borrow() {
-                    return None;
-                }
-                let runs = engine.catalog.sync_runs();
-                let claimed = runs
-                    .acquire_lease(id, &engine.holder, now(), engine.lease_ttl(), due_before)
-                    .await;
-                let outcome = match claimed {
-                    Ok(true) => {
-                        let outcome = engine.run_claimed(id, &How::Own, Some(&tally)).await;
-                        if let Err(e) = runs.release_lease(id, &engine.holder).await {
-                            tracing::warn!(tenant_id = id.0, error = %e, "releasing a claim failed");
-                        }
-                        outcome.map(Some)
-                    }
-                    Ok(false) => Ok(None),
-                    Err(e) => Err(e),
-                };
-                match outcome {
-                    Ok(Some(outcome)) => {
-                        observer.finished(&outcome);
-                        Some(outcome)
-                    }
-                    Ok(None) => None,
-                    Err(e) => {
-                        tracing::error!(tenant_id = id.0, error = %e, "sync bookkeeping failed");
-                        None
-                    }
-                }
-            });
-        }
-        let mut outcomes = Vec::new();
-        while let Some(joined) = set.join_next().await {
-            if let Ok(Some(outcome)) = joined {
-                outcomes.push(outcome);
-            }
-        }
-        outcomes
-    }
-
-    /// The tenants this process can claim, from one listing of the cloud (or each failed
-    /// with why there is none). Nothing is applied for a tenant unless the listing is whole.
-    async fn with_listing(
-        &self,
-        ids: Vec<TenantId>,
-        session: Result<Session, String>,
-    ) -> Vec<TenantOutcome> {
-        let engine = &self.engine;
-        let Ok(_permit) = self.permits.clone().acquire_owned().await else {
-            return Vec::new();
-        };
-        let runs = engine.catalog.sync_runs();
-        let mut claimed = Vec::new();
-        for id in ids {
-            match runs
-                .acquire_lease(
-                    id,
-                    &engine.holder,
-                    now(),
-                    engine.lease_ttl(),
-                    self.due_before,
-                )
-                .await
-            {
-                Ok(true) => claimed.push(id),
-                Ok(false) => {}
-                Err(e) => tracing::error!(tenant_id = id.0, error = %e, "claiming a tenant failed"),
-            }
-        }
-        if claimed.is_empty() {
-            return Vec::new();
-        }
-        let listing = match &session {
-            Ok(session) => {
-                let listed = tokio::select! {
-                    listed = CloudListing::fetch(session) => listed,
-                    lost = engine.heartbeat_all(&claimed) => Err(lost),
-                };
-                self.tally.add(&session.requests());
-                listed
-            }
-            Err(why) => Err(SyncError::CloudListing(why.clone())),
-        };
-        let failure = listing.as_ref().err().map(ToString::to_string);
-        let how = match (&listing, &failure) {
-            (Ok(listing), _) => How::Listing(listing),
-            (Err(SyncError::LeaseLost), _) => How::Lost,
-            (Err(_), Some(why)) => How::Failed(why),
-            (Err(_), None) => How::Lost,
-        };
-        let mut outcomes = Vec::new();
-        for id in claimed {
-            match engine.run_claimed(id, &how, None).await {
-                Ok(outcome) => {
-                    self.observer.finished(&outcome);
-                    outcomes.push(outcome);
-                }
-                Err(e) => tracing::error!(tenant_id = id.0, error = %e, "sync bookkeeping failed"),
-            }
-            if let Err(e) = runs.release_lease(id, &engine.holder).await {
-                tracing::warn!(tenant_id = id.0, error = %e, "releasing a claim failed");
-            }
-        }
-        // Delta polls start from what this listing showed, once every tenant has it.
-        if let Ok(listing) = &listing
-            && outcomes.iter().all(|o| o.result.is_ok())
-        {
-            let cursor = serde_json::to_value(listing.cursor(&Cursor::default())).ok();
-            if let Err(e) = engine
-                .catalog
-                .clouds()
-                .set_delta_cursor(self.cloud, cursor)
-                .await
-            {
-                tracing::warn!(cloud_id = self.cloud.0, error = %e, "storing the delta cursor failed");
-            }
-        }
-        outcomes
-    }
-}
-
-/// What one cloud's delta poll did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeltaOutcome {
-    pub cloud: CloudId,
-    /// Images and servers that changed since the cursor.
-    pub images: usize,
-    pub servers: usize,
-    /// Rows written across the cloud's tenants.
-    pub rows_written: u64,
-    /// Upstream requests by service.
-    pub requests: std::collections::BTreeMap<String, u64>,
-}
-
-impl SyncEngine {
-    /// Applies what changed upstream since each cloud's cursor (clouds listed whole, not in
-    /// per-tenant mode): new and changed images and servers, to every tenant that sees them.
-    /// A cloud with a tenant another sync holds waits for the next poll. Deleted images and
-    /// membership changes do not move `updated_at`: the next full sweep catches them.
-    pub async fn delta_poll(&self) -> Result<Vec<DeltaOutcome>, CatalogError> {
-        let mut done = Vec::new();
-        for cloud in self.catalog.clouds().polled().await? {
-            match self.delta_poll_cloud(&cloud).await {
-                Ok(Some(outcome)) => done.push(outcome),
-                Ok(None) => {}
-                Err(why) => {
-                    tracing::warn!(cloud = %cloud.name, error = %why, "delta poll failed")
-                }
-            }
-        }
-        Ok(done)
-    }
-
-    async fn delta_poll_cloud(&self, cloud: &Cloud) -> Result<Option<DeltaOutcome>, String> {
-        let cursor: Cursor = cloud
-            .delta_cursor
-            .clone()
-            .and_then(|c| serde_json::from_value(c).ok())
-            .unwrap_or_default();
-        let tenants = self.catalog.tenants();
-        let ids = tenants
-            .live_ids_of(cloud.id)
-            .await
-            .map_err(|e| e.to_string())?;
-        let projects = tenants
-            .live_projects_of(cloud.id)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (_, credentials) = self
-            .catalog
-            .clouds()
-            .with_credentials(cloud.id)
-            .await
-            .map_err(|e| e.to_string())?;
-        let tally = RequestTally::default();
-        let session = self
-            .admin_login(
-                cloud,
-                credentials,
-                projects.first().map(String::as_str),
-                &tally,
-            )
-            .await?;
-        let runs = self.catalog.sync_runs();
-        let mut claimed = Vec::new();
-        let mut all = true;
-        for &id in &ids {
-            match runs
-                .acquire_lease(id, &self.holder, now(), self.lease_ttl(), None)
-                .await
-            {
-                Ok(true) => claimed.push(id),
-                _ => all = false,
-            }
-        }
-        let result = if all {
-            self.apply_changes(&session, &cursor, &claimed).await
-        } else {
-            Ok(None)
-        };
-        for &id in &claimed {
-            let _ = runs.release_lease(id, &self.holder).await;
-        }
-        let Some((listing, rows_written)) = result? else {
-            return Ok(None);
-        };
-        let next = listing.cursor(&cursor);
-        if next != cursor {
-            let value = serde_json::to_value(next).ok();
-            self.catalog
-                .clouds()
-                .set_delta_cursor(cloud.id, value)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        tally.add(&session.requests());
-        let (images, servers, _) = listing.sizes();
-        Ok(Some(DeltaOutcome {
-            cloud: cloud.id,
-            images,
-            servers,
-            rows_written,
-            requests: tally.totals(),
-        }))
-    }
-
-    /// Lists the changes and applies them to each claimed tenant; `Err` when one failed
-    /// (the cursor then stays where it was).
-    async fn apply_changes(
-        &self,
-        session: &Session,
-        cursor: &Cursor,
-        tenants: &[TenantId],
-    ) -> Result<Option<(CloudListing, u64)>, String> {
-        let listing = CloudListing::fetch_changes(session, cursor)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut rows = 0;
-        if listing.is_empty() {
-            return Ok(Some((listing, rows)));
-        }
-        let ctx = SyncContext {
-            catalog: &self.catalog,
-            session: &self.settings.session,
-            stage_batch: self.settings.stage_batch.max(1),
-            stage_links_batch: self.settings.stage_links_batch.max(1),
-            shutdown: self.shutdown_tx.subscribe(),
-            clock: &self.settings.clock,
-            tally: None,
-        };
-        for &id in tenants {
-            let target = self
-                .catalog
-                .inventory()
-                .target(id)
-                .await
-                .map_err(|e| e.to_string())?;
-            let view = listing.view(&target.tenant.backend_id);
-            let summary = sync_from(&ctx, &target, &Upstream::Cloud(view))
-                .await
-                .map_err(|e| format!("{}: {e}", target.tenant.name))?;
-            rows += summary.applied.rows_written();
-        }
-        Ok(Some((listing, rows)))
     }
 }
 

@@ -402,7 +402,7 @@ pub async fn prune_usage(engine: &Engine) -> u64 {
 
 /// One sweep over every tenant, as the schedule runs it.
 /// A delta poll of every polled cloud.
-pub async fn delta_poll(engine: &Engine) -> Vec<cloudcensus::sync::engine::DeltaOutcome> {
+pub async fn delta_poll(engine: &Engine) -> Vec<cloudcensus::sync::delta::DeltaOutcome> {
     engine.delta_poll().await.expect("delta poll")
 }
 
