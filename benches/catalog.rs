@@ -17,15 +17,12 @@ use sea_orm::sea_query::Query;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
 // The same allocator as the service binary, so the figures are the service's.
+mod common;
+
+use common::{knob, rss_mib};
+
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 const NAMES: &[&str] = &[
     "ubuntu-22.04",
@@ -39,19 +36,6 @@ const NAMES: &[&str] = &[
     "almalinux-9",
     "opensuse-leap-15.5",
 ];
-
-/// Resident memory of this process, from /proc (0 where there is none).
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 /// Bulk-fills the catalog: images of one cloud, each linked to one or two tenants.
 async fn fill(db: &sea_orm::DatabaseConnection, cloud_id: i32, tenant_ids: &[i32], n: usize) {

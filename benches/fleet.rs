@@ -54,15 +54,7 @@ const TARGETS: [(&str, Target); 7] = [
 ];
 
 fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse().ok())
-        })
-        .unwrap_or(0)
+    common::proc_status_kib("VmRSS:")
 }
 
 fn mib(kib: u64) -> f64 {
@@ -283,15 +275,7 @@ fn ratio(a: f64, b: f64) -> String {
 #[tokio::main]
 async fn main() {
     cloudcensus::install_crypto_provider();
-    // RUST_LOG=cloudcensus=debug shows the listing and apply phases (span times).
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .init();
+    common::init_tracing();
     let projects = knob("BENCH_PROJECTS", 1_000);
     let public = knob("BENCH_PUBLIC", 300);
     let private = knob("BENCH_PRIVATE", 20);

@@ -14,7 +14,7 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 
 mod common;
 
-use common::knob;
+use common::{knob, rss_mib};
 
 // The same allocator as the service binary, so the figures are the service's.
 #[global_allocator]
@@ -22,37 +22,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Peak resident memory of this process (the simulator included), in MiB.
 fn peak_rss_mib() -> f64 {
-    proc_status_mib("VmHWM:")
-}
-
-fn rss_mib() -> f64 {
-    proc_status_mib("VmRSS:")
-}
-
-fn proc_status_mib(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    common::proc_status_kib("VmHWM:") as f64 / 1024.0
 }
 
 #[tokio::main]
 async fn main() {
     cloudcensus::install_crypto_provider();
-    // RUST_LOG=cloudcensus=debug shows each tenant's listing and apply phases (span times).
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .init();
+    common::init_tracing();
     let projects = knob("BENCH_PROJECTS", 10);
     let images = knob("BENCH_IMAGES", 10_000);
     let servers = knob("BENCH_SERVERS", 200);

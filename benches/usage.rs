@@ -19,15 +19,12 @@ use cloudcensus::sync::{SyncEngine, SyncSettings};
 use sea_orm::sea_query::Query;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
+mod common;
+
+use common::{knob, rss_mib};
+
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 const NAMES: &[&str] = &[
     "ubuntu-22.04",
@@ -39,18 +36,6 @@ const NAMES: &[&str] = &[
     "cirros-0.6.2",
     "almalinux-9",
 ];
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 /// Bulk-fills instances and their lifecycle intervals over `days` ending at `end`.
 async fn fill(
