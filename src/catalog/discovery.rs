@@ -4,15 +4,15 @@
 //! sweeps, its row and usage history kept. A project that comes back brings its tenant back.
 use std::collections::HashMap;
 
-use entity::{image_tenants, images, tenants};
-use sea_orm::sea_query::{Expr, Query};
+use entity::{image_tenants, tenants};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, ExprTrait, QueryFilter,
-    Set,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
-use super::{Catalog, CatalogResult, CloudId, State, TenantId, now};
+use super::{Catalog, CatalogResult, CloudId, ImageId, State, TenantId, now};
 
 pub const PROJECT_DISABLED: &str = "project disabled";
 pub const PROJECT_DELETED: &str = "project deleted";
@@ -73,7 +73,7 @@ impl Discovery<'_> {
                 }
                 (Some(t), false) => {
                     if t.retired.as_deref() != Some(PROJECT_DISABLED) {
-                        unlinked |= retire(&txn, cloud, t.id, PROJECT_DISABLED).await?;
+                        unlinked |= retire(&txn, t.id, PROJECT_DISABLED).await?;
                         done.retired += 1;
                     }
                 }
@@ -85,7 +85,7 @@ impl Discovery<'_> {
             if !listed.contains(t.backend_id.as_str())
                 && t.retired.as_deref() != Some(PROJECT_DELETED)
             {
-                unlinked |= retire(&txn, cloud, t.id, PROJECT_DELETED).await?;
+                unlinked |= retire(&txn, t.id, PROJECT_DELETED).await?;
                 done.retired += 1;
             }
         }
@@ -156,32 +156,15 @@ async fn set_retired(
 
 /// Retires the tenant and unlinks it from every image; images of the cloud that no tenant
 /// sees any more go. Returns whether links went.
-async fn retire(
-    txn: &DatabaseTransaction,
-    cloud: CloudId,
-    tenant: TenantId,
-    reason: &str,
-) -> Result<bool, DbErr> {
+async fn retire(txn: &DatabaseTransaction, tenant: TenantId, reason: &str) -> Result<bool, DbErr> {
     set_retired(txn, tenant, Some(reason)).await?;
-    let res = image_tenants::Entity::delete_many()
+    let linked: Vec<ImageId> = image_tenants::Entity::find()
+        .select_only()
+        .column(image_tenants::Column::ImageId)
         .filter(image_tenants::Column::TenantId.eq(tenant))
-        .exec(txn)
+        .into_tuple()
+        .all(txn)
         .await?;
-    if res.rows_affected == 0 {
-        return Ok(false);
-    }
-    let still_linked = Query::select()
-        .expr(Expr::val(1))
-        .from(image_tenants::Entity)
-        .and_where(
-            Expr::col((image_tenants::Entity, image_tenants::Column::ImageId))
-                .equals((images::Entity, images::Column::Id)),
-        )
-        .to_owned();
-    images::Entity::delete_many()
-        .filter(images::Column::CloudId.eq(cloud))
-        .filter(Expr::exists(still_linked).not())
-        .exec(txn)
-        .await?;
-    Ok(true)
+    let (unlinked, _) = super::inventory::unlink(txn, tenant, &linked).await?;
+    Ok(unlinked > 0)
 }

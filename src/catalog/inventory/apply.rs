@@ -200,7 +200,7 @@ async fn links_not_seen(
 /// Unlinks the tenant from `gone`; images no tenant sees any more leave the catalog.
 /// Returns (links removed, images deleted).
 #[instrument(level = "debug", skip_all, fields(gone = gone.len()))]
-async fn unlink(
+pub(in crate::catalog) async fn unlink(
     txn: &DatabaseTransaction,
     tenant: TenantId,
     gone: &[ImageId],

@@ -7,6 +7,7 @@
 //! columns after the image's. Adding a column takes the entity field, the mapping from
 //! OpenStack, and a migration of both tables (a test fails when the staging table lags).
 mod apply;
+pub(super) use apply::unlink;
 mod lifecycle;
 mod staging;
 
