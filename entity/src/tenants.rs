@@ -35,6 +35,9 @@ pub struct Model {
     /// Why tenant discovery retired it ("project disabled", "project deleted"); `None` while
     /// its project is there.
     pub retired: Option<String>,
+    /// Digest of the whole-cloud view its last sync applied, while nothing else has written
+    /// what that view covers; a sweep with the same view skips the compare. `None`: compare.
+    pub view_fingerprint: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

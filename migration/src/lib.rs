@@ -15,6 +15,7 @@ mod m20261201_000011_usage_seq;
 mod m20261201_000012_cloud_sync_mode;
 mod m20261201_000013_tenant_retired;
 mod m20261201_000014_delta_cursor;
+mod m20261201_000015_view_fingerprint;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_cloud_sync_mode::Migration),
             Box::new(m20261201_000013_tenant_retired::Migration),
             Box::new(m20261201_000014_delta_cursor::Migration),
+            Box::new(m20261201_000015_view_fingerprint::Migration),
         ]
     }
 }

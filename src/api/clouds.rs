@@ -89,6 +89,10 @@ pub struct SweepRecord {
     pub finished: DateTime<Utc>,
     /// Tenants the sweep synced.
     pub tenants: u64,
+    /// Of those, the ones whose view of the cloud's listing had not changed since their last
+    /// sync (cloud mode): recorded without comparing it with the catalog. 0 per tenant.
+    #[serde(default)]
+    pub unchanged: u64,
     /// Upstream requests by service (`identity`, `image`, `compute`, `volume`).
     pub requests: std::collections::BTreeMap<String, u64>,
 }

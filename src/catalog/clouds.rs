@@ -68,6 +68,9 @@ pub struct SweepRecord {
     pub finished: chrono::DateTime<chrono::Utc>,
     /// Tenants synced.
     pub tenants: u64,
+    /// Of those, the ones whose view of a whole-cloud listing was what their last sync
+    /// applied: recorded without a compare.
+    pub unchanged: u64,
     /// Upstream requests by service.
     pub requests: std::collections::BTreeMap<String, u64>,
 }

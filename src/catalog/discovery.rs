@@ -142,6 +142,11 @@ async fn set_retired(
     };
     tenants::Entity::update_many()
         .col_expr(tenants::Column::Retired, Expr::val(reason))
+        // Its links go (or it has none to come back to): its next view is compared.
+        .col_expr(
+            tenants::Column::ViewFingerprint,
+            Expr::val(Option::<String>::None),
+        )
         .col_expr(tenants::Column::State, Expr::val(state.as_str()))
         .col_expr(
             tenants::Column::ErrorMessage,

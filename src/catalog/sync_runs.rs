@@ -24,6 +24,17 @@ pub struct RunCounts {
     pub instances_seen: i64,
 }
 
+/// A run that found the tenant's view as its last sync applied it.
+#[derive(Clone, Debug)]
+pub struct UnchangedRun {
+    pub tenant_id: TenantId,
+    pub counts: RunCounts,
+    pub unavailable: Vec<super::tenants::MissingService>,
+}
+
+/// Tenants per statement in batched bookkeeping: well under every bound-variable limit.
+const BATCH: usize = 400;
+
 #[derive(Clone, Debug)]
 pub struct RunView {
     pub run: SyncRun,
@@ -137,25 +148,48 @@ impl SyncRuns<'_> {
         ttl: chrono::Duration,
         due_before: Option<DateTime<Utc>>,
     ) -> CatalogResult<bool> {
-        let mut cond = Condition::all().add(tenants::Column::Id.eq(tenant_id)).add(
-            Condition::any()
-                .add(tenants::Column::SyncLeaseExpiresAt.is_null())
-                .add(tenants::Column::SyncLeaseExpiresAt.lt(now)),
-        );
-        if let Some(due) = due_before {
-            cond = cond.add(
-                Condition::any()
-                    .add(tenants::Column::LastSyncAt.is_null())
-                    .add(tenants::Column::LastSyncAt.lt(due)),
-            );
-        }
-        let res = tenants::Entity::update_many()
-            .col_expr(tenants::Column::SyncLeaseHolder, Expr::val(holder))
-            .col_expr(tenants::Column::SyncLeaseExpiresAt, Expr::val(now + ttl))
-            .filter(cond)
-            .exec(self.0.writer())
+        let claimed = self
+            .acquire_leases(&[tenant_id], holder, now, ttl, due_before)
             .await?;
-        Ok(res.rows_affected == 1)
+        Ok(!claimed.is_empty())
+    }
+
+    /// `acquire_lease` for many tenants at once (a statement per few hundred): the tenants
+    /// claimed, as they are now, in id order.
+    pub async fn acquire_leases(
+        &self,
+        tenant_ids: &[TenantId],
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+        due_before: Option<DateTime<Utc>>,
+    ) -> CatalogResult<Vec<super::tenants::Tenant>> {
+        let mut claimed = Vec::with_capacity(tenant_ids.len());
+        for chunk in tenant_ids.chunks(BATCH) {
+            let mut cond = Condition::all()
+                .add(tenants::Column::Id.is_in(chunk.iter().copied()))
+                .add(
+                    Condition::any()
+                        .add(tenants::Column::SyncLeaseExpiresAt.is_null())
+                        .add(tenants::Column::SyncLeaseExpiresAt.lt(now)),
+                );
+            if let Some(due) = due_before {
+                cond = cond.add(
+                    Condition::any()
+                        .add(tenants::Column::LastSyncAt.is_null())
+                        .add(tenants::Column::LastSyncAt.lt(due)),
+                );
+            }
+            let rows = tenants::Entity::update_many()
+                .col_expr(tenants::Column::SyncLeaseHolder, Expr::val(holder))
+                .col_expr(tenants::Column::SyncLeaseExpiresAt, Expr::val(now + ttl))
+                .filter(cond)
+                .exec_with_returning(self.0.writer())
+                .await?;
+            claimed.extend(rows);
+        }
+        claimed.sort_unstable_by_key(|t| t.id);
+        Ok(claimed)
     }
 
     /// Extends `holder`'s claim on the tenant to `now + ttl`; `false` when it no longer holds
@@ -245,6 +279,14 @@ impl SyncRuns<'_> {
     /// Closes as `interrupted` the runs `which` selects that are still `running`; returns how
     /// many.
     async fn interrupt(&self, which: Condition, now: DateTime<Utc>) -> CatalogResult<u64> {
+        Ok(Self::interrupt_in(self.0.writer(), which, now).await?)
+    }
+
+    async fn interrupt_in<C: sea_orm::ConnectionTrait>(
+        db: &C,
+        which: Condition,
+        now: DateTime<Utc>,
+    ) -> Result<u64, sea_orm::DbErr> {
         let res = sync_runs::Entity::update_many()
             .col_expr(
                 sync_runs::Column::Outcome,
@@ -257,18 +299,77 @@ impl SyncRuns<'_> {
             )
             .filter(which)
             .filter(sync_runs::Column::Outcome.eq(RunOutcome::Running))
-            .exec(self.0.writer())
+            .exec(db)
             .await?;
         Ok(res.rows_affected)
     }
 
     pub async fn release_lease(&self, tenant_id: TenantId, holder: &str) -> CatalogResult<()> {
-        self.clear_leases(
-            Condition::all()
-                .add(tenants::Column::Id.eq(tenant_id))
-                .add(tenants::Column::SyncLeaseHolder.eq(holder)),
-        )
-        .await?;
+        self.release_leases(&[tenant_id], holder).await
+    }
+
+    /// Drops `holder`'s claims on these tenants.
+    pub async fn release_leases(&self, tenant_ids: &[TenantId], holder: &str) -> CatalogResult<()> {
+        for chunk in tenant_ids.chunks(BATCH) {
+            self.clear_leases(
+                Condition::all()
+                    .add(tenants::Column::Id.is_in(chunk.iter().copied()))
+                    .add(tenants::Column::SyncLeaseHolder.eq(holder)),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Records at once, for tenants `holder` holds whose view was what their last sync
+    /// applied, a successful run that changed nothing (`started` to `finished`, with what it
+    /// saw), and sets them OK: `start`, `finish` and `record_outcome` for each, as few
+    /// statements.
+    pub async fn record_unchanged(
+        &self,
+        runs: &[UnchangedRun],
+        holder: &str,
+        started: DateTime<Utc>,
+        finished: DateTime<Utc>,
+    ) -> CatalogResult<()> {
+        let txn = super::db::begin_write(self.0.writer()).await?;
+        for chunk in runs.chunks(BATCH) {
+            let ids = || chunk.iter().map(|r| r.tenant_id);
+            Self::interrupt_in(
+                &txn,
+                Condition::all().add(sync_runs::Column::TenantId.is_in(ids())),
+                started,
+            )
+            .await?;
+            sync_runs::Entity::insert_many(chunk.iter().map(|r| sync_runs::ActiveModel {
+                uuid: Set(Uuid::new_v4()),
+                tenant_id: Set(r.tenant_id),
+                holder: Set(Some(holder.to_string())),
+                started_at: Set(started),
+                finished_at: Set(Some(finished)),
+                outcome: Set(RunOutcome::Success),
+                images_seen: Set(r.counts.images_seen),
+                images_added: Set(0),
+                images_updated: Set(0),
+                images_removed: Set(0),
+                instances_seen: Set(r.counts.instances_seen),
+                unavailable_services: Set(super::tenants::MissingService::json(&r.unavailable)),
+                error_message: Set(String::new()),
+                ..Default::default()
+            }))
+            .exec_without_returning(&txn)
+            .await?;
+            tenants::Entity::update_many()
+                .col_expr(tenants::Column::LastSyncAt, Expr::val(finished))
+                .col_expr(tenants::Column::Modified, Expr::val(finished))
+                .col_expr(tenants::Column::State, Expr::val(State::Ok.as_str()))
+                .col_expr(tenants::Column::ErrorMessage, Expr::val(""))
+                .col_expr(tenants::Column::LastSuccessAt, Expr::val(finished))
+                .filter(tenants::Column::Id.is_in(ids()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
         Ok(())
     }
 

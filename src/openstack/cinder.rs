@@ -24,7 +24,7 @@ pub const UNAVAILABLE_SERVICE: &str = "volume";
 const MAX_PAGES: u32 = 10_000;
 
 /// One volume, as much of it as attribution needs.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Hash)]
 pub struct CinderVolume {
     pub id: String,
     pub status: String,
@@ -42,7 +42,7 @@ pub struct CinderVolume {
     pub tenant_id: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct VolumeAttachment {
     pub server_id: String,
     /// The device inside the server, e.g. `/dev/vda`; attribution compares it with the

@@ -45,7 +45,7 @@ const CORE_KEYS: &[&str] = &[
 /// The statuses of images on their way out; they are not part of the catalog.
 pub const GONE_STATUSES: &[&str] = &["deleted", "pending_delete"];
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Hash)]
 pub struct GlanceImage {
     pub id: String,
     pub name: String,

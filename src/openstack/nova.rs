@@ -10,7 +10,7 @@ use super::session::Session;
 
 const MAX_PAGES: u32 = 10_000;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Hash)]
 pub struct NovaServer {
     pub id: String,
     pub name: String,
@@ -36,7 +36,7 @@ pub struct NovaServer {
 
 /// A server's flavor: 2.47+ embeds its name and size; older microversions give only its id
 /// (kept as the name), and the size stays unknown.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Hash)]
 pub struct Flavor {
     pub name: String,
     pub vcpus: Option<i32>,

@@ -2,11 +2,15 @@
 //! derived with Glance's own rules, instead of one login and one listing per tenant. A cloud
 //! with 1,000 projects and 300 public images is then read once per sweep, not 1,000 times.
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt, stream};
+use sha2::{Digest as _, Sha256};
 
+use super::attribution::BootVolumes;
 use super::tenant::SyncError;
+use crate::catalog::tenants::MissingService;
 use crate::openstack::cinder::{self, CinderVolume};
 use crate::openstack::glance::{self, GlanceImage, ImagePager};
 use crate::openstack::nova::{NovaServer, ServerPager};
@@ -26,7 +30,16 @@ pub struct CloudListing {
     /// Only what changed since a cursor.
     partial: bool,
     by_project: ByProject,
+    /// Each image's digest, by position: hashed once per listing, not once per tenant.
+    digests: Vec<Digest>,
 }
+
+/// SHA-256 of a listed object's fields.
+type Digest = [u8; 32];
+
+/// What a fingerprint starts with. The crate's version is part of it: a release may record
+/// an image differently, so its first sweep compares every view once.
+const FINGERPRINT_SALT: &str = concat!("cloudcensus view ", env!("CARGO_PKG_VERSION"), " 1");
 
 /// Positions in a listing by project, so a tenant's view is not a scan of the whole cloud.
 #[derive(Debug, Default)]
@@ -58,6 +71,84 @@ pub struct TenantView<'a> {
     pub images: Vec<&'a GlanceImage>,
     pub servers: Option<Vec<&'a NovaServer>>,
     pub volumes: Option<Vec<&'a CinderVolume>>,
+    /// Digest of the above, whatever their order.
+    digest: Digest,
+}
+
+impl TenantView<'_> {
+    /// The services the cloud lacks: without compute nothing else is asked.
+    pub fn unavailable(&self) -> Vec<MissingService> {
+        match (&self.servers, &self.volumes) {
+            (None, _) => vec![MissingService::Compute],
+            (Some(_), None) => vec![MissingService::Volume],
+            (Some(_), Some(_)) => Vec::new(),
+        }
+    }
+
+    /// The Glance ids the view's servers count for (their own image, or their boot
+    /// volume's): a sync names their instance rows after these images in the catalog.
+    pub fn image_refs(&self) -> Vec<String> {
+        let volumes = BootVolumes::new(self.volumes.iter().flatten().copied());
+        let source = |s: &NovaServer| match volumes.of(s) {
+            Some(boot) => boot.image_id.clone(),
+            None => s.image_id.clone(),
+        };
+        self.servers
+            .iter()
+            .flatten()
+            .filter_map(|s| source(s))
+            .collect()
+    }
+
+    /// Everything a sync from this view compares with the catalog besides the tenant's own
+    /// rows: the view's images, servers and volumes, and `names`, the catalog's names of the
+    /// images its servers count for (an image the tenant does not see still names them).
+    /// A sync records the fingerprint with the names it used; a later sweep whose view, with
+    /// the catalog's names then, has the same fingerprint would find nothing to change.
+    pub fn fingerprint_with(&self, names: &HashMap<String, String>) -> String {
+        let refs = self.image_refs();
+        let mut refs: Vec<(&str, Option<&String>)> =
+            refs.iter().map(|id| (id.as_str(), names.get(id))).collect();
+        refs.sort_unstable();
+        refs.dedup();
+        let mut h = DigestWriter::new();
+        FINGERPRINT_SALT.hash(&mut h);
+        self.digest.hash(&mut h);
+        refs.hash(&mut h);
+        hex::encode(h.finish_digest())
+    }
+}
+
+/// Feeds what `Hash` writes into SHA-256: a digest stable across processes and 256 bits
+/// wide, where `DefaultHasher` is neither.
+struct DigestWriter(Sha256);
+
+impl DigestWriter {
+    fn new() -> Self {
+        Self(Sha256::new())
+    }
+
+    fn finish_digest(self) -> Digest {
+        self.0.finalize().into()
+    }
+
+    fn of(value: &impl Hash) -> Digest {
+        let mut h = Self::new();
+        value.hash(&mut h);
+        h.finish_digest()
+    }
+}
+
+impl Hasher for DigestWriter {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// Not used: the digest is read whole with `finish_digest`.
+    fn finish(&self) -> u64 {
+        let d: Digest = self.0.clone().finalize().into();
+        u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    }
 }
 
 impl CloudListing {
@@ -194,12 +285,14 @@ impl CloudListing {
                 by_project.volumes.entry(t.clone()).or_default().push(i);
             }
         }
+        let digests = images.iter().map(DigestWriter::of).collect();
         Self {
             images,
             servers,
             volumes,
             partial,
             by_project,
+            digests,
         }
     }
 
@@ -214,21 +307,38 @@ impl CloudListing {
         images.extend(of(&self.by_project.images));
         images.sort_unstable();
         images.dedup();
+        let servers: Option<Vec<&NovaServer>> = self.servers.as_ref().map(|all| {
+            of(&self.by_project.servers)
+                .into_iter()
+                .map(|i| &all[i])
+                .collect()
+        });
+        let volumes: Option<Vec<&CinderVolume>> = self.volumes.as_ref().map(|all| {
+            of(&self.by_project.volumes)
+                .into_iter()
+                .map(|i| &all[i])
+                .collect()
+        });
+        // Sorted digests: a listing that comes back in another order is the same view.
+        let sorted = |mut d: Vec<Digest>| {
+            d.sort_unstable();
+            d
+        };
+        let digest = DigestWriter::of(&(
+            sorted(images.iter().map(|&i| self.digests[i]).collect()),
+            servers
+                .as_ref()
+                .map(|s| sorted(s.iter().map(DigestWriter::of).collect())),
+            volumes
+                .as_ref()
+                .map(|v| sorted(v.iter().map(DigestWriter::of).collect())),
+        ));
         TenantView {
             partial: self.partial,
             images: images.into_iter().map(|i| &self.images[i]).collect(),
-            servers: self.servers.as_ref().map(|all| {
-                of(&self.by_project.servers)
-                    .into_iter()
-                    .map(|i| &all[i])
-                    .collect()
-            }),
-            volumes: self.volumes.as_ref().map(|all| {
-                of(&self.by_project.volumes)
-                    .into_iter()
-                    .map(|i| &all[i])
-                    .collect()
-            }),
+            servers,
+            volumes,
+            digest,
         }
     }
 

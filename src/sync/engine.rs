@@ -180,7 +180,7 @@ impl SyncEngine {
         {
             return Ok(None);
         }
-        let outcome = self.run_claimed(tenant_id, &How::Own, None).await;
+        let outcome = self.run_claimed(tenant_id, How::Own, None).await;
         runs.release_lease(tenant_id, &self.holder).await?;
         outcome.map(Some)
     }
@@ -205,7 +205,7 @@ impl SyncEngine {
     pub(super) async fn run_claimed(
         &self,
         tenant_id: TenantId,
-        how: &How<'_>,
+        how: How<'_>,
         tally: Option<&RequestTally>,
     ) -> Result<TenantOutcome, CatalogError> {
         let started = Instant::now();
@@ -226,10 +226,7 @@ impl SyncEngine {
         let work = async {
             match how {
                 How::Own => sync_tenant(&ctx, &target).await,
-                How::Listing(listing) => {
-                    let view = listing.view(&target.tenant.backend_id);
-                    sync_from(&ctx, &target, &Upstream::Cloud(view)).await
-                }
+                How::View(view) => sync_from(&ctx, &target, &Upstream::Cloud(view)).await,
                 How::Failed(message) => Err(SyncError::CloudListing(message.to_string())),
                 How::Lost => Err(SyncError::LeaseLost),
             }

@@ -1,16 +1,21 @@
 //! One cloud's part of a sweep: its tenants discovered (when it asks for that), then synced
 //! per tenant or from one listing of the whole cloud, and the sweep recorded on the cloud.
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::cloud::{CloudListing, Cursor};
+use super::cloud::{CloudListing, Cursor, TenantView};
 use super::engine::{SweepObserver, SyncEngine, TenantOutcome};
 use super::runtime::spawn_into;
-use super::tenant::{RequestTally, SyncError};
+use super::tenant::{RequestTally, SyncError, TenantSummary};
 use crate::catalog::clouds::SweepRecord;
+use crate::catalog::inventory::AppliedCounts;
+use crate::catalog::sync_runs::{RunCounts, UnchangedRun};
+use crate::catalog::tenants::Tenant;
 use crate::catalog::{CloudId, TenantId, now};
 use crate::openstack::Session;
 
@@ -18,8 +23,8 @@ use crate::openstack::Session;
 pub(super) enum How<'a> {
     /// Through its own login and listing.
     Own,
-    /// From its cloud's one listing.
-    Listing(&'a CloudListing),
+    /// From its view of its cloud's one listing.
+    View(TenantView<'a>),
     /// Its cloud's listing failed with this.
     Failed(&'a str),
     /// A claim was lost while its cloud was listed.
@@ -78,6 +83,10 @@ impl CloudSweep {
                 started,
                 finished: self.engine.settings.clock.now(),
                 tenants: outcomes.len() as u64,
+                unchanged: outcomes
+                    .iter()
+                    .filter(|o| o.result.as_ref().is_ok_and(|s| s.unchanged))
+                    .count() as u64,
                 requests: self.tally.totals(),
             };
             if let Err(e) = self
@@ -113,7 +122,7 @@ impl CloudSweep {
                     .await;
                 let outcome = match claimed {
                     Ok(true) => {
-                        let outcome = engine.run_claimed(id, &How::Own, Some(&tally)).await;
+                        let outcome = engine.run_claimed(id, How::Own, Some(&tally)).await;
                         if let Err(e) = runs.release_lease(id, &engine.holder).await {
                             tracing::warn!(tenant_id = id.0, error = %e, "releasing a claim failed");
                         }
@@ -156,56 +165,54 @@ impl CloudSweep {
             return Vec::new();
         };
         let runs = engine.catalog.sync_runs();
-        let mut claimed = Vec::new();
-        for id in ids {
-            match runs
-                .acquire_lease(
-                    id,
-                    &engine.holder,
-                    now(),
-                    engine.lease_ttl(),
-                    self.due_before,
-                )
-                .await
-            {
-                Ok(true) => claimed.push(id),
-                Ok(false) => {}
-                Err(e) => tracing::error!(tenant_id = id.0, error = %e, "claiming a tenant failed"),
+        let claimed = match runs
+            .acquire_leases(
+                &ids,
+                &engine.holder,
+                now(),
+                engine.lease_ttl(),
+                self.due_before,
+            )
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::error!(cloud_id = self.cloud.0, error = %e, "claiming tenants failed");
+                return Vec::new();
             }
-        }
+        };
         if claimed.is_empty() {
             return Vec::new();
         }
+        let claimed_ids: Vec<TenantId> = claimed.iter().map(|t| t.id).collect();
         let listing = match &session {
             Ok(session) => {
                 let listed = tokio::select! {
                     listed = CloudListing::fetch(session) => listed,
-                    lost = engine.heartbeat(&claimed) => Err(lost),
+                    lost = engine.heartbeat(&claimed_ids) => Err(lost),
                 };
                 self.tally.add(&session.requests());
                 listed
             }
             Err(why) => Err(SyncError::CloudListing(why.clone())),
         };
-        let failure = listing.as_ref().err().map(ToString::to_string);
-        let how = match (&listing, &failure) {
-            (Ok(listing), _) => How::Listing(listing),
-            (Err(SyncError::LeaseLost), _) => How::Lost,
-            (Err(_), Some(why)) => How::Failed(why),
-            (Err(_), None) => How::Lost,
-        };
-        let mut outcomes = Vec::new();
-        for id in claimed {
-            match engine.run_claimed(id, &how, None).await {
-                Ok(outcome) => {
-                    self.observer.finished(&outcome);
-                    outcomes.push(outcome);
+        let outcomes = match &listing {
+            Ok(listing) => self.each_view(listing, claimed).await,
+            Err(e) => {
+                let why = e.to_string();
+                let mut outcomes = Vec::new();
+                for tenant in &claimed {
+                    let how = match e {
+                        SyncError::LeaseLost => How::Lost,
+                        _ => How::Failed(&why),
+                    };
+                    outcomes.extend(self.run_one(tenant.id, how).await);
                 }
-                Err(e) => tracing::error!(tenant_id = id.0, error = %e, "sync bookkeeping failed"),
+                outcomes
             }
-            if let Err(e) = runs.release_lease(id, &engine.holder).await {
-                tracing::warn!(tenant_id = id.0, error = %e, "releasing a claim failed");
-            }
+        };
+        if let Err(e) = runs.release_leases(&claimed_ids, &engine.holder).await {
+            tracing::warn!(cloud_id = self.cloud.0, error = %e, "releasing claims failed");
         }
         // Delta polls start from what this listing showed, once every tenant has it.
         if let Ok(listing) = &listing
@@ -222,5 +229,137 @@ impl CloudSweep {
             }
         }
         outcomes
+    }
+
+    /// Each claimed tenant's view of the listing: compared with the catalog and applied, or,
+    /// when it is the view the tenant's last sync applied (equal fingerprints), recorded as a
+    /// run that changed nothing, all such tenants at once. An idle sweep of a big cloud is
+    /// then a few statements, not a compare and a transaction per tenant.
+    async fn each_view(&self, listing: &CloudListing, claimed: Vec<Tenant>) -> Vec<TenantOutcome> {
+        let started = self.engine.settings.clock.now();
+        let views: Vec<(Tenant, TenantView<'_>)> = claimed
+            .into_iter()
+            .map(|t| {
+                let view = listing.view(&t.backend_id);
+                (t, view)
+            })
+            .collect();
+        let names = self.names_for(&views).await;
+        let mut outcomes = Vec::new();
+        let mut unchanged = Vec::new();
+        let mut unchanged_tenants = Vec::new();
+        for (tenant, view) in &views {
+            let Some(names) = &names else { break };
+            let fingerprint = view.fingerprint_with(names);
+            if tenant.view_fingerprint.as_deref() == Some(fingerprint.as_str()) {
+                unchanged.push(UnchangedRun {
+                    tenant_id: tenant.id,
+                    counts: RunCounts {
+                        images_seen: view.images.len() as i64,
+                        instances_seen: view.servers.as_ref().map_or(0, Vec::len) as i64,
+                        ..RunCounts::default()
+                    },
+                    unavailable: view.unavailable(),
+                });
+                unchanged_tenants.push(tenant.clone());
+            }
+        }
+        let skipped: HashSet<TenantId> = unchanged.iter().map(|r| r.tenant_id).collect();
+        for (tenant, view) in views {
+            if !skipped.contains(&tenant.id) {
+                outcomes.extend(self.run_one(tenant.id, How::View(view)).await);
+            }
+        }
+        if !unchanged.is_empty() {
+            let tenants: Vec<&Tenant> = unchanged_tenants.iter().collect();
+            outcomes.extend(self.record_unchanged(&unchanged, &tenants, started).await);
+        }
+        outcomes
+    }
+
+    /// The catalog's names of the images the views' servers count for (part of each view's
+    /// fingerprint); `None` when they cannot be read, and then every view is compared.
+    async fn names_for(
+        &self,
+        views: &[(Tenant, TenantView<'_>)],
+    ) -> Option<HashMap<String, String>> {
+        let mut refs: Vec<String> = views.iter().flat_map(|(_, v)| v.image_refs()).collect();
+        refs.sort_unstable();
+        refs.dedup();
+        match self
+            .engine
+            .catalog
+            .inventory()
+            .image_names(self.cloud, &refs)
+            .await
+        {
+            Ok(names) => Some(names),
+            Err(e) => {
+                tracing::warn!(cloud_id = self.cloud.0, error = %e, "reading image names failed; comparing every view");
+                None
+            }
+        }
+    }
+
+    /// Records the runs of tenants whose view did not change; their outcomes.
+    async fn record_unchanged(
+        &self,
+        unchanged: &[UnchangedRun],
+        tenants: &[&Tenant],
+        started: DateTime<Utc>,
+    ) -> Vec<TenantOutcome> {
+        let engine = &self.engine;
+        let clock = Instant::now();
+        let finished = engine.settings.clock.now();
+        let recorded = engine
+            .catalog
+            .sync_runs()
+            .record_unchanged(unchanged, &engine.holder, started, finished)
+            .await;
+        let cloud = match recorded {
+            Ok(()) => engine.catalog.clouds().with_credentials(self.cloud).await,
+            Err(e) => Err(e),
+        };
+        let cloud = match cloud {
+            Ok((cloud, _)) => cloud,
+            Err(e) => {
+                tracing::error!(cloud_id = self.cloud.0, error = %e, "recording unchanged tenants failed");
+                return Vec::new();
+            }
+        };
+        tracing::info!(cloud = %cloud.name, tenants = unchanged.len(), "tenants unchanged since their last sync");
+        let duration = clock.elapsed() / unchanged.len().max(1) as u32;
+        let mut outcomes = Vec::new();
+        for (run, tenant) in unchanged.iter().zip(tenants) {
+            let outcome = TenantOutcome {
+                tenant_uuid: tenant.uuid,
+                tenant_name: tenant.name.clone(),
+                cloud_name: cloud.name.clone(),
+                result: Ok(TenantSummary {
+                    counts: run.counts,
+                    applied: AppliedCounts::default(),
+                    unavailable: run.unavailable.clone(),
+                    unchanged: true,
+                }),
+                duration,
+            };
+            self.observer.finished(&outcome);
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+
+    /// Syncs one claimed tenant `how`; its outcome, told to the observer.
+    async fn run_one(&self, id: TenantId, how: How<'_>) -> Option<TenantOutcome> {
+        match self.engine.run_claimed(id, how, None).await {
+            Ok(outcome) => {
+                self.observer.finished(&outcome);
+                Some(outcome)
+            }
+            Err(e) => {
+                tracing::error!(tenant_id = id.0, error = %e, "sync bookkeeping failed");
+                None
+            }
+        }
     }
 }

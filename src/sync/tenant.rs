@@ -14,7 +14,7 @@ use super::mapping;
 use super::project_filter::{ProjectFilter, Verdict};
 use crate::catalog::clouds::Cloud;
 use crate::catalog::inventory::{
-    AppliedCounts, KnownImage, SeenIds, SyncTarget, TenantChanges, TenantFacts,
+    AppliedCounts, KnownImage, SeenIds, SyncTarget, TenantChanges, TenantFacts, ViewMark,
 };
 use crate::catalog::sync_runs::RunCounts;
 use crate::catalog::tenants::{MissingService, Tenant};
@@ -58,6 +58,8 @@ pub struct TenantSummary {
     pub applied: AppliedCounts,
     /// Services the cloud lacks, which the sync went on without.
     pub unavailable: Vec<MissingService>,
+    /// The tenant's view was the one its last sync applied: nothing was compared.
+    pub unchanged: bool,
 }
 
 /// What a tenant's sync needs besides the tenant.
@@ -164,7 +166,12 @@ pub async fn sync_from(
         since: tenant.last_success_at,
         until: observed,
     };
-    let unavailable = list_instances(upstream, window, &mut intake).await?;
+    let (unavailable, names) = list_instances(upstream, window, &mut intake).await?;
+    if let Upstream::Cloud(view) = upstream
+        && !view.partial
+    {
+        changes.view = ViewMark::Set(view.fingerprint_with(&names));
+    }
     if let Upstream::Cloud(view) = upstream
         && view.partial
     {
@@ -181,6 +188,7 @@ pub async fn sync_from(
             counts,
             applied,
             unavailable: Vec::new(),
+            unchanged: false,
         });
     }
     let unavailable_services = MissingService::json(&unavailable);
@@ -216,6 +224,7 @@ pub async fn sync_from(
         counts,
         applied,
         unavailable,
+        unchanged: false,
     })
 }
 
@@ -287,13 +296,13 @@ async fn list_instances(
     upstream: &Upstream<'_>,
     window: Window,
     intake: &mut Intake<'_, '_>,
-) -> Result<Vec<MissingService>, SyncError> {
+) -> Result<(Vec<MissingService>, ImageNames), SyncError> {
     let mut unavailable = Vec::new();
     match upstream {
         Upstream::Session(session) => {
             if !has_endpoint(session, "compute").await? {
                 intake.changes.servers_unlisted = true;
-                return Ok(vec![MissingService::Compute]);
+                return Ok((vec![MissingService::Compute], ImageNames::new()));
             }
             let volumes = match cinder::list_volumes(session).await? {
                 Some(list) => BootVolumes::new(&list.volumes),
@@ -310,11 +319,12 @@ async fn list_instances(
                 servers.take(intake, &page).await?;
             }
             intake.changes.upsert_instances = servers.upserts;
+            Ok((unavailable, servers.used_names))
         }
         Upstream::Cloud(view) => {
             let Some(listed) = &view.servers else {
                 intake.changes.servers_unlisted = true;
-                return Ok(vec![MissingService::Compute]);
+                return Ok((vec![MissingService::Compute], ImageNames::new()));
             };
             let volumes = match &view.volumes {
                 Some(volumes) => BootVolumes::new(volumes.iter().copied()),
@@ -329,10 +339,13 @@ async fn list_instances(
                 servers.take(intake, chunk).await?;
             }
             intake.changes.upsert_instances = servers.upserts;
+            Ok((unavailable, servers.used_names))
         }
     }
-    Ok(unavailable)
 }
+
+/// Names of images by Glance id.
+type ImageNames = HashMap<String, String>;
 
 /// Whether the token's catalog has an endpoint of `service_type` for the cloud's interface
 /// and region.
@@ -464,6 +477,8 @@ struct ServerIntake<'v> {
     /// Names of images this very sync adds, which are not in the catalog yet.
     pending_names: HashMap<String, String>,
     upserts: Vec<crate::catalog::inventory::InstanceRecord>,
+    /// The names found for the images servers count for (part of the view's fingerprint).
+    used_names: ImageNames,
 }
 
 impl<'v> ServerIntake<'v> {
@@ -478,6 +493,7 @@ impl<'v> ServerIntake<'v> {
                 .map(|r| (r.backend_id.clone(), r.name.clone()))
                 .collect(),
             upserts: Vec::new(),
+            used_names: ImageNames::new(),
         }
     }
 
@@ -514,15 +530,16 @@ impl<'v> ServerIntake<'v> {
             // By Glance id when the catalog has the image; else the name recorded upstream
             // (on the boot volume) or when the image was last seen: deleted images keep their
             // usage.
-            let image_name = source
-                .id
-                .as_deref()
-                .and_then(|id| {
-                    self.pending_names
-                        .get(id)
-                        .cloned()
-                        .or_else(|| names.get(id).cloned())
-                })
+            let found = source.id.as_deref().and_then(|id| {
+                self.pending_names
+                    .get(id)
+                    .cloned()
+                    .or_else(|| names.get(id).cloned())
+            });
+            if let (Some(id), Some(name)) = (&source.id, &found) {
+                self.used_names.insert(id.clone(), name.clone());
+            }
+            let image_name = found
                 .or(source.recorded_name)
                 .or_else(|| previous.map(|p| p.record.image_name.clone()))
                 .unwrap_or_default();

@@ -13,8 +13,8 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::{
-    AppliedCounts, ImageRecord, InstanceRecord, SeenIds, TenantChanges, TenantFacts, image_columns,
-    instance_columns, lifecycle, staging,
+    AppliedCounts, ImageRecord, InstanceRecord, SeenIds, TenantChanges, TenantFacts, ViewMark,
+    image_columns, instance_columns, lifecycle, staging,
 };
 use crate::catalog::{CatalogResult, CloudId, ImageId, TenantId, db, read_index};
 
@@ -63,6 +63,7 @@ pub(super) async fn apply(
     if let Some(facts) = &changes.facts {
         store_facts(&txn, tenant, facts).await?;
     }
+    mark_view(&txn, cloud, tenant, changes, counts.images_upserted).await?;
     if counts.changes_listing() {
         read_index::touch(&txn, cloud).await?;
     }
@@ -302,6 +303,77 @@ async fn mark_deleted(
         marked += res.rows_affected;
     }
     Ok(marked)
+}
+
+/// Records or forgets fingerprints of views (see `ViewMark`): a tenant linked to an image
+/// whose row changed from outside a whole-cloud view must compare its next view. Rows written
+/// through the staging table are not known one by one: then every view of the cloud is
+/// forgotten.
+#[instrument(level = "debug", skip_all)]
+async fn mark_view(
+    txn: &DatabaseTransaction,
+    cloud: CloudId,
+    tenant: TenantId,
+    changes: &TenantChanges,
+    images_upserted: u64,
+) -> Result<(), DbErr> {
+    let set = |fingerprint: Option<&str>| {
+        tenants::Entity::update_many()
+            .col_expr(
+                tenants::Column::ViewFingerprint,
+                Expr::val(fingerprint.map(str::to_string)),
+            )
+            .filter(tenants::Column::ViewFingerprint.is_not_null())
+    };
+    match &changes.view {
+        ViewMark::Set(fingerprint) => {
+            tenants::Entity::update_many()
+                .col_expr(
+                    tenants::Column::ViewFingerprint,
+                    Expr::val(fingerprint.as_str()),
+                )
+                .filter(tenants::Column::Id.eq(tenant))
+                .exec(txn)
+                .await?;
+        }
+        ViewMark::Forget => {
+            set(None)
+                .filter(tenants::Column::Id.eq(tenant))
+                .exec(txn)
+                .await?;
+            if images_upserted == 0 {
+                return Ok(());
+            }
+            if changes.staged {
+                set(None)
+                    .filter(tenants::Column::CloudId.eq(cloud))
+                    .exec(txn)
+                    .await?;
+                return Ok(());
+            }
+            for chunk in changes.upsert_images.chunks(CHUNK) {
+                let linked = Query::select()
+                    .column((image_tenants::Entity, image_tenants::Column::TenantId))
+                    .from(image_tenants::Entity)
+                    .inner_join(
+                        images::Entity,
+                        Expr::col((images::Entity, images::Column::Id))
+                            .equals((image_tenants::Entity, image_tenants::Column::ImageId)),
+                    )
+                    .and_where(Expr::col((images::Entity, images::Column::CloudId)).eq(cloud))
+                    .and_where(
+                        Expr::col((images::Entity, images::Column::BackendId))
+                            .is_in(chunk.iter().map(|r| r.backend_id.clone())),
+                    )
+                    .to_owned();
+                set(None)
+                    .filter(tenants::Column::Id.in_subquery(linked))
+                    .exec(txn)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn store_facts(

@@ -152,6 +152,21 @@ pub struct TenantChanges {
     pub servers_unlisted: bool,
     /// Only changed images were listed (a delta poll): an unlisted image is still seen.
     pub images_partial: bool,
+    /// What becomes of the fingerprint of the tenant's view.
+    pub view: ViewMark,
+}
+
+/// A tenant keeps the fingerprint of the whole-cloud view its last sync applied while the
+/// catalog still holds what that view says (then a sweep with the same view skips the
+/// compare). Image rows are shared by the tenants that see them, so a write from anything
+/// but a whole-cloud view forgets theirs too.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ViewMark {
+    /// The changes make the catalog hold this view of a whole-cloud listing.
+    Set(String),
+    /// The changes come from elsewhere (the tenant's own listing, a delta poll).
+    #[default]
+    Forget,
 }
 
 /// A change to an instance's recorded life.

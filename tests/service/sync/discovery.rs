@@ -9,7 +9,7 @@ use crate::common::sim::{SimApp, generated_world, glance_ids};
 use crate::common::{ServiceSettings, Tenant, assert_same_ids};
 
 /// The cloud's tenants by project id.
-async fn tenants(s: &SimApp) -> BTreeMap<String, Tenant> {
+pub(super) async fn tenants(s: &SimApp) -> BTreeMap<String, Tenant> {
     let r = s.app.get("/api/openstack-tenants/?page_size=300").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let list: Vec<Tenant> = r.parse();
@@ -18,7 +18,7 @@ async fn tenants(s: &SimApp) -> BTreeMap<String, Tenant> {
         .collect()
 }
 
-async fn register(s: &SimApp, options: Value, credentials: Value) -> ServiceSettings {
+pub(super) async fn register(s: &SimApp, options: Value, credentials: Value) -> ServiceSettings {
     let mut body = json!({"name": "discovering", "options": options});
     for (k, v) in credentials.as_object().unwrap() {
         body[k] = v.clone();

@@ -13,4 +13,5 @@ mod leases_and_pulls;
 mod lifecycle;
 mod scripted_month;
 mod staging;
+mod unchanged_views;
 mod volumes;
