@@ -38,6 +38,9 @@ pub struct Model {
     /// Digest of the whole-cloud view its last sync applied, while nothing else has written
     /// what that view covers; a sweep with the same view skips the compare. `None`: compare.
     pub view_fingerprint: Option<String>,
+    /// Where a delta poll of this tenant through its own login starts (its cloud synced per
+    /// tenant): the newest changes its last listing showed, in the cloud's clock.
+    pub delta_cursor: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

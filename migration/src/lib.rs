@@ -16,6 +16,7 @@ mod m20261201_000012_cloud_sync_mode;
 mod m20261201_000013_tenant_retired;
 mod m20261201_000014_delta_cursor;
 mod m20261201_000015_view_fingerprint;
+mod m20261201_000016_tenant_delta_cursor;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_tenant_retired::Migration),
             Box::new(m20261201_000014_delta_cursor::Migration),
             Box::new(m20261201_000015_view_fingerprint::Migration),
+            Box::new(m20261201_000016_tenant_delta_cursor::Migration),
         ]
     }
 }

@@ -265,6 +265,29 @@ impl Tenants<'_> {
         Ok(out)
     }
 
+    /// The tenants a delta poll asks through their own login, with their cursors: live ones
+    /// with a cursor, of clouds not listed whole (no cloud cursor) and not in cloud mode.
+    pub async fn polled_own(&self) -> CatalogResult<Vec<(TenantId, serde_json::Value)>> {
+        use entity::service_settings;
+        let rows: Vec<(TenantId, Option<serde_json::Value>)> = tenants::Entity::find()
+            .select_only()
+            .column(tenants::Column::Id)
+            .column(tenants::Column::DeltaCursor)
+            .inner_join(service_settings::Entity)
+            .filter(tenants::Column::Retired.is_null())
+            .filter(tenants::Column::DeltaCursor.is_not_null())
+            .filter(service_settings::Column::DeltaCursor.is_null())
+            .filter(service_settings::Column::SyncMode.ne(super::SyncMode::Cloud))
+            .order_by_asc(tenants::Column::Id)
+            .into_tuple()
+            .all(self.0.writer())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, cursor)| Some((id, cursor?)))
+            .collect())
+    }
+
     /// A cloud's live (not retired) tenants with their projects, in id order.
     pub async fn live_of(&self, cloud: CloudId) -> CatalogResult<Vec<(TenantId, String)>> {
         Ok(tenants::Entity::find()

@@ -59,6 +59,42 @@ pub struct Cursor {
     pub servers: Option<DateTime<Utc>>,
 }
 
+impl Cursor {
+    /// The time to ask Glance for images updated after (`updated_at=gt:`).
+    pub fn images_query(&self) -> String {
+        Self::query(self.images)
+    }
+
+    /// The time to ask Nova for servers changed since (`changes-since=`).
+    pub fn servers_query(&self) -> String {
+        Self::query(self.servers)
+    }
+
+    fn query(t: Option<DateTime<Utc>>) -> String {
+        (t.unwrap_or(DateTime::<Utc>::UNIX_EPOCH) - OVERLAP)
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    }
+
+    /// This cursor moved on to the newest change `images` and `servers` show.
+    pub fn advanced<'a>(
+        &self,
+        images: impl IntoIterator<Item = &'a GlanceImage>,
+        servers: impl IntoIterator<Item = &'a NovaServer>,
+    ) -> Self {
+        let newest = |a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>| Ord::max(a, b);
+        Self {
+            images: images
+                .into_iter()
+                .map(|i| i.updated_at)
+                .fold(self.images, newest),
+            servers: servers
+                .into_iter()
+                .map(|s| s.updated)
+                .fold(self.servers, newest),
+        }
+    }
+}
+
 /// A delta poll asks for changes from this long before its cursor: changes committed out of
 /// order with their timestamps (several API workers) are not missed; seeing one twice costs
 /// nothing.
@@ -181,13 +217,9 @@ impl CloudListing {
     /// included), and, only when a changed server booted from a volume, the volumes. With
     /// nothing changed that is a login, two image requests and one or two compute requests.
     pub async fn fetch_changes(session: &Session, cursor: &Cursor) -> Result<Self, SyncError> {
-        let stamp = |t: Option<DateTime<Utc>>| {
-            (t.unwrap_or(DateTime::<Utc>::UNIX_EPOCH) - OVERLAP)
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-        };
         let mut images = Vec::new();
         let mut ids = HashSet::new();
-        let mut pager = ImagePager::updated_after(session, &stamp(cursor.images));
+        let mut pager = ImagePager::updated_after(session, &cursor.images_query());
         while let Some(page) = pager.next_page().await? {
             images.extend(
                 page.into_iter()
@@ -207,7 +239,7 @@ impl CloudListing {
                 let mut servers = Vec::new();
                 let mut ids = HashSet::new();
                 let mut pager =
-                    ServerPager::all_tenants(session).changed_since(&stamp(cursor.servers));
+                    ServerPager::all_tenants(session).changed_since(&cursor.servers_query());
                 while let Some(page) = pager.next_page().await? {
                     servers.extend(page.into_iter().filter(|s| ids.insert(s.id.clone())));
                 }
@@ -232,20 +264,7 @@ impl CloudListing {
 
     /// The newest change this listing shows, else `since`: where the next delta poll starts.
     pub fn cursor(&self, since: &Cursor) -> Cursor {
-        let newest = |a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>| Ord::max(a, b);
-        Cursor {
-            images: self
-                .images
-                .iter()
-                .map(|i| i.updated_at)
-                .fold(since.images, newest),
-            servers: self
-                .servers
-                .iter()
-                .flatten()
-                .map(|s| s.updated)
-                .fold(since.servers, newest),
-        }
+        since.advanced(&self.images, self.servers.iter().flatten())
     }
 
     /// Whether the listing holds anything (a delta poll with nothing to apply).

@@ -185,6 +185,19 @@ impl SyncEngine {
         outcome.map(Some)
     }
 
+    /// What a tenant's sync needs of the engine; its requests go to `tally`.
+    pub(super) fn sync_context<'a>(&'a self, tally: Option<&'a RequestTally>) -> SyncContext<'a> {
+        SyncContext {
+            catalog: &self.catalog,
+            session: &self.settings.session,
+            stage_batch: self.settings.stage_batch.max(1),
+            stage_links_batch: self.settings.stage_links_batch.max(1),
+            shutdown: self.shutdown_tx.subscribe(),
+            clock: &self.settings.clock,
+            tally,
+        }
+    }
+
     pub(super) fn lease_ttl(&self) -> chrono::Duration {
         chrono::Duration::from_std(self.settings.lease_ttl).unwrap_or(chrono::Duration::minutes(1))
     }
@@ -214,15 +227,7 @@ impl SyncEngine {
         let run = runs
             .start(tenant_id, &self.holder, self.settings.clock.now())
             .await?;
-        let ctx = SyncContext {
-            catalog: &self.catalog,
-            session: &self.settings.session,
-            stage_batch: self.settings.stage_batch.max(1),
-            stage_links_batch: self.settings.stage_links_batch.max(1),
-            shutdown: self.shutdown_tx.subscribe(),
-            clock: &self.settings.clock,
-            tally,
-        };
+        let ctx = self.sync_context(tally);
         let work = async {
             match how {
                 How::Own => sync_tenant(&ctx, &target).await,

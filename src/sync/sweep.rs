@@ -73,7 +73,15 @@ impl CloudSweep {
             .cloud_session(self.cloud, first, &self.tally)
             .await;
         let (mode, outcomes) = match session {
-            Ok(None) => ("per_tenant", self.per_tenant(ids).await),
+            Ok(None) => {
+                // Listed per tenant: its tenants are polled through their own logins now,
+                // not from a cursor of an earlier whole-cloud listing.
+                let clouds = self.engine.catalog.clouds();
+                if let Err(e) = clouds.set_delta_cursor(self.cloud, None).await {
+                    tracing::warn!(cloud_id = self.cloud.0, error = %e, "clearing the delta cursor failed");
+                }
+                ("per_tenant", self.per_tenant(ids).await)
+            }
             Ok(Some(session)) => ("cloud", self.with_listing(ids, Ok(session)).await),
             Err(why) => ("cloud", self.with_listing(ids, Err(why)).await),
         };

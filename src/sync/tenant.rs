@@ -7,7 +7,7 @@ use tokio::sync::watch;
 use tracing::instrument;
 
 use super::attribution::BootVolumes;
-use super::cloud::TenantView;
+use super::cloud::{Cursor, TenantView};
 use super::credentials::{self, CredentialError};
 use super::lifecycle::{self, Window};
 use super::mapping;
@@ -110,8 +110,21 @@ impl SyncContext<'_> {
 pub enum Upstream<'a> {
     /// The tenant's own session: what its token sees.
     Session(&'a Session),
+    /// What the tenant's own token lists as changed since the cursor (a delta poll).
+    Changes(&'a Session, Cursor),
     /// The cloud's one admin listing, narrowed to the tenant's project.
     Cloud(TenantView<'a>),
+}
+
+impl Upstream<'_> {
+    /// Only what changed is listed: nothing unlisted is gone, and the tenant's facts stay.
+    fn partial(&self) -> bool {
+        match self {
+            Self::Session(_) => false,
+            Self::Changes(..) => true,
+            Self::Cloud(view) => view.partial,
+        }
+    }
 }
 
 /// Syncs the tenant through its own login.
@@ -120,10 +133,35 @@ pub async fn sync_tenant(
     ctx: &SyncContext<'_>,
     target: &SyncTarget,
 ) -> Result<TenantSummary, SyncError> {
+    own_login(ctx, target, None).await
+}
+
+/// Applies what the tenant's own token lists as changed since `since` (a delta poll of a
+/// tenant synced per tenant); with nothing changed, writes nothing.
+#[instrument(level = "debug", skip_all, fields(tenant = %target.tenant.name))]
+pub async fn poll_tenant(
+    ctx: &SyncContext<'_>,
+    target: &SyncTarget,
+    since: Cursor,
+) -> Result<TenantSummary, SyncError> {
+    own_login(ctx, target, Some(since)).await
+}
+
+/// Logs in as the tenant and syncs it from its own listing (only the changes since a cursor
+/// when there is one); the requests go to the context's tally.
+async fn own_login(
+    ctx: &SyncContext<'_>,
+    target: &SyncTarget,
+    since: Option<Cursor>,
+) -> Result<TenantSummary, SyncError> {
     let session = new_session(ctx, target)?;
     let result = async {
         login(&session, target).await?;
-        sync_from(ctx, target, &Upstream::Session(&session)).await
+        let upstream = match since {
+            Some(since) => Upstream::Changes(&session, since),
+            None => Upstream::Session(&session),
+        };
+        sync_from(ctx, target, &upstream).await
     }
     .await;
     if let Some(tally) = ctx.tally {
@@ -145,15 +183,21 @@ pub async fn sync_from(
     let observed = ctx.clock.now();
     let mut changes = TenantChanges::default();
     let mut counts = RunCounts::default();
+    let since = match upstream {
+        Upstream::Changes(_, since) => *since,
+        _ => Cursor::default(),
+    };
     let mut intake = Intake {
         ctx,
         cloud,
         tenant,
         changes: &mut changes,
         counts: &mut counts,
+        newest: since,
     };
     match upstream {
-        Upstream::Session(session) => list_images(session, &mut intake).await?,
+        Upstream::Session(session) => list_images(session, None, &mut intake).await?,
+        Upstream::Changes(session, since) => list_images(session, Some(since), &mut intake).await?,
         Upstream::Cloud(view) => {
             inventory_clear_stage(ctx, tenant).await?;
             for chunk in view.images.chunks(crate::openstack::PAGE_LIMIT as usize) {
@@ -167,17 +211,32 @@ pub async fn sync_from(
         until: observed,
     };
     let (unavailable, names) = list_instances(upstream, window, &mut intake).await?;
-    if let Upstream::Cloud(view) = upstream
-        && !view.partial
-    {
-        changes.view = ViewMark::Set(view.fingerprint_with(&names));
+    let newest = intake.newest;
+    match upstream {
+        Upstream::Cloud(view) if !view.partial => {
+            changes.view = ViewMark::Set(view.fingerprint_with(&names));
+        }
+        Upstream::Session(_) => changes.delta_cursor = serde_json::to_value(newest).ok(),
+        Upstream::Changes(..) if newest != since => {
+            changes.delta_cursor = serde_json::to_value(newest).ok();
+        }
+        _ => {}
     }
-    if let Upstream::Cloud(view) = upstream
-        && view.partial
-    {
+    if upstream.partial() {
         // A delta poll: what was not listed did not change; the tenant's facts stay.
         changes.images_partial = true;
         changes.servers_unlisted = true;
+        if changes.seen_images.is_empty()
+            && changes.seen_instances.is_empty()
+            && changes.delta_cursor.is_none()
+        {
+            return Ok(TenantSummary {
+                counts,
+                applied: AppliedCounts::default(),
+                unavailable,
+                unchanged: true,
+            });
+        }
         ctx.check_shutdown()?;
         let applied = ctx
             .catalog
@@ -193,7 +252,7 @@ pub async fn sync_from(
     }
     let unavailable_services = MissingService::json(&unavailable);
     let facts = match upstream {
-        Upstream::Session(session) => {
+        Upstream::Session(session) | Upstream::Changes(session, _) => {
             let info = glance::info(session).await?;
             TenantFacts {
                 image_quota_usage: info.usage,
@@ -242,6 +301,8 @@ struct Intake<'s, 'c> {
     tenant: &'s Tenant,
     changes: &'s mut TenantChanges,
     counts: &'s mut RunCounts,
+    /// The newest change listed so far (where the next delta poll starts).
+    newest: Cursor,
 }
 
 impl Intake<'_, '_> {
@@ -315,11 +376,41 @@ async fn list_instances(
             let mut pager = ServerPager::new(session);
             while let Some(page) = pager.next_page().await? {
                 intake.ctx.check_shutdown()?;
+                intake.newest = intake.newest.advanced([], &page);
                 let page: Vec<&NovaServer> = page.iter().collect();
                 servers.take(intake, &page).await?;
             }
             intake.changes.upsert_instances = servers.upserts;
             Ok((unavailable, servers.used_names))
+        }
+        Upstream::Changes(session, since) => {
+            if !has_endpoint(session, "compute").await? {
+                return Ok((vec![MissingService::Compute], ImageNames::new()));
+            }
+            let mut changed = Vec::new();
+            let mut pager = ServerPager::new(session).changed_since(&since.servers_query());
+            while let Some(page) = pager.next_page().await? {
+                intake.ctx.check_shutdown()?;
+                changed.extend(page);
+            }
+            intake.newest = intake.newest.advanced([], &changed);
+            // Volumes only when a changed server booted from one: an idle poll stays cheap.
+            let from_volume = changed
+                .iter()
+                .any(|s| s.image_id.is_none() && !s.volume_ids.is_empty());
+            let volumes = if from_volume {
+                cinder::list_volumes(session)
+                    .await?
+                    .map(|list| BootVolumes::new(&list.volumes))
+                    .unwrap_or_default()
+            } else {
+                BootVolumes::default()
+            };
+            let mut servers = ServerIntake::new(intake, &volumes, window);
+            let changed: Vec<&NovaServer> = changed.iter().collect();
+            servers.take(intake, &changed).await?;
+            intake.changes.upsert_instances = servers.upserts;
+            Ok((Vec::new(), servers.used_names))
         }
         Upstream::Cloud(view) => {
             let Some(listed) = &view.servers else {
@@ -359,12 +450,20 @@ async fn has_endpoint(session: &Session, service_type: &str) -> Result<bool, Syn
 
 /// The images the tenant's own token lists, page by page.
 #[instrument(level = "debug", skip_all)]
-async fn list_images(session: &Session, intake: &mut Intake<'_, '_>) -> Result<(), SyncError> {
+async fn list_images(
+    session: &Session,
+    since: Option<&Cursor>,
+    intake: &mut Intake<'_, '_>,
+) -> Result<(), SyncError> {
     let visibility = ProjectFilter::new(&session.scope().await?, &intake.tenant.backend_id);
     inventory_clear_stage(intake.ctx, intake.tenant).await?;
-    let mut pager = ImagePager::new(session);
+    let mut pager = match since {
+        Some(since) => ImagePager::updated_after(session, &since.images_query()),
+        None => ImagePager::new(session),
+    };
     while let Some(page) = pager.next_page().await? {
         intake.ctx.check_shutdown()?;
+        intake.newest = intake.newest.advanced(&page, []);
         let (mut fresh, ask) = split_page(page, &visibility, &intake.changes.seen_images);
         fresh.extend(members_of(session, &visibility, ask).await?);
         let fresh: Vec<&GlanceImage> = fresh.iter().collect();

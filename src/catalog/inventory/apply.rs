@@ -64,6 +64,13 @@ pub(super) async fn apply(
         store_facts(&txn, tenant, facts).await?;
     }
     mark_view(&txn, cloud, tenant, changes, counts.images_upserted).await?;
+    if let Some(cursor) = &changes.delta_cursor {
+        tenants::Entity::update_many()
+            .col_expr(tenants::Column::DeltaCursor, Expr::val(cursor.clone()))
+            .filter(tenants::Column::Id.eq(tenant))
+            .exec(&txn)
+            .await?;
+    }
     if counts.changes_listing() {
         read_index::touch(&txn, cloud).await?;
     }

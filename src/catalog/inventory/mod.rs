@@ -154,6 +154,9 @@ pub struct TenantChanges {
     pub images_partial: bool,
     /// What becomes of the fingerprint of the tenant's view.
     pub view: ViewMark,
+    /// Where the next delta poll of the tenant through its own login starts, when this
+    /// listing moves it.
+    pub delta_cursor: Option<serde_json::Value>,
 }
 
 /// A tenant keeps the fingerprint of the whole-cloud view its last sync applied while the
