@@ -464,7 +464,12 @@ async fn list_images(
     while let Some(page) = pager.next_page().await? {
         intake.ctx.check_shutdown()?;
         intake.newest = intake.newest.advanced(&page, []);
-        let (mut fresh, ask) = split_page(page, &visibility, &intake.changes.seen_images);
+        let (mut fresh, mut ask) = split_page(page, &visibility, &intake.changes.seen_images);
+        if let Some(since) = since {
+            // What the overlap lists again was looked up before; a membership change does
+            // not move `updated_at`, so asking again would find nothing new.
+            ask.retain(|img| img.updated_at > since.images);
+        }
         fresh.extend(members_of(session, &visibility, ask).await?);
         let fresh: Vec<&GlanceImage> = fresh.iter().collect();
         intake.take_images(&fresh).await?;

@@ -101,9 +101,20 @@ async fn a_cloud_mode_sweep_gives_each_tenant_what_its_user_lists() {
         assert_same_ids(&got, &want, &format!("cloud mode: {}", tenant.name));
         assert_same_ids(&got, &s.app.catalog_ids(per_tenant).await, "as per tenant");
     }
-    let cloud = app.get(app.path_of(&cloud.url)).await.json();
-    assert_eq!(cloud["last_sweep"]["mode"], "cloud", "{cloud}");
-    assert_eq!(cloud["last_sweep"]["requests"]["identity"], 1, "{cloud}");
+    let cloud_path = app.path_of(&cloud.url).to_string();
+    let last_sweep = || async { app.get(&cloud_path).await.json()["last_sweep"].clone() };
+    let sweep = last_sweep().await;
+    assert_eq!(sweep["mode"], "cloud", "{sweep}");
+    assert_eq!(sweep["requests"]["identity"], 1, "{sweep}");
+    assert_eq!(sweep["unchanged"], 0, "{sweep}");
+
+    // Nothing changed in Glance: both views are the ones their syncs applied, so neither is
+    // compared with the catalog.
+    for o in internals::sweep(&engine).await {
+        let summary = o.result.expect("idle sweep");
+        assert!(summary.unchanged, "{}", o.tenant_name);
+    }
+    assert_eq!(last_sweep().await["unchanged"], 2);
 
     // Delta polls against the real Glance: an idle poll writes nothing; a new image of
     // tenant-a and a renamed public image are applied at once.
@@ -139,6 +150,29 @@ async fn a_cloud_mode_sweep_gives_each_tenant_what_its_user_lists() {
             .any(|i| i["name"] == s.name("delta-renamed")),
         "the rename is applied"
     );
+
+    // The rows the poll wrote make the next sweep compare both views again; then they idle.
+    internals::sweep(&engine).await;
+    assert_eq!(last_sweep().await["unchanged"], 0);
+    internals::sweep(&engine).await;
+    assert_eq!(last_sweep().await["unchanged"], 2);
+
+    // The scenario's own cloud is synced per tenant: its tenants are polled through their
+    // own logins, each from its own cursor.
+    let own = internals::delta_poll(&s.engine).await;
+    assert_eq!(own.len(), 3, "{own:?}");
+    assert!(own.iter().all(|o| o.tenant.is_some()), "{own:?}");
+    for (tenant, token) in [(&s.t_a, &s.tok_a), (&s.t_b, &s.tok_b)] {
+        assert_same_ids(
+            &s.app.catalog_ids(tenant).await,
+            &s.os.glance_ids(token).await,
+            "after a per-tenant delta poll",
+        );
+    }
+    for o in internals::delta_poll(&s.engine).await {
+        assert_eq!(o.rows_written, 0, "{o:?}");
+        assert!(o.requests.values().sum::<u64>() <= 5, "{o:?}");
+    }
     app.stop().await;
     s.stop().await;
 }

@@ -163,7 +163,12 @@ async fn per_tenant_clouds_are_polled_through_each_tenants_login() {
     assert!(polled.iter().any(|o| o.rows_written > 0), "{polled:?}");
     for (i, t) in s.tenants.iter().enumerate() {
         let ids = s.app.catalog_ids(t).await;
-        assert_eq!(ids.contains(&new_id), i == 0, "{}: the new private image", t.name);
+        assert_eq!(
+            ids.contains(&new_id),
+            i == 0,
+            "{}: the new private image",
+            t.name
+        );
         assert!(ids.contains(&renamed_id), "{}", t.name);
     }
     assert_eq!(
