@@ -1,6 +1,6 @@
 //! One cloud's part of a sweep: its tenants discovered (when it asks for that), then synced
 //! per tenant or from one listing of the whole cloud, and the sweep recorded on the cloud.
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -253,34 +253,18 @@ impl CloudSweep {
             })
             .collect();
         let names = self.names_for(&views).await;
+        let unchanged = |(tenant, view): &(Tenant, TenantView<'_>)| {
+            names.as_ref().is_some_and(|names| {
+                tenant.view_fingerprint.as_deref() == Some(view.fingerprint_with(names).as_str())
+            })
+        };
+        let (same, changed): (Vec<_>, Vec<_>) = views.into_iter().partition(unchanged);
         let mut outcomes = Vec::new();
-        let mut unchanged = Vec::new();
-        let mut unchanged_tenants = Vec::new();
-        for (tenant, view) in &views {
-            let Some(names) = &names else { break };
-            let fingerprint = view.fingerprint_with(names);
-            if tenant.view_fingerprint.as_deref() == Some(fingerprint.as_str()) {
-                unchanged.push(UnchangedRun {
-                    tenant_id: tenant.id,
-                    counts: RunCounts {
-                        images_seen: view.images.len() as i64,
-                        instances_seen: view.servers.as_ref().map_or(0, Vec::len) as i64,
-                        ..RunCounts::default()
-                    },
-                    unavailable: view.unavailable(),
-                });
-                unchanged_tenants.push(tenant.clone());
-            }
+        for (tenant, view) in changed {
+            outcomes.extend(self.run_one(tenant.id, How::View(view)).await);
         }
-        let skipped: HashSet<TenantId> = unchanged.iter().map(|r| r.tenant_id).collect();
-        for (tenant, view) in views {
-            if !skipped.contains(&tenant.id) {
-                outcomes.extend(self.run_one(tenant.id, How::View(view)).await);
-            }
-        }
-        if !unchanged.is_empty() {
-            let tenants: Vec<&Tenant> = unchanged_tenants.iter().collect();
-            outcomes.extend(self.record_unchanged(&unchanged, &tenants, started).await);
+        if !same.is_empty() {
+            outcomes.extend(self.record_unchanged(&same, started).await);
         }
         outcomes
     }
@@ -309,20 +293,32 @@ impl CloudSweep {
         }
     }
 
-    /// Records the runs of tenants whose view did not change; their outcomes.
+    /// Records the runs of tenants whose view did not change, with what they saw; their
+    /// outcomes.
     async fn record_unchanged(
         &self,
-        unchanged: &[UnchangedRun],
-        tenants: &[&Tenant],
+        same: &[(Tenant, TenantView<'_>)],
         started: DateTime<Utc>,
     ) -> Vec<TenantOutcome> {
+        let unchanged: Vec<UnchangedRun> = same
+            .iter()
+            .map(|(tenant, view)| UnchangedRun {
+                tenant_id: tenant.id,
+                counts: RunCounts {
+                    images_seen: view.images.len() as i64,
+                    instances_seen: view.servers.as_ref().map_or(0, Vec::len) as i64,
+                    ..RunCounts::default()
+                },
+                unavailable: view.unavailable(),
+            })
+            .collect();
         let engine = &self.engine;
         let clock = Instant::now();
         let finished = engine.settings.clock.now();
         let recorded = engine
             .catalog
             .sync_runs()
-            .record_unchanged(unchanged, &engine.holder, started, finished)
+            .record_unchanged(&unchanged, &engine.holder, started, finished)
             .await;
         let cloud = match recorded {
             Ok(()) => engine.catalog.clouds().with_credentials(self.cloud).await,
@@ -338,7 +334,7 @@ impl CloudSweep {
         tracing::info!(cloud = %cloud.name, tenants = unchanged.len(), "tenants unchanged since their last sync");
         let duration = clock.elapsed() / unchanged.len().max(1) as u32;
         let mut outcomes = Vec::new();
-        for (run, tenant) in unchanged.iter().zip(tenants) {
+        for (run, (tenant, _)) in unchanged.iter().zip(same) {
             let outcome = TenantOutcome {
                 tenant_uuid: tenant.uuid,
                 tenant_name: tenant.name.clone(),

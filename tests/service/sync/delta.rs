@@ -1,11 +1,24 @@
 //! Delta polls (issue 12, item 4): between full sweeps, a cloud listed whole is asked only for
 //! what changed since its cursor (Glance's `updated_at` filter, Nova's `changes-since`), and
 //! that is applied at once; deletions of images wait for the next full sweep.
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
+use cloudcensus_sim::World;
 use serde_json::json;
 
 use crate::common::internals;
 use crate::common::sim::{SimApp, generated_world};
+
+/// An hour after the newest image change and the newest server change of the world.
+fn an_hour_after_the_newest(w: &World) -> (DateTime<Utc>, DateTime<Utc>) {
+    let images = w.images.iter().map(|i| i.updated_at).max().unwrap();
+    let servers = w
+        .servers
+        .iter()
+        .filter_map(|s| s.updated.or(Some(s.created)))
+        .max()
+        .unwrap();
+    (images + Duration::hours(1), servers + Duration::hours(1))
+}
 
 #[tokio::test]
 async fn delta_polls_apply_what_changed_since_the_cursor() {
@@ -31,14 +44,7 @@ async fn delta_polls_apply_what_changed_since_the_cursor() {
     // Upstream: a new public image, a renamed one, a shut-off server, a deleted server and a
     // deleted image, all after the newest change the sweep saw.
     let (new_id, renamed_id, gone_id, off_id, deleted_id) = s.sim.with_world(|w| {
-        let later = w.images.iter().map(|i| i.updated_at).max().unwrap() + Duration::hours(1);
-        let server_later = w
-            .servers
-            .iter()
-            .filter_map(|s| s.updated.or(Some(s.created)))
-            .max()
-            .unwrap()
-            + Duration::hours(1);
+        let (later, server_later) = an_hour_after_the_newest(w);
         let public: Vec<usize> = (0..w.images.len())
             .filter(|&i| w.images[i].visibility == "public" && w.images[i].status == "active")
             .collect();
@@ -123,14 +129,7 @@ async fn per_tenant_clouds_are_polled_through_each_tenants_login() {
     // deleted one.
     let owner = s.tenants[0].backend_id.clone();
     let (new_id, renamed_id, off_id, deleted_id) = s.sim.with_world(|w| {
-        let later = w.images.iter().map(|i| i.updated_at).max().unwrap() + Duration::hours(1);
-        let server_later = w
-            .servers
-            .iter()
-            .filter_map(|s| s.updated.or(Some(s.created)))
-            .max()
-            .unwrap()
-            + Duration::hours(1);
+        let (later, server_later) = an_hour_after_the_newest(w);
         let public = w
             .images
             .iter()
