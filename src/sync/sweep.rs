@@ -259,12 +259,13 @@ impl CloudSweep {
             })
         };
         let (same, changed): (Vec<_>, Vec<_>) = views.into_iter().partition(unchanged);
+        // The unchanged first: recorded in moments, while their claims are fresh.
         let mut outcomes = Vec::new();
-        for (tenant, view) in changed {
-            outcomes.extend(self.run_one(tenant.id, How::View(view)).await);
-        }
         if !same.is_empty() {
             outcomes.extend(self.record_unchanged(&same, started).await);
+        }
+        for (tenant, view) in changed {
+            outcomes.extend(self.run_one(tenant.id, How::View(view)).await);
         }
         outcomes
     }
