@@ -1,11 +1,13 @@
 //! Sync throughput from the simulator into a real database; prints figures, asserts nothing.
 //!
 //! `cargo bench --bench sync` (knobs: BENCH_PROJECTS, BENCH_IMAGES per project,
-//! BENCH_SERVERS per project, BENCH_DATABASE_URL — default a fresh SQLite file).
+//! BENCH_SERVERS per project, BENCH_MODE — `auto` (the default: cloud mode, as the cloud is
+//! registered with admin credentials), `cloud` or `per_tenant` — and BENCH_DATABASE_URL —
+//! default a fresh SQLite file).
 use std::sync::Arc;
 use std::time::Instant;
 
-use cloudcensus::catalog::Catalog;
+use cloudcensus::catalog::{Catalog, SyncMode};
 use cloudcensus::crypto::SecretBox;
 use cloudcensus::sync::engine::LogObserver;
 use cloudcensus::sync::{SyncEngine, SyncSettings};
@@ -53,14 +55,19 @@ async fn main() {
         .expect("database");
     // Row counts are read with a connection of the bench's own.
     let db = sea_orm::Database::connect(&url).await.expect("database");
-    common::register(&catalog, &sim, &project_list).await;
+    let mode = match std::env::var("BENCH_MODE").as_deref() {
+        Ok("per_tenant") => SyncMode::PerTenant,
+        Ok("cloud") => SyncMode::Cloud,
+        _ => SyncMode::Auto,
+    };
+    common::register_with_mode(&catalog, &sim, &project_list, mode).await;
     let engine = SyncEngine::new(catalog, SyncSettings::new("0 0 * * * *", 4));
 
     // The simulator's world is built and static from here on: what the peak adds to this is
     // the syncs' memory (and the simulator's per-request buffers).
     let baseline = rss_mib();
     println!(
-        "sync benchmark: {projects} projects × {images} images, {servers} servers each, on {}",
+        "sync benchmark: {projects} projects × {images} images, {servers} servers each, sync_mode {mode:?}, on {}",
         db.get_database_backend().as_str()
     );
     for (label, runs) in [("first sync", 1), ("re-sync, no change", 1)] {
