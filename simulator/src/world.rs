@@ -201,6 +201,43 @@ pub struct Image {
 }
 
 impl Image {
+    /// An active image named after its id, of `owner` with `visibility` and these
+    /// `(project, status)` members, created and updated at `at`: what tests build worlds of.
+    pub fn active(
+        id: &str,
+        owner: &str,
+        visibility: &str,
+        members: &[(&str, &str)],
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: Some(id.into()),
+            owner: owner.into(),
+            visibility: visibility.into(),
+            members: members
+                .iter()
+                .map(|(project, status)| Member {
+                    project_id: project.to_string(),
+                    status: status.to_string(),
+                })
+                .collect(),
+            os_hidden: false,
+            status: "active".into(),
+            min_disk: 0,
+            min_ram: 0,
+            size: Some(1),
+            checksum: None,
+            disk_format: None,
+            container_format: None,
+            protected: false,
+            tags: Vec::new(),
+            created_at: at,
+            updated_at: at,
+            properties: Default::default(),
+        }
+    }
+
     pub fn member(&self, project_id: &str) -> Option<&Member> {
         self.members.iter().find(|m| m.project_id == project_id)
     }

@@ -4,9 +4,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use cloudcensus_sim::{
-    ADMIN_PASSWORD, ADMIN_USER, GenSpec, Image, Member, Simulator, Volume, World,
-};
+use cloudcensus_sim::{ADMIN_PASSWORD, ADMIN_USER, GenSpec, Image, Simulator, Volume, World};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -361,33 +359,8 @@ async fn cinder_all_tenants_lists_every_projects_volumes_to_admins_only() {
 }
 
 fn image(id: &str, owner: &str, visibility: &str, members: &[(&str, &str)]) -> Image {
-    let at: DateTime<Utc> = "2026-10-01T00:00:00Z".parse().unwrap();
-    Image {
-        id: id.into(),
-        name: Some(id.into()),
-        owner: owner.into(),
-        visibility: visibility.into(),
-        members: members
-            .iter()
-            .map(|(project, status)| Member {
-                project_id: project.to_string(),
-                status: status.to_string(),
-            })
-            .collect(),
-        os_hidden: false,
-        status: "active".into(),
-        min_disk: 0,
-        min_ram: 0,
-        size: Some(1),
-        checksum: None,
-        disk_format: None,
-        container_format: None,
-        protected: false,
-        tags: Vec::new(),
-        created_at: at,
-        updated_at: at,
-        properties: Default::default(),
-    }
+    let at = "2026-10-01T00:00:00Z".parse().expect("a timestamp");
+    Image::active(id, owner, visibility, members, at)
 }
 
 fn member_ids(page: &Value) -> Vec<(String, String)> {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use cloudcensus_sim::{
-    ADMIN_PASSWORD, ADMIN_USER, Fault, FaultKind, Image, Member, Simulator, Target, Volume, World,
+    ADMIN_PASSWORD, ADMIN_USER, Fault, FaultKind, Image, Simulator, Target, Volume, World,
 };
 
 use crate::common::internals::clients::{
@@ -160,32 +160,7 @@ async fn all_tenants_volumes_are_listed_across_the_cloud_even_after_a_restart() 
 
 fn image(id: &str, owner: &str, visibility: &str, members: &[(&str, &str)]) -> Image {
     let at = "2026-10-01T00:00:00Z".parse().expect("a timestamp");
-    Image {
-        id: id.into(),
-        name: Some(id.into()),
-        owner: owner.into(),
-        visibility: visibility.into(),
-        members: members
-            .iter()
-            .map(|(project, status)| Member {
-                project_id: project.to_string(),
-                status: status.to_string(),
-            })
-            .collect(),
-        os_hidden: false,
-        status: "active".into(),
-        min_disk: 0,
-        min_ram: 0,
-        size: Some(1),
-        checksum: None,
-        disk_format: None,
-        container_format: None,
-        protected: false,
-        tags: Vec::new(),
-        created_at: at,
-        updated_at: at,
-        properties: Default::default(),
-    }
+    Image::active(id, owner, visibility, members, at)
 }
 
 fn member(id: &str, status: &str) -> ImageMember {
