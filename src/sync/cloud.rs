@@ -10,6 +10,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::attribution::BootVolumes;
 use super::tenant::SyncError;
+use crate::catalog::inventory::{Applied, SeenIds};
 use crate::catalog::tenants::MissingService;
 use crate::openstack::cinder::{self, CinderVolume};
 use crate::openstack::glance::{self, GlanceImage, ImagePager};
@@ -32,6 +33,48 @@ pub struct CloudListing {
     by_project: ByProject,
     /// Each image's digest, by position: hashed once per listing, not once per tenant.
     digests: Vec<Digest>,
+    applied: AppliedImages,
+}
+
+/// The images of one listing that syncs from it have applied: the catalog holds each as
+/// listed, so the next tenant's compare need not read it back (the public images the first
+/// tenant's apply wrote are most of every other tenant's view). They are trusted only while
+/// the cloud's listing version is the one the last such apply left: a write from anywhere
+/// else (another process, a pull, a delta poll) makes every tenant read the rows again.
+#[derive(Debug, Default)]
+pub struct AppliedImages(std::sync::Mutex<AppliedState>);
+
+#[derive(Debug, Default)]
+struct AppliedState {
+    ids: SeenIds,
+    /// The cloud's listing version the last apply left; `None` before the first.
+    catalog_version: Option<i64>,
+}
+
+impl AppliedImages {
+    /// The images applied from this listing, when the cloud's listing is still at
+    /// `catalog_version`, the version the last apply from it left; else none.
+    pub fn trusted_at(&self, catalog_version: i64) -> SeenIds {
+        let state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if state.catalog_version == Some(catalog_version) {
+            state.ids.clone()
+        } else {
+            SeenIds::default()
+        }
+    }
+
+    /// Records that an apply from this listing left the catalog holding `images` as listed.
+    /// The images applied before are kept when nothing else wrote between the two applies.
+    pub fn record<'i>(&self, images: impl IntoIterator<Item = &'i str>, applied: &Applied) {
+        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if state.catalog_version != Some(applied.catalog_version_before()) {
+            state.ids = SeenIds::default();
+        }
+        for id in images {
+            state.ids.insert(id);
+        }
+        state.catalog_version = Some(applied.catalog_version);
+    }
 }
 
 /// SHA-256 of a listed object's fields.
@@ -109,6 +152,8 @@ pub struct TenantView<'a> {
     pub volumes: Option<Vec<&'a CinderVolume>>,
     /// Digest of the above, whatever their order.
     digest: Digest,
+    /// What syncs from the same listing have applied.
+    pub applied: &'a AppliedImages,
 }
 
 impl TenantView<'_> {
@@ -312,6 +357,7 @@ impl CloudListing {
             partial,
             by_project,
             digests,
+            applied: AppliedImages::default(),
         }
     }
 
@@ -358,6 +404,7 @@ impl CloudListing {
             servers,
             volumes,
             digest,
+            applied: &self.applied,
         }
     }
 
@@ -402,4 +449,48 @@ async fn members_of_shared(
         .buffer_unordered(MEMBER_LOOKUPS)
         .try_collect()
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::inventory::AppliedCounts;
+
+    /// An apply that left the listing at `version`, having changed it or not.
+    fn applied(version: i64, changed: bool) -> Applied {
+        Applied {
+            counts: AppliedCounts {
+                images_linked: u64::from(changed),
+                ..AppliedCounts::default()
+            },
+            catalog_version: version,
+        }
+    }
+
+    fn trusted(images: &AppliedImages, version: i64, ids: &[&str]) -> Vec<bool> {
+        let trusted = images.trusted_at(version);
+        ids.iter().map(|id| trusted.contains(id)).collect()
+    }
+
+    #[test]
+    fn applied_images_are_trusted_only_while_nothing_else_wrote() {
+        let images = AppliedImages::default();
+        assert!(images.trusted_at(0).is_empty(), "nothing applied yet");
+
+        images.record(["a", "b"], &applied(5, true));
+        assert_eq!(trusted(&images, 5, &["a", "b", "c"]), [true, true, false]);
+        assert!(images.trusted_at(6).is_empty(), "another write since");
+
+        // The next apply began where the last one left the listing: both are kept.
+        images.record(["c"], &applied(6, true));
+        assert_eq!(trusted(&images, 6, &["a", "b", "c"]), [true, true, true]);
+
+        // An apply that changed nothing leaves the version as it found it.
+        images.record(["d"], &applied(6, false));
+        assert_eq!(trusted(&images, 6, &["a", "d"]), [true, true]);
+
+        // Something else wrote between two applies (8 ≠ 6): only the last apply's images stand.
+        images.record(["e"], &applied(9, true));
+        assert_eq!(trusted(&images, 9, &["a", "d", "e"]), [false, false, true]);
+    }
 }

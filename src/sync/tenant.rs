@@ -194,12 +194,14 @@ pub async fn sync_from(
         changes: &mut changes,
         counts: &mut counts,
         newest: since,
+        trusted: Trusted::default(),
     };
     match upstream {
         Upstream::Session(session) => list_images(session, None, &mut intake).await?,
         Upstream::Changes(session, since) => list_images(session, Some(since), &mut intake).await?,
         Upstream::Cloud(view) => {
             inventory_clear_stage(ctx, tenant).await?;
+            intake.trusted = Trusted::of(ctx, view, tenant).await?;
             for chunk in view.images.chunks(crate::openstack::PAGE_LIMIT as usize) {
                 ctx.check_shutdown()?;
                 intake.take_images(chunk).await?;
@@ -238,11 +240,7 @@ pub async fn sync_from(
             });
         }
         ctx.check_shutdown()?;
-        let applied = ctx
-            .catalog
-            .inventory()
-            .apply(cloud.id, tenant.id, &changes, observed)
-            .await?;
+        let applied = apply(ctx, target, upstream, &changes, observed).await?;
         return Ok(TenantSummary {
             counts,
             applied,
@@ -273,11 +271,7 @@ pub async fn sync_from(
     }
 
     ctx.check_shutdown()?;
-    let applied = ctx
-        .catalog
-        .inventory()
-        .apply(cloud.id, tenant.id, &changes, observed)
-        .await?;
+    let applied = apply(ctx, target, upstream, &changes, observed).await?;
     counts.images_removed = applied.images_unlinked as i64;
     Ok(TenantSummary {
         counts,
@@ -285,6 +279,27 @@ pub async fn sync_from(
         unavailable,
         unchanged: false,
     })
+}
+
+/// Applies the tenant's changes; what it applied from a cloud listing, the next tenant's
+/// compare need not read back.
+async fn apply(
+    ctx: &SyncContext<'_>,
+    target: &SyncTarget,
+    upstream: &Upstream<'_>,
+    changes: &TenantChanges,
+    observed: chrono::DateTime<chrono::Utc>,
+) -> Result<AppliedCounts, SyncError> {
+    let applied = ctx
+        .catalog
+        .inventory()
+        .apply(target.cloud.id, target.tenant.id, changes, observed)
+        .await?;
+    if let Upstream::Cloud(view) = upstream {
+        view.applied
+            .record(view.images.iter().map(|i| i.id.as_str()), &applied);
+    }
+    Ok(applied.counts)
 }
 
 /// What an interrupted earlier sync of this tenant staged is stale.
@@ -303,19 +318,58 @@ struct Intake<'s, 'c> {
     counts: &'s mut RunCounts,
     /// The newest change listed so far (where the next delta poll starts).
     newest: Cursor,
+    /// Images known to be stored as listed (cloud mode).
+    trusted: Trusted,
+}
+
+/// Images a compare need not read back (cloud mode): those an earlier apply from the same
+/// listing wrote or found as listed, with the tenant's links among them.
+#[derive(Default)]
+struct Trusted {
+    applied: SeenIds,
+    /// The tenant's links, read once when there are images to trust.
+    linked: SeenIds,
+}
+
+impl Trusted {
+    async fn of(
+        ctx: &SyncContext<'_>,
+        view: &TenantView<'_>,
+        tenant: &Tenant,
+    ) -> Result<Self, SyncError> {
+        let inventory = ctx.catalog.inventory();
+        let version = inventory.catalog_version(tenant.cloud_id).await?;
+        let applied = view.applied.trusted_at(version);
+        if applied.is_empty() {
+            return Ok(Self::default());
+        }
+        Ok(Self {
+            applied,
+            linked: inventory.linked_images(tenant.id).await?,
+        })
+    }
+
+    /// Whether the tenant is linked to the image, when the image is trusted.
+    fn linked(&self, id: &str) -> Option<bool> {
+        self.applied.contains(id).then(|| self.linked.contains(id))
+    }
 }
 
 impl Intake<'_, '_> {
     /// Compares images the tenant sees with the catalog; stages big batches.
     async fn take_images(&mut self, fresh: &[&GlanceImage]) -> Result<(), SyncError> {
-        let ids: Vec<String> = fresh.iter().map(|i| i.id.clone()).collect();
+        let ids: Vec<String> = fresh
+            .iter()
+            .filter(|i| self.trusted.linked(&i.id).is_none())
+            .map(|i| i.id.clone())
+            .collect();
         let known = self
             .ctx
             .catalog
             .inventory()
             .known_images(self.cloud.id, self.tenant.id, &ids)
             .await?;
-        compare_images(fresh, &known, self.changes, self.counts);
+        compare_images(fresh, &known, &self.trusted, self.changes, self.counts);
         stage_if_large(self.ctx, self.tenant, self.changes).await
     }
 }
@@ -501,9 +555,11 @@ fn split_page(
 }
 
 /// Counts and records what the listed images change: new links, new or changed rows.
+/// `known` holds the catalog's rows of the images not `trusted`.
 fn compare_images(
     listed: &[&GlanceImage],
     known: &HashMap<String, KnownImage>,
+    trusted: &Trusted,
     changes: &mut TenantChanges,
     counts: &mut RunCounts,
 ) {
@@ -512,18 +568,28 @@ fn compare_images(
             continue;
         }
         counts.images_seen += 1;
-        let record = mapping::image_record(img);
-        // A row new to the catalog is an addition, not an update.
-        let (stored, linked, differs) = match known.get(&img.id) {
-            None => (false, false, true),
-            Some(k) => (true, k.linked, k.differs_from(&record)),
+        let (linked, upsert) = match trusted.linked(&img.id) {
+            Some(linked) => (linked, None),
+            None => {
+                let record = mapping::image_record(img);
+                match known.get(&img.id) {
+                    // A row new to the catalog is an addition, not an update.
+                    None => (false, Some(record)),
+                    Some(k) if k.differs_from(&record) => {
+                        counts.images_updated += 1;
+                        (k.linked, Some(record))
+                    }
+                    Some(k) => (k.linked, None),
+                }
+            }
         };
-        if !linked {
+        if linked {
+            changes.already_linked += 1;
+        } else {
             counts.images_added += 1;
             changes.link.push(img.id.clone());
         }
-        if differs {
-            counts.images_updated += i64::from(stored);
+        if let Some(record) = upsert {
             changes.upsert_images.push(record);
         }
     }

@@ -4,24 +4,25 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use entity::{image_tenants, images, instances, tenants};
-use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::sea_query::{Alias, Expr, Func, OnConflict, Query};
 use sea_orm::{
-    ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, ExprTrait, QueryFilter, QuerySelect, Set,
+    ActiveValue, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    Set,
 };
 use tracing::instrument;
 use uuid::Uuid;
 
 use super::{
-    AppliedCounts, ImageRecord, InstanceRecord, SeenIds, TenantChanges, TenantFacts, ViewMark,
-    image_columns, instance_columns, lifecycle, staging,
+    Applied, AppliedCounts, ImageRecord, InstanceRecord, SeenIds, TenantChanges, TenantFacts,
+    ViewMark, image_columns, instance_columns, lifecycle, staging,
 };
 use crate::catalog::{CatalogResult, CloudId, ImageId, TenantId, db, read_index};
 
 /// Rows per multi-row statement: well under SQLite's bound-variable limit.
 const CHUNK: usize = 400;
-/// Glance ids per link statement (one bound variable each).
-const LINK_CHUNK: usize = 2000;
+/// Glance ids per link statement (one JSON array, bound as one value).
+const LINK_CHUNK: usize = 100_000;
 /// Links read per slice when looking for what a tenant no longer sees.
 const SCAN_SLICE: u64 = 10_000;
 
@@ -33,10 +34,11 @@ pub(super) async fn apply(
     tenant: TenantId,
     changes: &TenantChanges,
     now: DateTime<Utc>,
-) -> CatalogResult<AppliedCounts> {
+) -> CatalogResult<Applied> {
     let txn = db::begin_write(db).await?;
     db::lock_cloud_writes(&txn, cloud).await?;
     let seq = read_index::next_usage_seq(&txn, cloud).await?;
+    let links_before = count_links(&txn, tenant).await?;
     let mut counts = AppliedCounts {
         images_upserted: upsert_images(&txn, cloud, &changes.upsert_images).await?,
         ..AppliedCounts::default()
@@ -47,7 +49,9 @@ pub(super) async fn apply(
         counts.images_linked += linked;
     }
     counts.images_linked += link_images(&txn, cloud, tenant, &changes.link).await?;
-    if !changes.images_partial {
+    // Each link the compare found is to a seen image: when they are all the links there were,
+    // no link is to an image the tenant no longer sees.
+    if !changes.images_partial && links_before != changes.already_linked {
         let gone = links_not_seen(&txn, tenant, &changes.seen_images).await?;
         (counts.images_unlinked, counts.images_deleted) = unlink(&txn, tenant, &gone).await?;
     }
@@ -77,9 +81,13 @@ pub(super) async fn apply(
     if counts.changes_usage() {
         read_index::touch_usage(&txn, cloud).await?;
     }
+    let catalog_version = read_index::catalog_version(&txn, cloud).await?;
     commit(txn).await?;
     db::refresh_statistics(db, counts.rows_written()).await?;
-    Ok(counts)
+    Ok(Applied {
+        counts,
+        catalog_version,
+    })
 }
 
 #[instrument(level = "debug", skip_all)]
@@ -137,8 +145,10 @@ pub(super) fn insert_links(
         .to_owned())
 }
 
-/// Links the tenant to images by Glance id; one statement per chunk, the ids are looked up
-/// inside the database.
+/// Links the tenant to images by Glance id. The ids go in as one JSON array per statement,
+/// are looked up inside the database, and the links are inserted in image id order: the
+/// link indexes then grow page by page rather than at random places (a first sync linked
+/// ~1.6× faster than with `IN` lists of 2000 in Glance order).
 #[instrument(level = "debug", skip_all, fields(ids = backend_ids.len()))]
 async fn link_images(
     txn: &DatabaseTransaction,
@@ -148,16 +158,39 @@ async fn link_images(
 ) -> Result<u64, DbErr> {
     let mut linked = 0;
     for chunk in backend_ids.chunks(LINK_CHUNK) {
+        let ids = serde_json::to_string(chunk).map_err(|e| DbErr::Custom(e.to_string()))?;
+        // The ids as a table, one `value` each.
+        let elements = match txn.get_database_backend() {
+            DatabaseBackend::Postgres => {
+                Func::cust("json_array_elements_text").arg(Expr::val(ids).cast_as("json"))
+            }
+            _ => Func::cust("json_each").arg(Expr::val(ids)),
+        };
+        let listed = Query::select()
+            .column(Alias::new("value"))
+            .from_function(elements, Alias::new("listed"))
+            .to_owned();
+        // `IN (SELECT …)` rather than a join: SQLite then looks each id up in the images'
+        // unique index; joined, it chose to scan the cloud's images once per id.
         let select = Query::select()
             .column(images::Column::Id)
             .expr(Expr::val(tenant))
             .from(images::Entity)
             .and_where(images::Column::CloudId.eq(cloud))
-            .and_where(images::Column::BackendId.is_in(chunk.iter().cloned()))
+            .and_where(images::Column::BackendId.in_subquery(listed))
+            .order_by(images::Column::Id, sea_orm::Order::Asc)
             .to_owned();
         linked += txn.execute(&insert_links(select)?).await?.rows_affected();
     }
     Ok(linked)
+}
+
+/// How many images the tenant is linked to.
+async fn count_links(txn: &DatabaseTransaction, tenant: TenantId) -> Result<u64, DbErr> {
+    image_tenants::Entity::find()
+        .filter(image_tenants::Column::TenantId.eq(tenant))
+        .count(txn)
+        .await
 }
 
 /// The tenant's links whose Glance id was not listed: what it no longer sees. Read in slices

@@ -101,7 +101,7 @@ pub struct SyncTarget {
 /// Glance ids a listing has seen, kept as 64-bit hashes: a million ids take ~16 MiB rather
 /// than ~100 MiB. (SipHash with fixed keys; a collision, about 3e-8 at a million ids, would
 /// make one image look like a repeat.)
-#[derive(Default, Debug)]
+#[derive(Clone, Default, Debug)]
 pub struct SeenIds(HashSet<u64>);
 
 impl SeenIds {
@@ -141,6 +141,10 @@ pub struct TenantChanges {
     pub staged: bool,
     /// Every Glance id the tenant sees (to find what it no longer sees).
     pub seen_images: SeenIds,
+    /// How many of the seen images the tenant was linked to when they were compared. When
+    /// the tenant has that many links, none is to an image it no longer sees, and the apply
+    /// need not look for one.
+    pub already_linked: u64,
     pub upsert_instances: Vec<InstanceRecord>,
     pub seen_instances: HashSet<String>,
     /// How instances' recorded lives change, by Nova id, each in order.
@@ -249,6 +253,22 @@ impl AppliedCounts {
             + self.instances_upserted
             + self.instances_marked_deleted
             + self.intervals_written
+    }
+}
+
+/// What an apply wrote, and the cloud's listing version it left.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub counts: AppliedCounts,
+    /// The cloud's `catalog_version` as the apply committed it: one more than before when the
+    /// apply changed the cloud's listing, else as before.
+    pub catalog_version: i64,
+}
+
+impl Applied {
+    /// The version the cloud's listing had when the apply began.
+    pub fn catalog_version_before(&self) -> i64 {
+        self.catalog_version - i64::from(self.counts.changes_listing())
     }
 }
 
@@ -387,12 +407,42 @@ impl Inventory<'_> {
         tenant_id: TenantId,
         changes: &TenantChanges,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> CatalogResult<AppliedCounts> {
-        let counts = apply::apply(self.0.writer(), cloud, tenant_id, changes, now).await?;
-        if counts.changes_listing() || counts.changes_usage() {
+    ) -> CatalogResult<Applied> {
+        let applied = apply::apply(self.0.writer(), cloud, tenant_id, changes, now).await?;
+        if applied.counts.changes_listing() || applied.counts.changes_usage() {
             self.0.refresh_index().await;
         }
-        Ok(counts)
+        Ok(applied)
+    }
+
+    /// The cloud's listing version now: it moves with every write to the cloud's images or
+    /// links (see `Applied::catalog_version`).
+    pub async fn catalog_version(&self, cloud: CloudId) -> CatalogResult<i64> {
+        Ok(super::read_index::catalog_version(self.0.writer(), cloud).await?)
+    }
+
+    /// The Glance ids of the images the tenant is linked to.
+    pub async fn linked_images(&self, tenant_id: TenantId) -> CatalogResult<SeenIds> {
+        let rows: Vec<String> = images::Entity::find()
+            .select_only()
+            .column(images::Column::BackendId)
+            .filter(
+                images::Column::Id.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(image_tenants::Column::ImageId)
+                        .from(image_tenants::Entity)
+                        .and_where(image_tenants::Column::TenantId.eq(tenant_id))
+                        .to_owned(),
+                ),
+            )
+            .into_tuple()
+            .all(self.0.writer())
+            .await?;
+        let mut ids = SeenIds::default();
+        for id in &rows {
+            ids.insert(id);
+        }
+        Ok(ids)
     }
 
     /// Removes what an earlier, unfinished sync of the tenant staged.

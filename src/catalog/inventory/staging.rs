@@ -247,6 +247,8 @@ fn link_staged(
         )
         .and_where(Expr::col((SyncStage::Table, SyncStage::TenantId)).eq(tenant_id))
         .and_where(Expr::col((SyncStage::Table, SyncStage::Link)).eq(true))
+        // In image id order, as `apply::link_images` inserts.
+        .order_by((images::Entity, images::Column::Id), sea_orm::Order::Asc)
         .to_owned();
     insert_links(links)
 }
@@ -354,7 +356,10 @@ mod tests {
             .apply(cloud.id, tenant.id, &changes, chrono::Utc::now())
             .await
             .expect("apply");
-        assert_eq!((applied.images_upserted, applied.images_linked), (1, 1));
+        assert_eq!(
+            (applied.counts.images_upserted, applied.counts.images_linked),
+            (1, 1)
+        );
         let stored = images::Entity::find()
             .filter(images::Column::BackendId.eq("img-1"))
             .one(catalog.db())

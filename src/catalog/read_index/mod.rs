@@ -80,6 +80,20 @@ pub(super) async fn touch_usage_of_every_cloud<C: ConnectionTrait>(db: &C) -> Re
     Ok(())
 }
 
+/// The cloud's listing version now (0 for a cloud never written).
+pub(super) async fn catalog_version<C: ConnectionTrait>(
+    db: &C,
+    cloud: CloudId,
+) -> Result<i64, DbErr> {
+    let version: Option<i64> = service_settings::Entity::find_by_id(cloud)
+        .select_only()
+        .column(service_settings::Column::CatalogVersion)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(version.unwrap_or_default())
+}
+
 /// The `usage_version` the current write to the cloud's instances will make (it raises the
 /// version by one when it commits, see [`touch_usage`]): rows it writes carry it as their
 /// `usage_seq`. Call it after taking the cloud's write lock.
