@@ -147,8 +147,9 @@ pub(super) fn insert_links(
 
 /// Links the tenant to images by Glance id. The ids go in as one JSON array per statement,
 /// are looked up inside the database, and the links are inserted in image id order: the
-/// link indexes then grow page by page rather than at random places (a first sync linked
-/// ~1.6× faster than with `IN` lists of 2000 in Glance order).
+/// link indexes then grow page by page rather than at random places. Against `IN` lists of
+/// 2000 ids in Glance's order, the `sync` bench's first sync linked in 0.97 s rather than
+/// 1.81 s on SQLite, in 6.0 s rather than 10.9 s on PostgreSQL.
 #[instrument(level = "debug", skip_all, fields(ids = backend_ids.len()))]
 async fn link_images(
     txn: &DatabaseTransaction,
