@@ -85,13 +85,7 @@ pub(super) async fn catalog_version<C: ConnectionTrait>(
     db: &C,
     cloud: CloudId,
 ) -> Result<i64, DbErr> {
-    let version: Option<i64> = service_settings::Entity::find_by_id(cloud)
-        .select_only()
-        .column(service_settings::Column::CatalogVersion)
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(version.unwrap_or_default())
+    version(db, cloud, service_settings::Column::CatalogVersion).await
 }
 
 /// The `usage_version` the current write to the cloud's instances will make (it raises the
@@ -101,13 +95,22 @@ pub(super) async fn next_usage_seq<C: ConnectionTrait>(
     db: &C,
     cloud: CloudId,
 ) -> Result<i64, DbErr> {
+    Ok(version(db, cloud, service_settings::Column::UsageVersion).await? + 1)
+}
+
+/// One of the cloud's version columns (0 for a cloud that is gone).
+async fn version<C: ConnectionTrait>(
+    db: &C,
+    cloud: CloudId,
+    column: service_settings::Column,
+) -> Result<i64, DbErr> {
     let version: Option<i64> = service_settings::Entity::find_by_id(cloud)
         .select_only()
-        .column(service_settings::Column::UsageVersion)
+        .column(column)
         .into_tuple()
         .one(db)
         .await?;
-    Ok(version.unwrap_or_default() + 1)
+    Ok(version.unwrap_or_default())
 }
 
 /// A cloud's versions: of its listing (images, links) and of its instance counts.
