@@ -24,13 +24,11 @@ fn is_in_memory(url: &str) -> bool {
 /// the default 2 MiB holds: it spilled dirty pages into the WAL mid-transaction and read the
 /// link indexes back from the file. The `sync` bench's first sync took 5.75 s with 16 MiB,
 /// 6.25 s with the default, 5.56 s with 64 MiB (3 runs each); the price is at most
-/// 16 MiB × `WRITE_CONNECTIONS` of memory. Read connections keep the default.
+/// 16 MiB × `WRITE_CONNECTIONS` of memory. Read connections keep SQLite's default.
 const WRITE_CACHE_KIB: u32 = 16 * 1024;
 
-/// SQLite's default page cache, in KiB.
-const DEFAULT_CACHE_KIB: u32 = 2 * 1024;
-
-fn options(url: &str, max_connections: u32, cache_kib: u32) -> ConnectOptions {
+/// `cache_kib`: SQLite's page cache per connection; `None` keeps SQLite's default.
+fn options(url: &str, max_connections: u32, cache_kib: Option<u32>) -> ConnectOptions {
     let mut opt = ConnectOptions::new(url.to_string());
     // Slow statements are mostly waits for SQLite's write lock or a cloud's advisory lock,
     // which syncs take in turn by design; sqlx would log each with its whole SQL at WARN.
@@ -49,12 +47,16 @@ fn options(url: &str, max_connections: u32, cache_kib: u32) -> ConnectOptions {
             // NORMAL in WAL mode: commits do not wait for fsync (a power cut may lose the
             // last commits, never consistency). The catalog is a copy that the next sync
             // restores, and a sync's many commits (staging batches) were bound by fsync.
-            o.journal_mode(SqliteJournalMode::Wal)
+            let o = o
+                .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .statement_cache_capacity(STATEMENT_CACHE)
-                .pragma("cache_size", format!("-{cache_kib}"))
-                .foreign_keys(true)
+                .foreign_keys(true);
+            match cache_kib {
+                Some(kib) => o.pragma("cache_size", format!("-{kib}")),
+                None => o,
+            }
         });
     } else {
         // PostgreSQL readers and writers never wait for each other: twice the pools.
@@ -77,7 +79,7 @@ pub struct Pools {
 pub async fn open(url: &str) -> Result<Pools, DbErr> {
     if is_in_memory(url) {
         // One connection holds the whole database: migrate it, and share it.
-        let db = Database::connect(options(url, 1, WRITE_CACHE_KIB)).await?;
+        let db = Database::connect(options(url, 1, Some(WRITE_CACHE_KIB))).await?;
         Migrator::up(&db, None).await?;
         return Ok(Pools {
             reads: db.clone(),
@@ -85,15 +87,15 @@ pub async fn open(url: &str) -> Result<Pools, DbErr> {
             index: db,
         });
     }
-    let mut opt = options(url, 1, DEFAULT_CACHE_KIB);
+    let mut opt = options(url, 1, None);
     opt.max_connections(1).min_connections(0);
     let migrator = Database::connect(opt).await?;
     Migrator::up(&migrator, None).await?;
     migrator.close().await?;
     Ok(Pools {
-        reads: Database::connect(options(url, READ_CONNECTIONS, DEFAULT_CACHE_KIB)).await?,
-        writes: Database::connect(options(url, WRITE_CONNECTIONS, WRITE_CACHE_KIB)).await?,
-        index: Database::connect(options(url, 1, DEFAULT_CACHE_KIB)).await?,
+        reads: Database::connect(options(url, READ_CONNECTIONS, None)).await?,
+        writes: Database::connect(options(url, WRITE_CONNECTIONS, Some(WRITE_CACHE_KIB))).await?,
+        index: Database::connect(options(url, 1, None)).await?,
     })
 }
 

@@ -38,7 +38,12 @@ pub(super) async fn apply(
     let txn = db::begin_write(db).await?;
     db::lock_cloud_writes(&txn, cloud).await?;
     let seq = read_index::next_usage_seq(&txn, cloud).await?;
-    let links_before = count_links(&txn, tenant).await?;
+    // Counted before anything is linked (see below); a partial listing unlinks nothing.
+    let links_before = if changes.images_partial {
+        None
+    } else {
+        Some(count_links(&txn, tenant).await?)
+    };
     let mut counts = AppliedCounts {
         images_upserted: upsert_images(&txn, cloud, &changes.upsert_images).await?,
         ..AppliedCounts::default()
@@ -51,7 +56,7 @@ pub(super) async fn apply(
     counts.images_linked += link_images(&txn, cloud, tenant, &changes.link).await?;
     // Each link the compare found is to a seen image: when they are all the links there were,
     // no link is to an image the tenant no longer sees.
-    if !changes.images_partial && links_before != changes.already_linked {
+    if links_before.is_some_and(|n| n != changes.already_linked) {
         let gone = links_not_seen(&txn, tenant, &changes.seen_images).await?;
         (counts.images_unlinked, counts.images_deleted) = unlink(&txn, tenant, &gone).await?;
     }

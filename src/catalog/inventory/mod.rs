@@ -21,7 +21,7 @@ use sea_orm::{
 use super::clouds::Cloud;
 use super::credentials::Credentials;
 use super::tenants::Tenant;
-use super::{Catalog, CatalogError, CatalogResult, CloudId, ImageId, TenantId};
+use super::{Catalog, CatalogError, CatalogResult, CloudId, ImageId, Scope, TenantId};
 
 /// Ids looked up per query while comparing a page (a Glance page holds up to 1000). SQLite
 /// gains from fewer round trips; PostgreSQL plans `IN` lists of 1000 worse than of 400 (an idle
@@ -423,18 +423,12 @@ impl Inventory<'_> {
 
     /// The Glance ids of the images the tenant is linked to.
     pub async fn linked_images(&self, tenant_id: TenantId) -> CatalogResult<SeenIds> {
+        let linked =
+            super::images::scope_condition(images::Entity, &Scope::Tenants(vec![tenant_id]));
         let rows: Vec<String> = images::Entity::find()
             .select_only()
             .column(images::Column::BackendId)
-            .filter(
-                images::Column::Id.in_subquery(
-                    sea_orm::sea_query::Query::select()
-                        .column(image_tenants::Column::ImageId)
-                        .from(image_tenants::Entity)
-                        .and_where(image_tenants::Column::TenantId.eq(tenant_id))
-                        .to_owned(),
-                ),
-            )
+            .filter(linked)
             .into_tuple()
             .all(self.0.writer())
             .await?;
