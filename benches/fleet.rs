@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use cloudcensus::catalog::{Catalog, SyncMode};
 use cloudcensus::crypto::SecretBox;
-use cloudcensus::sync::engine::LogObserver;
+use cloudcensus::sync::LogObserver;
 use cloudcensus::sync::{SyncEngine, SyncSettings};
 use cloudcensus_sim::{GenSpec, Image, Simulator, Target, World};
 use sea_orm::{EntityTrait, PaginatorTrait};

@@ -16,7 +16,7 @@ use cloudcensus::api::AppState;
 use cloudcensus::catalog::Catalog;
 use cloudcensus::catalog::tokens::NewToken;
 use cloudcensus::crypto::SecretBox;
-use cloudcensus::sync::engine::LogObserver;
+use cloudcensus::sync::LogObserver;
 use cloudcensus::sync::{SyncEngine, SyncSettings};
 use cloudcensus_sim::{GenSpec, Simulator, World};
 

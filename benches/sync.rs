@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use cloudcensus::catalog::{Catalog, SyncMode};
 use cloudcensus::crypto::SecretBox;
-use cloudcensus::sync::engine::LogObserver;
+use cloudcensus::sync::LogObserver;
 use cloudcensus::sync::{SyncEngine, SyncSettings};
 use cloudcensus_sim::{GenSpec, Simulator, World};
 use sea_orm::{EntityTrait, PaginatorTrait};

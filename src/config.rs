@@ -131,7 +131,7 @@ impl Config {
             sync_lease_secs: number_from(
                 "CLOUDCENSUS_SYNC_LEASE_SECS",
                 get("CLOUDCENSUS_SYNC_LEASE_SECS"),
-                crate::sync::engine::DEFAULT_LEASE_TTL.as_secs(),
+                crate::sync::settings::DEFAULT_LEASE_TTL.as_secs(),
                 MIN_SYNC_LEASE_SECS,
                 3600,
             )?,
@@ -174,19 +174,19 @@ fn on_off(raw: Option<String>) -> Result<bool, ConfigError> {
 }
 
 fn sync_cron(raw: Option<String>) -> Result<String, ConfigError> {
-    let cron = raw.unwrap_or_else(|| crate::sync::engine::DEFAULT_CRON.to_string());
-    crate::sync::engine::parse_cron(cron.trim()).map_err(ConfigError::Cron)?;
+    let cron = raw.unwrap_or_else(|| crate::sync::settings::DEFAULT_CRON.to_string());
+    crate::sync::settings::parse_cron(cron.trim()).map_err(ConfigError::Cron)?;
     Ok(cron.trim().to_string())
 }
 
 /// Unset: every minute (at second 30, away from sweeps on the minute); empty or `off`: never.
 fn delta_cron(raw: Option<String>) -> Result<Option<String>, ConfigError> {
     let cron = match raw.as_deref().map(str::trim) {
-        None => crate::sync::engine::DEFAULT_DELTA_CRON,
+        None => crate::sync::settings::DEFAULT_DELTA_CRON,
         Some("") | Some("off") => return Ok(None),
         Some(cron) => cron,
     };
-    crate::sync::engine::parse_cron(cron).map_err(ConfigError::DeltaCron)?;
+    crate::sync::settings::parse_cron(cron).map_err(ConfigError::DeltaCron)?;
     Ok(Some(cron.to_string()))
 }
 

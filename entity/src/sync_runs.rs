@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::types::{RunOutcome, TenantId};
+use crate::types::{ErrorKind, RunOutcome, TenantId};
 
 /// One sync of one tenant: when, how it ended, and what it changed.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -20,6 +20,8 @@ pub struct Model {
     pub images_removed: i64,
     pub instances_seen: i64,
     pub error_message: String,
+    /// Why the run failed, aborted or was interrupted; null for a success or a running one.
+    pub error_kind: Option<ErrorKind>,
     /// The process that ran it (its lease holder id).
     pub holder: Option<String>,
     /// Upstream services the cloud lacked, which the sync went on without.

@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::types::{CloudId, State, TenantId};
+use crate::types::{CloudId, ErrorKind, State, TenantId};
 
 /// An OpenStack project within one cloud.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -19,6 +19,8 @@ pub struct Model {
     pub credentials: Option<String>,
     pub state: State,
     pub error_message: String,
+    /// Why the last sync failed, while the tenant is ERRED.
+    pub error_kind: Option<ErrorKind>,
     pub created: DateTimeUtc,
     pub modified: DateTimeUtc,
     pub last_sync_at: Option<DateTimeUtc>,

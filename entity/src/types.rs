@@ -47,6 +47,47 @@ pub enum RunOutcome {
     Interrupted,
 }
 
+/// Why a sync failed, as a stable name dashboards and alerts can group by (the run's message
+/// says the rest in a sentence).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum ErrorKind {
+    /// Keystone refused the credentials.
+    #[sea_orm(string_value = "authentication")]
+    Authentication,
+    /// Logged in, but the credentials may not do what the sync needs (the admin role for a
+    /// whole-cloud listing, a token scoped to another project).
+    #[sea_orm(string_value = "authorization")]
+    Authorization,
+    /// No credentials are stored, or the stored ones cannot be opened with this key.
+    #[sea_orm(string_value = "credentials")]
+    Credentials,
+    /// The service catalog lacks an endpoint the sync needs.
+    #[sea_orm(string_value = "endpoint_missing")]
+    EndpointMissing,
+    /// The TLS handshake failed (certificate not trusted, expired, for another host).
+    #[sea_orm(string_value = "tls")]
+    Tls,
+    /// A service could not be reached or did not answer in time.
+    #[sea_orm(string_value = "unreachable")]
+    Unreachable,
+    /// A service answered with an HTTP error status.
+    #[sea_orm(string_value = "upstream_status")]
+    UpstreamStatus,
+    /// A service answered with something that cannot be used (bad JSON, broken paging).
+    #[sea_orm(string_value = "malformed")]
+    Malformed,
+    /// The catalog's database failed.
+    #[sea_orm(string_value = "database")]
+    Database,
+    /// Another process took the tenant over, or the process running the sync stopped.
+    #[sea_orm(string_value = "lease_lost")]
+    LeaseLost,
+    /// The process was shutting down.
+    #[sea_orm(string_value = "cancelled")]
+    Cancelled,
+}
+
 /// Which of a service's catalog endpoints a cloud's syncs use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
@@ -108,6 +149,12 @@ as_str!(RunOutcome { Running => "running", Success => "success", Failed => "fail
 as_str!(Interface { Public => "public", Internal => "internal", Admin => "admin" });
 as_str!(SyncMode { Auto => "auto", PerTenant => "per_tenant", Cloud => "cloud" });
 as_str!(ImageVisibility { Public => "public", Community => "community", Shared => "shared", Private => "private" });
+as_str!(ErrorKind {
+    Authentication => "authentication", Authorization => "authorization", Credentials => "credentials",
+    EndpointMissing => "endpoint_missing", Tls => "tls", Unreachable => "unreachable",
+    UpstreamStatus => "upstream_status", Malformed => "malformed", Database => "database",
+    LeaseLost => "lease_lost", Cancelled => "cancelled",
+});
 
 impl Interface {
     /// Parses the stored (and wire) form.
@@ -151,6 +198,9 @@ mod tests {
         for v in ImageVisibility::iter() {
             assert_eq!(v.as_str(), v.to_value());
             assert_eq!(ImageVisibility::parse(v.as_str()), Some(v));
+        }
+        for v in ErrorKind::iter() {
+            assert_eq!(v.as_str(), v.to_value());
         }
     }
 }

@@ -17,6 +17,7 @@ mod m20261201_000013_tenant_retired;
 mod m20261201_000014_delta_cursor;
 mod m20261201_000015_view_fingerprint;
 mod m20261201_000016_tenant_delta_cursor;
+mod m20261207_000017_error_kind;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_delta_cursor::Migration),
             Box::new(m20261201_000015_view_fingerprint::Migration),
             Box::new(m20261201_000016_tenant_delta_cursor::Migration),
+            Box::new(m20261207_000017_error_kind::Migration),
         ]
     }
 }

@@ -44,6 +44,10 @@ pub struct SyncRun {
     /// Upstream services the cloud lacked (`compute`, `volume`), which the sync went on without.
     pub unavailable_services: Vec<String>,
     pub error_message: String,
+    /// Why the run did not succeed, as a stable name to group failures by (see
+    /// `OpenStackTenant.error_kind` for the names); null for a success or a running sync.
+    #[oai(nullable)]
+    pub error_kind: Option<String>,
 }
 
 fn shape(state: &AppState, v: RunView) -> SyncRun {
@@ -62,6 +66,7 @@ fn shape(state: &AppState, v: RunView) -> SyncRun {
         instances_seen: r.instances_seen,
         unavailable_services: unavailable_services(&r.unavailable_services),
         error_message: r.error_message,
+        error_kind: r.error_kind.map(|k| k.as_str().to_string()),
     }
 }
 

@@ -54,6 +54,15 @@ pub struct OpenStackTenant {
     /// Upstream services the cloud lacked at the last sync (`compute`, `volume`): the sync
     /// went on without them (no instances listed; boot-from-volume servers count for no image).
     pub unavailable_services: Vec<String>,
+    /// Why the last sync failed, while the tenant is ERRED, as a stable name to group failures
+    /// by: `authentication` (Keystone refused the credentials), `authorization` (they lack the
+    /// admin role, or are scoped to another project), `credentials` (none stored, or they
+    /// cannot be opened), `endpoint_missing`, `tls`, `unreachable` (no connection or no answer
+    /// in time), `upstream_status` (an HTTP error from a service), `malformed` (unusable
+    /// upstream data or paging), `database`, `lease_lost`, `cancelled`. New names may be added.
+    /// Null when OK, and for a tenant retired by discovery (its message says why).
+    #[oai(nullable)]
+    pub error_kind: Option<String>,
 }
 
 /// Own credentials are optional; without them the cloud's are scoped to this project.
@@ -105,6 +114,7 @@ fn shape(state: &AppState, v: TenantView) -> OpenStackTenant {
         stores: t.stores,
         import_methods: t.import_methods,
         unavailable_services: unavailable_services(&t.unavailable_services),
+        error_kind: t.error_kind.map(|k| k.as_str().to_string()),
     }
 }
 

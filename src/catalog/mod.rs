@@ -26,7 +26,8 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 pub use entity::types::{
-    CloudId, ImageId, ImageVisibility, Interface, RunOutcome, State, SyncMode, TenantId, TokenId,
+    CloudId, ErrorKind, ImageId, ImageVisibility, Interface, RunOutcome, State, SyncMode, TenantId,
+    TokenId,
 };
 pub use error::{CatalogError, CatalogResult};
 

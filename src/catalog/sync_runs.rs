@@ -10,7 +10,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::paging::{PageRequest, Paged};
-use super::{Catalog, CatalogResult, RunOutcome, State, TenantId};
+use super::{Catalog, CatalogResult, ErrorKind, RunOutcome, State, TenantId};
 
 /// A sync run as stored.
 pub type SyncRun = sync_runs::Model;
@@ -30,6 +30,24 @@ pub struct UnchangedRun {
     pub tenant_id: TenantId,
     pub counts: RunCounts,
     pub unavailable: Vec<super::tenants::MissingService>,
+}
+
+/// How a run ended, as its record keeps it.
+#[derive(Clone, Debug)]
+pub struct RunEnd {
+    pub outcome: RunOutcome,
+    pub counts: RunCounts,
+    /// Services the cloud lacks, which the sync went on without.
+    pub unavailable: Vec<super::tenants::MissingService>,
+    /// Why it did not succeed; `None` for a success.
+    pub failure: Option<Failure>,
+}
+
+/// Why a run failed: a stable kind to group by and a sentence for a person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: ErrorKind,
+    pub message: String,
 }
 
 /// Tenants per statement in batched bookkeeping: well under every bound-variable limit.
@@ -92,22 +110,24 @@ impl SyncRuns<'_> {
     pub async fn finish(
         &self,
         run: &SyncRun,
-        outcome: RunOutcome,
-        counts: RunCounts,
-        unavailable: &[super::tenants::MissingService],
-        error: &str,
+        end: &RunEnd,
         now: DateTime<Utc>,
     ) -> CatalogResult<SyncRun> {
         let mut m: sync_runs::ActiveModel = run.clone().into();
+        let counts = end.counts;
         m.finished_at = Set(Some(now));
-        m.outcome = Set(outcome);
+        m.outcome = Set(end.outcome);
         m.images_seen = Set(counts.images_seen);
         m.images_added = Set(counts.images_added);
         m.images_updated = Set(counts.images_updated);
         m.images_removed = Set(counts.images_removed);
         m.instances_seen = Set(counts.instances_seen);
-        m.unavailable_services = Set(super::tenants::MissingService::json(unavailable));
-        m.error_message = Set(error.to_string());
+        m.unavailable_services = Set(super::tenants::MissingService::json(&end.unavailable));
+        m.error_message = Set(end
+            .failure
+            .as_ref()
+            .map_or_else(String::new, |f| f.message.clone()));
+        m.error_kind = Set(end.failure.as_ref().map(|f| f.kind));
         Ok(m.update(self.0.writer()).await?)
     }
 
@@ -115,20 +135,25 @@ impl SyncRuns<'_> {
     pub async fn record_outcome(
         &self,
         tenant_id: TenantId,
-        error: Option<&str>,
+        failure: Option<&Failure>,
         now: DateTime<Utc>,
     ) -> CatalogResult<()> {
         let mut update = tenants::Entity::update_many()
             .col_expr(tenants::Column::LastSyncAt, Expr::val(now))
             .col_expr(tenants::Column::Modified, Expr::val(now));
-        update = match error {
+        update = match failure {
             None => update
                 .col_expr(tenants::Column::State, Expr::val(State::Ok.as_str()))
                 .col_expr(tenants::Column::ErrorMessage, Expr::val(""))
+                .col_expr(
+                    tenants::Column::ErrorKind,
+                    Expr::val(Option::<String>::None),
+                )
                 .col_expr(tenants::Column::LastSuccessAt, Expr::val(now)),
-            Some(msg) => update
+            Some(f) => update
                 .col_expr(tenants::Column::State, Expr::val(State::Erred.as_str()))
-                .col_expr(tenants::Column::ErrorMessage, Expr::val(msg)),
+                .col_expr(tenants::Column::ErrorMessage, Expr::val(f.message.as_str()))
+                .col_expr(tenants::Column::ErrorKind, Expr::val(f.kind.as_str())),
         };
         update
             .filter(tenants::Column::Id.eq(tenant_id))
@@ -297,6 +322,10 @@ impl SyncRuns<'_> {
                 sync_runs::Column::ErrorMessage,
                 Expr::val(INTERRUPTED_MESSAGE),
             )
+            .col_expr(
+                sync_runs::Column::ErrorKind,
+                Expr::val(ErrorKind::LeaseLost.as_str()),
+            )
             .filter(which)
             .filter(sync_runs::Column::Outcome.eq(RunOutcome::Running))
             .exec(db)
@@ -364,6 +393,10 @@ impl SyncRuns<'_> {
                 .col_expr(tenants::Column::Modified, Expr::val(finished))
                 .col_expr(tenants::Column::State, Expr::val(State::Ok.as_str()))
                 .col_expr(tenants::Column::ErrorMessage, Expr::val(""))
+                .col_expr(
+                    tenants::Column::ErrorKind,
+                    Expr::val(Option::<String>::None),
+                )
                 .col_expr(tenants::Column::LastSuccessAt, Expr::val(finished))
                 .filter(tenants::Column::Id.is_in(ids()))
                 .exec(&txn)

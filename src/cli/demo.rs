@@ -12,8 +12,8 @@ use crate::catalog::tenants::NewTenant;
 use crate::catalog::tokens::NewToken;
 use crate::config::Config;
 use crate::crypto::SecretBox;
+use crate::sync::LogObserver;
 use crate::sync::SyncEngine;
-use crate::sync::engine::LogObserver;
 
 /// Demo clouds are recognised (and replaced on the next run) by this name prefix.
 const PREFIX: &str = "demo-";

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{CliError, open_catalog, secret_box, sync_settings};
 use crate::config::Config;
 use crate::sync::SyncEngine;
-use crate::sync::engine::{SweepObserver, TenantOutcome};
+use crate::sync::{SweepObserver, TenantOutcome};
 
 struct Progress {
     bar: Option<ProgressBar>,
@@ -73,7 +73,7 @@ pub fn summary_table(outcomes: &[TenantOutcome]) -> String {
     for o in outcomes {
         let (result, c, err) = match &o.result {
             Ok(s) => ("ok", s.counts, String::new()),
-            Err(e) => ("ERRED", Default::default(), e.clone()),
+            Err(e) => ("ERRED", Default::default(), e.to_string()),
         };
         out.push_str(&format!(
             "{:<20} {:<20} {:<7} {:>7} {:>6} {:>8} {:>8} {:>10} {:>7.1}  {}\n",

@@ -1,5 +1,7 @@
 use std::fmt;
 
+use super::keystone::LoginName;
+
 /// Which OpenStack service a request went to, for error messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Service {
@@ -55,16 +57,26 @@ impl fmt::Display for Service {
 /// readable, and never containing a credential or token.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenStackError {
-    #[error("Keystone authentication failed: {0}")]
-    AuthFailed(String),
+    /// Keystone refused the login; `login` names whose (never the secret).
+    #[error("Keystone authentication failed for {login}: {reason}")]
+    AuthFailed { login: LoginName, reason: String },
     #[error(
-        "the service catalog has no {service_type} endpoint for interface {interface:?}{region}"
+        "the service catalog has no {service_type} endpoint for interface {interface:?}{}{}",
+        in_region(.region),
+        elsewhere(.regions)
     )]
     EndpointMissing {
         service_type: String,
         interface: String,
+        /// The configured region; empty for any.
         region: String,
+        /// The regions the catalog has `service_type` endpoints of this interface in.
+        regions: Vec<String>,
     },
+    /// The TLS handshake failed: the certificate is not trusted, has expired or names another
+    /// host, or the server does not speak TLS.
+    #[error("TLS with {service} failed: {detail}")]
+    Tls { service: Service, detail: String },
     #[error("{service} answered HTTP {status}{}", if .message.is_empty() { String::new() } else { format!(": {}", .message) })]
     UpstreamStatus {
         service: Service,
@@ -81,6 +93,22 @@ pub enum OpenStackError {
     Paging { service: Service, detail: String },
     #[error("invalid URL {0:?}")]
     BadUrl(String),
+}
+
+fn in_region(region: &str) -> String {
+    if region.is_empty() {
+        String::new()
+    } else {
+        format!(" in region {region:?}")
+    }
+}
+
+fn elsewhere(regions: &[String]) -> String {
+    if regions.is_empty() {
+        String::new()
+    } else {
+        format!(" (it has one in {})", regions.join(", "))
+    }
 }
 
 impl OpenStackError {

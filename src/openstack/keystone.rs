@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::error::OpenStackError;
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProjectScope {
     Id(String),
     Name { name: String, domain: String },
@@ -44,6 +44,75 @@ impl std::fmt::Debug for AuthMethod {
             Self::ApplicationCredential { credential, .. } => {
                 write!(f, "ApplicationCredential({credential:?})")
             }
+        }
+    }
+}
+
+/// Whose login a method is, without its secret: what tells an operator which credentials
+/// Keystone refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginName {
+    Password {
+        user: String,
+        domain: String,
+        project: ProjectScope,
+    },
+    ApplicationCredential(AppCredentialRef),
+}
+
+impl AuthMethod {
+    pub fn login_name(&self) -> LoginName {
+        match self {
+            Self::Password {
+                username,
+                user_domain,
+                project,
+                ..
+            } => LoginName::Password {
+                user: username.clone(),
+                domain: user_domain.clone(),
+                project: project.clone(),
+            },
+            Self::ApplicationCredential { credential, .. } => {
+                LoginName::ApplicationCredential(credential.clone())
+            }
+        }
+    }
+}
+
+/// A domain as the operator configured it (empty: Keystone's default domain).
+fn domain_name(domain: &str) -> &str {
+    if domain.is_empty() { "default" } else { domain }
+}
+
+impl std::fmt::Display for LoginName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Password {
+                user,
+                domain,
+                project,
+            } => {
+                write!(f, "user {user:?} in domain {:?}, ", domain_name(domain))?;
+                match project {
+                    ProjectScope::Id(id) => write!(f, "project id {id:?}"),
+                    ProjectScope::Name { name, domain } => {
+                        write!(f, "project {name:?} in domain {:?}", domain_name(domain))
+                    }
+                }
+            }
+            Self::ApplicationCredential(AppCredentialRef::Id(id)) => {
+                write!(f, "application credential id {id:?}")
+            }
+            Self::ApplicationCredential(AppCredentialRef::Name {
+                name,
+                user,
+                user_domain,
+            }) => write!(
+                f,
+                "application credential {name:?} of user {user:?} in domain {:?}",
+                domain_name(user_domain)
+            ),
         }
     }
 }
@@ -186,12 +255,23 @@ pub fn find_endpoint(
         .ok_or_else(|| OpenStackError::EndpointMissing {
             service_type: service_type.to_string(),
             interface: interface.to_string(),
-            region: if region.is_empty() {
-                String::new()
-            } else {
-                format!(" in region {region:?}")
-            },
+            region: region.to_string(),
+            regions: regions_of(catalog, service_type, interface),
         })
+}
+
+/// The regions the catalog has `service_type` endpoints of `interface` in, each once.
+fn regions_of(catalog: &[CatalogEntry], service_type: &str, interface: &str) -> Vec<String> {
+    let mut regions: Vec<String> = catalog
+        .iter()
+        .filter(|e| e.service_type == service_type)
+        .flat_map(|e| e.endpoints.iter())
+        .filter(|ep| ep.interface == interface)
+        .filter_map(|ep| ep.region_id.clone().or_else(|| ep.region.clone()))
+        .collect();
+    regions.sort_unstable();
+    regions.dedup();
+    regions
 }
 
 /// The first of `service_types` the catalog has an endpoint of for `interface` (in `region` when

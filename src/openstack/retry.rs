@@ -68,8 +68,33 @@ pub fn classify(service: Service, timeout: Duration, err: &reqwest::Error) -> Op
             detail = format!("{detail}: {s}");
             source = s.source();
         }
+        if let Some(tls) = tls_error(err) {
+            return OpenStackError::Tls {
+                service,
+                detail: tls.to_string(),
+            };
+        }
         OpenStackError::Connect { service, detail }
     }
+}
+
+/// The TLS failure behind a request error, if that is what it was. rustls' error sits inside
+/// an `io::Error`, whose `source()` skips the error it wraps: look inside with `get_ref`.
+fn tls_error(err: &reqwest::Error) -> Option<&rustls::Error> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
 }
 
 /// A response read to its end.

@@ -139,11 +139,10 @@ impl Session {
             | StatusCode::FORBIDDEN
             | StatusCode::NOT_FOUND
             | StatusCode::BAD_REQUEST => {
-                return Err(OpenStackError::AuthFailed(format!(
-                    "HTTP {}: {}",
-                    status.as_u16(),
-                    summarize_body(&text)
-                )));
+                return Err(OpenStackError::AuthFailed {
+                    login: self.cfg.auth.login_name(),
+                    reason: format!("HTTP {}: {}", status.as_u16(), summarize_body(&text)),
+                });
             }
             _ => {
                 return Err(OpenStackError::UpstreamStatus {

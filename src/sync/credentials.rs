@@ -2,24 +2,17 @@
 use crate::catalog::clouds::Cloud;
 use crate::catalog::credentials::Credentials;
 use crate::catalog::inventory::SyncTarget;
-use crate::crypto::CryptoError;
 use crate::openstack::keystone::{AppCredentialRef, AuthMethod, ProjectScope};
 
-#[derive(Debug, thiserror::Error)]
-pub enum CredentialError {
-    #[error("no credentials are stored for this tenant or its cloud")]
-    Missing,
-    #[error(transparent)]
-    Crypto(#[from] CryptoError),
-}
+use super::error::Error;
 
 /// The tenant's own credentials when it has them, else the cloud's scoped to this project.
 /// (An application credential is bound to its own project, so it is used as it is.)
-pub fn auth_method(target: &SyncTarget) -> Result<AuthMethod, CredentialError> {
+pub fn auth_method(target: &SyncTarget) -> Result<AuthMethod, Error> {
     let credentials = match &target.credentials {
         Ok(Some(c)) => c.clone(),
-        Ok(None) => return Err(CredentialError::Missing),
-        Err(e) => return Err(CredentialError::Crypto(e.clone())),
+        Ok(None) => return Err(Error::NoCredentials),
+        Err(e) => return Err(Error::Crypto(e.clone())),
     };
     let project = ProjectScope::Id(target.tenant.backend_id.clone());
     method(&target.cloud, credentials, project)
@@ -31,7 +24,7 @@ pub fn cloud_auth_method(
     cloud: &Cloud,
     credentials: Credentials,
     fallback_project: &str,
-) -> Result<AuthMethod, CredentialError> {
+) -> Result<AuthMethod, Error> {
     let project = match &credentials {
         Credentials::Password {
             project_id: Some(id),
@@ -53,7 +46,7 @@ fn method(
     cloud: &Cloud,
     credentials: Credentials,
     project: ProjectScope,
-) -> Result<AuthMethod, CredentialError> {
+) -> Result<AuthMethod, Error> {
     Ok(match credentials {
         Credentials::Password {
             username, password, ..
@@ -76,7 +69,7 @@ fn method(
                     user,
                     user_domain: cloud.domain.clone(),
                 },
-                _ => return Err(CredentialError::Missing),
+                _ => return Err(Error::NoCredentials),
             };
             AuthMethod::ApplicationCredential { credential, secret }
         }

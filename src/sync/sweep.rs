@@ -8,10 +8,14 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::cloud::{CloudListing, Cursor, TenantView};
-use super::engine::{SweepObserver, SyncEngine, TenantOutcome};
+use super::admin;
+use super::context::RequestTally;
+use super::error::Error;
+use super::listing::{Extent, View};
+use super::reconcile::TenantSummary;
+use super::run::{How, Runner, TenantOutcome};
 use super::runtime::spawn_into;
-use super::tenant::{RequestTally, SyncError, TenantSummary};
+use super::source::cloud::CloudListing;
 use crate::catalog::clouds::SweepRecord;
 use crate::catalog::inventory::AppliedCounts;
 use crate::catalog::sync_runs::{RunCounts, UnchangedRun};
@@ -19,137 +23,127 @@ use crate::catalog::tenants::Tenant;
 use crate::catalog::{CloudId, TenantId, now};
 use crate::openstack::Session;
 
-/// How a claimed tenant is synced.
-pub(super) enum How<'a> {
-    /// Through its own login and listing.
-    Own,
-    /// From its view of its cloud's one listing.
-    View(TenantView<'a>),
-    /// Its cloud's listing failed with this.
-    Failed(&'a str),
-    /// A claim was lost while its cloud was listed.
-    Lost,
+/// Follows a sweep (the CLI shows a progress bar with it).
+pub trait SweepObserver: Send + Sync {
+    fn planned(&self, _tenants: usize) {}
+    fn finished(&self, _outcome: &TenantOutcome) {}
 }
 
+pub struct LogObserver;
+impl SweepObserver for LogObserver {}
+
 /// One cloud's part of a sweep.
-pub(super) struct CloudSweep {
-    pub(super) engine: Arc<SyncEngine>,
-    pub(super) cloud: CloudId,
+pub struct CloudSweep {
+    pub runner: Arc<Runner>,
+    pub cloud: CloudId,
     /// Whether the sweep covers the whole cloud, so its tenants may be discovered first.
-    pub(super) whole_cloud: bool,
-    pub(super) due_before: Option<DateTime<Utc>>,
-    pub(super) permits: Arc<Semaphore>,
-    pub(super) observer: Arc<dyn SweepObserver>,
-    pub(super) tally: Arc<RequestTally>,
+    pub whole_cloud: bool,
+    pub due_before: Option<DateTime<Utc>>,
+    pub permits: Arc<Semaphore>,
+    pub observer: Arc<dyn SweepObserver>,
+    pub tally: Arc<RequestTally>,
 }
 
 impl CloudSweep {
     /// Syncs the cloud's tenants `ids` in the mode that applies, and records the sweep on
     /// the cloud.
-    pub(super) async fn run(self, mut ids: Vec<TenantId>) -> Vec<TenantOutcome> {
-        let started = self.engine.settings.clock.now();
-        if self.whole_cloud {
-            let clouds = self.engine.catalog.clouds();
-            match self.engine.discover(self.cloud, &self.tally).await {
-                Ok(false) => {}
-                Ok(true) => {
-                    let _ = clouds.record_discovery(self.cloud, None).await;
-                    match self.engine.catalog.tenants().live_of(self.cloud).await {
-                        Ok(live) => ids = live.into_iter().map(|(id, _)| id).collect(),
-                        Err(e) => tracing::error!(error = %e, "reading discovered tenants failed"),
-                    }
-                }
-                Err(why) => {
-                    tracing::warn!(cloud_id = self.cloud.0, error = %why, "tenant discovery failed");
-                    let _ = clouds.record_discovery(self.cloud, Some(&why)).await;
-                }
-            }
+    pub async fn run(self, mut ids: Vec<TenantId>) -> Vec<TenantOutcome> {
+        let started = self.runner.settings.clock.now();
+        if self.whole_cloud
+            && let Some(live) = self.discover().await
+        {
+            ids = live;
         }
         let Some(&first) = ids.first() else {
             return Vec::new();
         };
-        let session = self
-            .engine
-            .cloud_session(self.cloud, first, &self.tally)
-            .await;
+        let session = admin::cloud_session(&self.runner, self.cloud, first, &self.tally).await;
         let (mode, outcomes) = match session {
-            Ok(None) => {
-                // Listed per tenant: its tenants are polled through their own logins now,
-                // not from a cursor of an earlier whole-cloud listing.
-                let clouds = self.engine.catalog.clouds();
-                if let Err(e) = clouds.set_delta_cursor(self.cloud, None).await {
-                    tracing::warn!(cloud_id = self.cloud.0, error = %e, "clearing the delta cursor failed");
-                }
-                ("per_tenant", self.per_tenant(ids).await)
-            }
+            Ok(None) => ("per_tenant", self.per_tenant(ids).await),
             Ok(Some(session)) => ("cloud", self.with_listing(ids, Ok(session)).await),
             Err(why) => ("cloud", self.with_listing(ids, Err(why)).await),
         };
         if !outcomes.is_empty() {
-            let record = SweepRecord {
-                mode,
-                started,
-                finished: self.engine.settings.clock.now(),
-                tenants: outcomes.len() as u64,
-                unchanged: outcomes
-                    .iter()
-                    .filter(|o| o.result.as_ref().is_ok_and(|s| s.unchanged))
-                    .count() as u64,
-                requests: self.tally.totals(),
-            };
-            if let Err(e) = self
-                .engine
-                .catalog
-                .clouds()
-                .record_sweep(self.cloud, &record)
-                .await
-            {
-                tracing::warn!(cloud_id = self.cloud.0, error = %e, "could not record the sweep");
-            }
+            self.record(mode, started, &outcomes).await;
         }
         outcomes
     }
 
-    /// Each tenant through its own login, `concurrency` at a time across the sweep.
+    /// Discovers the cloud's tenants when it asks for that: its live tenants after, or
+    /// `None` to sync the ones the sweep was given. The outcome is recorded on the cloud.
+    async fn discover(&self) -> Option<Vec<TenantId>> {
+        let catalog = &self.runner.catalog;
+        let (error, live) = match admin::discover(&self.runner, self.cloud, &self.tally).await {
+            Ok(false) => return None,
+            Ok(true) => (None, catalog.tenants().live_of(self.cloud).await),
+            Err(why) => {
+                tracing::warn!(cloud_id = self.cloud.0, kind = why.kind().as_str(), error = %why, "tenant discovery failed");
+                (Some(why.to_string()), Ok(Vec::new()))
+            }
+        };
+        let recorded = catalog
+            .clouds()
+            .record_discovery(self.cloud, error.as_deref())
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(cloud_id = self.cloud.0, error = %e, "recording the discovery failed");
+        }
+        match (error, live) {
+            (None, Ok(live)) => Some(live.into_iter().map(|(id, _)| id).collect()),
+            (None, Err(e)) => {
+                tracing::error!(error = %e, "reading discovered tenants failed");
+                None
+            }
+            (Some(_), _) => None,
+        }
+    }
+
+    /// Records the sweep on the cloud: its mode, when, how many tenants, requests made.
+    async fn record(&self, mode: &'static str, started: DateTime<Utc>, outcomes: &[TenantOutcome]) {
+        let record = SweepRecord {
+            mode,
+            started,
+            finished: self.runner.settings.clock.now(),
+            tenants: outcomes.len() as u64,
+            unchanged: outcomes
+                .iter()
+                .filter(|o| o.result.as_ref().is_ok_and(|s| s.unchanged))
+                .count() as u64,
+            requests: self.tally.totals(),
+        };
+        let recorded = self
+            .runner
+            .catalog
+            .clouds()
+            .record_sweep(self.cloud, &record)
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(cloud_id = self.cloud.0, error = %e, "could not record the sweep");
+        }
+    }
+
+    /// Each tenant through its own login, `concurrency` at a time across the sweep. Its
+    /// tenants are polled through their own logins afterwards, not from a cursor of an
+    /// earlier whole-cloud listing.
     async fn per_tenant(&self, ids: Vec<TenantId>) -> Vec<TenantOutcome> {
+        let clouds = self.runner.catalog.clouds();
+        if let Err(e) = clouds.set_delta_cursor(self.cloud, None).await {
+            tracing::warn!(cloud_id = self.cloud.0, error = %e, "clearing the delta cursor failed");
+        }
         let mut set = JoinSet::new();
         for id in ids {
-            let engine = self.engine.clone();
+            let runner = self.runner.clone();
             let permits = self.permits.clone();
             let observer = self.observer.clone();
             let tally = self.tally.clone();
             let due_before = self.due_before;
-            spawn_into(&mut set, self.engine.runtime.as_ref(), async move {
+            spawn_into(&mut set, self.runner.runtime.as_ref(), async move {
                 let _permit = permits.acquire_owned().await.ok()?;
-                if *engine.shutdown_tx.borrow() {
+                if runner.stopping() {
                     return None;
                 }
-                let runs = engine.catalog.sync_runs();
-                let claimed = runs
-                    .acquire_lease(id, &engine.holder, now(), engine.lease_ttl(), due_before)
-                    .await;
-                let outcome = match claimed {
-                    Ok(true) => {
-                        let outcome = engine.run_claimed(id, How::Own, Some(&tally)).await;
-                        if let Err(e) = runs.release_lease(id, &engine.holder).await {
-                            tracing::warn!(tenant_id = id.0, error = %e, "releasing a claim failed");
-                        }
-                        outcome.map(Some)
-                    }
-                    Ok(false) => Ok(None),
-                    Err(e) => Err(e),
-                };
-                match outcome {
-                    Ok(Some(outcome)) => {
-                        observer.finished(&outcome);
-                        Some(outcome)
-                    }
-                    Ok(None) => None,
-                    Err(e) => {
-                        tracing::error!(tenant_id = id.0, error = %e, "sync bookkeeping failed");
-                        None
-                    }
-                }
+                let outcome = own_run(&runner, id, due_before, &tally).await;
+                report(&*observer, id, outcome)
             });
         }
         let mut outcomes = Vec::new();
@@ -166,75 +160,81 @@ impl CloudSweep {
     async fn with_listing(
         &self,
         ids: Vec<TenantId>,
-        session: Result<Session, String>,
+        session: Result<Session, Error>,
     ) -> Vec<TenantOutcome> {
-        let engine = &self.engine;
+        let runner = &self.runner;
         let Ok(_permit) = self.permits.clone().acquire_owned().await else {
             return Vec::new();
         };
-        let runs = engine.catalog.sync_runs();
-        let claimed = match runs
+        let claimed = runner
+            .catalog
+            .sync_runs()
             .acquire_leases(
                 &ids,
-                &engine.holder,
+                &runner.holder,
                 now(),
-                engine.lease_ttl(),
+                runner.lease_ttl(),
                 self.due_before,
             )
-            .await
-        {
+            .await;
+        let claimed = match claimed {
+            Ok(claimed) if claimed.is_empty() => return Vec::new(),
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::error!(cloud_id = self.cloud.0, error = %e, "claiming tenants failed");
                 return Vec::new();
             }
         };
-        if claimed.is_empty() {
-            return Vec::new();
-        }
         let claimed_ids: Vec<TenantId> = claimed.iter().map(|t| t.id).collect();
-        let listing = match &session {
-            Ok(session) => {
-                let listed = tokio::select! {
-                    listed = CloudListing::fetch(session) => listed,
-                    lost = engine.heartbeat(&claimed_ids) => Err(lost),
-                };
-                self.tally.add(&session.requests());
-                listed
-            }
-            Err(why) => Err(SyncError::CloudListing(why.clone())),
-        };
+        let listing = self.fetch(session, &claimed_ids).await;
         let outcomes = match &listing {
             Ok(listing) => self.each_view(listing, claimed).await,
-            Err(e) => {
-                let why = e.to_string();
-                let mut outcomes = Vec::new();
-                for tenant in &claimed {
-                    let how = match e {
-                        SyncError::LeaseLost => How::Lost,
-                        _ => How::Failed(&why),
-                    };
-                    outcomes.extend(self.run_one(tenant.id, how).await);
-                }
-                outcomes
-            }
+            Err(e) => self.each_failed(e, &claimed).await,
         };
-        if let Err(e) = runs.release_leases(&claimed_ids, &engine.holder).await {
-            tracing::warn!(cloud_id = self.cloud.0, error = %e, "releasing claims failed");
-        }
+        runner.release(&claimed_ids).await;
         // Delta polls start from what this listing showed, once every tenant has it.
         if let Ok(listing) = &listing
             && outcomes.iter().all(|o| o.result.is_ok())
         {
-            let cursor = serde_json::to_value(listing.cursor(&Cursor::default())).ok();
-            if let Err(e) = engine
+            let cursor = listing.listing.next_cursor().map(|c| c.to_json());
+            let stored = runner
                 .catalog
                 .clouds()
                 .set_delta_cursor(self.cloud, cursor)
-                .await
-            {
+                .await;
+            if let Err(e) = stored {
                 tracing::warn!(cloud_id = self.cloud.0, error = %e, "storing the delta cursor failed");
             }
+        }
+        outcomes
+    }
+
+    /// The cloud's whole listing, while the claims on its tenants are kept alive. Its
+    /// failure is shared by every tenant it would have served.
+    async fn fetch(
+        &self,
+        session: Result<Session, Error>,
+        claimed: &[TenantId],
+    ) -> Result<CloudListing, Arc<Error>> {
+        let session = session?;
+        let listed = tokio::select! {
+            listed = CloudListing::fetch(&session, Extent::Complete) => listed,
+            lost = self.runner.heartbeat(claimed) => Err(lost),
+        };
+        self.tally.add(&session.requests());
+        Ok(listed?)
+    }
+
+    /// Every claimed tenant fails with the listing's failure (as interrupted when a claim
+    /// was lost while listing).
+    async fn each_failed(&self, why: &Arc<Error>, claimed: &[Tenant]) -> Vec<TenantOutcome> {
+        let mut outcomes = Vec::new();
+        for tenant in claimed {
+            let how = match **why {
+                Error::LeaseLost => How::Lost,
+                _ => How::Failed(why.clone()),
+            };
+            outcomes.extend(self.run_one(tenant.id, how).await);
         }
         outcomes
     }
@@ -244,8 +244,8 @@ impl CloudSweep {
     /// run that changed nothing, all such tenants at once. An idle sweep of a big cloud is
     /// then a few statements, not a compare and a transaction per tenant.
     async fn each_view(&self, listing: &CloudListing, claimed: Vec<Tenant>) -> Vec<TenantOutcome> {
-        let started = self.engine.settings.clock.now();
-        let views: Vec<(Tenant, TenantView<'_>)> = claimed
+        let started = self.runner.settings.clock.now();
+        let views: Vec<(Tenant, View<'_>)> = claimed
             .into_iter()
             .map(|t| {
                 let view = listing.view(&t.backend_id);
@@ -253,9 +253,10 @@ impl CloudSweep {
             })
             .collect();
         let names = self.names_for(&views).await;
-        let unchanged = |(tenant, view): &(Tenant, TenantView<'_>)| {
+        let unchanged = |(tenant, view): &(Tenant, View<'_>)| {
             names.as_ref().is_some_and(|names| {
-                tenant.view_fingerprint.as_deref() == Some(view.fingerprint_with(names).as_str())
+                tenant.view_fingerprint.is_some()
+                    && tenant.view_fingerprint == view.fingerprint_with(names)
             })
         };
         let (same, changed): (Vec<_>, Vec<_>) = views.into_iter().partition(unchanged);
@@ -272,20 +273,12 @@ impl CloudSweep {
 
     /// The catalog's names of the images the views' servers count for (part of each view's
     /// fingerprint); `None` when they cannot be read, and then every view is compared.
-    async fn names_for(
-        &self,
-        views: &[(Tenant, TenantView<'_>)],
-    ) -> Option<HashMap<String, String>> {
+    async fn names_for(&self, views: &[(Tenant, View<'_>)]) -> Option<HashMap<String, String>> {
         let mut refs: Vec<String> = views.iter().flat_map(|(_, v)| v.image_refs()).collect();
         refs.sort_unstable();
         refs.dedup();
-        match self
-            .engine
-            .catalog
-            .inventory()
-            .image_names(self.cloud, &refs)
-            .await
-        {
+        let inventory = self.runner.catalog.inventory();
+        match inventory.image_names(self.cloud, &refs).await {
             Ok(names) => Some(names),
             Err(e) => {
                 tracing::warn!(cloud_id = self.cloud.0, error = %e, "reading image names failed; comparing every view");
@@ -298,7 +291,7 @@ impl CloudSweep {
     /// outcomes.
     async fn record_unchanged(
         &self,
-        same: &[(Tenant, TenantView<'_>)],
+        same: &[(Tenant, View<'_>)],
         started: DateTime<Utc>,
     ) -> Vec<TenantOutcome> {
         let unchanged: Vec<UnchangedRun> = same
@@ -313,16 +306,16 @@ impl CloudSweep {
                 unavailable: view.unavailable(),
             })
             .collect();
-        let engine = &self.engine;
+        let runner = &self.runner;
         let clock = Instant::now();
-        let finished = engine.settings.clock.now();
-        let recorded = engine
+        let finished = runner.settings.clock.now();
+        let recorded = runner
             .catalog
             .sync_runs()
-            .record_unchanged(&unchanged, &engine.holder, started, finished)
+            .record_unchanged(&unchanged, &runner.holder, started, finished)
             .await;
         let cloud = match recorded {
-            Ok(()) => engine.catalog.clouds().with_credentials(self.cloud).await,
+            Ok(()) => runner.catalog.clouds().with_credentials(self.cloud).await,
             Err(e) => Err(e),
         };
         let cloud = match cloud {
@@ -356,15 +349,42 @@ impl CloudSweep {
 
     /// Syncs one claimed tenant `how`; its outcome, told to the observer.
     async fn run_one(&self, id: TenantId, how: How<'_>) -> Option<TenantOutcome> {
-        match self.engine.run_claimed(id, how, None).await {
-            Ok(outcome) => {
-                self.observer.finished(&outcome);
-                Some(outcome)
-            }
-            Err(e) => {
-                tracing::error!(tenant_id = id.0, error = %e, "sync bookkeeping failed");
-                None
-            }
+        let outcome = self.runner.run_claimed(id, how, None).await;
+        report(&*self.observer, id, outcome)
+    }
+}
+
+/// Claims the tenant and syncs it through its own login; `Ok(None)` when it cannot be
+/// claimed (another sync holds it, or it is not due).
+pub async fn own_run(
+    runner: &Runner,
+    id: TenantId,
+    due_before: Option<DateTime<Utc>>,
+    tally: &RequestTally,
+) -> Result<Option<TenantOutcome>, crate::catalog::CatalogError> {
+    if !runner.claim(id, due_before).await? {
+        return Ok(None);
+    }
+    let outcome = runner.run_claimed(id, How::OwnLogin, Some(tally)).await;
+    runner.release(&[id]).await;
+    outcome.map(Some)
+}
+
+/// Tells the observer of a finished run; a failure of the bookkeeping itself is logged.
+fn report(
+    observer: &dyn SweepObserver,
+    id: TenantId,
+    outcome: Result<impl Into<Option<TenantOutcome>>, crate::catalog::CatalogError>,
+) -> Option<TenantOutcome> {
+    match outcome.map(Into::into) {
+        Ok(Some(outcome)) => {
+            observer.finished(&outcome);
+            Some(outcome)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!(tenant_id = id.0, error = %e, "sync bookkeeping failed");
+            None
         }
     }
 }

@@ -16,7 +16,7 @@ use cloudcensus::catalog::tokens::{self, NewToken};
 use cloudcensus::catalog::{Catalog, CloudId, ImageId, ImageVisibility, TenantId};
 use cloudcensus::crypto::SecretBox;
 use cloudcensus::openstack::retry::RetryPolicy;
-use cloudcensus::sync::engine::LogObserver;
+use cloudcensus::sync::LogObserver;
 use cloudcensus::sync::{SyncEngine, SyncSettings};
 use entity::{
     api_tokens, image_tenants, images, instance_intervals, instances, service_settings, sync_runs,
@@ -35,7 +35,7 @@ use super::{ServiceSettings, Tenant, TestApp};
 
 pub const SECRET_KEY: &str = "test-secret-key-0123456789";
 
-pub type TenantOutcome = cloudcensus::sync::engine::TenantOutcome;
+pub type TenantOutcome = cloudcensus::sync::TenantOutcome;
 pub type InstanceRow = instances::Model;
 pub type IntervalRow = instance_intervals::Model;
 pub use cloudcensus::clock::Clock;

@@ -70,6 +70,8 @@ pub struct Tenant {
     pub stores: Option<Value>,
     pub import_methods: Option<Value>,
     pub unavailable_services: Vec<String>,
+    /// Why the last sync failed while the tenant is ERRED (a stable name); null when OK.
+    pub error_kind: Option<String>,
 }
 
 /// `/api/offerings/` objects.
@@ -116,6 +118,8 @@ pub struct SyncRun {
     pub instances_seen: i64,
     pub error_message: String,
     pub unavailable_services: Vec<String>,
+    /// Why the run failed, aborted or was interrupted (a stable name); null for a success.
+    pub error_kind: Option<String>,
 }
 
 /// DRF's `{"detail": "…"}` error body, exactly.

@@ -95,7 +95,7 @@ async fn auto_picks_cloud_mode_by_the_admin_role() {
     let outcomes = s.sweep().await;
     assert_eq!(outcomes.len(), 3);
     for o in outcomes {
-        let err = o.result.unwrap_err();
+        let err = o.result.unwrap_err().to_string();
         assert!(err.contains("admin role"), "{err}");
     }
     let r = s

@@ -128,7 +128,14 @@ async fn shutdown_aborts_a_running_sync_without_applying_it() {
     internals::shutdown(&s.engine, Duration::from_secs(10)).await;
     let outcomes = sweeping.await.unwrap();
     assert_eq!(outcomes.len(), 1);
-    assert!(outcomes[0].result.as_ref().unwrap_err().contains("aborted"));
+    assert!(
+        outcomes[0]
+            .result
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("aborted")
+    );
     assert_eq!(s.app.count_rows().await, (0, 0, 0), "nothing half-applied");
     let t = s.app.tenant_now(&s.tenants[0]).await;
     assert_eq!(t.state, "OK", "an abort is not the tenant's fault");

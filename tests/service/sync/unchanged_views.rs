@@ -17,7 +17,7 @@ async fn last_sweep(s: &SimApp) -> Value {
 }
 
 /// Tenants a sweep recorded as unchanged, by name.
-fn unchanged(outcomes: &[cloudcensus::sync::engine::TenantOutcome]) -> Vec<String> {
+fn unchanged(outcomes: &[cloudcensus::sync::TenantOutcome]) -> Vec<String> {
     let mut names: Vec<String> = outcomes
         .iter()
         .filter(|o| o.result.as_ref().is_ok_and(|s| s.unchanged))
@@ -126,15 +126,14 @@ async fn skipping_unchanged_views_keeps_the_catalog_per_tenant_sweeps_make() {
         let idle = cloud.sweep_ok().await;
         assert_eq!(unchanged(&idle).len(), 6, "seed {seed}");
         assert_eq!(last_sweep(&cloud).await["unchanged"], 6);
-        let counts =
-            |o: &[cloudcensus::sync::engine::TenantOutcome]| -> BTreeMap<String, (i64, i64)> {
-                o.iter()
-                    .map(|o| {
-                        let c = o.result.as_ref().unwrap().counts;
-                        (o.tenant_name.clone(), (c.images_seen, c.instances_seen))
-                    })
-                    .collect()
-            };
+        let counts = |o: &[cloudcensus::sync::TenantOutcome]| -> BTreeMap<String, (i64, i64)> {
+            o.iter()
+                .map(|o| {
+                    let c = o.result.as_ref().unwrap().counts;
+                    (o.tenant_name.clone(), (c.images_seen, c.instances_seen))
+                })
+                .collect()
+        };
         assert_eq!(counts(&idle), counts(&first), "seed {seed}");
         assert_eq!(cloud.app.portable_snapshot().await, before);
 

@@ -22,6 +22,7 @@ async fn a_registered_tenant_has_exactly_the_waldur_fields() {
         [
             "backend_id",
             "created",
+            "error_kind",
             "error_message",
             "image_quota_usage",
             "import_methods",

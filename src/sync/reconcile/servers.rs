@@ -1,0 +1,193 @@
+//! A view's servers compared with the catalog: which image each counts for, the edits to
+//! its recorded life, and the rows to write.
+use std::collections::HashMap;
+
+use crate::catalog::inventory::{InstanceRecord, SyncTarget, TenantChanges};
+use crate::catalog::sync_runs::RunCounts;
+use crate::openstack::PAGE_LIMIT;
+use crate::openstack::nova::NovaServer;
+use crate::sync::attribution::BootVolumes;
+use crate::sync::context::SyncContext;
+use crate::sync::error::Error;
+use crate::sync::lifecycle::{self, Window};
+use crate::sync::listing::View;
+use crate::sync::mapping;
+
+/// Names of images by Glance id.
+pub(super) type ImageNames = HashMap<String, String>;
+
+/// Compares the view's servers into `changes`, a page's worth at a time; returns the names
+/// found for the images they count for (part of a whole-cloud view's fingerprint). Without
+/// Cinder, boot-from-volume servers count for no image.
+pub(super) async fn compare(
+    ctx: &SyncContext<'_>,
+    target: &SyncTarget,
+    view: &View<'_>,
+    window: Window,
+    changes: &mut TenantChanges,
+    counts: &mut RunCounts,
+) -> Result<ImageNames, Error> {
+    let Some(listed) = &view.servers else {
+        return Ok(ImageNames::new());
+    };
+    let volumes = BootVolumes::new(view.volumes.iter().flatten().copied());
+    let mut servers = ServerIntake::new(changes, &volumes, window);
+    for chunk in listed.chunks(PAGE_LIMIT as usize) {
+        ctx.check_shutdown()?;
+        servers.take(ctx, target, chunk, changes, counts).await?;
+    }
+    changes.upsert_instances = servers.upserts;
+    Ok(servers.used_names)
+}
+
+/// Servers compared with the catalog page by page: what they count for, their lifecycle
+/// edits, and the rows to write.
+struct ServerIntake<'v> {
+    volumes: &'v BootVolumes,
+    /// Since the tenant's last successful sync: when the changes seen now happened.
+    window: Window,
+    /// Names of images this very sync adds, which are not in the catalog yet.
+    pending_names: ImageNames,
+    upserts: Vec<InstanceRecord>,
+    /// The names found for the images servers count for.
+    used_names: ImageNames,
+}
+
+impl<'v> ServerIntake<'v> {
+    fn new(changes: &TenantChanges, volumes: &'v BootVolumes, window: Window) -> Self {
+        Self {
+            volumes,
+            window,
+            pending_names: changes
+                .upsert_images
+                .iter()
+                .map(|r| (r.backend_id.clone(), r.name.clone()))
+                .collect(),
+            upserts: Vec::new(),
+            used_names: ImageNames::new(),
+        }
+    }
+
+    async fn take(
+        &mut self,
+        ctx: &SyncContext<'_>,
+        target: &SyncTarget,
+        page: &[&NovaServer],
+        changes: &mut TenantChanges,
+        counts: &mut RunCounts,
+    ) -> Result<(), Error> {
+        let fresh: Vec<&NovaServer> = page
+            .iter()
+            .copied()
+            .filter(|s| !changes.seen_instances.contains(&s.id))
+            .collect();
+        let sources: Vec<ImageSource> = fresh
+            .iter()
+            .map(|s| ImageSource::of(s, self.volumes))
+            .collect();
+        let (known, names) = self.lookups(ctx, target, &fresh, &sources, changes).await?;
+        for (server, source) in fresh.into_iter().zip(sources) {
+            if !changes.seen_instances.insert(server.id.clone()) {
+                continue;
+            }
+            counts.instances_seen += 1;
+            let previous = known.get(&server.id);
+            let image_name = self.image_name(&source, &names, previous);
+            let record = mapping::instance_record(
+                server,
+                source.id,
+                image_name,
+                source.volume,
+                target.tenant.id,
+            );
+            // An instance recorded before the history existed starts it as if seen first now.
+            let known = previous.filter(|p| !p.lacks_history()).map(|p| &p.record);
+            let lived = lifecycle::edits(known, &record, &self.window);
+            if !lived.is_empty() {
+                changes.lifecycle.push((server.id.clone(), lived));
+            }
+            if previous.is_none_or(|p| p.differs_from(&record)) {
+                self.upserts.push(record);
+            }
+        }
+        Ok(())
+    }
+
+    /// The catalog's rows of these servers, and its names of the images they count for
+    /// (staged ones included).
+    async fn lookups(
+        &self,
+        ctx: &SyncContext<'_>,
+        target: &SyncTarget,
+        fresh: &[&NovaServer],
+        sources: &[ImageSource],
+        changes: &TenantChanges,
+    ) -> Result<
+        (
+            HashMap<String, crate::catalog::inventory::KnownInstance>,
+            ImageNames,
+        ),
+        Error,
+    > {
+        let inventory = ctx.catalog.inventory();
+        let ids: Vec<String> = fresh.iter().map(|s| s.id.clone()).collect();
+        let image_ids: Vec<String> = sources.iter().filter_map(|s| s.id.clone()).collect();
+        let known = inventory.known_instances(target.cloud.id, &ids).await?;
+        let mut names = inventory.image_names(target.cloud.id, &image_ids).await?;
+        if changes.staged {
+            names.extend(inventory.staged_names(target.tenant.id, &image_ids).await?);
+        }
+        Ok((known, names))
+    }
+
+    /// By Glance id when the catalog has the image (or this sync adds it); else the name
+    /// recorded upstream (on the boot volume) or when the image was last seen: deleted images
+    /// keep their usage.
+    fn image_name(
+        &mut self,
+        source: &ImageSource,
+        names: &ImageNames,
+        previous: Option<&crate::catalog::inventory::KnownInstance>,
+    ) -> String {
+        let found = source.id.as_deref().and_then(|id| {
+            self.pending_names
+                .get(id)
+                .cloned()
+                .or_else(|| names.get(id).cloned())
+        });
+        if let (Some(id), Some(name)) = (&source.id, &found) {
+            self.used_names.insert(id.clone(), name.clone());
+        }
+        found
+            .or_else(|| source.recorded_name.clone())
+            .or_else(|| previous.map(|p| p.record.image_name.clone()))
+            .unwrap_or_default()
+    }
+}
+
+/// The image a server counts for: its own, or its boot volume's.
+struct ImageSource {
+    /// The Glance id.
+    id: Option<String>,
+    /// The name recorded upstream with it (on the boot volume).
+    recorded_name: Option<String>,
+    /// The boot volume it came from.
+    volume: Option<String>,
+}
+
+impl ImageSource {
+    fn of(server: &NovaServer, volumes: &BootVolumes) -> Self {
+        match volumes.of(server) {
+            Some(boot) => Self {
+                id: boot.image_id.clone(),
+                recorded_name: boot.image_name.clone(),
+                volume: Some(boot.id.clone()),
+            },
+            None => Self {
+                id: server.image_id.clone(),
+                recorded_name: None,
+                volume: None,
+            },
+        }
+    }
+}

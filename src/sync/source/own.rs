@@ -1,0 +1,228 @@
+//! A tenant's own login: what its token lists, everything (a sweep, a pull) or only what
+//! changed since the tenant's cursor (a delta poll of a tenant synced per tenant). An admin
+//! token lists the whole cloud's images; [`ProjectFilter`] narrows them to the project's.
+use std::collections::HashSet;
+
+use futures_util::{StreamExt, TryStreamExt, stream};
+use tracing::instrument;
+
+use crate::catalog::inventory::SyncTarget;
+use crate::openstack::cinder;
+use crate::openstack::glance::{self, GlanceImage, ImagePager};
+use crate::openstack::nova::{NovaServer, ServerPager};
+use crate::openstack::{OpenStackError, Session, SessionConfig};
+use crate::sync::context::SyncContext;
+use crate::sync::credentials;
+use crate::sync::cursor::Cursor;
+use crate::sync::error::{Error, Whose};
+use crate::sync::listing::{Extent, Listing};
+use crate::sync::project_filter::{ProjectFilter, Verdict};
+use crate::sync::source::cloud::boots_from_volume;
+
+/// Membership lookups in flight at once, per tenant.
+const MEMBER_LOOKUPS: usize = 8;
+
+/// Logs in as the tenant and lists what its token sees (`ChangesSince`: only what changed);
+/// the requests go to the context's tally.
+#[instrument(level = "debug", skip_all, fields(tenant = %target.tenant.name))]
+pub async fn fetch(
+    ctx: &SyncContext<'_>,
+    target: &SyncTarget,
+    extent: Extent,
+) -> Result<Listing, Error> {
+    // A tenant without credentials of its own logs in with its cloud's.
+    let whose = match target.tenant.credentials {
+        Some(_) => Whose::Tenant,
+        None => Whose::Cloud,
+    };
+    let session = Session::new(SessionConfig {
+        auth_url: target.cloud.auth_url.clone(),
+        interface: target.cloud.interface.as_str().to_string(),
+        region: target.cloud.region.clone(),
+        auth: credentials::auth_method(target)?,
+        settings: ctx.session.clone(),
+    })?;
+    let listed = async {
+        login(&session, target).await?;
+        list(ctx, &session, &target.tenant.backend_id, extent).await
+    }
+    .await;
+    ctx.count(&session.requests());
+    listed.map_err(|e| e.with_whose(whose))
+}
+
+/// Logs the tenant's session in and checks that it is scoped to the tenant's project.
+async fn login(session: &Session, target: &SyncTarget) -> Result<(), Error> {
+    let tenant = &target.tenant;
+    session.login().await?;
+    // An application credential is bound to its own project: used for another tenant, it
+    // would file that project's images under this one.
+    if let Some(token_project) = session.scope().await?.project_id
+        && token_project != tenant.backend_id
+    {
+        return Err(Error::WrongProject {
+            token_project,
+            tenant_project: tenant.backend_id.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Images, then servers and volumes, then (for a complete listing) Glance's facts.
+async fn list(
+    ctx: &SyncContext<'_>,
+    session: &Session,
+    project: &str,
+    extent: Extent,
+) -> Result<Listing, Error> {
+    let since = match extent {
+        Extent::Complete => None,
+        Extent::ChangesSince(cursor) => Some(cursor),
+    };
+    let from = since.unwrap_or_default();
+    let (images, cursor) = images(ctx, session, project, since.as_ref(), from).await?;
+    let (servers, volumes, cursor) = match servers(ctx, session, since.as_ref(), cursor).await? {
+        Some((servers, cursor)) => {
+            let volumes = volumes(session, since.is_some(), &servers).await?;
+            (Some(servers), volumes, cursor)
+        }
+        None => (None, None, cursor),
+    };
+    let facts = match since {
+        None => Some(glance::info(session).await?),
+        Some(_) => None,
+    };
+    Ok(Listing {
+        images,
+        servers,
+        volumes,
+        facts,
+        cursor,
+        extent,
+    })
+}
+
+/// The images the tenant sees, page by page, each once; with the cursor moved on to the
+/// newest change any page showed.
+#[instrument(level = "debug", skip_all)]
+async fn images(
+    ctx: &SyncContext<'_>,
+    session: &Session,
+    project: &str,
+    since: Option<&Cursor>,
+    mut cursor: Cursor,
+) -> Result<(Vec<GlanceImage>, Cursor), Error> {
+    let visibility = ProjectFilter::new(&session.scope().await?, project);
+    let mut pager = match since {
+        Some(since) => ImagePager::updated_after(session, &since.images_query()),
+        None => ImagePager::new(session),
+    };
+    let mut taken = HashSet::new();
+    let mut images = Vec::new();
+    while let Some(page) = pager.next_page().await? {
+        ctx.check_shutdown()?;
+        cursor = cursor.advanced(&page, []);
+        let (mut fresh, mut ask) = split_page(page, &visibility, &taken);
+        if let Some(since) = since {
+            // What the overlap lists again was looked up before; a membership change does
+            // not move `updated_at`, so asking again would find nothing new.
+            ask.retain(|img| img.updated_at > since.images);
+        }
+        fresh.extend(members_of(session, &visibility, ask).await?);
+        for img in fresh {
+            if taken.insert(img.id.clone()) {
+                images.push(img);
+            }
+        }
+    }
+    Ok((images, cursor))
+}
+
+/// The page's images the tenant sees that this listing has not taken yet, and the shared
+/// images of other projects whose member lists must tell. A page may repeat ids of earlier
+/// pages (or hold gone images).
+fn split_page(
+    page: Vec<GlanceImage>,
+    visibility: &ProjectFilter,
+    taken: &HashSet<String>,
+) -> (Vec<GlanceImage>, Vec<GlanceImage>) {
+    let mut fresh = Vec::with_capacity(page.len());
+    let mut ask = Vec::new();
+    for img in page {
+        if img.is_gone() || taken.contains(&img.id) {
+            continue;
+        }
+        match visibility.judge(&img) {
+            Verdict::Visible => fresh.push(img),
+            Verdict::NotVisible => {}
+            Verdict::AskMembership => ask.push(img),
+        }
+    }
+    (fresh, ask)
+}
+
+/// Lookups of one page's shared images of other projects, a few at a time: the images the
+/// tenant is a member of.
+async fn members_of(
+    session: &Session,
+    visibility: &ProjectFilter,
+    candidates: Vec<GlanceImage>,
+) -> Result<Vec<GlanceImage>, Error> {
+    let lookups = candidates.into_iter().map(|img| async move {
+        let status = glance::member_status(session, &img.id, visibility.project_id()).await?;
+        Ok::<_, OpenStackError>(status.map(|_| img))
+    });
+    let found: Vec<Option<GlanceImage>> = stream::iter(lookups)
+        .buffer_unordered(MEMBER_LOOKUPS)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// The project's servers (or those changed since the cursor), each once, with the cursor
+/// moved on; `None` when the cloud has no compute endpoint (an image census does not need
+/// Nova).
+async fn servers(
+    ctx: &SyncContext<'_>,
+    session: &Session,
+    since: Option<&Cursor>,
+    mut cursor: Cursor,
+) -> Result<Option<(Vec<NovaServer>, Cursor)>, Error> {
+    match session.endpoint("compute").await {
+        Ok(_) => {}
+        Err(OpenStackError::EndpointMissing { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let mut pager = ServerPager::new(session);
+    if let Some(since) = since {
+        pager = pager.changed_since(&since.servers_query());
+    }
+    let mut servers = Vec::new();
+    let mut ids = HashSet::new();
+    while let Some(page) = pager.next_page().await? {
+        ctx.check_shutdown()?;
+        cursor = cursor.advanced([], &page);
+        servers.extend(page.into_iter().filter(|s| ids.insert(s.id.clone())));
+    }
+    Ok(Some((servers, cursor)))
+}
+
+/// The project's volumes; `None` when the cloud has no volume endpoint. A delta asks only
+/// when a changed server booted from a volume (an idle poll stays cheap), and then takes a
+/// cloud without Cinder for one without such volumes.
+async fn volumes(
+    session: &Session,
+    delta: bool,
+    servers: &[NovaServer],
+) -> Result<Option<Vec<cinder::CinderVolume>>, Error> {
+    if delta && !boots_from_volume(servers.iter()) {
+        return Ok(Some(Vec::new()));
+    }
+    let listed = cinder::list_volumes(session)
+        .await?
+        .map(|list| list.volumes);
+    Ok(match listed {
+        None if delta => Some(Vec::new()),
+        other => other,
+    })
+}
