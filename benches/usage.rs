@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, Utc};
 use cloudcensus::api::AppState;
-use cloudcensus::catalog::Catalog;
 use cloudcensus::catalog::clouds::NewCloud;
 use cloudcensus::catalog::tenants::NewTenant;
 use cloudcensus::catalog::tokens::NewToken;
+use cloudcensus::catalog::{Catalog, ServerStatus};
 use cloudcensus::crypto::SecretBox;
 use cloudcensus::sync::{SyncEngine, SyncSettings};
 use sea_orm::sea_query::Query;
@@ -98,7 +98,7 @@ async fn fill(
                 format!("vm-{i}").into(),
                 format!("img-{}", i % 300).into(),
                 format!("{}-{}", NAMES[i % NAMES.len()], i % 37).into(),
-                "ACTIVE".into(),
+                ServerStatus::Active.into(),
                 launched.into(),
                 vcpus.into(),
                 (i64::from(vcpus) * 2048).into(),
@@ -109,7 +109,11 @@ async fn fill(
             loop {
                 let step = chrono::Duration::hours(48 + ((i as i64 * 31 + k * 17) % 312));
                 let next = at + step;
-                let status = if k % 2 == 0 { "ACTIVE" } else { "SHUTOFF" };
+                let status = if k % 2 == 0 {
+                    ServerStatus::Active
+                } else {
+                    ServerStatus::Shutoff
+                };
                 let ended = (next < end).then_some(next);
                 lives.values_panic([
                     id.into(),

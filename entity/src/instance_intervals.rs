@@ -1,5 +1,6 @@
 use sea_orm::entity::prelude::*;
 
+use crate::server_status::ServerStatus;
 use crate::types::{CloudId, TenantId};
 
 /// A stretch of an instance's life in one status at one flavor size; open (`ended_at` null)
@@ -11,7 +12,7 @@ pub struct Model {
     pub id: i64,
     pub instance_id: i64,
     pub tenant_id: TenantId,
-    pub status: String,
+    pub status: ServerStatus,
     pub started_at: DateTimeUtc,
     pub ended_at: Option<DateTimeUtc>,
     pub vcpus: Option<i32>,

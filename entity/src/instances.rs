@@ -1,5 +1,6 @@
 use sea_orm::entity::prelude::*;
 
+use crate::server_status::ServerStatus;
 use crate::types::{CloudId, TenantId};
 
 /// A Nova server. Rows stay after the server disappears (`deleted_at` is set) so that
@@ -19,7 +20,7 @@ pub struct Model {
     pub name: String,
     pub image_backend_id: Option<String>,
     pub image_name: String,
-    pub status: String,
+    pub status: ServerStatus,
     pub backend_created_at: Option<DateTimeUtc>,
     pub deleted_at: Option<DateTimeUtc>,
     /// The flavor's name (2.47+: `original_name`; older clouds: its id).

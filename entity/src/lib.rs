@@ -6,6 +6,7 @@ pub mod images;
 pub mod instance_intervals;
 pub mod instances;
 pub mod offerings;
+pub mod server_status;
 pub mod service_settings;
 pub mod sync_runs;
 pub mod tenants;

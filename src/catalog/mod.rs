@@ -25,6 +25,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
+pub use entity::server_status::ServerStatus;
 pub use entity::types::{
     CloudId, ErrorKind, ImageId, ImageVisibility, Interface, RunOutcome, State, SyncMode, TenantId,
     TokenId,

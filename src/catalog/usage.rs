@@ -10,14 +10,13 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::paging::{PageRequest, Paged};
-use super::{Catalog, CatalogResult, CloudId, Scope, TenantId};
-
-pub const RUNNING_STATUS: &str = "ACTIVE";
+use super::{Catalog, CatalogResult, CloudId, Scope, ServerStatus, TenantId};
 
 /// SQL counting, in a group of instances, those running now (not deleted and `ACTIVE`).
 pub(super) fn running_count() -> Expr {
     Expr::cust(format!(
-        "COALESCE(SUM(CASE WHEN deleted_at IS NULL AND status = '{RUNNING_STATUS}' THEN 1 ELSE 0 END), 0)"
+        "COALESCE(SUM(CASE WHEN deleted_at IS NULL AND status = '{}' THEN 1 ELSE 0 END), 0)",
+        ServerStatus::Active.as_str()
     ))
 }
 

@@ -6,11 +6,8 @@
 //! nothing.
 use chrono::{DateTime, Utc};
 
+use crate::catalog::ServerStatus;
 use crate::catalog::inventory::{InstanceRecord, IntervalEdit, Stint};
-
-pub const ACTIVE: &str = "ACTIVE";
-/// Nova lists a deleted server (with `changes-since`) as `DELETED`: its life has ended.
-pub const DELETED: &str = "DELETED";
 
 /// Between the tenant's last successful sync and this one: a change seen now happened then.
 #[derive(Clone, Copy, Debug)]
@@ -36,12 +33,12 @@ fn size(r: &InstanceRecord) -> Size {
 
 fn stint(
     r: &InstanceRecord,
-    status: &str,
+    status: &ServerStatus,
     from: DateTime<Utc>,
     to: Option<DateTime<Utc>>,
 ) -> Stint {
     Stint {
-        status: status.to_string(),
+        status: status.clone(),
         started_at: from,
         ended_at: to,
         vcpus: r.vcpus,
@@ -57,8 +54,9 @@ pub fn edits(
     now: &InstanceRecord,
     w: &Window,
 ) -> Vec<IntervalEdit> {
-    let ended = now.status == DELETED || now.terminated_at.is_some();
-    let already_ended = previous.is_some_and(|p| p.status == DELETED || p.terminated_at.is_some());
+    let ended = now.status.is_deleted() || now.terminated_at.is_some();
+    let already_ended =
+        previous.is_some_and(|p| p.status.is_deleted() || p.terminated_at.is_some());
     if already_ended {
         return Vec::new();
     }
@@ -67,7 +65,7 @@ pub fn edits(
         Some(_) if ended => Vec::new(),
         Some(prev) if prev.status != now.status || size(prev) != size(now) => {
             // The first ACTIVE of a server that was never launched is dated by its launch.
-            let first_launch = prev.launched_at.is_none() && now.status == ACTIVE;
+            let first_launch = prev.launched_at.is_none() && now.status.is_active();
             let when = if first_launch {
                 now.launched_at.or(now.upstream_updated_at)
             } else {
@@ -101,8 +99,13 @@ fn first_sight(now: &InstanceRecord, w: &Window) -> Vec<IntervalEdit> {
         .or(now.backend_created_at)
         .unwrap_or(w.until)
         .min(w.until);
-    if now.status == ACTIVE || now.status == DELETED {
-        return vec![IntervalEdit::Add(stint(now, ACTIVE, born, None))];
+    if now.status.is_active() || now.status.is_deleted() {
+        return vec![IntervalEdit::Add(stint(
+            now,
+            &ServerStatus::Active,
+            born,
+            None,
+        ))];
     }
     match now.launched_at.filter(|l| *l < w.until) {
         Some(launched) => {
@@ -114,7 +117,7 @@ fn first_sight(now: &InstanceRecord, w: &Window) -> Vec<IntervalEdit> {
             if changed > launched {
                 out.push(IntervalEdit::Add(stint(
                     now,
-                    ACTIVE,
+                    &ServerStatus::Active,
                     launched,
                     Some(changed),
                 )));
@@ -179,7 +182,7 @@ mod tests {
             edits(None, &active, &w),
             [IntervalEdit::Add(stint(
                 &active,
-                ACTIVE,
+                &ServerStatus::Active,
                 t("2026-11-02T00:00:00Z"),
                 None
             ))]
@@ -194,11 +197,16 @@ mod tests {
             [
                 IntervalEdit::Add(stint(
                     &off,
-                    ACTIVE,
+                    &ServerStatus::Active,
                     t("2026-11-02T00:00:00Z"),
                     Some(t("2026-11-05T00:00:00Z"))
                 )),
-                IntervalEdit::Add(stint(&off, "SHUTOFF", t("2026-11-05T00:00:00Z"), None)),
+                IntervalEdit::Add(stint(
+                    &off,
+                    &ServerStatus::Shutoff,
+                    t("2026-11-05T00:00:00Z"),
+                    None
+                )),
             ]
         );
         let building = record("BUILD", None, None);
@@ -206,7 +214,7 @@ mod tests {
             edits(None, &building, &w),
             [IntervalEdit::Add(stint(
                 &building,
-                "BUILD",
+                &ServerStatus::Build,
                 t("2026-11-01T00:00:00Z"),
                 None
             ))]
@@ -230,7 +238,12 @@ mod tests {
             edits(Some(&before), &inside, &w),
             [
                 IntervalEdit::Close(t("2026-11-10T06:00:00Z")),
-                IntervalEdit::Add(stint(&inside, "SHUTOFF", t("2026-11-10T06:00:00Z"), None)),
+                IntervalEdit::Add(stint(
+                    &inside,
+                    &ServerStatus::Shutoff,
+                    t("2026-11-10T06:00:00Z"),
+                    None
+                )),
             ]
         );
         // `updated` before the last sync cannot date a change that sync did not see.
@@ -279,7 +292,12 @@ mod tests {
         assert_eq!(
             edits(None, &gone, &w),
             [
-                IntervalEdit::Add(stint(&gone, ACTIVE, t("2026-11-02T00:00:00Z"), None)),
+                IntervalEdit::Add(stint(
+                    &gone,
+                    &ServerStatus::Active,
+                    t("2026-11-02T00:00:00Z"),
+                    None
+                )),
                 IntervalEdit::Close(t("2026-11-10T08:00:00Z")),
             ]
         );

@@ -60,7 +60,7 @@ pub fn instance_record(
         name: server.name.clone(),
         image_backend_id: image_id,
         image_name,
-        status: server.status.clone(),
+        status: server.status.as_str().into(),
         backend_created_at: server.created,
         flavor_name: server.flavor.name.clone(),
         vcpus: server.flavor.vcpus,

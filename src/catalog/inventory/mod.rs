@@ -21,7 +21,9 @@ use sea_orm::{
 use super::clouds::Cloud;
 use super::credentials::Credentials;
 use super::tenants::Tenant;
-use super::{Catalog, CatalogError, CatalogResult, CloudId, ImageId, Scope, TenantId};
+use super::{
+    Catalog, CatalogError, CatalogResult, CloudId, ImageId, Scope, ServerStatus, TenantId,
+};
 
 /// Ids looked up per query while comparing a page (a Glance page holds up to 1000). SQLite
 /// gains from fewer round trips; PostgreSQL plans `IN` lists of 1000 worse than of 400 (an idle
@@ -79,7 +81,7 @@ impl KnownInstance {
     /// Its history starts as if it were seen for the first time.
     pub fn lacks_history(&self) -> bool {
         let r = &self.record;
-        let ended = r.deleted_at.is_some() || r.terminated_at.is_some() || r.status == "DELETED";
+        let ended = r.deleted_at.is_some() || r.terminated_at.is_some() || r.status.is_deleted();
         !ended && !self.has_open_interval
     }
 
@@ -188,7 +190,7 @@ pub enum IntervalEdit {
 /// A stretch of an instance's life in one status at one flavor size.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stint {
-    pub status: String,
+    pub status: ServerStatus,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
     pub vcpus: Option<i32>,

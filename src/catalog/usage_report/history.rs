@@ -16,8 +16,7 @@ use sea_orm::{
 };
 
 use crate::catalog::db::epoch_millis;
-use crate::catalog::{CloudId, TenantId};
-use crate::sync::lifecycle::ACTIVE;
+use crate::catalog::{CloudId, ServerStatus, TenantId};
 
 /// Rows per read: the history is read a chunk at a time, so reading it holds one chunk of
 /// rows, not the whole history, beside what it builds.
@@ -76,7 +75,7 @@ type InstanceRow = (
 type IntervalRow = (
     i64,
     i64,
-    String,
+    ServerStatus,
     i64,
     Option<i64>,
     Option<i32>,
@@ -141,7 +140,7 @@ impl CloudHistory {
                 .filter(instance_intervals::Column::Id.gt(after));
             query = match since {
                 Some(since) => query.filter(instance_intervals::Column::UsageSeq.gt(since)),
-                None => query.filter(instance_intervals::Column::Status.eq(ACTIVE)),
+                None => query.filter(instance_intervals::Column::Status.eq(ServerStatus::Active)),
             };
             let rows: Vec<IntervalRow> = query
                 .order_by_asc(instance_intervals::Column::Id)
@@ -156,7 +155,7 @@ impl CloudHistory {
                     self.intervals += 1;
                     self.last_interval = Ord::max(self.last_interval, id);
                 }
-                if status != ACTIVE {
+                if !status.is_active() {
                     continue;
                 }
                 let Some(life) = self.lives.get_mut(&instance) else {

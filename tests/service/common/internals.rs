@@ -783,7 +783,7 @@ impl TestApp {
             name: Set(format!("vm-{image_name}")),
             image_backend_id: Set(None),
             image_name: Set(image_name.to_string()),
-            status: Set(status.to_string()),
+            status: Set(status.into()),
             backend_created_at: Set(None),
             deleted_at: Set(deleted.then(Utc::now)),
             ..Default::default()

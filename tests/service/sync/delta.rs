@@ -2,6 +2,7 @@
 //! what changed since its cursor (Glance's `updated_at` filter, Nova's `changes-since`), and
 //! that is applied at once; deletions of images wait for the next full sweep.
 use chrono::{DateTime, Duration, Utc};
+use cloudcensus::catalog::ServerStatus;
 use cloudcensus_sim::World;
 use serde_json::json;
 
@@ -88,8 +89,14 @@ async fn delta_polls_apply_what_changed_since_the_cursor() {
     }
     let renamed = s.app.image_row(&renamed_id).await.unwrap();
     assert_eq!(renamed.name, "delta-renamed");
-    assert_eq!(s.app.instance_row(&off_id).await.status, "SHUTOFF");
-    assert_eq!(s.app.instance_row(&deleted_id).await.status, "DELETED");
+    assert_eq!(
+        s.app.instance_row(&off_id).await.status,
+        ServerStatus::Shutoff
+    );
+    assert_eq!(
+        s.app.instance_row(&deleted_id).await.status,
+        ServerStatus::Deleted
+    );
 
     // The next poll from the advanced cursor writes nothing; a full sweep removes the
     // deleted image.
@@ -174,8 +181,14 @@ async fn per_tenant_clouds_are_polled_through_each_tenants_login() {
         s.app.image_row(&renamed_id).await.unwrap().name,
         "delta-renamed"
     );
-    assert_eq!(s.app.instance_row(&off_id).await.status, "SHUTOFF");
-    assert_eq!(s.app.instance_row(&deleted_id).await.status, "DELETED");
+    assert_eq!(
+        s.app.instance_row(&off_id).await.status,
+        ServerStatus::Shutoff
+    );
+    assert_eq!(
+        s.app.instance_row(&deleted_id).await.status,
+        ServerStatus::Deleted
+    );
 
     // The cursors moved on: the next poll writes nothing; a sweep agrees with Glance.
     for outcome in internals::delta_poll(&s.engine).await {

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
+use cloudcensus::catalog::ServerStatus;
 use cloudcensus_sim::{Flavor, Server};
 
 use crate::common::internals::{self, Clock, EngineOptions, IntervalRow};
@@ -26,7 +27,12 @@ fn flavor(vcpus: i64) -> Flavor {
 }
 
 /// (status, start, end, vcpus) of each interval.
-type Life = Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>, Option<i32>)>;
+type Life = Vec<(
+    ServerStatus,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<i32>,
+)>;
 
 fn life(rows: Vec<IntervalRow>) -> Life {
     rows.into_iter()
@@ -39,8 +45,13 @@ fn stint(
     from: &str,
     to: Option<&str>,
     vcpus: i32,
-) -> (String, DateTime<Utc>, Option<DateTime<Utc>>, Option<i32>) {
-    (status.to_string(), t(from), to.map(t), Some(vcpus))
+) -> (
+    ServerStatus,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<i32>,
+) {
+    (status.into(), t(from), to.map(t), Some(vcpus))
 }
 
 /// The scripted world: servers `a` (image X, launched Oct 31 12:00) and `b` (image Y,
