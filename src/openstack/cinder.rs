@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::PAGE_LIMIT;
 use super::error::{OpenStackError, Service};
+use super::pager::{Listing, Page, Pager};
 use super::session::Session;
 
 /// The catalog service types of Cinder, newest first: `block-storage` is the official name,
@@ -19,9 +20,6 @@ pub const SERVICE_TYPES: [&str; 3] = ["block-storage", "volumev3", "volumev2"];
 
 /// How a cloud without Cinder is named in `unavailable_services`.
 pub const UNAVAILABLE_SERVICE: &str = "volume";
-
-/// More pages than this means a broken `next` chain, not a big cloud (10M volumes).
-const MAX_PAGES: u32 = 10_000;
 
 /// One volume, as much of it as attribution needs.
 #[derive(Clone, Debug, PartialEq, Hash)]
@@ -149,17 +147,8 @@ pub async fn volume_endpoint(session: &Session) -> Result<Option<String>, OpenSt
 
 /// Pages through `{volume}/volumes/detail`, following `volumes_links` rel=next.
 pub struct VolumePager<'a> {
-    session: &'a Session,
-    /// `{volume}/volumes/detail`, without a query.
-    list_url: String,
-    /// The query of the first page (and of a restarted listing).
-    first_query: String,
-    /// The query of the next request; `None` once the listing is complete.
-    next_query: Option<String>,
-    seen_queries: HashSet<String>,
-    pages: u32,
-    restarted: bool,
-    skipped: u64,
+    listing: VolumeListing<'a>,
+    pager: Pager,
 }
 
 impl<'a> VolumePager<'a> {
@@ -177,84 +166,83 @@ impl<'a> VolumePager<'a> {
             Scope::AllTenants => format!("limit={PAGE_LIMIT}&all_tenants=1"),
         };
         Ok(Some(Self {
-            session,
-            list_url: format!("{base}/volumes/detail"),
-            next_query: Some(first_query.clone()),
-            first_query,
-            seen_queries: HashSet::new(),
-            pages: 0,
-            restarted: false,
-            skipped: 0,
+            listing: VolumeListing {
+                session,
+                list_url: format!("{base}/volumes/detail"),
+                first_query,
+                skipped: 0,
+            },
+            pager: Pager::new(Service::Cinder),
         }))
     }
 
     /// Volumes left out so far because their entry was unusable (no id).
     pub fn skipped(&self) -> u64 {
-        self.skipped
+        self.listing.skipped
     }
 
     /// Whether the listing started over after Cinder refused a marker (its volume was deleted
     /// while we paged): volumes already returned may then come again.
     pub fn restarted(&self) -> bool {
-        self.restarted
+        self.pager.restarted()
     }
 
     /// The next page of volumes, or `None` when the listing is complete. A malformed volume is
     /// skipped (and counted in `skipped`) rather than failing its page: one broken record must
     /// not hide every other volume of the project.
     pub async fn next_page(&mut self) -> Result<Option<Vec<CinderVolume>>, OpenStackError> {
-        loop {
-            let Some(query) = self.next_query.take() else {
-                return Ok(None);
-            };
-            if !self.seen_queries.insert(query.clone()) {
-                return Err(OpenStackError::Paging {
-                    service: Service::Cinder,
-                    detail: "volumes_links loops back to a page already read".into(),
-                });
-            }
-            self.pages += 1;
-            if self.pages > MAX_PAGES {
-                return Err(OpenStackError::Paging {
-                    service: Service::Cinder,
-                    detail: format!("more than {MAX_PAGES} pages"),
-                });
-            }
-            let url = format!("{}?{query}", self.list_url);
-            let page: Value = match self.session.get_json(Service::Cinder, &url, &[]).await {
-                Ok(Some(page)) => page,
-                Ok(None) => return Err(malformed("empty response")),
-                // The marker volume was deleted while we paged: start over, once.
-                Err(e)
-                    if matches!(e.status(), Some(400 | 404))
-                        && query.contains("marker=")
-                        && !self.restarted =>
-                {
-                    tracing::info!("Cinder rejected a paging marker; restarting the listing");
-                    self.restarted = true;
-                    self.seen_queries.clear();
-                    self.next_query = Some(self.first_query.clone());
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let entries = page
-                .get("volumes")
-                .and_then(Value::as_array)
-                .ok_or_else(|| malformed("no `volumes` array"))?;
-            let mut volumes = Vec::with_capacity(entries.len());
-            for entry in entries {
-                match CinderVolume::from_json(entry) {
-                    Ok(v) => volumes.push(v),
-                    Err(e) => {
-                        self.skipped += 1;
-                        tracing::warn!(error = %e, "skipping a malformed Cinder volume");
-                    }
+        self.pager.next_page(&mut self.listing).await
+    }
+}
+
+/// How the pager reads `{volume}/volumes/detail`: requests are queries.
+struct VolumeListing<'a> {
+    session: &'a Session,
+    /// `{volume}/volumes/detail`, without a query.
+    list_url: String,
+    /// The query of the first page (and of a restarted listing).
+    first_query: String,
+    /// Malformed entries left out so far.
+    skipped: u64,
+}
+
+impl Listing for VolumeListing<'_> {
+    type Item = CinderVolume;
+
+    async fn first(&mut self) -> Result<String, OpenStackError> {
+        Ok(self.first_query.clone())
+    }
+
+    async fn fetch(&mut self, query: &str) -> Result<Page<CinderVolume>, OpenStackError> {
+        let url = format!("{}?{query}", self.list_url);
+        let page: Value = self
+            .session
+            .get_json(Service::Cinder, &url, &[])
+            .await?
+            .ok_or_else(|| malformed("empty response"))?;
+        let entries = page
+            .get("volumes")
+            .and_then(Value::as_array)
+            .ok_or_else(|| malformed("no `volumes` array"))?;
+        let mut volumes = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match CinderVolume::from_json(entry) {
+                Ok(v) => volumes.push(v),
+                Err(e) => {
+                    self.skipped += 1;
+                    tracing::warn!(error = %e, "skipping a malformed Cinder volume");
                 }
             }
-            self.next_query = next_query(&page)?;
-            return Ok(Some(volumes));
         }
+        Ok(Page {
+            items: volumes,
+            next: next_query(&page)?,
+        })
+    }
+
+    /// The marker volume was deleted while we paged: Cinder answers 400 or 404.
+    fn marker_gone(&self, err: &OpenStackError) -> bool {
+        matches!(err.status(), Some(400 | 404))
     }
 }
 

@@ -53,6 +53,33 @@ impl fmt::Display for Service {
     }
 }
 
+/// Why a paged listing was given up (see [`OpenStackError::Paging`]). Its Display is the
+/// second half of the error's sentence, after "{service} paging is inconsistent: ".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PagingFault {
+    /// A `next` link points to a page already read in this pass: following it would never end.
+    LoopsBack,
+    /// The listing ran past `cap` pages: a `next` chain that never ends without repeating
+    /// itself (a marker that does not advance, say), not a big cloud.
+    TooManyPages { cap: u32 },
+    /// Keystone cut its project listing at its `list_limit`: the rest cannot be had by paging,
+    /// and the cut listing would pass for the whole.
+    Truncated,
+}
+
+impl fmt::Display for PagingFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::LoopsBack => f.write_str("the next link points to a page already read"),
+            Self::TooManyPages { cap } => write!(f, "more than {cap} pages"),
+            Self::Truncated => f.write_str(
+                "Keystone truncated the project listing at its list_limit; \
+                 narrow it by domain or tags, or raise the limit",
+            ),
+        }
+    }
+}
+
 /// Typed failures of talking to OpenStack. Messages are meant for a tenant's `error_message`:
 /// readable, and never containing a credential or token.
 #[derive(Debug, thiserror::Error)]
@@ -89,8 +116,13 @@ pub enum OpenStackError {
     Connect { service: Service, detail: String },
     #[error("{service} sent a malformed response: {detail}")]
     MalformedBody { service: Service, detail: String },
-    #[error("{service} paging is inconsistent: {detail}")]
-    Paging { service: Service, detail: String },
+    /// A paged listing given up: `fault` says which guard of the pager fired (or what the
+    /// service said), so callers and tests can tell a loop from a runaway chain.
+    #[error("{service} paging is inconsistent: {fault}")]
+    Paging {
+        service: Service,
+        fault: PagingFault,
+    },
     #[error("invalid URL {0:?}")]
     BadUrl(String),
 }

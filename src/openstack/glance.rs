@@ -1,5 +1,5 @@
 //! Glance v2: image listing (paged, both visible and hidden images) and the info endpoints.
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -8,10 +8,8 @@ use serde_json::Value;
 
 use super::PAGE_LIMIT;
 use super::error::{OpenStackError, Service};
+use super::pager::{Listing, Page, Pager};
 use super::session::Session;
-
-/// More pages than this means a broken `next` chain, not a big cloud (10M images).
-const MAX_PAGES: u32 = 10_000;
 
 /// Keys of Glance's image schema: everything else at the top level is an extra property.
 const CORE_KEYS: &[&str] = &[
@@ -295,17 +293,8 @@ pub fn api_base(endpoint: &str) -> String {
 /// Pages through `/v2/images`: first the visible images, then a second pass for the hidden
 /// ones (`os_hidden=true`), following `next` until it is absent.
 pub struct ImagePager<'a> {
-    session: &'a Session,
-    /// Added to each pass's query: the `updated_at` filter of a delta poll.
-    filter: String,
-    base: Option<String>,
-    pass: usize,
-    /// The query of the next request in this pass; `None` before the first page.
-    next_query: Option<String>,
-    seen_queries: HashSet<String>,
-    pages: u32,
-    restarted: bool,
-    done: bool,
+    listing: ImageListing<'a>,
+    pager: Pager,
 }
 
 /// The listing's two passes: hidden images (`os_hidden`) are only listed when asked for.
@@ -316,26 +305,28 @@ const PASSES: [&str; 2] = [
 
 impl<'a> ImagePager<'a> {
     pub fn new(session: &'a Session) -> Self {
-        Self {
-            session,
-            filter: String::new(),
-            base: None,
-            pass: 0,
-            next_query: None,
-            seen_queries: HashSet::new(),
-            pages: 0,
-            restarted: false,
-            done: false,
-        }
+        Self::with_filter(session, String::new())
     }
 
     /// Only the images updated after `since` (an RFC 3339 time in the cloud's own clock),
     /// oldest change first: what changed since a delta poll's cursor. Both passes.
     pub fn updated_after(session: &'a Session, since: &str) -> Self {
         let since: String = url::form_urlencoded::byte_serialize(since.as_bytes()).collect();
+        Self::with_filter(
+            session,
+            format!("&updated_at=gt:{since}&sort_key=updated_at&sort_dir=asc"),
+        )
+    }
+
+    fn with_filter(session: &'a Session, filter: String) -> Self {
         Self {
-            filter: format!("&updated_at=gt:{since}&sort_key=updated_at&sort_dir=asc"),
-            ..Self::new(session)
+            listing: ImageListing {
+                session,
+                filter,
+                base: None,
+                pass: 0,
+            },
+            pager: Pager::new(Service::Glance),
         }
     }
 
@@ -343,81 +334,92 @@ impl<'a> ImagePager<'a> {
     /// them), or `None` when both passes are complete.
     pub async fn next_page(&mut self) -> Result<Option<Vec<GlanceImage>>, OpenStackError> {
         loop {
-            if self.done {
+            if let Some(images) = self.pager.next_page(&mut self.listing).await? {
+                return Ok(Some(images));
+            }
+            if self.listing.pass + 1 >= PASSES.len() {
                 return Ok(None);
             }
-            let base = match &self.base {
-                Some(b) => b.clone(),
-                None => {
-                    let b = format!(
-                        "{}/images",
-                        api_base(&self.session.endpoint("image").await?)
-                    );
-                    self.base = Some(b.clone());
-                    b
-                }
-            };
-            let query = self.next_query.clone().unwrap_or_else(|| {
-                format!("limit={PAGE_LIMIT}&{}{}", PASSES[self.pass], self.filter)
-            });
-            if !self.seen_queries.insert(query.clone()) {
-                return Err(OpenStackError::Paging {
-                    service: Service::Glance,
-                    detail: "the `next` link points to a page already read".into(),
-                });
-            }
-            self.pages += 1;
-            if self.pages > MAX_PAGES {
-                return Err(OpenStackError::Paging {
-                    service: Service::Glance,
-                    detail: format!("more than {MAX_PAGES} pages"),
-                });
-            }
-            let url = format!("{base}?{query}");
-            let page: ImagesPage = match self.session.get_json(Service::Glance, &url, &[]).await {
-                Ok(Some(v)) => v,
-                Ok(None) => return Err(malformed("empty response")),
-                // A marker image deleted while we page: start this pass again, once.
-                Err(e)
-                    if e.status() == Some(400) && query.contains("marker=") && !self.restarted =>
-                {
-                    tracing::info!("Glance rejected a paging marker; restarting the listing");
-                    self.restarted = true;
-                    self.next_query = None;
-                    self.seen_queries.clear();
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let listed = page.images.len();
-            let images: Vec<GlanceImage> = page.images.into_iter().filter_map(|e| e.0).collect();
-            if images.len() < listed {
-                // Counted for the operator; the rest of the page is synced.
-                tracing::warn!(
-                    skipped = listed - images.len(),
-                    "Glance listed entries that are not images (no id, or not an object)"
-                );
-            }
-            match page.next.as_deref() {
-                // `next` is root-relative and lacks the endpoint's path prefix: keep only its query.
-                Some(next) => {
-                    let q = next.split_once('?').map(|(_, q)| q).unwrap_or_default();
-                    if q.is_empty() {
-                        return Err(malformed("a `next` link without a query"));
-                    }
-                    self.next_query = Some(q.to_string());
-                }
-                None => {
-                    self.next_query = None;
-                    self.pass += 1;
-                    self.seen_queries.clear();
-                    if self.pass >= PASSES.len() {
-                        self.done = true;
-                    }
-                }
-            }
-            return Ok(Some(images));
+            self.listing.pass += 1;
+            self.pager.next_pass();
         }
+    }
+}
+
+/// How the pager reads `/v2/images`: requests are queries, pass by pass.
+struct ImageListing<'a> {
+    session: &'a Session,
+    /// Added to each pass's query: the `updated_at` filter of a delta poll.
+    filter: String,
+    /// `{image endpoint}/v2/images`, looked up on the first page.
+    base: Option<String>,
+    /// The index in [`PASSES`] of the pass being read.
+    pass: usize,
+}
+
+impl ImageListing<'_> {
+    /// The listing's URL without a query, from the catalog the first time.
+    async fn base(&mut self) -> Result<String, OpenStackError> {
+        if let Some(base) = &self.base {
+            return Ok(base.clone());
+        }
+        let base = format!(
+            "{}/images",
+            api_base(&self.session.endpoint("image").await?)
+        );
+        self.base = Some(base.clone());
+        Ok(base)
+    }
+}
+
+impl Listing for ImageListing<'_> {
+    type Item = GlanceImage;
+
+    async fn first(&mut self) -> Result<String, OpenStackError> {
+        self.base().await?;
+        Ok(format!(
+            "limit={PAGE_LIMIT}&{}{}",
+            PASSES[self.pass], self.filter
+        ))
+    }
+
+    async fn fetch(&mut self, query: &str) -> Result<Page<GlanceImage>, OpenStackError> {
+        let url = format!("{}?{query}", self.base().await?);
+        let page: ImagesPage = self
+            .session
+            .get_json(Service::Glance, &url, &[])
+            .await?
+            .ok_or_else(|| malformed("empty response"))?;
+        let listed = page.images.len();
+        let images: Vec<GlanceImage> = page.images.into_iter().filter_map(|e| e.0).collect();
+        if images.len() < listed {
+            // Counted for the operator; the rest of the page is synced.
+            tracing::warn!(
+                skipped = listed - images.len(),
+                "Glance listed entries that are not images (no id, or not an object)"
+            );
+        }
+        Ok(Page {
+            items: images,
+            next: next_query(page.next.as_deref())?,
+        })
+    }
+
+    /// A marker image deleted while we page: Glance answers 400.
+    fn marker_gone(&self, err: &OpenStackError) -> bool {
+        err.status() == Some(400)
+    }
+}
+
+/// The query of a page's `next` link. The link is root-relative and lacks the endpoint's
+/// path prefix: only its query is kept.
+fn next_query(next: Option<&str>) -> Result<Option<String>, OpenStackError> {
+    let Some(next) = next else {
+        return Ok(None);
+    };
+    match next.split_once('?').map(|(_, q)| q) {
+        Some(q) if !q.is_empty() => Ok(Some(q.to_string())),
+        _ => Err(malformed("a `next` link without a query")),
     }
 }
 
@@ -579,6 +581,24 @@ mod tests {
         .unwrap();
         assert_eq!(page.members.len(), 2);
         assert!(serde_json::from_str::<MembersPage>(r#"{"schema": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn next_links_keep_only_their_query() {
+        assert_eq!(
+            next_query(Some("/v2/images?limit=2&marker=m"))
+                .unwrap()
+                .as_deref(),
+            Some("limit=2&marker=m")
+        );
+        assert_eq!(next_query(None).unwrap(), None);
+        for bad in ["/v2/images", "/v2/images?"] {
+            let err = next_query(Some(bad)).unwrap_err();
+            assert!(
+                matches!(err, OpenStackError::MalformedBody { .. }),
+                "{err:?}"
+            );
+        }
     }
 
     #[test]

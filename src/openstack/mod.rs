@@ -5,13 +5,14 @@ pub mod error;
 pub mod glance;
 pub mod keystone;
 pub mod nova;
+mod pager;
 pub mod projects;
 pub mod retry;
 pub mod session;
 
 use std::borrow::Cow;
 
-pub use error::OpenStackError;
+pub use error::{OpenStackError, PagingFault};
 pub use session::{Session, SessionConfig, SessionSettings};
 
 /// Items asked for per page of a listing: the largest page Glance and Nova serve by default.

@@ -1,14 +1,11 @@
 //! Nova: server listing (paged through `servers_links`), at microversion 2.47 where the cloud
 //! offers it (flavors embedded with their size), else at the highest it offers.
-use std::collections::HashSet;
-
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
 use super::error::{OpenStackError, Service};
+use super::pager::{Listing, Page, Pager};
 use super::session::Session;
-
-const MAX_PAGES: u32 = 10_000;
 
 #[derive(Clone, Debug, PartialEq, Hash)]
 pub struct NovaServer {
@@ -225,40 +222,31 @@ async fn negotiate(session: &Session, base: &str) -> Option<Microversion> {
     Some(offered.min(WANTED))
 }
 
+/// Pages through `/servers/detail`, following `servers_links` rel=next as given.
 pub struct ServerPager<'a> {
-    session: &'a Session,
-    /// The whole cloud's servers (`all_tenants=1`, an admin's listing) rather than the
-    /// project's.
-    all_tenants: bool,
-    /// The microversion the listing asks for, settled on its first page.
-    microversion: Option<Microversion>,
-    next_url: Option<String>,
-    seen: HashSet<String>,
-    started: bool,
-    pages: u32,
-    /// `changes-since` of a delta poll, URL-encoded.
-    changes_since: Option<String>,
+    listing: ServerListing<'a>,
+    pager: Pager,
 }
 
 impl<'a> ServerPager<'a> {
     /// The servers of the session's project.
     pub fn new(session: &'a Session) -> Self {
         Self {
-            session,
-            all_tenants: false,
-            microversion: None,
-            next_url: None,
-            seen: HashSet::new(),
-            started: false,
-            pages: 0,
-            changes_since: None,
+            listing: ServerListing {
+                session,
+                all_tenants: false,
+                microversion: None,
+                changes_since: None,
+            },
+            pager: Pager::new(Service::Nova),
         }
     }
 
     /// Only the servers changed at or after `since` (an RFC 3339 time in the cloud's own
     /// clock), deleted ones included (status `DELETED`): what a delta poll asks for.
     pub fn changed_since(mut self, since: &str) -> Self {
-        self.changes_since = Some(url::form_urlencoded::byte_serialize(since.as_bytes()).collect());
+        self.listing.changes_since =
+            Some(url::form_urlencoded::byte_serialize(since.as_bytes()).collect());
         self
     }
 
@@ -267,44 +255,55 @@ impl<'a> ServerPager<'a> {
     /// for others). Only the first page's query asks for it; the `servers_links` Nova sends
     /// carry it on and are followed as given.
     pub fn all_tenants(session: &'a Session) -> Self {
-        Self {
-            all_tenants: true,
-            ..Self::new(session)
-        }
+        let mut pager = Self::new(session);
+        pager.listing.all_tenants = true;
+        pager
     }
 
+    /// The next page of servers, or `None` when the listing is complete. Entries without an
+    /// id are skipped (with a warning) rather than failing their page.
     pub async fn next_page(&mut self) -> Result<Option<Vec<NovaServer>>, OpenStackError> {
-        let url = match (self.started, self.next_url.take()) {
-            (false, _) => {
-                let base = compute_base(&self.session.endpoint("compute").await?);
-                self.microversion = negotiate(self.session, &base).await;
-                let scope = if self.all_tenants {
-                    "&all_tenants=1"
-                } else {
-                    ""
-                };
-                let since = self
-                    .changes_since
-                    .as_ref()
-                    .map(|s| format!("&changes-since={s}"))
-                    .unwrap_or_default();
-                format!(
-                    "{base}/servers/detail?limit={}{scope}{since}",
-                    super::PAGE_LIMIT
-                )
-            }
-            (true, Some(next)) => next,
-            (true, None) => return Ok(None),
+        self.pager.next_page(&mut self.listing).await
+    }
+}
+
+/// How the pager reads `/servers/detail`: requests are whole URLs, as Nova links them.
+struct ServerListing<'a> {
+    session: &'a Session,
+    /// The whole cloud's servers (`all_tenants=1`, an admin's listing) rather than the
+    /// project's.
+    all_tenants: bool,
+    /// The microversion the listing asks for, settled on its first page.
+    microversion: Option<Microversion>,
+    /// `changes-since` of a delta poll, URL-encoded.
+    changes_since: Option<String>,
+}
+
+impl Listing for ServerListing<'_> {
+    type Item = NovaServer;
+
+    /// The first page's URL, once the microversion is negotiated.
+    async fn first(&mut self) -> Result<String, OpenStackError> {
+        let base = compute_base(&self.session.endpoint("compute").await?);
+        self.microversion = negotiate(self.session, &base).await;
+        let scope = if self.all_tenants {
+            "&all_tenants=1"
+        } else {
+            ""
         };
-        self.started = true;
-        self.pages += 1;
-        if !self.seen.insert(url.clone()) || self.pages > MAX_PAGES {
-            return Err(OpenStackError::Paging {
-                service: Service::Nova,
-                detail: "servers_links loops back to a page already read".into(),
-            });
-        }
-        let page = self.get_page(&url).await?;
+        let since = self
+            .changes_since
+            .as_ref()
+            .map(|s| format!("&changes-since={s}"))
+            .unwrap_or_default();
+        Ok(format!(
+            "{base}/servers/detail?limit={}{scope}{since}",
+            super::PAGE_LIMIT
+        ))
+    }
+
+    async fn fetch(&mut self, url: &str) -> Result<Page<NovaServer>, OpenStackError> {
+        let page = self.get_page(url).await?;
         let entries = page
             .get("servers")
             .and_then(Value::as_array)
@@ -320,19 +319,27 @@ impl<'a> ServerPager<'a> {
                 "Nova listed entries that are not servers (no id)"
             );
         }
-        self.next_url = page
-            .get("servers_links")
-            .and_then(Value::as_array)
-            .and_then(|links| {
-                links
-                    .iter()
-                    .find(|l| l.get("rel").and_then(Value::as_str) == Some("next"))
-            })
-            .and_then(|l| l.get("href").and_then(Value::as_str))
-            .map(String::from);
-        Ok(Some(servers))
+        Ok(Page {
+            items: servers,
+            next: next_href(&page),
+        })
     }
+}
 
+/// The href of the `servers_links` rel=next link, absolute and followed as given.
+fn next_href(page: &Value) -> Option<String> {
+    page.get("servers_links")
+        .and_then(Value::as_array)
+        .and_then(|links| {
+            links
+                .iter()
+                .find(|l| l.get("rel").and_then(Value::as_str) == Some("next"))
+        })
+        .and_then(|l| l.get("href").and_then(Value::as_str))
+        .map(String::from)
+}
+
+impl ServerListing<'_> {
     /// One page at the negotiated microversion; a cloud that refuses it (406, or 400 from
     /// some proxies) is asked again without one, and the rest of the listing follows.
     async fn get_page(&mut self, url: &str) -> Result<Value, OpenStackError> {
@@ -443,6 +450,23 @@ mod tests {
         let s = NovaServer::from_json(&json!({"id": "s", "image": {"id": "img", "links": []}}))
             .unwrap();
         assert_eq!(s.image_id.as_deref(), Some("img"));
+    }
+
+    #[test]
+    fn next_links_are_followed_as_given() {
+        let page = json!({"servers": [], "servers_links": [
+            {"rel": "prev", "href": "http://n/v2.1/servers/detail?limit=2"},
+            {"rel": "next", "href": "http://n/v2.1/servers/detail?limit=2&marker=m"}
+        ]});
+        assert_eq!(
+            next_href(&page).as_deref(),
+            Some("http://n/v2.1/servers/detail?limit=2&marker=m")
+        );
+        assert_eq!(next_href(&json!({"servers": []})), None);
+        assert_eq!(
+            next_href(&json!({"servers_links": [{"rel": "next"}]})),
+            None
+        );
     }
 
     #[test]

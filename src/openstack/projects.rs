@@ -5,12 +5,10 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::error::{OpenStackError, Service};
+use super::error::{OpenStackError, PagingFault, Service};
 use super::keystone;
+use super::pager::{Listing, Page, Pager};
 use super::session::Session;
-
-/// More pages than this means a broken `next` chain, not a big cloud.
-const MAX_PAGES: u32 = 10_000;
 
 /// One project as Keystone lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,33 +105,52 @@ pub async fn list_projects(
     domain_id: Option<&str>,
     tags: &[String],
 ) -> Result<Vec<KeystoneProject>, OpenStackError> {
-    let list_url = format!("{}/projects", keystone::v3_base(session.auth_url()));
-    let mut query = Some(first_query(domain_id, tags));
-    let mut seen = HashSet::new();
+    let mut listing = ProjectListing {
+        session,
+        list_url: format!("{}/projects", keystone::v3_base(session.auth_url())),
+        first_query: first_query(domain_id, tags),
+        skipped: 0,
+    };
+    let mut pager = Pager::new(Service::Keystone);
     let mut projects = Vec::new();
     let mut ids = HashSet::new();
-    let mut skipped = 0usize;
-    let mut pages = 0u32;
-    while let Some(q) = query.take() {
-        if !seen.insert(q.clone()) {
-            return Err(OpenStackError::Paging {
-                service: Service::Keystone,
-                detail: "links.next loops back to a page already read".into(),
-            });
-        }
-        pages += 1;
-        if pages > MAX_PAGES {
-            return Err(OpenStackError::Paging {
-                service: Service::Keystone,
-                detail: format!("more than {MAX_PAGES} pages"),
-            });
-        }
-        let url = if q.is_empty() {
-            list_url.clone()
+    while let Some(page) = pager.next_page(&mut listing).await? {
+        projects.extend(page.into_iter().filter(|p| ids.insert(p.id.clone())));
+    }
+    if listing.skipped > 0 {
+        tracing::warn!(
+            skipped = listing.skipped,
+            "Keystone listed projects without an id"
+        );
+    }
+    Ok(projects)
+}
+
+/// How the pager reads `/v3/projects`: requests are queries (empty: the bare listing).
+struct ProjectListing<'a> {
+    session: &'a Session,
+    /// `{identity}/v3/projects`, without a query.
+    list_url: String,
+    first_query: String,
+    /// Entries without an id left out so far.
+    skipped: usize,
+}
+
+impl Listing for ProjectListing<'_> {
+    type Item = KeystoneProject;
+
+    async fn first(&mut self) -> Result<String, OpenStackError> {
+        Ok(self.first_query.clone())
+    }
+
+    async fn fetch(&mut self, query: &str) -> Result<Page<KeystoneProject>, OpenStackError> {
+        let url = if query.is_empty() {
+            self.list_url.clone()
         } else {
-            format!("{list_url}?{q}")
+            format!("{}?{query}", self.list_url)
         };
-        let page: ProjectsPage = session
+        let page: ProjectsPage = self
+            .session
             .get_json(Service::Keystone, &url, &[])
             .await?
             .ok_or_else(|| malformed("empty response"))?;
@@ -142,24 +159,21 @@ pub async fn list_projects(
         if page.truncated {
             return Err(OpenStackError::Paging {
                 service: Service::Keystone,
-                detail: "Keystone truncated the project listing at its list_limit; \
-                         narrow it by domain or tags, or raise the limit"
-                    .into(),
+                fault: PagingFault::Truncated,
             });
         }
-        for entry in &page.projects {
-            match KeystoneProject::from_json(entry) {
-                Some(p) if ids.insert(p.id.clone()) => projects.push(p),
-                Some(_) => {}
-                None => skipped += 1,
-            }
-        }
-        query = next_query(&page);
+        let listed = page.projects.len();
+        let projects: Vec<KeystoneProject> = page
+            .projects
+            .iter()
+            .filter_map(KeystoneProject::from_json)
+            .collect();
+        self.skipped += listed - projects.len();
+        Ok(Page {
+            items: projects,
+            next: next_query(&page),
+        })
     }
-    if skipped > 0 {
-        tracing::warn!(skipped, "Keystone listed projects without an id");
-    }
-    Ok(projects)
 }
 
 #[cfg(test)]
