@@ -5,6 +5,7 @@ mod cloud_mode;
 mod credentials;
 mod delta;
 mod discovery;
+mod error_kinds;
 mod faults;
 mod glance_info;
 mod images;
