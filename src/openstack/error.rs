@@ -1,6 +1,6 @@
 use std::fmt;
 
-use super::keystone::LoginName;
+use super::auth::LoginName;
 
 /// Which OpenStack service a request went to, for error messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
