@@ -1,6 +1,8 @@
 //! Configuration from the environment (and `.env`, loaded by `main`).
 use std::net::SocketAddr;
 
+use crate::sync::settings::{CronError, parse_cron};
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://cloudcensus.db?mode=rwc";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 
@@ -11,9 +13,9 @@ pub enum ConfigError {
     #[error("CLOUDCENSUS_PUBLIC_URL={0:?} must be an absolute http(s) URL")]
     PublicUrl(String),
     #[error("CLOUDCENSUS_SYNC_CRON: {0}")]
-    Cron(String),
+    Cron(CronError),
     #[error("CLOUDCENSUS_DELTA_CRON: {0}")]
-    DeltaCron(String),
+    DeltaCron(CronError),
     #[error("CLOUDCENSUS_READ_INDEX={0:?} must be on or off")]
     ReadIndex(String),
     #[error("{name}={value:?} must be a whole number from {min} to {max}")]
@@ -175,7 +177,7 @@ fn on_off(raw: Option<String>) -> Result<bool, ConfigError> {
 
 fn sync_cron(raw: Option<String>) -> Result<String, ConfigError> {
     let cron = raw.unwrap_or_else(|| crate::sync::settings::DEFAULT_CRON.to_string());
-    crate::sync::settings::parse_cron(cron.trim()).map_err(ConfigError::Cron)?;
+    parse_cron(cron.trim()).map_err(ConfigError::Cron)?;
     Ok(cron.trim().to_string())
 }
 
@@ -186,7 +188,7 @@ fn delta_cron(raw: Option<String>) -> Result<Option<String>, ConfigError> {
         Some("") | Some("off") => return Ok(None),
         Some(cron) => cron,
     };
-    crate::sync::settings::parse_cron(cron).map_err(ConfigError::DeltaCron)?;
+    parse_cron(cron).map_err(ConfigError::DeltaCron)?;
     Ok(Some(cron.to_string()))
 }
 

@@ -64,15 +64,22 @@ impl SyncSettings {
     }
 }
 
-pub fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
+/// A schedule that is not a 6-field cron expression.
+#[derive(Debug, thiserror::Error)]
+#[error("{expr:?} is not a 6-field cron expression (sec min hour day month weekday): {source}")]
+pub struct CronError {
+    expr: String,
+    source: croner::errors::CronError,
+}
+
+pub fn parse_cron(expr: &str) -> Result<croner::Cron, CronError> {
     croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
         .build()
         .parse(expr)
-        .map_err(|e| {
-            format!(
-                "{expr:?} is not a 6-field cron expression (sec min hour day month weekday): {e}"
-            )
+        .map_err(|source| CronError {
+            expr: expr.to_string(),
+            source,
         })
 }
 
