@@ -227,37 +227,45 @@ impl SyncEngine {
         let sched = JobScheduler::new().await?;
         sched.add(self.sweep_job()?).await?;
         if let Some(cron) = &settings.delta_cron {
-            let engine = self.clone();
-            sched
-                .add(Job::new_async(cron.as_str(), move |_id, _sched| {
-                    let engine = engine.clone();
-                    Box::pin(async move {
-                        if let Err(e) = engine.delta_poll().await {
-                            tracing::error!(error = %e, "delta poll failed");
-                        }
-                    })
-                })?)
-                .await?;
+            let poll = self.job(cron, "delta poll", |e| async move {
+                e.delta_poll().await.map(drop)
+            });
+            sched.add(poll?).await?;
         }
         if settings.usage_retention.is_some() {
-            let engine = self.clone();
             // Daily, off the hour most cron sweeps use; every replica may run it (a second
             // run deletes nothing).
-            sched
-                .add(Job::new_async(PRUNE_CRON, move |_id, _sched| {
-                    let engine = engine.clone();
-                    Box::pin(async move {
-                        if let Err(e) = engine.prune_usage().await {
-                            tracing::error!(error = %e, "pruning usage history failed");
-                        }
-                    })
-                })?)
-                .await?;
+            let prune = self.job(PRUNE_CRON, "pruning usage history", |e| async move {
+                e.prune_usage().await.map(drop)
+            });
+            sched.add(prune?).await?;
         }
         sched.start().await?;
         *self.scheduler.lock().await = Some(sched);
         tracing::info!(cron = %settings.cron, concurrency = settings.concurrency, "sync schedule started");
         Ok(())
+    }
+
+    /// A job running `task` on the schedule `cron`; a failure is logged as `what` failed.
+    fn job<F, Fut>(
+        self: &Arc<Self>,
+        cron: &str,
+        what: &'static str,
+        task: F,
+    ) -> Result<Job, JobSchedulerError>
+    where
+        F: Fn(Arc<Self>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), CatalogError>> + Send + 'static,
+    {
+        let engine = self.clone();
+        Job::new_async(cron, move |_id, _sched| {
+            let run = task(engine.clone());
+            Box::pin(async move {
+                if let Err(e) = run.await {
+                    tracing::error!(error = %e, "{what} failed");
+                }
+            })
+        })
     }
 
     /// The sweep on the engine's cron schedule.

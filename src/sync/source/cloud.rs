@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 
+use super::{MEMBER_LOOKUPS, boots_from_volume, has_compute};
 use crate::openstack::cinder::{self, CinderVolume};
 use crate::openstack::glance::{self, GlanceImage, ImagePager};
 use crate::openstack::nova::{NovaServer, ServerPager};
@@ -15,9 +16,6 @@ use crate::sync::cursor::Cursor;
 use crate::sync::error::Error;
 use crate::sync::fingerprint::{Digest, DigestWriter};
 use crate::sync::listing::{AppliedImages, Extent, Listing, Shared, View};
-
-/// Member lists read at once.
-const MEMBER_LOOKUPS: usize = 8;
 
 /// A whole cloud's listing, indexed by project.
 #[derive(Debug)]
@@ -180,11 +178,6 @@ impl ByProject {
     }
 }
 
-/// Whether a server booted from a volume: only then does a delta need the volumes.
-pub fn boots_from_volume<'a>(mut servers: impl Iterator<Item = &'a NovaServer>) -> bool {
-    servers.any(|s| s.image_id.is_none() && !s.volume_ids.is_empty())
-}
-
 /// Every image of the cloud (or those updated since the cursor), each once, gone ones left out.
 async fn all_images(session: &Session, since: Option<&Cursor>) -> Result<Vec<GlanceImage>, Error> {
     let mut images = Vec::new();
@@ -208,10 +201,8 @@ async fn all_servers(
     session: &Session,
     since: Option<&Cursor>,
 ) -> Result<Option<Vec<NovaServer>>, Error> {
-    match session.endpoint("compute").await {
-        Ok(_) => {}
-        Err(OpenStackError::EndpointMissing { .. }) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    if !has_compute(session).await? {
+        return Ok(None);
     }
     let mut servers = Vec::new();
     let mut ids = HashSet::new();

@@ -9,3 +9,25 @@
 //! `Listing` of what it learned, with `Extent::ChangesSince`.
 pub mod cloud;
 pub mod own;
+
+use crate::openstack::nova::NovaServer;
+use crate::openstack::{OpenStackError, Session};
+use crate::sync::error::Error;
+
+/// Member lists (or memberships) of shared images read at once.
+const MEMBER_LOOKUPS: usize = 8;
+
+/// Whether the cloud has a compute endpoint: an image census does not need Nova, so a cloud
+/// without one lists no servers (and takes none for gone).
+async fn has_compute(session: &Session) -> Result<bool, Error> {
+    match session.endpoint("compute").await {
+        Ok(_) => Ok(true),
+        Err(OpenStackError::EndpointMissing { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether a server booted from a volume: only then does a delta need the volumes.
+fn boots_from_volume<'a>(mut servers: impl Iterator<Item = &'a NovaServer>) -> bool {
+    servers.any(|s| s.image_id.is_none() && !s.volume_ids.is_empty())
+}

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use tracing::instrument;
 
+use super::{MEMBER_LOOKUPS, boots_from_volume, has_compute};
 use crate::catalog::inventory::SyncTarget;
 use crate::openstack::cinder;
 use crate::openstack::glance::{self, GlanceImage, ImagePager};
@@ -17,10 +18,6 @@ use crate::sync::cursor::Cursor;
 use crate::sync::error::{Error, Whose};
 use crate::sync::listing::{Extent, Listing};
 use crate::sync::project_filter::{ProjectFilter, Verdict};
-use crate::sync::source::cloud::boots_from_volume;
-
-/// Membership lookups in flight at once, per tenant.
-const MEMBER_LOOKUPS: usize = 8;
 
 /// Logs in as the tenant and lists what its token sees (`ChangesSince`: only what changed);
 /// the requests go to the context's tally.
@@ -188,10 +185,8 @@ async fn servers(
     since: Option<&Cursor>,
     mut cursor: Cursor,
 ) -> Result<Option<(Vec<NovaServer>, Cursor)>, Error> {
-    match session.endpoint("compute").await {
-        Ok(_) => {}
-        Err(OpenStackError::EndpointMissing { .. }) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    if !has_compute(session).await? {
+        return Ok(None);
     }
     let mut pager = ServerPager::new(session);
     if let Some(since) = since {

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use cloudcensus::catalog::ServerStatus;
 use cloudcensus_sim::{Flavor, Server};
 
 use crate::common::internals::{self, Clock, EngineOptions, IntervalRow};
@@ -27,16 +26,11 @@ fn flavor(vcpus: i64) -> Flavor {
 }
 
 /// (status, start, end, vcpus) of each interval.
-type Life = Vec<(
-    ServerStatus,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<i32>,
-)>;
+type Life = Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>, Option<i32>)>;
 
 fn life(rows: Vec<IntervalRow>) -> Life {
     rows.into_iter()
-        .map(|r| (r.status, r.started_at, r.ended_at, r.vcpus))
+        .map(|r| (r.status.to_string(), r.started_at, r.ended_at, r.vcpus))
         .collect()
 }
 
@@ -45,13 +39,8 @@ fn stint(
     from: &str,
     to: Option<&str>,
     vcpus: i32,
-) -> (
-    ServerStatus,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<i32>,
-) {
-    (status.into(), t(from), to.map(t), Some(vcpus))
+) -> (String, DateTime<Utc>, Option<DateTime<Utc>>, Option<i32>) {
+    (status.to_string(), t(from), to.map(t), Some(vcpus))
 }
 
 /// The scripted world: servers `a` (image X, launched Oct 31 12:00) and `b` (image Y,
