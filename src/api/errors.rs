@@ -9,10 +9,12 @@ use poem::{IntoResponse, Response};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, Union};
 
-use super::validate::FieldErrors;
 use crate::catalog::CatalogError;
 use crate::catalog::paging::InvalidPage;
 use crate::sync::engine::PullError;
+
+/// Field name → messages (DRF's validation error body).
+pub type FieldErrors = std::collections::BTreeMap<String, Vec<String>>;
 
 /// What went wrong with a request, in HTTP's terms.
 #[derive(Debug, thiserror::Error)]

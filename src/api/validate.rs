@@ -1,10 +1,6 @@
 //! DRF-style validation: every bad field of a request reported at once, by field name.
-use std::collections::BTreeMap;
-
 use super::errors::ApiError;
-
-/// Field name → messages.
-pub type FieldErrors = BTreeMap<String, Vec<String>>;
+pub use super::errors::FieldErrors;
 
 pub const REQUIRED: &str = "This field is required.";
 pub const BLANK: &str = "This field may not be blank.";

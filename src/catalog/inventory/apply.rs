@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{
     Applied, AppliedCounts, ImageRecord, InstanceRecord, SeenIds, TenantChanges, TenantFacts,
-    ViewMark, image_columns, instance_columns, lifecycle, staging,
+    ViewMark, image_columns, insert_links, instance_columns, lifecycle, staging,
 };
 use crate::catalog::{CatalogResult, CloudId, ImageId, TenantId, db, read_index};
 
@@ -130,24 +130,6 @@ async fn upsert_images(
             .await?;
     }
     Ok(records.len() as u64)
-}
-
-/// `INSERT INTO image_tenants (image_id, tenant_id) <select> ON CONFLICT DO NOTHING`: links
-/// whose (image id, tenant id) pairs the select yields.
-pub(super) fn insert_links(
-    select: sea_orm::sea_query::SelectStatement,
-) -> Result<sea_orm::sea_query::InsertStatement, DbErr> {
-    let columns = [
-        image_tenants::Column::ImageId,
-        image_tenants::Column::TenantId,
-    ];
-    Ok(Query::insert()
-        .into_table(image_tenants::Entity)
-        .columns(columns)
-        .select_from(select)
-        .map_err(|e| DbErr::Custom(e.to_string()))?
-        .on_conflict(OnConflict::columns(columns).do_nothing().to_owned())
-        .to_owned())
 }
 
 /// Links the tenant to images by Glance id. The ids go in as one JSON array per statement,

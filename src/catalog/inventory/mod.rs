@@ -55,6 +55,25 @@ fn instance_columns() -> impl Iterator<Item = instances::Column> {
     C::iter().filter(|c| !matches!(c, C::Id | C::Uuid | C::CloudId | C::BackendId | C::UsageSeq))
 }
 
+/// `INSERT INTO image_tenants (image_id, tenant_id) <select> ON CONFLICT DO NOTHING`: links
+/// whose (image id, tenant id) pairs the select yields.
+fn insert_links(
+    select: sea_orm::sea_query::SelectStatement,
+) -> Result<sea_orm::sea_query::InsertStatement, sea_orm::DbErr> {
+    let columns = [
+        image_tenants::Column::ImageId,
+        image_tenants::Column::TenantId,
+    ];
+    use sea_orm::sea_query::{OnConflict, Query};
+    Ok(Query::insert()
+        .into_table(image_tenants::Entity)
+        .columns(columns)
+        .select_from(select)
+        .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?
+        .on_conflict(OnConflict::columns(columns).do_nothing().to_owned())
+        .to_owned())
+}
+
 /// An image as the catalog has it now, and whether the tenant already sees it.
 pub struct KnownImage {
     pub record: ImageRecord,

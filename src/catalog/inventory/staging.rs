@@ -12,8 +12,7 @@ use sea_orm::sea_query::{DynIden, Expr, IntoIden, OnConflict, Query};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, ExprTrait, Value};
 use uuid::Uuid;
 
-use super::apply::insert_links;
-use super::{ImageRecord, image_columns};
+use super::{ImageRecord, image_columns, insert_links};
 use crate::catalog::{CloudId, TenantId};
 
 /// The staging table's own columns.
