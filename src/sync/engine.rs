@@ -16,7 +16,7 @@ use super::delta::{self, DeltaOutcome};
 use super::run::{Runner, TenantOutcome};
 use super::runtime::spawn_into;
 use super::settings::{PRUNE_CRON, SyncSettings, current_tick, parse_cron};
-use super::sweep::{CloudSweep, LogObserver, SweepObserver, own_run};
+use super::sweep::{CloudSweep, LogObserver, SweepObserver};
 use crate::catalog::sync_runs::is_syncing;
 use crate::catalog::{Catalog, CatalogError, CloudId, TenantId, now};
 
@@ -70,27 +70,17 @@ impl SyncEngine {
         tenant_id: TenantId,
         due_before: Option<DateTime<Utc>>,
     ) -> Result<Option<TenantOutcome>, CatalogError> {
-        own_run(
-            &self.runner,
-            tenant_id,
-            due_before,
-            &RequestTally::default(),
-        )
-        .await
+        let tally = RequestTally::default();
+        self.runner
+            .claim_and_run(tenant_id, due_before, &tally)
+            .await
     }
 
     /// Frees what this process held before a restart under the same id, and closes as
     /// `interrupted` every run whose process died. `serve` calls it at start-up, before any
     /// sync of its own runs (sweeps and pulls close dead runs at their start too).
     pub async fn recover(&self) -> Result<(), CatalogError> {
-        let runs = self.catalog().sync_runs();
-        let holder = &self.runner.holder;
-        let released = runs.release_leases_of(holder).await?;
-        let closed = runs.close_dead_runs(now()).await?;
-        if released + closed > 0 {
-            tracing::info!(released, closed, holder = %holder, "recovered from an earlier process's stop");
-        }
-        Ok(())
+        self.runner.recover().await
     }
 
     /// Syncs every tenant (or only `only`), at most `concurrency` at a time. A sweep asked for

@@ -18,6 +18,7 @@ use super::settings::SyncSettings;
 use super::source::own;
 use crate::catalog::inventory::SyncTarget;
 use crate::catalog::sync_runs::{RunEnd, SyncRun};
+use crate::catalog::tenants::Tenant;
 use crate::catalog::{Catalog, CatalogError, RunOutcome, TenantId, now};
 
 /// How one tenant's sync ended.
@@ -87,6 +88,46 @@ impl Runner {
             .sync_runs()
             .acquire_lease(tenant, &self.holder, now(), self.lease_ttl(), due_before)
             .await
+    }
+
+    /// Frees the claims this process's id held before a restart, and closes as `interrupted`
+    /// every run whose process died.
+    pub async fn recover(&self) -> Result<(), CatalogError> {
+        let runs = self.catalog.sync_runs();
+        let released = runs.release_leases_of(&self.holder).await?;
+        let closed = runs.close_dead_runs(now()).await?;
+        if released + closed > 0 {
+            tracing::info!(released, closed, holder = %self.holder, "recovered from an earlier process's stop");
+        }
+        Ok(())
+    }
+
+    /// Claims every tenant of `ids` that no other sync holds and that is due; the claimed.
+    pub async fn claim_due(
+        &self,
+        ids: &[TenantId],
+        due_before: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Tenant>, CatalogError> {
+        self.catalog
+            .sync_runs()
+            .acquire_leases(ids, &self.holder, now(), self.lease_ttl(), due_before)
+            .await
+    }
+
+    /// Claims the tenant and syncs it through its own login, as one recorded run; `Ok(None)`
+    /// when it cannot be claimed (another sync holds it, or it is not due).
+    pub async fn claim_and_run(
+        &self,
+        id: TenantId,
+        due_before: Option<DateTime<Utc>>,
+        tally: &RequestTally,
+    ) -> Result<Option<TenantOutcome>, CatalogError> {
+        if !self.claim(id, due_before).await? {
+            return Ok(None);
+        }
+        let outcome = self.run_claimed(id, How::OwnLogin, Some(tally)).await;
+        self.release(&[id]).await;
+        outcome.map(Some)
     }
 
     /// Drops this process's claims; a failure is logged (the claims then expire by themselves).

@@ -20,7 +20,7 @@ use crate::catalog::clouds::SweepRecord;
 use crate::catalog::inventory::AppliedCounts;
 use crate::catalog::sync_runs::{RunCounts, UnchangedRun};
 use crate::catalog::tenants::Tenant;
-use crate::catalog::{CloudId, TenantId, now};
+use crate::catalog::{CloudId, TenantId};
 use crate::openstack::Session;
 
 /// Follows a sweep (the CLI shows a progress bar with it).
@@ -142,7 +142,7 @@ impl CloudSweep {
                 if runner.stopping() {
                     return None;
                 }
-                let outcome = own_run(&runner, id, due_before, &tally).await;
+                let outcome = runner.claim_and_run(id, due_before, &tally).await;
                 report(&*observer, id, outcome)
             });
         }
@@ -166,17 +166,7 @@ impl CloudSweep {
         let Ok(_permit) = self.permits.clone().acquire_owned().await else {
             return Vec::new();
         };
-        let claimed = runner
-            .catalog
-            .sync_runs()
-            .acquire_leases(
-                &ids,
-                &runner.holder,
-                now(),
-                runner.lease_ttl(),
-                self.due_before,
-            )
-            .await;
+        let claimed = runner.claim_due(&ids, self.due_before).await;
         let claimed = match claimed {
             Ok(claimed) if claimed.is_empty() => return Vec::new(),
             Ok(claimed) => claimed,
@@ -352,22 +342,6 @@ impl CloudSweep {
         let outcome = self.runner.run_claimed(id, how, None).await;
         report(&*self.observer, id, outcome)
     }
-}
-
-/// Claims the tenant and syncs it through its own login; `Ok(None)` when it cannot be
-/// claimed (another sync holds it, or it is not due).
-pub async fn own_run(
-    runner: &Runner,
-    id: TenantId,
-    due_before: Option<DateTime<Utc>>,
-    tally: &RequestTally,
-) -> Result<Option<TenantOutcome>, crate::catalog::CatalogError> {
-    if !runner.claim(id, due_before).await? {
-        return Ok(None);
-    }
-    let outcome = runner.run_claimed(id, How::OwnLogin, Some(tally)).await;
-    runner.release(&[id]).await;
-    outcome.map(Some)
 }
 
 /// Tells the observer of a finished run; a failure of the bookkeeping itself is logged.
