@@ -1,10 +1,14 @@
 //! A failed sync says what kind of failure it was: each fault the simulator can inject gives
 //! the tenant and its run a stable `error_kind` beside the sentence in `error_message`, and a
 //! success clears it.
+use std::time::Duration;
+
 use cloudcensus_sim::{Fault, FaultKind, Target};
 use serde_json::json;
 
+use super::leases_and_pulls::{pulling, wait_for_runs};
 use crate::common::SyncRun;
+use crate::common::internals;
 use crate::common::sim::SimApp;
 
 /// One project, synced per tenant with the cloud's credentials.
@@ -189,5 +193,47 @@ async fn a_failed_cloud_listing_gives_every_tenant_its_kind() {
             t.error_message
         );
     }
+    s.stop().await;
+}
+
+/// A sync stopped by shutdown is `cancelled` on its run and leaves the tenant OK without a
+/// kind; a run whose process died is closed as `lease_lost`.
+#[tokio::test]
+async fn stops_and_lost_claims_have_kinds_on_the_run_only() {
+    let s = SimApp::generated(1, 1100, 1).start().await;
+    s.sim.inject(
+        Target::GlanceImages,
+        Fault::new(FaultKind::Delay(Duration::from_millis(800)))
+            .after(1)
+            .times(1),
+    );
+    let engine = s.engine.clone();
+    let sweeping = tokio::spawn(async move { internals::sweep(&engine).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    internals::shutdown(&s.engine, Duration::from_secs(10)).await;
+    assert_eq!(sweeping.await.unwrap().len(), 1);
+    let runs = wait_for_runs(&s.app, &s.tenants[0], 1).await;
+    assert_eq!(
+        (runs[0].outcome.as_str(), runs[0].error_kind.as_deref()),
+        ("aborted", Some("cancelled"))
+    );
+    let t = s.app.tenant_now(&s.tenants[0]).await;
+    assert_eq!((t.state.as_str(), t.error_kind), ("OK", None));
+    s.stop().await;
+
+    let s = pulling().await;
+    let t = &s.tenants[0];
+    s.app
+        .leave_dead_claim(t, "a-dead-process", Duration::from_millis(300))
+        .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let r = s.app.pull(&t.uuid).await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let runs = wait_for_runs(&s.app, t, 2).await;
+    assert_eq!(
+        (runs[1].outcome.as_str(), runs[1].error_kind.as_deref()),
+        ("interrupted", Some("lease_lost"))
+    );
+    assert_eq!(runs[0].error_kind, None, "the pull succeeded");
     s.stop().await;
 }

@@ -11,12 +11,12 @@ use crate::common::sim::SimApp;
 use crate::common::{Detail, SyncRun, Tenant, TestApp};
 
 /// A server whose `pull/` syncs, with one project of 30 images.
-async fn pulling() -> SimApp {
+pub(super) async fn pulling() -> SimApp {
     SimApp::generated(1, 30, 2).serving_pulls().start().await
 }
 
 /// The tenant's sync runs once at least `n` have finished.
-async fn wait_for_runs(app: &TestApp, tenant: &Tenant, n: usize) -> Vec<SyncRun> {
+pub(super) async fn wait_for_runs(app: &TestApp, tenant: &Tenant, n: usize) -> Vec<SyncRun> {
     for _ in 0..100 {
         let runs: Vec<SyncRun> = app
             .get(&format!("/api/sync-runs/?tenant_uuid={}", tenant.uuid))
