@@ -96,8 +96,12 @@ async fn the_schedule_syncs_every_tenant_and_replicas_do_not_double_up() {
     internals::start_schedule(&a).await;
     internals::start_schedule(&b).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    internals::shutdown(&a, Duration::from_secs(5)).await;
-    internals::shutdown(&b, Duration::from_secs(5)).await;
+    // Both stop together: a replica still ticking would rightly sync again, in the same
+    // second, a tenant whose run the other's shutdown aborted.
+    tokio::join!(
+        internals::shutdown(&a, Duration::from_secs(5)),
+        internals::shutdown(&b, Duration::from_secs(5))
+    );
     let runs = s.app.sync_run_starts().await;
     for t in &s.tenants {
         let t = s.app.tenant_now(t).await;
