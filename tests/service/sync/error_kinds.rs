@@ -6,9 +6,8 @@ use std::time::Duration;
 use cloudcensus_sim::{Fault, FaultKind, Target};
 use serde_json::json;
 
-use super::leases_and_pulls::{pulling, wait_for_runs};
+use super::leases_and_pulls::{pulling, sweep_stopped_by_shutdown, wait_for_runs};
 use crate::common::SyncRun;
-use crate::common::internals;
 use crate::common::sim::SimApp;
 
 /// One project, synced per tenant with the cloud's credentials.
@@ -200,18 +199,8 @@ async fn a_failed_cloud_listing_gives_every_tenant_its_kind() {
 /// kind; a run whose process died is closed as `lease_lost`.
 #[tokio::test]
 async fn stops_and_lost_claims_have_kinds_on_the_run_only() {
-    let s = SimApp::generated(1, 1100, 1).start().await;
-    s.sim.inject(
-        Target::GlanceImages,
-        Fault::new(FaultKind::Delay(Duration::from_millis(800)))
-            .after(1)
-            .times(1),
-    );
-    let engine = s.engine.clone();
-    let sweeping = tokio::spawn(async move { internals::sweep(&engine).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    internals::shutdown(&s.engine, Duration::from_secs(10)).await;
-    assert_eq!(sweeping.await.unwrap().len(), 1);
+    let (s, outcomes) = sweep_stopped_by_shutdown().await;
+    assert_eq!(outcomes.len(), 1);
     let runs = wait_for_runs(&s.app, &s.tenants[0], 1).await;
     assert_eq!(
         (runs[0].outcome.as_str(), runs[0].error_kind.as_deref()),

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::common::internals::{self, EngineOptions};
 use crate::common::sim::SimApp;
-use crate::common::{Detail, SyncRun, Tenant, TestApp};
+use crate::common::{Detail, SyncRun, Tenant, TenantOutcome, TestApp};
 
 /// A server whose `pull/` syncs, with one project of 30 images.
 pub(super) async fn pulling() -> SimApp {
@@ -117,8 +117,9 @@ async fn the_schedule_syncs_every_tenant_and_replicas_do_not_double_up() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn shutdown_aborts_a_running_sync_without_applying_it() {
+/// One project's sweep, stopped by shutdown while Glance's second page is slow; the app and
+/// the sweep's outcomes.
+pub(super) async fn sweep_stopped_by_shutdown() -> (SimApp, Vec<TenantOutcome>) {
     let s = SimApp::generated(1, 1100, 1).start().await;
     s.sim.inject(
         Target::GlanceImages,
@@ -131,6 +132,12 @@ async fn shutdown_aborts_a_running_sync_without_applying_it() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     internals::shutdown(&s.engine, Duration::from_secs(10)).await;
     let outcomes = sweeping.await.unwrap();
+    (s, outcomes)
+}
+
+#[tokio::test]
+async fn shutdown_aborts_a_running_sync_without_applying_it() {
+    let (s, outcomes) = sweep_stopped_by_shutdown().await;
     assert_eq!(outcomes.len(), 1);
     assert!(
         outcomes[0]
