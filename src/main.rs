@@ -14,7 +14,9 @@ async fn main() -> std::process::ExitCode {
     let _ = dotenvy::dotenv();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            EnvFilter::new("info,sqlx=warn,tokio_cron_scheduler=warn,poem::server=warn")
+            EnvFilter::new(
+                "info,sqlx=warn,sea_orm_migration=warn,tokio_cron_scheduler=warn,poem::server=warn",
+            )
         }))
         .with_writer(std::io::stderr)
         // Sync and apply phases are debug spans: their close events carry the timings.

@@ -53,6 +53,54 @@ fn load(args: &Args) -> Result<World, String> {
     })
 }
 
+/// Lines shown per list; a generated world can have thousands of projects.
+const SHOWN: usize = 20;
+
+/// What a person needs to register the simulated cloud: its region, users with their
+/// passwords and roles, and projects by name and id.
+fn describe(world: &World) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "region: {}  ({} projects, {} images, {} servers)",
+        world.region,
+        world.projects.len(),
+        world.images.len(),
+        world.servers.len()
+    );
+    let _ = writeln!(out, "users (name / password, domain default):");
+    for user in world.users.iter().take(SHOWN) {
+        let role = if user.admin { "admin role" } else { "member" };
+        let _ = writeln!(
+            out,
+            "  {} / {}  ({role} in {} project(s))",
+            user.name,
+            user.password,
+            user.projects.len()
+        );
+    }
+    more(&mut out, world.users.len());
+    let _ = writeln!(out, "projects (name  id):");
+    for project in world.projects.iter().take(SHOWN) {
+        let _ = writeln!(out, "  {}  {}", project.name, project.id);
+    }
+    more(&mut out, world.projects.len());
+    let _ = writeln!(
+        out,
+        "Register it with the admin user ({ADMIN_USER} / {ADMIN_PASSWORD}) and \
+         \"discover_tenants\": true to pick up every project."
+    );
+    out
+}
+
+fn more(out: &mut String, total: usize) {
+    use std::fmt::Write;
+    if total > SHOWN {
+        let _ = writeln!(out, "  … and {} more", total - SHOWN);
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
@@ -73,12 +121,7 @@ async fn main() -> std::process::ExitCode {
         }
         return std::process::ExitCode::SUCCESS;
     }
-    let summary = format!(
-        "{} projects, {} images, {} servers",
-        world.projects.len(),
-        world.images.len(),
-        world.servers.len()
-    );
+    let listing = describe(&world);
     let sim = match Simulator::start_on(args.listen, world).await {
         Ok(s) => s,
         Err(e) => {
@@ -86,9 +129,9 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    println!("OpenStack simulator: {summary}");
+    println!("OpenStack simulator serving (Ctrl-C to stop)");
     println!("auth_url: {}", sim.auth_url());
-    println!("admin: {ADMIN_USER} / {ADMIN_PASSWORD} (generated users: user-<i> / password-<i>)");
+    print!("{listing}");
     let _ = tokio::signal::ctrl_c().await;
     sim.stop().await;
     std::process::ExitCode::SUCCESS

@@ -17,6 +17,7 @@ use super::query::RawQuery;
 use super::validate::{BLANK, NAME_MAX, REQUIRED, TEXT_MAX, Validator};
 use super::{ApiTags, AppState, Paginated};
 use crate::catalog::clouds::{CLOUD_TYPE, Cloud, CloudChanges, NewCloud};
+use crate::catalog::credentials::Credentials;
 use crate::catalog::paging::PageRequest;
 use crate::catalog::{Interface, SyncMode, hex};
 use crate::params;
@@ -145,9 +146,15 @@ impl ServiceSettingsRequest {
         }
     }
 
-    /// Checks the fields. `full` (create, PUT) requires name and auth_url; `creating` also
-    /// requires credentials, which otherwise change only when given.
-    fn check(self, full: bool, creating: bool) -> Result<CloudChanges, ApiError> {
+    /// Checks the fields. `full` (create, PUT) requires name and auth_url; creating (no
+    /// `stored` credentials) also requires credentials, which otherwise change only when
+    /// given, completed from the stored ones (see [`CredentialFields::over`]).
+    fn check(
+        self,
+        full: bool,
+        stored: Option<&Credentials>,
+        creating: bool,
+    ) -> Result<CloudChanges, ApiError> {
         let mut v = Validator::default();
         if full {
             v.require("name", &self.name);
@@ -202,10 +209,10 @@ impl ServiceSettingsRequest {
             parsed
         });
         let fields = self.credential_fields();
-        let credentials = if creating || !fields.is_empty() {
-            fields.into_credentials(&mut v)
-        } else {
-            None
+        let credentials = match stored {
+            _ if fields.is_empty() && !creating => None,
+            Some(stored) => fields.over(stored, &mut v).into_credentials(&mut v),
+            None => fields.into_credentials(&mut v),
         };
         v.finish()?;
         if creating && credentials.is_none() {
@@ -313,7 +320,10 @@ async fn update(
     let clouds = state.catalog.clouds();
     // An unknown cloud is 404 whatever the body says.
     clouds.find(uuid).await?.ok_or(ApiError::NotFound)?;
-    let changes = body.check(full, false)?;
+    // Stored credentials that cannot be opened (another key) cannot be completed: a change
+    // must then give them whole.
+    let stored = clouds.stored_credentials(uuid).await.ok().flatten();
+    let changes = body.check(full, stored.as_ref(), false)?;
     let cloud = clouds.update(uuid, changes).await?;
     Ok(Json(shape(state, cloud)))
 }
@@ -352,7 +362,7 @@ impl CloudsApi {
         _staff: Staff,
         body: Json<ServiceSettingsRequest>,
     ) -> Result<Created<ServiceSettings>, ErrorResponse> {
-        let new = new_cloud(body.0.check(true, true)?)?;
+        let new = new_cloud(body.0.check(true, None, true)?)?;
         let cloud = state.catalog.clouds().create(new).await?;
         Ok(Created::Created(Json(shape(&state, cloud))))
     }

@@ -34,6 +34,58 @@ fn non_empty(x: Option<String>) -> Option<String> {
 }
 
 impl CredentialFields<'_> {
+    /// Fills in what a change leaves out from the stored credentials, so that a change asks
+    /// for credentials only when it changes their kind: a project alone re-scopes the stored
+    /// user, a password alone rotates it, a secret alone rotates an application credential.
+    /// A change naming either project field replaces both.
+    pub fn over(mut self, stored: &Credentials, v: &mut Validator) -> Self {
+        let names_password = self.username.1.is_some() || self.password.1.is_some();
+        let app = &self.app;
+        let names_app_identity = app.id.is_some() || app.name.is_some() || app.user.is_some();
+        let names_app = names_app_identity || app.secret.is_some();
+        let names_project = self.project_name.is_some() || self.project_id.is_some();
+        match stored {
+            Credentials::Password {
+                username,
+                password,
+                project_name,
+                project_id,
+            } if !names_app => {
+                self.username.1.get_or_insert_with(|| username.clone());
+                self.password.1.get_or_insert_with(|| password.clone());
+                if !names_project {
+                    self.project_name = project_name.clone();
+                    self.project_id = project_id.clone();
+                }
+            }
+            Credentials::ApplicationCredential {
+                id,
+                name,
+                user,
+                secret,
+            } if !names_password => {
+                if names_project {
+                    for field in ["project_name", "project_id"] {
+                        v.add(
+                            field,
+                            "An application credential carries its own project; give a user \
+                             and password to scope the cloud to a project.",
+                        );
+                    }
+                }
+                if !names_app_identity {
+                    self.app.id = id.clone();
+                    self.app.name = name.clone();
+                    self.app.user = user.clone();
+                }
+                self.app.secret.get_or_insert_with(|| secret.clone());
+            }
+            // The kind changes: the change must be complete on its own.
+            _ => {}
+        }
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
         let app = &self.app;
         self.username.1.is_none()

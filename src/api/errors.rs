@@ -57,6 +57,7 @@ impl From<CatalogError> for ApiError {
             }
             CatalogError::Invalid(reason) => Self::field("non_field_errors", reason),
             e @ (CatalogError::Database(_)
+            | CatalogError::Open(_)
             | CatalogError::Crypto(_)
             | CatalogError::Computation(_)) => Self::Internal(e),
         }

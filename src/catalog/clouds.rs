@@ -166,12 +166,23 @@ impl Clouds<'_> {
             .one(self.0.writer())
             .await?
             .ok_or(CatalogError::NotFound)?;
-        let credentials = cloud
+        let credentials = self.open_credentials(&cloud)?;
+        Ok((cloud, credentials))
+    }
+
+    /// The cloud's own credentials, opened (`None` when it has none); a changed key is an
+    /// error.
+    pub async fn stored_credentials(&self, uuid: Uuid) -> CatalogResult<Option<Credentials>> {
+        let cloud = self.find(uuid).await?.ok_or(CatalogError::NotFound)?;
+        self.open_credentials(&cloud)
+    }
+
+    fn open_credentials(&self, cloud: &Cloud) -> CatalogResult<Option<Credentials>> {
+        Ok(cloud
             .credentials
             .as_deref()
             .map(|sealed| Credentials::open(&self.0.secrets, sealed))
-            .transpose()?;
-        Ok((cloud, credentials))
+            .transpose()?)
     }
 
     /// The clouds that discover their tenants.
@@ -303,6 +314,18 @@ impl Clouds<'_> {
     }
 
     /// Removes every cloud whose name starts with `prefix` (the demo replaces its own).
+    /// The names of the clouds whose name starts with `prefix`.
+    pub async fn names_like(&self, prefix: &str) -> CatalogResult<Vec<String>> {
+        Ok(service_settings::Entity::find()
+            .select_only()
+            .column(service_settings::Column::Name)
+            .filter(service_settings::Column::Name.starts_with(prefix))
+            .order_by_asc(service_settings::Column::Name)
+            .into_tuple()
+            .all(self.0.db())
+            .await?)
+    }
+
     pub async fn delete_named_like(&self, prefix: &str) -> CatalogResult<u64> {
         let res = service_settings::Entity::delete_many()
             .filter(service_settings::Column::Name.starts_with(prefix))

@@ -76,27 +76,254 @@ pub struct Pools {
 /// Brings the schema up to date on a connection of its own, closes it, then opens the pools.
 /// Pool connections opened before a migration could keep the old schema: on SQLite an
 /// `INSERT … RETURNING` right after adding a column returned no value for it now and then.
-pub async fn open(url: &str) -> Result<Pools, DbErr> {
+pub async fn open(url: &str) -> Result<Pools, OpenError> {
+    let failed = |e| OpenError::new(url, e);
     if is_in_memory(url) {
         // One connection holds the whole database: migrate it, and share it.
-        let db = Database::connect(options(url, 1, Some(WRITE_CACHE_KIB))).await?;
-        Migrator::up(&db, None).await?;
+        let db = Database::connect(options(url, 1, Some(WRITE_CACHE_KIB)))
+            .await
+            .map_err(failed)?;
+        migrate(&db).await.map_err(failed)?;
         return Ok(Pools {
             reads: db.clone(),
             writes: db.clone(),
             index: db,
         });
     }
-    let mut opt = options(url, 1, None);
-    opt.max_connections(1).min_connections(0);
-    let migrator = Database::connect(opt).await?;
-    Migrator::up(&migrator, None).await?;
-    migrator.close().await?;
+    let migrator = first_connection(url).await?;
+    migrate(&migrator).await.map_err(failed)?;
+    migrator.close().await.map_err(failed)?;
+    let pool = |n, cache| async move {
+        Database::connect(options(url, n, cache))
+            .await
+            .map_err(failed)
+    };
     Ok(Pools {
-        reads: Database::connect(options(url, READ_CONNECTIONS, None)).await?,
-        writes: Database::connect(options(url, WRITE_CONNECTIONS, Some(WRITE_CACHE_KIB))).await?,
-        index: Database::connect(options(url, 1, None)).await?,
+        reads: pool(READ_CONNECTIONS, None).await?,
+        writes: pool(WRITE_CONNECTIONS, Some(WRITE_CACHE_KIB)).await?,
+        index: pool(1, None).await?,
     })
+}
+
+/// Attempts at the first connection to a database server, `CONNECT_PAUSE` apart: a server
+/// started together with cloudcensus (a compose file, a reboot) may take a few seconds.
+const CONNECT_ATTEMPTS: u32 = 5;
+const CONNECT_PAUSE: Duration = Duration::from_secs(2);
+
+/// The connection that migrates. Each failed attempt at a server is logged at once with its
+/// reason, rather than waiting out a pool's timeout in silence; a SQLite file is tried once.
+async fn first_connection(url: &str) -> Result<DatabaseConnection, OpenError> {
+    let mut opt = options(url, 1, None);
+    opt.max_connections(1)
+        .min_connections(0)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5));
+    let attempts = if url.starts_with("sqlite:") {
+        1
+    } else {
+        CONNECT_ATTEMPTS
+    };
+    let mut attempt = 1;
+    loop {
+        // sqlx retries a refused connection until its timeout and then only says "pool
+        // timed out": reaching the server first gives the real reason, at once.
+        let reached = match server_address(url) {
+            Some(addr) => reach(&addr).await,
+            None => Ok(()),
+        };
+        let result = match reached {
+            Ok(()) => Database::connect(opt.clone())
+                .await
+                .map_err(|e| (OpenError::may_pass(&e), OpenError::new(url, e))),
+            Err(cause) => Err((true, OpenError::unreachable(url, cause))),
+        };
+        match result {
+            Ok(db) => return Ok(db),
+            Err((true, e)) if attempt < attempts => {
+                tracing::warn!(
+                    database = %e.target,
+                    attempt,
+                    of = attempts,
+                    error = %e.cause,
+                    "cannot connect to the database yet; retrying in {}s",
+                    CONNECT_PAUSE.as_secs()
+                );
+                tokio::time::sleep(CONNECT_PAUSE).await;
+                attempt += 1;
+            }
+            Err((_, e)) => return Err(e),
+        }
+    }
+}
+
+/// The `host:port` of a database server's URL.
+fn server_address(url: &str) -> Option<String> {
+    let u = url::Url::parse(url)
+        .ok()
+        .filter(|u| u.scheme() != "sqlite")?;
+    // A socket directory (`?host=/run/postgresql`) is not reached over TCP.
+    if u.query_pairs().any(|(k, _)| k == "host") {
+        return None;
+    }
+    Some(format!(
+        "{}:{}",
+        u.host_str().unwrap_or("localhost"),
+        u.port().unwrap_or(5432)
+    ))
+}
+
+/// Opens (and drops) a TCP connection to `addr`: the reason it cannot be reached, if any.
+async fn reach(addr: &str) -> Result<(), String> {
+    match tokio::time::timeout(CONNECT_PAUSE * 2, tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "no answer from {addr} within {}s",
+            (CONNECT_PAUSE * 2).as_secs()
+        )),
+    }
+}
+
+/// Applies the migrations still pending, logging one line when there were any.
+async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let pending = Migrator::get_pending_migrations(db).await?.len();
+    Migrator::up(db, None).await?;
+    if pending > 0 {
+        tracing::info!(migrations = pending, "database schema brought up to date");
+    }
+    Ok(())
+}
+
+/// Where a database URL points, for people: the SQLite file, or the server and database
+/// without the password.
+pub fn describe(url: &str) -> String {
+    if let Some(path) = sqlite_path(url) {
+        return format!("SQLite file {path}");
+    }
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "PostgreSQL database \"{}\" at {}:{} as user \"{}\"",
+            u.path().trim_start_matches('/'),
+            u.host_str().unwrap_or("localhost"),
+            u.port().unwrap_or(5432),
+            u.username()
+        ),
+        Err(_) => "the database of DATABASE_URL".to_string(),
+    }
+}
+
+/// The file of a SQLite URL (`sqlite://path?…`, `sqlite:path`).
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    Some(rest.split('?').next().unwrap_or(rest))
+}
+
+/// The database could not be opened or migrated: where, why, and what to try.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the {target}: {cause}{}", hint.as_deref().map(|h| format!(". {h}")).unwrap_or_default())]
+pub struct OpenError {
+    target: String,
+    cause: String,
+    hint: Option<String>,
+}
+
+impl OpenError {
+    fn new(url: &str, err: DbErr) -> Self {
+        let cause = Self::cause(&err);
+        Self {
+            target: describe(url),
+            hint: hint(url, &cause),
+            cause,
+        }
+    }
+
+    fn unreachable(url: &str, cause: String) -> Self {
+        Self {
+            target: describe(url),
+            hint: hint(url, &cause),
+            cause,
+        }
+    }
+
+    /// The innermost reason, without sea-orm's and sqlx's wrapping.
+    fn cause(err: &DbErr) -> String {
+        use sea_orm::RuntimeErr;
+        match err {
+            DbErr::Conn(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
+                match e.as_database_error() {
+                    Some(db) => db.message().to_string(),
+                    None => e.to_string(),
+                }
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether waiting may help: the server is not there yet, as opposed to refusing us.
+    fn may_pass(err: &DbErr) -> bool {
+        use sea_orm::RuntimeErr;
+        use sea_orm::sqlx::Error;
+        match err {
+            DbErr::Conn(RuntimeErr::SqlxError(e)) => {
+                matches!(**e, Error::Io(_) | Error::PoolTimedOut)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What to try, from the reason a database gave.
+fn hint(url: &str, cause: &str) -> Option<String> {
+    let cause = cause.to_lowercase();
+    if let Some(path) = sqlite_path(url) {
+        let file = std::path::Path::new(path);
+        let dir = file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        return Some(if !dir.exists() {
+            format!("The directory {} does not exist: create it", dir.display())
+        } else if !file.exists() && !url.contains("mode=rwc") {
+            "The file does not exist: add ?mode=rwc to DATABASE_URL to create it".to_string()
+        } else if cause.contains("readonly") || cause.contains("permission") {
+            format!("Check that this user may write to {}", dir.display())
+        } else {
+            return None;
+        });
+    }
+    let server = url::Url::parse(url).ok()?;
+    let host = server.host_str().unwrap_or("localhost").to_string();
+    let name = server.path().trim_start_matches('/').to_string();
+    Some(
+        if cause.contains("does not exist") && cause.contains("database") {
+            format!(
+                "Create it (createdb -h {host} -U {} {name})",
+                server.username()
+            )
+        } else if cause.contains("password")
+            || cause.contains("authentication")
+            || (cause.contains("role") && cause.contains("does not exist"))
+        {
+            "Check the user and password in DATABASE_URL".to_string()
+        } else if [
+            "refused",
+            "timed out",
+            "no answer",
+            "resolve",
+            "unreachable",
+        ]
+        .iter()
+        .any(|c| cause.contains(c))
+        {
+            format!(
+                "Is PostgreSQL running and listening on {host}:{}? (pg_isready -h {host})",
+                server.port().unwrap_or(5432)
+            )
+        } else {
+            return None;
+        },
+    )
 }
 
 /// Starts a read-only transaction that sees one moment of the database throughout
@@ -190,4 +417,42 @@ pub fn epoch_millis(
         ),
     };
     sea_orm::sea_query::Expr::cust(sql)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_described_without_passwords() {
+        assert_eq!(
+            describe("sqlite://data/census.db?mode=rwc"),
+            "SQLite file data/census.db"
+        );
+        assert_eq!(
+            describe("postgres://app:s3cret@db.example.org:6432/census"),
+            "PostgreSQL database \"census\" at db.example.org:6432 as user \"app\""
+        );
+        assert_eq!(
+            server_address("postgres://app@db:6432/census").as_deref(),
+            Some("db:6432")
+        );
+        assert_eq!(server_address("sqlite://census.db"), None);
+        assert_eq!(
+            server_address("postgres://app@/census?host=/run/postgresql"),
+            None
+        );
+    }
+
+    #[test]
+    fn server_errors_get_hints() {
+        let url = "postgres://app@db:5432/census";
+        let hint = |cause| super::hint(url, cause).unwrap_or_default();
+        assert!(
+            hint("database \"census\" does not exist").contains("createdb -h db -U app census")
+        );
+        assert!(hint("password authentication failed for user \"app\"").contains("password"));
+        assert!(hint("Connection refused (os error 111)").contains("db:5432"));
+        assert_eq!(super::hint(url, "something else"), None);
+    }
 }

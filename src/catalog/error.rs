@@ -17,6 +17,9 @@ pub enum CatalogError {
     PageOutOfRange,
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
+    /// The database could not be opened or migrated (at start-up).
+    #[error(transparent)]
+    Open(#[from] super::db::OpenError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
     /// Work moved off the async threads failed (it panicked).

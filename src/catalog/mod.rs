@@ -7,6 +7,7 @@
 pub mod clouds;
 pub mod credentials;
 mod db;
+pub use db::OpenError;
 pub mod discovery;
 mod error;
 pub mod images;

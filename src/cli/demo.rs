@@ -79,10 +79,11 @@ async fn demo_token(catalog: &Catalog) -> Result<String, CliError> {
     Ok(secret)
 }
 
-fn print_instructions(public_url: &str, token: &str) {
+fn print_instructions(public_url: &str, token: &str, database: &DemoDatabase) {
     println!();
     println!("cloudcensus demo is serving at {public_url}  (Ctrl-C to stop)");
     println!("Staff token (valid 1 day): {token}");
+    println!("Demo database: {}", database.describe());
     println!();
     println!("Try:");
     println!(
@@ -98,7 +99,81 @@ fn print_instructions(public_url: &str, token: &str) {
     println!("API docs: {public_url}/api/docs/");
 }
 
-pub async fn run(cfg: Config) -> Result<(), CliError> {
+/// Where the demo keeps its catalog: the given database, or a temporary SQLite file that
+/// goes with the directory holding it.
+struct DemoDatabase {
+    url: String,
+    temporary: Option<std::path::PathBuf>,
+}
+
+impl DemoDatabase {
+    fn new(given: Option<String>) -> Result<Self, CliError> {
+        if let Some(url) = given {
+            return Ok(Self {
+                url,
+                temporary: None,
+            });
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "cloudcensus-demo-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| CliError::Demo(format!("cannot create {}: {e}", dir.display())))?;
+        Ok(Self {
+            url: format!("sqlite://{}?mode=rwc", dir.join("demo.db").display()),
+            temporary: Some(dir),
+        })
+    }
+}
+
+impl DemoDatabase {
+    /// The database for people: a password in the URL is masked.
+    fn describe(&self) -> String {
+        let shown = match url::Url::parse(&self.url) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("****"));
+                url.to_string()
+            }
+            _ => self.url.clone(),
+        };
+        match self.temporary {
+            Some(_) => format!("{shown} (temporary: removed when the demo stops)"),
+            None => shown,
+        }
+    }
+}
+
+impl Drop for DemoDatabase {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.temporary {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Warns of demo clouds in a database `serve` uses: their simulators are gone, so they would
+/// turn ERRED at the next sweep and their images would mix with real ones.
+pub async fn warn_of_leftovers(catalog: &Catalog) {
+    match catalog.clouds().names_like(PREFIX).await {
+        Ok(names) if !names.is_empty() => tracing::warn!(
+            clouds = %names.join(", "),
+            "this database holds clouds left by an earlier `cloudcensus demo` (the demo now keeps \
+             its own database); their simulated clouds are gone: delete them with \
+             DELETE /api/service-settings/{{uuid}}/"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot look for leftover demo clouds"),
+    }
+}
+
+pub async fn run(cfg: Config, database_url: Option<String>) -> Result<(), CliError> {
+    let database = DemoDatabase::new(database_url)?;
+    let cfg = Config {
+        database_url: database.url.clone(),
+        ..cfg
+    };
     // The demo's credentials are the simulators' and live as long as they do.
     let secret_box = match &cfg.secret_key {
         Some(key) => SecretBox::from_passphrase(key)?,
@@ -114,7 +189,7 @@ pub async fn run(cfg: Config) -> Result<(), CliError> {
 
     let token = demo_token(&catalog).await?;
     let (bound, public_url) = super::bind_public(&cfg).await?;
-    print_instructions(&public_url, &token);
+    print_instructions(&public_url, &token, &database);
     let state = Arc::new(AppState {
         catalog,
         public_url,

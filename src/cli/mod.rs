@@ -41,7 +41,12 @@ pub enum Command {
         tenant: Vec<Uuid>,
     },
     /// Start simulated OpenStack clouds with demo data, register and sync them, and serve.
-    Demo,
+    /// The demo keeps its own database (a temporary one unless given): never `serve`'s.
+    Demo {
+        /// The demo's database; by default a temporary SQLite file, removed at exit.
+        #[arg(long, env = "CLOUDCENSUS_DEMO_DATABASE_URL")]
+        database_url: Option<String>,
+    },
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -164,7 +169,7 @@ pub async fn run(cli: Cli, cfg: Config) -> Result<(), CliError> {
         }
         Command::Token(cmd) => token::run(cmd, &open_catalog_without_secrets(&cfg).await?).await,
         Command::Sync { tenant } => sync::run(&cfg, &tenant).await,
-        Command::Demo => demo::run(cfg).await,
+        Command::Demo { database_url } => demo::run(cfg, database_url).await,
     }
 }
 
@@ -190,6 +195,7 @@ pub(crate) async fn bind_public(cfg: &Config) -> Result<(server::Bound, String),
 
 async fn serve(cfg: Config) -> Result<(), CliError> {
     let catalog = open_catalog(&cfg, secret_box(&cfg)?).await?;
+    demo::warn_of_leftovers(&catalog).await;
     let (bound, public_url) = bind_public(&cfg).await?;
     tracing::info!(addr = %bound.addr, %public_url, "serving");
     let mut settings = sync_settings(&cfg);

@@ -44,7 +44,7 @@ cleanup() {
 trap cleanup EXIT
 
 DATABASE_URL=$DATABASE_URL CLOUDCENSUS_BIND=127.0.0.1:0 CLOUDCENSUS_SYNC_CRON="0 0 0 1 1 *" \
-  RUST_LOG=warn target/debug/cloudcensus demo >"$WORK/demo.out" 2>"$WORK/demo.err" &
+  RUST_LOG=warn target/debug/cloudcensus demo --database-url "$DATABASE_URL" >"$WORK/demo.out" 2>"$WORK/demo.err" &
 SERVER_PID=$!
 for _ in $(seq 1 600); do
   grep -q '^Staff token' "$WORK/demo.out" 2>/dev/null && break

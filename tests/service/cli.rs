@@ -196,16 +196,22 @@ async fn sync_command_syncs_in_the_foreground_and_prints_a_summary() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn demo_serves_a_populated_catalog() {
+/// A `cloudcensus demo` that has printed its URL, token and database.
+struct Demo {
+    child: Killed,
+    url: String,
+    token: String,
+    database: String,
+}
+
+/// Starts `demo` with `cmd`'s environment and waits for its URL, token and database.
+fn start_demo(mut cmd: Command) -> Demo {
     use std::io::{BufRead, BufReader};
     // Its HTTP client needs rustls's crypto provider, which only the tests' in-process
     // servers install: it passed when another test happened to start one first.
     crate::common::internals::install_crypto_provider();
-    let db = TestDb::new().await;
-    let mut child = cloudcensus(&db.url)
+    let mut child = cmd
         .env("CLOUDCENSUS_BIND", "127.0.0.1:0")
-        .arg("demo")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -219,19 +225,37 @@ async fn demo_serves_a_populated_catalog() {
             }
         }
     });
-    let (mut url, mut token) = (None, None);
-    while url.is_none() || token.is_none() {
+    let (mut url, mut token, mut database) = (None, None, None);
+    while url.is_none() || token.is_none() || database.is_none() {
         let line = rx
             .recv_timeout(std::time::Duration::from_secs(120))
-            .expect("the demo prints its URL and token");
+            .expect("the demo prints its URL, token and database");
         if let Some(rest) = line.strip_prefix("cloudcensus demo is serving at ") {
             url = rest.split_whitespace().next().map(String::from);
         }
         if let Some(rest) = line.strip_prefix("Staff token (valid 1 day): ") {
             token = Some(rest.trim().to_string());
         }
+        if let Some(rest) = line.strip_prefix("Demo database: ") {
+            database = Some(rest.to_string());
+        }
     }
-    let (url, token) = (url.unwrap(), token.unwrap());
+    Demo {
+        child: Killed(child),
+        url: url.unwrap(),
+        token: token.unwrap(),
+        database: database.unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn demo_serves_a_populated_catalog() {
+    let db = TestDb::new().await;
+    let mut cmd = cloudcensus("sqlite://unused");
+    cmd.args(["demo", "--database-url", &db.url]);
+    let demo = start_demo(cmd);
+    assert!(demo.database.starts_with(&db.url), "{}", demo.database);
+    let (url, token) = (demo.url.clone(), demo.token.clone());
     let client = reqwest::Client::new();
     let get = |path: &str| {
         client
@@ -268,8 +292,52 @@ async fn demo_serves_a_populated_catalog() {
         .await
         .unwrap();
     assert!(stats.iter().any(|r| r.running_instances_count > 0));
-    child.kill().ok();
-    child.wait().ok();
+    drop(demo);
+}
+
+/// The demo never writes to the database `serve` uses (`DATABASE_URL`): by default it keeps
+/// a temporary one, removed when it stops.
+#[tokio::test]
+async fn demo_leaves_the_default_database_untouched() {
+    let (db, secret) = migrated_with_ops_token().await;
+    let mut cmd = cloudcensus(&db.url);
+    cmd.arg("demo");
+    let mut demo = start_demo(cmd);
+    assert!(!demo.database.contains(&db.url), "{}", demo.database);
+    let file = demo
+        .database
+        .strip_prefix("sqlite://")
+        .and_then(|rest| rest.split(['?', ' ']).next())
+        .expect("a temporary SQLite file")
+        .to_string();
+    assert!(std::path::Path::new(&file).exists(), "{file}");
+    let server = PlainServer::start(&db.url).await;
+    let clouds: Vec<serde_json::Value> = reqwest::Client::new()
+        .get(format!("{}/api/service-settings/", server.base))
+        .header("Authorization", format!("Token {secret}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(clouds.is_empty(), "{clouds:?}");
+    server.stop().await;
+    // Stopped as Ctrl-C stops it, the demo removes its database.
+    let pid = demo.child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let exited = demo.child.0.wait().unwrap();
+    assert!(exited.success(), "{exited:?}");
+    assert!(
+        !std::path::Path::new(&file).exists(),
+        "{file} is left behind"
+    );
 }
 
 /// `serve` on a fixed port (so a restart gets the same lease id), its schedule once a year.
@@ -629,4 +697,47 @@ async fn a_replica_killed_mid_sweep_leaves_its_tenants_to_the_other() {
     s.app.rebuild_index().await;
     s.assert_catalogs_match_glance("after the takeover").await;
     s.stop().await;
+}
+
+/// A database that cannot be opened is named with what to do about it.
+#[test]
+fn database_errors_name_the_database_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir").join("census.db");
+    let out = cloudcensus(&format!("sqlite://{}?mode=rwc", missing.display()))
+        .arg("migrate")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(&missing.display().to_string()), "{stderr}");
+    assert!(stderr.contains("does not exist: create it"), "{stderr}");
+
+    let without_rwc = dir.path().join("census.db");
+    let out = cloudcensus(&format!("sqlite://{}", without_rwc.display()))
+        .arg("migrate")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("add ?mode=rwc"), "{stderr}");
+
+    // A port nothing listens on: each attempt is logged with its reason, then the error
+    // names the server (never the password) and how to check it.
+    let port = free_port();
+    let out = cloudcensus(&format!(
+        "postgres://census:hunter2-secret@127.0.0.1:{port}/census"
+    ))
+    .arg("migrate")
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("cannot connect to the database yet"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+    assert!(stderr.contains("pg_isready"), "{stderr}");
+    assert!(stderr.to_lowercase().contains("refused"), "{stderr}");
+    assert!(!stderr.contains("hunter2-secret"), "{stderr}");
 }

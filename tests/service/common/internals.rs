@@ -518,8 +518,15 @@ pub struct StoredCredentials {
 
 #[derive(Debug, PartialEq)]
 pub enum OpenedCredentials {
-    Password { password: String },
-    ApplicationCredential { secret: String },
+    Password {
+        username: String,
+        password: String,
+        project_name: Option<String>,
+        project_id: Option<String>,
+    },
+    ApplicationCredential {
+        secret: String,
+    },
 }
 
 /// See [`TestApp::portable_snapshot`].
@@ -812,7 +819,17 @@ impl TestApp {
             .unwrap();
         let sealed = row.credentials.expect("sealed credentials");
         let opened = match Credentials::open(&secret_box(), &sealed).unwrap() {
-            Credentials::Password { password, .. } => OpenedCredentials::Password { password },
+            Credentials::Password {
+                username,
+                password,
+                project_name,
+                project_id,
+            } => OpenedCredentials::Password {
+                username,
+                password,
+                project_name,
+                project_id,
+            },
             Credentials::ApplicationCredential { secret, .. } => {
                 OpenedCredentials::ApplicationCredential { secret }
             }

@@ -53,7 +53,7 @@ async fn credentials_are_stored_encrypted() {
     let stored = app.stored_credentials().await;
     assert!(!stored.sealed.contains("very-secret-pw"));
     assert!(
-        matches!(stored.opened, OpenedCredentials::Password { ref password } if password == "very-secret-pw")
+        matches!(stored.opened, OpenedCredentials::Password { ref password, .. } if password == "very-secret-pw")
     );
     app.stop().await;
 }

@@ -56,3 +56,90 @@ async fn put_with_an_application_credential_replaces_the_password() {
     ));
     app.stop().await;
 }
+
+/// A project alone re-scopes the stored user: the password is not asked for again, and the
+/// new project replaces the old one (name and id together).
+#[tokio::test]
+async fn patch_of_the_project_alone_keeps_the_stored_user() {
+    let app = TestApp::new().await;
+    let (_, s) = create_prod(&app).await;
+    let patched = app
+        .patch(app.path_of(&s.url), json!({"project_id": "p-123"}))
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    assert_eq!(
+        app.stored_credentials().await.opened,
+        OpenedCredentials::Password {
+            username: "admin".into(),
+            password: "very-secret-pw".into(),
+            project_name: None,
+            project_id: Some("p-123".into()),
+        }
+    );
+    // A password alone rotates it and keeps the user and the project.
+    let rotated = app
+        .patch(app.path_of(&s.url), json!({"password": "rotated-pw"}))
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text);
+    assert!(!rotated.text.contains("rotated-pw"));
+    assert_eq!(
+        app.stored_credentials().await.opened,
+        OpenedCredentials::Password {
+            username: "admin".into(),
+            password: "rotated-pw".into(),
+            project_name: None,
+            project_id: Some("p-123".into()),
+        }
+    );
+    app.stop().await;
+}
+
+/// Changing the kind of credentials needs the new kind whole; an application credential
+/// cannot be given a project.
+#[tokio::test]
+async fn patch_changing_the_kind_of_credentials_needs_them_whole() {
+    let app = TestApp::new().await;
+    let (_, s) = create_prod(&app).await;
+    let half = app
+        .patch(
+            app.path_of(&s.url),
+            json!({"application_credential_id": "app-id"}),
+        )
+        .await;
+    assert_eq!(half.status, StatusCode::BAD_REQUEST, "{}", half.text);
+    assert_eq!(
+        half.parse::<FieldErrors>()["application_credential_secret"],
+        ["This field is required."]
+    );
+    let whole = app
+        .patch(
+            app.path_of(&s.url),
+            json!({"application_credential_id": "app-id", "application_credential_secret": "s3cret-app"}),
+        )
+        .await;
+    assert_eq!(whole.status, StatusCode::OK, "{}", whole.text);
+    // The secret alone now rotates the application credential.
+    let rotated = app
+        .patch(
+            app.path_of(&s.url),
+            json!({"application_credential_secret": "rotated-app"}),
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text);
+    assert_eq!(
+        app.stored_credentials().await.opened,
+        OpenedCredentials::ApplicationCredential {
+            secret: "rotated-app".into()
+        }
+    );
+    let scoped = app
+        .patch(app.path_of(&s.url), json!({"project_name": "ops"}))
+        .await;
+    assert_eq!(scoped.status, StatusCode::BAD_REQUEST, "{}", scoped.text);
+    assert!(
+        scoped.parse::<FieldErrors>()["project_name"][0].contains("its own project"),
+        "{}",
+        scoped.text
+    );
+    app.stop().await;
+}
