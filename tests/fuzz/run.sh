@@ -22,38 +22,16 @@ if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -qF "$(cut -d= -f3 te
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/fuzz/requirements.txt
 fi
-cargo build -q --bin cloudcensus
-
-PG_ADMIN_URL=${1:-}
-if [ -n "$PG_ADMIN_URL" ]; then
-  DB_NAME="cc_fuzz_$(date +%s)_$$"
-  psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $DB_NAME"
-  DATABASE_URL="${PG_ADMIN_URL%/*}/$DB_NAME"
-  KIND=postgres
-else
-  DATABASE_URL="sqlite://$WORK/fuzz.db?mode=rwc"
-  KIND=sqlite
-fi
-
-SERVER_PID=
+# shellcheck source=../lib/demo.sh
+. tests/lib/demo.sh
+KIND=${1:+postgres}
+KIND=${KIND:-sqlite}
 cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  [ -n "${DB_NAME:-}" ] && psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1
+  stop_demo
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-DATABASE_URL=$DATABASE_URL CLOUDCENSUS_BIND=127.0.0.1:0 CLOUDCENSUS_SYNC_CRON="0 0 0 1 1 *" \
-  RUST_LOG=warn target/debug/cloudcensus demo --database-url "$DATABASE_URL" >"$WORK/demo.out" 2>"$WORK/demo.err" &
-SERVER_PID=$!
-for _ in $(seq 1 600); do
-  grep -q '^Staff token' "$WORK/demo.out" 2>/dev/null && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/demo.err"; echo "fuzz: the demo server exited"; exit 1; }
-  sleep 0.2
-done
-BASE=$(sed -n 's/^cloudcensus demo is serving at \([^ ]*\).*/\1/p' "$WORK/demo.out")
-TOKEN=$(sed -n 's/^Staff token.*: \([0-9a-f]*\)$/\1/p' "$WORK/demo.out")
-[ -n "$BASE" ] && [ -n "$TOKEN" ] || { cat "$WORK/demo.out" "$WORK/demo.err"; echo "fuzz: no server"; exit 1; }
+start_demo "$WORK" "${1:-}"
 echo "fuzz ($KIND): $BASE, $EXAMPLES examples per operation, seed $SEED"
 
 # Revoking tokens is left out: the stateful phase would revoke the token the run uses, and
