@@ -32,6 +32,10 @@ use crate::catalog::{Catalog, hex};
 use crate::sync::SyncEngine;
 use params::Documented;
 
+/// The rules a cloud registered by `clouds import` meets too, as the API checks them.
+pub use clouds::is_http_url;
+pub use validate::{NAME_MAX, TEXT_MAX};
+
 /// Shared by every handler (attached to every request; handlers take it as `Data`).
 pub struct AppState {
     pub catalog: Catalog,

@@ -259,6 +259,15 @@ impl Clouds<'_> {
         Ok(())
     }
 
+    /// The clouds of this exact name (names are not unique), by id.
+    pub async fn named(&self, name: &str) -> CatalogResult<Vec<Cloud>> {
+        Ok(service_settings::Entity::find()
+            .filter(service_settings::Column::Name.eq(name))
+            .order_by_asc(service_settings::Column::Id)
+            .all(self.0.writer())
+            .await?)
+    }
+
     /// The cloud with this uuid, whoever asks.
     pub async fn find(&self, uuid: Uuid) -> CatalogResult<Option<Cloud>> {
         Ok(service_settings::Entity::find()

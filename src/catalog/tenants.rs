@@ -302,6 +302,15 @@ impl Tenants<'_> {
             .await?)
     }
 
+    /// A cloud's tenants, retired ones included, in id order.
+    pub async fn of_cloud(&self, cloud: CloudId) -> CatalogResult<Vec<Tenant>> {
+        Ok(tenants::Entity::find()
+            .filter(tenants::Column::CloudId.eq(cloud))
+            .order_by_asc(tenants::Column::Id)
+            .all(self.0.writer())
+            .await?)
+    }
+
     /// The ids of a cloud's tenants; `NotFound` for an unknown cloud.
     pub async fn ids_in_cloud(&self, cloud: Uuid) -> CatalogResult<Vec<TenantId>> {
         let cloud = self

@@ -188,19 +188,26 @@ pub async fn run(cfg: Config, database_url: Option<String>) -> Result<(), CliErr
     eprint!("{}", super::sync::summary_table(&outcomes));
 
     let token = demo_token(&catalog).await?;
+    // From here on Ctrl-C stops the demo gracefully, removing its temporary database.
+    let shutdown = crate::server::shutdown_signal();
     let (bound, public_url) = super::bind_public(&cfg).await?;
     print_instructions(&public_url, &token, &database);
     let state = Arc::new(AppState {
-        catalog,
+        catalog: catalog.clone(),
         public_url,
         sync: engine,
         limits: crate::api::guard::Limits {
             max_body_bytes: cfg.max_body_bytes,
         },
     });
-    let result = serve_with(bound, state).await;
+    let result = serve_with(bound, state, shutdown).await;
     for sim in sims {
         sim.stop().await;
+    }
+    // Closed before its temporary directory goes: a pooled connection opened later would
+    // create the file again (`mode=rwc`) and leave it behind.
+    if let Err(e) = catalog.close().await {
+        tracing::warn!(error = %e, "cannot close the demo database");
     }
     result
 }

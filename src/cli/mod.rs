@@ -1,4 +1,6 @@
-//! The command line: `serve` (default), `migrate`, `openapi`, `sync`, `demo`, `token …`.
+//! The command line: `serve` (default), `migrate`, `openapi`, `sync`, `demo`, `token …`,
+//! `clouds import`.
+mod clouds;
 mod demo;
 mod sync;
 mod token;
@@ -50,6 +52,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Register clouds from OpenStack's clouds.yaml.
+    #[command(subcommand)]
+    Clouds(clouds::CloudsCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -108,6 +113,8 @@ pub enum CliError {
     SyncFailed(usize),
     #[error("demo: {0}")]
     Demo(String),
+    #[error(transparent)]
+    Import(#[from] clouds::ImportError),
 }
 
 fn secret_box(cfg: &Config) -> Result<SecretBox, CliError> {
@@ -132,10 +139,14 @@ pub fn sync_settings(cfg: &Config) -> SyncSettings {
 }
 
 /// Runs the API (and the sync schedule) until SIGTERM or Ctrl-C.
-pub async fn serve_with(bound: server::Bound, state: Arc<AppState>) -> Result<(), CliError> {
+pub async fn serve_with(
+    bound: server::Bound,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), CliError> {
     let engine = state.sync.clone();
     engine.start_schedule().await?;
-    let result = server::run(bound, state, server::shutdown_signal())
+    let result = server::run(bound, state, shutdown)
         .await
         .map_err(CliError::Serve);
     engine.shutdown(SHUTDOWN_GRACE).await;
@@ -170,6 +181,7 @@ pub async fn run(cli: Cli, cfg: Config) -> Result<(), CliError> {
         Command::Token(cmd) => token::run(cmd, &open_catalog_without_secrets(&cfg).await?).await,
         Command::Sync { tenant } => sync::run(&cfg, &tenant).await,
         Command::Demo { database_url } => demo::run(cfg, database_url).await,
+        Command::Clouds(cmd) => clouds::run(cmd, &cfg).await,
     }
 }
 
@@ -209,7 +221,7 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
             max_body_bytes: cfg.max_body_bytes,
         },
     });
-    serve_with(bound, state).await
+    serve_with(bound, state, server::shutdown_signal()).await
 }
 
 /// `serve`'s id in tenant leases: its host and port. Two live servers never share it, and a

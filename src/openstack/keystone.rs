@@ -104,6 +104,8 @@ impl TokenBody {
 #[derive(Clone, Debug, Deserialize)]
 pub struct ProjectRef {
     pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -62,6 +62,7 @@ struct Token {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenScope {
     pub project_id: Option<String>,
+    pub project_name: Option<String>,
     /// Listings of an admin token show the whole cloud, not just the project's share of it.
     pub admin: bool,
 }
@@ -165,6 +166,7 @@ impl Session {
             })?;
         let scope = TokenScope {
             project_id: parsed.token.project.as_ref().map(|p| p.id.clone()),
+            project_name: parsed.token.project.as_ref().and_then(|p| p.name.clone()),
             admin: parsed.token.is_admin(),
         };
         Ok(Arc::new(Token {

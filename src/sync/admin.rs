@@ -136,3 +136,41 @@ fn project_tags(cloud: &Cloud) -> Vec<String> {
         Vec::new()
     })
 }
+
+/// The project a login lands in: its id and (when Keystone tells it) its name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedInProject {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+/// Logs in to `cloud`'s Keystone with `auth` and tells the project of the token: how
+/// `clouds import` learns the id of a project named only by name, and the project of an
+/// application credential. `settings` are the session's timeouts and retries.
+pub async fn login_project(
+    cloud: &Cloud,
+    auth: crate::openstack::keystone::AuthMethod,
+    settings: crate::openstack::SessionSettings,
+) -> Result<LoggedInProject, Error> {
+    let session = Session::new(SessionConfig {
+        auth_url: cloud.auth_url.clone(),
+        interface: cloud.interface.as_str().to_string(),
+        region: cloud.region.clone(),
+        auth,
+        settings,
+    })?;
+    let scope = session
+        .scope()
+        .await
+        .map_err(|e| Error::from(e).with_whose(Whose::Cloud))?;
+    let id = scope.project_id.ok_or_else(|| {
+        Error::from(crate::openstack::OpenStackError::MalformedBody {
+            service: crate::openstack::error::Service::Keystone,
+            detail: "the token is scoped to no project".into(),
+        })
+    })?;
+    Ok(LoggedInProject {
+        id,
+        name: scope.project_name,
+    })
+}

@@ -62,6 +62,7 @@ mod tests {
         let admin = ProjectFilter::new(
             &TokenScope {
                 project_id: Some("p".into()),
+                project_name: None,
                 admin: true,
             },
             "fallback",
@@ -75,6 +76,7 @@ mod tests {
         let member = ProjectFilter::new(
             &TokenScope {
                 project_id: None,
+                project_name: None,
                 admin: false,
             },
             "fallback",

@@ -7,7 +7,7 @@ use crate::common::internals::PlainServer;
 use crate::common::sim::{SimApp, generated_world};
 use crate::common::{SECRET_KEY, SyncRun, Tenant, TestDb, UsageStat};
 
-fn cloudcensus(db_url: &str) -> Command {
+pub(crate) fn cloudcensus(db_url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudcensus"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
