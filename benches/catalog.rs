@@ -276,6 +276,7 @@ async fn main() {
         public_url: base.clone(),
         sync: engine,
         limits: Default::default(),
+        metrics_token: None,
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(cloudcensus::server::run(bound, state, async {

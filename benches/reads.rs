@@ -427,6 +427,7 @@ async fn main() {
         public_url: base.clone(),
         sync: engine.clone(),
         limits: Default::default(),
+        metrics_token: None,
     });
     tokio::spawn(cloudcensus::server::run(
         bound,

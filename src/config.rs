@@ -89,6 +89,8 @@ pub struct Config {
     pub read_index: bool,
     /// Days of closed lifecycle intervals to keep; `None` keeps everything.
     pub usage_retention_days: Option<u64>,
+    /// The bearer token `/metrics` asks for; `None`: open.
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -159,6 +161,7 @@ impl Config {
                     100 * 366,
                 )?),
             },
+            metrics_token: get("CLOUDCENSUS_METRICS_TOKEN").map(|t| t.trim().to_string()),
         })
     }
 }

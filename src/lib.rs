@@ -2,13 +2,14 @@
 //!
 //! Layers, each in its own folder: `api` (HTTP: parse, authorize, shape), `catalog` (the one
 //! door to the database), `sync` (OpenStack into the catalog), `openstack` (wire types and
-//! clients), `crypto` (credentials at rest), `cli` (the commands).
+//! clients), `crypto` (credentials at rest), `metrics` (what Prometheus scrapes), `cli` (the commands).
 pub mod api;
 pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod metrics;
 pub mod openstack;
 pub mod server;
 pub mod sync;

@@ -192,6 +192,16 @@ pub(super) fn json_response(status: StatusCode, detail: &str) -> Response {
 /// Reshapes errors raised by poem itself (unknown route, wrong method, unparsable body) into
 /// the same JSON shape as ours; our own responses pass through untouched.
 pub async fn reshape_framework_error(err: poem::Error) -> Response {
+    // The route's template goes with the answer, for the metrics.
+    let route = err.data::<poem::PathPattern>().cloned();
+    let mut resp = reshape(err);
+    if let Some(route) = route {
+        resp.set_data(route);
+    }
+    resp
+}
+
+fn reshape(err: poem::Error) -> Response {
     if err.is_from_response() {
         return err.into_response();
     }

@@ -9,6 +9,7 @@ pub mod guard;
 mod health;
 mod images;
 mod links;
+mod metrics;
 mod offerings;
 pub mod params;
 mod query;
@@ -19,7 +20,8 @@ mod tokens;
 mod usage_report;
 mod validate;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Request, Route};
 use poem_openapi::payload::Json;
@@ -45,6 +47,8 @@ pub struct AppState {
     pub sync: Arc<SyncEngine>,
     /// Request size limits.
     pub limits: guard::Limits,
+    /// The bearer token `/metrics` asks for; `None`: open.
+    pub metrics_token: Option<String>,
 }
 
 impl AppState {
@@ -146,6 +150,58 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
     .description("A census of OpenStack images and instances, served with a Waldur-compatible API.")
 }
 
+/// How metrics name the route poem matched: its path in the OpenAPI document, with the
+/// parameters' names (`/api/openstack-images/:uuid`), rather than poem-openapi's form of it
+/// (`/api/openstack-images/:param0`); routes outside the document as matched, and
+/// `unmatched` when none was. (Not `{uuid}`: some Prometheus text parsers refuse braces in
+/// label values.)
+pub fn route_label(matched: Option<&str>) -> String {
+    static DOCUMENTED: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
+        let spec: serde_json::Value = serde_json::from_str(&spec_json()).unwrap_or_default();
+        let paths = spec["paths"].as_object().cloned().unwrap_or_default();
+        paths
+            .keys()
+            .map(|path| (poem_form(path), named_form(path)))
+            .collect()
+    });
+    match matched {
+        None | Some("") => "unmatched".to_string(),
+        Some(pattern) => DOCUMENTED
+            .get(pattern)
+            .cloned()
+            .unwrap_or_else(|| pattern.to_string()),
+    }
+}
+
+/// `/a/{x}/b/{y}` as poem-openapi routes it: `/a/:param0/b/:param1`.
+fn poem_form(path: &str) -> String {
+    let mut params = 0;
+    path.split('/')
+        .map(|segment| {
+            if segment.starts_with('{') && segment.ends_with('}') {
+                params += 1;
+                format!(":param{}", params - 1)
+            } else {
+                segment.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// `/a/{x}/b/{y}` as `/a/:x/b/:y`.
+fn named_form(path: &str) -> String {
+    path.split('/')
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => format!(":{name}"),
+                None => segment.to_string(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The OpenAPI document, as committed in `openapi/openapi.json`.
 pub fn spec_json() -> String {
     openapi_service().spec()
@@ -179,6 +235,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
     let docs = service.swagger_ui();
     Route::new()
         .at("/api/openapi.json", spec)
+        .at("/metrics", poem::get(metrics::scrape))
         .nest("/api/docs", docs)
         .nest("/", service.into_endpoint())
         .before(|req| async move { Ok(without_trailing_slash(req)) })

@@ -15,6 +15,7 @@ pub mod inventory;
 pub mod offerings;
 pub mod paging;
 pub mod read_index;
+pub mod sizes;
 pub mod sync_runs;
 pub mod tenants;
 pub mod tokens;

@@ -199,6 +199,7 @@ pub async fn run(cfg: Config, database_url: Option<String>) -> Result<(), CliErr
         limits: crate::api::guard::Limits {
             max_body_bytes: cfg.max_body_bytes,
         },
+        metrics_token: cfg.metrics_token.clone(),
     });
     let result = serve_with(bound, state, shutdown).await;
     for sim in sims {

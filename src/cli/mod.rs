@@ -220,6 +220,7 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
         limits: crate::api::guard::Limits {
             max_body_bytes: cfg.max_body_bytes,
         },
+        metrics_token: cfg.metrics_token.clone(),
     });
     serve_with(bound, state, server::shutdown_signal()).await
 }

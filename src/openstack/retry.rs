@@ -114,11 +114,18 @@ pub async fn send(
     timeout: Duration,
     build: impl Fn() -> RequestBuilder,
 ) -> Result<Fetched, OpenStackError> {
+    let metrics = crate::metrics::get();
     let mut attempt = 0;
     loop {
         attempt += 1;
+        if attempt > 1 {
+            metrics.upstream_retry(service.kind());
+        }
         let last = attempt >= policy.max_attempts;
-        let failure = match build().send().await {
+        let sent = build().send().await;
+        let answered = sent.as_ref().ok().map(|r| r.status().as_u16());
+        metrics.upstream_request(service.kind(), answered);
+        let failure = match sent {
             Ok(resp) => {
                 let status = resp.status();
                 let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();

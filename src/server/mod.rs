@@ -6,10 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use poem::PathPattern;
 use poem::listener::TcpAcceptor;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Server};
 
 use crate::api::{self, AppState};
+use crate::metrics::HttpLabels;
 use parse_errors::JsonParseErrors;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
@@ -29,24 +31,55 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<Bound> {
     })
 }
 
-/// Logs method, path (never the query: it may carry `x-auth-token`), status and duration.
+/// Logs method, path (never the query: it may carry `x-auth-token`), status and duration,
+/// and counts the request in the metrics by its route's template.
 async fn access_log<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let started = Instant::now();
     let resp = next.call(req).await.map(IntoResponse::into_response);
-    let status = match &resp {
-        Ok(r) => r.status().as_u16(),
-        Err(e) => e.status().as_u16(),
+    let took = started.elapsed();
+    let (status, route) = match &resp {
+        Ok(r) => (r.status().as_u16(), r.data::<PathPattern>()),
+        Err(e) => (e.status().as_u16(), e.data::<PathPattern>()),
     };
+    crate::metrics::get().http_request(
+        HttpLabels {
+            method: method_label(&method),
+            // Never the path itself: unmatched paths are whatever a client sent.
+            route: api::route_label(route.map(|p| &*p.0)),
+            status,
+        },
+        took,
+    );
     tracing::info!(
         target: "cloudcensus::access",
         %method,
         %path,
         status,
-        ms = started.elapsed().as_secs_f64() * 1000.0,
+        ms = milliseconds(took),
     );
     resp
+}
+
+/// A duration in milliseconds, to the hundredth (not `0.7492930000000001`).
+fn milliseconds(d: Duration) -> f64 {
+    (d.as_secs_f64() * 100_000.0).round() / 100.0
+}
+
+/// The method as a label from a fixed set.
+fn method_label(method: &poem::http::Method) -> &'static str {
+    use poem::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 pub async fn run(

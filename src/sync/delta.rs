@@ -42,9 +42,13 @@ pub async fn poll(runner: &Runner) -> Result<Vec<DeltaOutcome>, CatalogError> {
     let mut done = Vec::new();
     for cloud in runner.catalog.clouds().polled().await? {
         match poll_cloud(runner, &cloud).await {
-            Ok(Some(outcome)) => done.push(outcome),
+            Ok(Some(outcome)) => {
+                count_poll(false, Some(&outcome));
+                done.push(outcome);
+            }
             Ok(None) => {}
             Err(why) => {
+                count_poll(false, None);
                 tracing::warn!(cloud = %cloud.name, kind = why.kind().as_str(), error = %why, "delta poll failed")
             }
         }
@@ -56,14 +60,23 @@ pub async fn poll(runner: &Runner) -> Result<Vec<DeltaOutcome>, CatalogError> {
     let mut polls = stream::iter(polls).buffer_unordered(runner.settings.concurrency.max(1));
     while let Some((id, polled)) = polls.next().await {
         match polled {
-            Ok(Some(outcome)) => done.push(outcome),
+            Ok(Some(outcome)) => {
+                count_poll(true, Some(&outcome));
+                done.push(outcome);
+            }
             Ok(None) => {}
             Err(why) => {
+                count_poll(true, None);
                 tracing::warn!(tenant_id = id.0, kind = why.kind().as_str(), error = %why, "delta poll failed")
             }
         }
     }
     Ok(done)
+}
+
+/// Counts a poll of a tenant (or a cloud) in the metrics: what it found, or that it failed.
+fn count_poll(tenant: bool, outcome: Option<&DeltaOutcome>) {
+    crate::metrics::get().delta_poll(tenant, outcome.map(|o| (o.images, o.servers)));
 }
 
 /// One tenant's poll through its own login, if this process can claim it.

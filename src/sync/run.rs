@@ -43,6 +43,44 @@ pub enum How<'v> {
     Lost,
 }
 
+impl How<'_> {
+    /// The sync mode a run `how` is in, as metrics and the API name it.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Self::OwnLogin => "per_tenant",
+            Self::View(_) | Self::Failed(_) | Self::Lost => "cloud",
+        }
+    }
+}
+
+/// How a run that ended with `result` is recorded.
+fn outcome_of(result: &Result<TenantSummary, Error>) -> RunOutcome {
+    match result {
+        Ok(_) => RunOutcome::Success,
+        Err(Error::Cancelled) => RunOutcome::Aborted,
+        Err(Error::LeaseLost) => RunOutcome::Interrupted,
+        Err(_) => RunOutcome::Failed,
+    }
+}
+
+/// Counts a finished run in the metrics.
+pub fn count_run(
+    cloud: &str,
+    mode: &'static str,
+    result: &Result<TenantSummary, Error>,
+    took: Duration,
+) {
+    crate::metrics::get().sync_run(
+        crate::metrics::SyncRunLabels {
+            cloud: cloud.to_string(),
+            mode,
+            outcome: outcome_of(result).as_str(),
+            error_kind: result.as_ref().err().map_or("", |e| e.kind().as_str()),
+        },
+        took,
+    );
+}
+
 /// What every sync of a process shares: the catalog, the settings, this process's id in
 /// leases, the shutdown signal and the runtime syncs run on.
 pub struct Runner {
@@ -158,6 +196,7 @@ impl Runner {
             .start(tenant_id, &self.holder, self.settings.clock.now())
             .await?;
         let ctx = self.context(tally);
+        let mode = how.mode();
         let work = async {
             match how {
                 How::OwnLogin => {
@@ -175,12 +214,14 @@ impl Runner {
             lost = self.heartbeat(&claimed) => Err(lost),
         };
         self.record(&run, &target, &result).await?;
+        let duration = started.elapsed();
+        count_run(&target.cloud.name, mode, &result, duration);
         Ok(TenantOutcome {
             tenant_uuid: target.tenant.uuid,
             tenant_name: target.tenant.name,
             cloud_name: target.cloud.name,
             result,
-            duration: started.elapsed(),
+            duration,
         })
     }
 
@@ -203,11 +244,7 @@ impl Runner {
                 failure: None,
             },
             Err(e) => RunEnd {
-                outcome: match e {
-                    Error::Cancelled => RunOutcome::Aborted,
-                    Error::LeaseLost => RunOutcome::Interrupted,
-                    _ => RunOutcome::Failed,
-                },
+                outcome: outcome_of(result),
                 counts: Default::default(),
                 unavailable: Vec::new(),
                 failure: Some(e.failure()),

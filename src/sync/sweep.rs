@@ -331,6 +331,7 @@ impl CloudSweep {
                 }),
                 duration,
             };
+            super::run::count_run(&outcome.cloud_name, "cloud", &outcome.result, duration);
             self.observer.finished(&outcome);
             outcomes.push(outcome);
         }

@@ -741,3 +741,73 @@ fn database_errors_name_the_database_and_the_fix() {
     assert!(stderr.to_lowercase().contains("refused"), "{stderr}");
     assert!(!stderr.contains("hunter2-secret"), "{stderr}");
 }
+
+/// With `CLOUDCENSUS_METRICS_TOKEN` set, `/metrics` answers only that bearer token; with
+/// `CLOUDCENSUS_LOG_FORMAT=json` every log line is a JSON object.
+#[tokio::test]
+async fn serve_guards_metrics_with_its_token_and_logs_json() {
+    crate::common::internals::install_crypto_provider();
+    let db = TestDb::new().await;
+    let port = free_port();
+    let mut cmd = serve_on(&db.url, port);
+    cmd.env("CLOUDCENSUS_METRICS_TOKEN", "scrape-secret")
+        .env("CLOUDCENSUS_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped());
+    let mut server = Killed(cmd.spawn().unwrap());
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_up(&base).await;
+    let client = reqwest::Client::new();
+    let scrape = |token: Option<&'static str>| {
+        let mut req = client.get(format!("{base}/metrics"));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        req.send()
+    };
+    let refused = scrape(None).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.headers().get("www-authenticate").unwrap(), "Bearer");
+    assert!(refused.text().await.unwrap().contains("\"detail\""));
+    let wrong = scrape(Some("scrape-secreT")).await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let scraped = scrape(Some("scrape-secret")).await.unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    let text = scraped.text().await.unwrap();
+    assert!(text.contains("cloudcensus_http_requests_total{"), "{text}");
+
+    // Stopped as an orchestrator stops it, it has written its log: JSON, one object a line.
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill").arg(&pid).status().unwrap().success());
+    let out = std::mem::replace(&mut server.0, Command::new("true").spawn().unwrap())
+        .wait_with_output()
+        .unwrap();
+    let log = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.iter().any(|l| l["message"] == "serving"), "{log}");
+    let access = lines
+        .iter()
+        .find(|l| l["target"] == "cloudcensus::access" && l["path"] == "/metrics")
+        .unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(access["status"], 401);
+    assert!(!log.contains("scrape-secret"), "the token is never logged");
+}
+
+/// A log format it does not know stops it at once, saying which ones it knows.
+#[test]
+fn an_unknown_log_format_is_refused() {
+    let out = cloudcensus("sqlite::memory:")
+        .env("CLOUDCENSUS_LOG_FORMAT", "xml")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("CLOUDCENSUS_LOG_FORMAT") && err.contains("json"),
+        "{err}"
+    );
+}

@@ -147,6 +147,8 @@ pub struct ReadIndex {
     /// When a request last compared the catalog versions with the snapshot's.
     checked: Mutex<Option<std::time::Instant>>,
     served: AtomicU64,
+    /// When the snapshot in `current` was built.
+    built: Mutex<Option<std::time::Instant>>,
 }
 
 /// How often requests look for other processes' writes (one small query): the rest trust the
@@ -165,6 +167,7 @@ impl ReadIndex {
             rebuilds_started: AtomicU64::new(0),
             checked: Mutex::new(None),
             served: AtomicU64::new(0),
+            built: Mutex::new(None),
         })
     }
 
@@ -228,6 +231,12 @@ impl ReadIndex {
         self.served.load(Ordering::Relaxed)
     }
 
+    /// How long ago the current snapshot was built; `None` before the first.
+    pub fn age(&self) -> Option<std::time::Duration> {
+        let built = *self.built.lock().ok()?;
+        built.map(|at| at.elapsed())
+    }
+
     fn snapshot(&self) -> Option<Arc<Snapshot>> {
         self.current.read().ok().and_then(|s| s.clone())
     }
@@ -284,6 +293,10 @@ impl ReadIndex {
         if let Ok(mut current) = self.current.write() {
             *current = Some(Arc::new(snapshot));
         }
+        if let Ok(mut built) = self.built.lock() {
+            *built = Some(started);
+        }
+        crate::metrics::get().index_rebuilt();
         Ok(reloaded)
     }
 }

@@ -173,6 +173,7 @@ async fn serve(catalog: Catalog, sync: Option<Engine>) -> (String, Running) {
         public_url: base.clone(),
         sync,
         limits: Default::default(),
+        metrics_token: None,
     });
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(async move {

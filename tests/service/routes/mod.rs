@@ -2,6 +2,7 @@
 mod errors;
 mod health;
 mod limits;
+mod metrics;
 mod offerings;
 mod openapi;
 mod openstack_images;
