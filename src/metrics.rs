@@ -97,6 +97,11 @@ struct TenantStateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CloudLabels {
+    cloud: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TableLabels {
     /// `images`, `image_links`, `instances`, `intervals`.
     table: &'static str,
@@ -111,6 +116,8 @@ pub struct CatalogState {
     pub rows: Vec<(&'static str, u64)>,
     /// How long ago the listing index's snapshot was built; `None` before the first.
     pub index_age: Option<Duration>,
+    /// Per cloud name, the Unix time one of its tenants last synced successfully.
+    pub last_success: Vec<(String, f64)>,
 }
 
 fn http_histogram() -> Histogram {
@@ -135,6 +142,7 @@ pub struct Metrics {
     tenants: Family<TenantStateLabels, Gauge>,
     rows: Family<TableLabels, Gauge>,
     index_age: Gauge<f64, std::sync::atomic::AtomicU64>,
+    last_success: Family<CloudLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// Serializes scrapes: each clears and sets the catalog gauges, then encodes.
     scrape: std::sync::Mutex<()>,
 }
@@ -219,6 +227,12 @@ impl Metrics {
             "Seconds since the listing index's snapshot was built (NaN before the first)",
             index_age.clone(),
         );
+        let last_success = Family::default();
+        registry.register(
+            "cloud_last_success_timestamp_seconds",
+            "When a tenant of the cloud last synced successfully (Unix time)",
+            last_success.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -233,6 +247,7 @@ impl Metrics {
             tenants,
             rows,
             index_age,
+            last_success,
             scrape: std::sync::Mutex::new(()),
         }
     }
@@ -320,6 +335,14 @@ impl Metrics {
             self.rows
                 .get_or_create(&TableLabels { table })
                 .set(*n as i64);
+        }
+        self.last_success.clear();
+        for (cloud, at) in &state.last_success {
+            self.last_success
+                .get_or_create(&CloudLabels {
+                    cloud: cloud.clone(),
+                })
+                .set(*at);
         }
         self.index_age
             .set(state.index_age.map_or(f64::NAN, |age| age.as_secs_f64()));

@@ -64,5 +64,10 @@ async fn catalog_state(catalog: &Catalog) -> crate::catalog::CatalogResult<Catal
             .collect(),
         rows: sizes.rows,
         index_age: catalog.read_index_age(),
+        last_success: sizes
+            .last_success
+            .into_iter()
+            .map(|(cloud, at)| (cloud, at.timestamp_millis() as f64 / 1000.0))
+            .collect(),
     })
 }

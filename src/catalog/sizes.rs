@@ -1,4 +1,5 @@
 //! How big the catalog is, for `/metrics`: tenants by cloud and state, and rows per table.
+use chrono::{DateTime, Utc};
 use entity::{image_tenants, images, instance_intervals, instances, service_settings, tenants};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -33,6 +34,9 @@ pub struct Sizes {
     pub tenants: Vec<(String, TenantState, u64)>,
     /// Rows per table: `images`, `image_links`, `instances`, `intervals`.
     pub rows: Vec<(&'static str, u64)>,
+    /// Per cloud name, when one of its tenants last synced successfully (clouds none of
+    /// whose tenants ever did are left out).
+    pub last_success: Vec<(String, DateTime<Utc>)>,
 }
 
 impl Catalog {
@@ -80,6 +84,18 @@ impl Catalog {
         let retired = retired
             .into_iter()
             .map(|(cloud, n)| (cloud, TenantState::Retired, n));
+        let last_success: Vec<(String, Option<DateTime<Utc>>)> = by_cloud()
+            .column_as(
+                Expr::col((tenants::Entity, tenants::Column::LastSuccessAt)).max(),
+                "last",
+            )
+            .into_tuple()
+            .all(db)
+            .await?;
+        let last_success = last_success
+            .into_iter()
+            .filter_map(|(cloud, at)| Some((cloud, at?)))
+            .collect();
         let tenants = live
             .chain(retired)
             .map(|(cloud, state, n)| (cloud, state, u64::try_from(n).unwrap_or(0)))
@@ -96,7 +112,11 @@ impl Catalog {
                 instance_intervals::Entity::find().count(db).await?,
             ),
         ];
-        Ok(Sizes { tenants, rows })
+        Ok(Sizes {
+            tenants,
+            rows,
+            last_success,
+        })
     }
 
     /// How long ago the listing index's snapshot was built; `None` before the first (or

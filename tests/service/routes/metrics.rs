@@ -68,6 +68,10 @@ async fn metrics_count_syncs_requests_and_the_catalog() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     s.app.get_anonymous("/no/such/path").await;
     internals::delta_poll(&s.engine).await;
+    let mut before_failing = Vec::new();
+    for t in &tenants {
+        before_failing.push(s.app.tenant_now(t).await);
+    }
     s.sim.inject(
         Target::GlanceImages,
         Fault::new(FaultKind::Status {
@@ -153,6 +157,21 @@ async fn metrics_count_syncs_requests_and_the_catalog() {
     assert_eq!(rows("images"), images as f64);
     assert_eq!(rows("image_links"), links as f64);
     assert_eq!(rows("instances"), instances as f64);
+    let synced = tenants
+        .iter()
+        .map(|t| {
+            let at = before_failing.iter().find(|u| u.uuid == t.uuid).unwrap();
+            chrono::DateTime::parse_from_rfc3339(at.last_success_at.as_deref().unwrap())
+                .unwrap()
+                .timestamp_millis() as f64
+                / 1000.0
+        })
+        .fold(f64::MIN, f64::max);
+    let last = after.value(
+        "cloudcensus_cloud_last_success_timestamp_seconds",
+        &[("cloud", cloud)],
+    );
+    assert!((last - synced).abs() < 0.002, "{last} vs {synced}");
     let age = after.value("cloudcensus_listing_index_age_seconds", &[]);
     assert!(age >= 0.0, "the index was built for the listing: {age}");
     s.stop().await;
