@@ -14,6 +14,7 @@ pub mod params;
 mod query;
 mod spec;
 mod sync_runs;
+mod tls;
 mod tenants;
 mod tokens;
 mod usage_report;
