@@ -8,12 +8,12 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::credentials::Credentials;
-use crate::crypto::CryptoError;
-use crate::openstack::tls::{ClientIdentity, TlsConfig};
 use super::paging::{PageRequest, Paged};
 use super::{
     Catalog, CatalogError, CatalogResult, CloudId, Interface, Scope, State, SyncMode, now,
 };
+use crate::crypto::CryptoError;
+use crate::openstack::tls::{ClientIdentity, TlsConfig};
 
 /// A registered cloud as stored (its credentials sealed).
 pub type Cloud = service_settings::Model;

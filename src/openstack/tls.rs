@@ -226,7 +226,10 @@ fn cache_key(settings: &SessionSettings, tls: &TlsConfig) -> ClientKey {
 }
 
 /// The client for this TLS configuration (and the process's timeouts), built on first use.
-pub fn client(settings: &SessionSettings, tls: &TlsConfig) -> Result<reqwest::Client, OpenStackError> {
+pub fn client(
+    settings: &SessionSettings,
+    tls: &TlsConfig,
+) -> Result<reqwest::Client, OpenStackError> {
     let key = cache_key(settings, tls);
     let mut clients = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(client) = clients.get(&key) {
@@ -258,7 +261,11 @@ fn build(settings: &SessionSettings, tls: &TlsConfig) -> Result<reqwest::Client,
     }
     if let Some(id) = &tls.client {
         let identity = reqwest::Identity::from_pem(identity_pem(&id.cert, &id.key).as_bytes())
-            .map_err(|e| invalid(format!("the cloud's client certificate cannot be used: {e}")))?;
+            .map_err(|e| {
+                invalid(format!(
+                    "the cloud's client certificate cannot be used: {e}"
+                ))
+            })?;
         builder = builder.identity(identity);
     }
     if !tls.verify {
@@ -283,8 +290,11 @@ pub fn describe(error: &TlsError, host: &str) -> String {
         TlsError::AlertReceived(alert) => {
             use rustls::AlertDescription as A;
             match alert {
-                A::CertificateRequired | A::BadCertificate | A::UnknownCA
-                | A::CertificateUnknown | A::HandshakeFailure => format!(
+                A::CertificateRequired
+                | A::BadCertificate
+                | A::UnknownCA
+                | A::CertificateUnknown
+                | A::HandshakeFailure => format!(
                     "{host} refused the handshake ({alert:?}): it may require a client \
                      certificate (options.cert and options.key), or refuse the one given"
                 ),
@@ -328,7 +338,11 @@ fn describe_certificate(error: &CertificateError, host: &str) -> String {
             let covers = if presented.is_empty() {
                 "no names at all".to_string()
             } else {
-                presented.join(", ")
+                presented
+                    .iter()
+                    .map(|n| bare_name(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             format!(
                 "the certificate of {host} does not cover the name {} (hostname mismatch): it \
@@ -336,19 +350,30 @@ fn describe_certificate(error: &CertificateError, host: &str) -> String {
                 expected.to_str()
             )
         }
-        CertificateError::NotValidForName => format!(
-            "the certificate of {host} does not cover that name (hostname mismatch)"
-        ),
+        CertificateError::NotValidForName => {
+            format!("the certificate of {host} does not cover that name (hostname mismatch)")
+        }
         CertificateError::Revoked => format!("the certificate of {host} has been revoked"),
         other => format!("the certificate of {host} was refused: {other}"),
     }
+}
+
+/// A name as webpki presents it (`DnsName("a.example")`, `IpAddress(10.0.0.1)`), bare.
+fn bare_name(presented: &str) -> &str {
+    presented
+        .split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .map_or(presented, |inner| inner.trim_matches('"'))
 }
 
 fn unix_time(secs: u64) -> String {
     i64::try_from(secs)
         .ok()
         .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-        .map_or_else(|| format!("{secs} (UNIX)"), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .map_or_else(
+            || format!("{secs} (UNIX)"),
+            |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        )
 }
 
 fn ago(secs: u64) -> String {
@@ -404,6 +429,13 @@ mod tests {
         let distinct: std::collections::HashSet<_> = keys.iter().collect();
         assert_eq!(distinct.len(), keys.len());
         assert_eq!(cache_key(&s, &base), cache_key(&s, &base.clone()));
+    }
+
+    #[test]
+    fn presented_names_are_shown_bare() {
+        assert_eq!(bare_name("DnsName(\"a.example\")"), "a.example");
+        assert_eq!(bare_name("IpAddress(10.0.0.1)"), "10.0.0.1");
+        assert_eq!(bare_name("plain"), "plain");
     }
 
     #[test]

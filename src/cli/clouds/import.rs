@@ -8,8 +8,8 @@ use crate::catalog::clouds::{Cloud, CloudChanges, NewCloud};
 use crate::catalog::credentials::Credentials;
 use crate::catalog::tenants::NewTenant;
 use crate::catalog::{CatalogError, SyncMode};
-use crate::openstack::{SessionSettings, TlsConfig};
 use crate::openstack::keystone::{AppCredentialRef, AuthMethod, ProjectScope};
+use crate::openstack::{SessionSettings, TlsConfig};
 use crate::sync::admin::{LoggedInProject, login_project};
 
 /// How an import runs.
