@@ -1172,11 +1172,8 @@ mod tests {
     fn tls_files_are_read_and_insecure_wins() {
         let dir = tempfile::tempdir().unwrap();
         let ca = dir.path().join("ca.pem");
-        std::fs::write(
-            &ca,
-            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-        )
-        .unwrap();
+        let made = rcgen::generate_simple_self_signed(vec!["ca.example".to_string()]).unwrap();
+        std::fs::write(&ca, made.cert.pem()).unwrap();
         let e = one(
             "c",
             json!({"auth": {"auth_url": URL, "username": "u", "password": "p"},
@@ -1204,6 +1201,25 @@ mod tests {
                    "cacert": dir.path().join("missing.pem").to_str().unwrap()}),
         );
         assert!(invalid && reason.contains("missing.pem"), "{reason}");
+
+        // A certificate file holding its key gives both, the certificate without the key.
+        let both = dir.path().join("client.pem");
+        let key = made.signing_key.serialize_pem();
+        std::fs::write(&both, format!("{}{key}", made.cert.pem())).unwrap();
+        let e = one(
+            "c",
+            json!({"auth": {"auth_url": URL, "username": "u", "password": "p"},
+                   "cert": both.to_str().unwrap()}),
+        );
+        let cert = e.tls.client_cert.as_ref().unwrap();
+        assert!(!cert.pem.contains("PRIVATE KEY"));
+        assert_eq!(e.tls.client_key.as_ref().unwrap().pem, key);
+        let (invalid, reason) = refused(
+            "c",
+            json!({"auth": {"auth_url": URL, "username": "u", "password": "p"},
+                   "cert": ca.to_str().unwrap()}),
+        );
+        assert!(invalid && reason.contains("no private key"), "{reason}");
     }
 
     #[test]
