@@ -130,7 +130,7 @@ async fn an_unknown_ca_fails_with_a_readable_message_and_its_cacert_makes_the_sy
 
     let r = app
         .patch(
-            &app.path_of(&c.cloud.url).to_string(),
+            app.path_of(&c.cloud.url),
             json!({"options": {"cacert": ca.pem}}),
         )
         .await;
@@ -236,7 +236,7 @@ async fn verify_false_syncs_an_untrusted_cloud_and_shows_a_warning() {
 
     let r = app
         .patch(
-            &app.path_of(&c.cloud.url).to_string(),
+            app.path_of(&c.cloud.url),
             json!({"options": {"verify": true}}),
         )
         .await;
