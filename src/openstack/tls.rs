@@ -277,11 +277,6 @@ fn build(settings: &SessionSettings, tls: &TlsConfig) -> Result<reqwest::Client,
     })
 }
 
-/// Clients built so far and still cached (for tests of the reuse).
-pub fn cached_clients() -> usize {
-    CLIENTS.lock().unwrap_or_else(PoisonError::into_inner).len()
-}
-
 /// A refused handshake in words an operator can act on: which host, what was wrong with its
 /// certificate, and which option fixes it.
 pub fn describe(error: &TlsError, host: &str) -> String {
@@ -429,6 +424,28 @@ mod tests {
         let distinct: std::collections::HashSet<_> = keys.iter().collect();
         assert_eq!(distinct.len(), keys.len());
         assert_eq!(cache_key(&s, &base), cache_key(&s, &base.clone()));
+    }
+
+    #[test]
+    fn a_configuration_gets_its_client_once() {
+        crate::install_crypto_provider();
+        // Timeouts no other test uses, so the entry is this test's own.
+        let s = SessionSettings {
+            timeout: std::time::Duration::from_millis(98_765),
+            ..SessionSettings::default()
+        };
+        let tls = TlsConfig::default();
+        let cached = || {
+            CLIENTS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains_key(&cache_key(&s, &tls))
+        };
+        assert!(!cached());
+        client(&s, &tls).unwrap();
+        assert!(cached());
+        client(&s, &tls).unwrap();
+        assert!(cached());
     }
 
     #[test]
