@@ -38,6 +38,14 @@ pub struct Model {
     pub last_sweep: Option<Json>,
     /// Where the next delta poll starts (see `cloudcensus::sync::cloud::Cursor`).
     pub delta_cursor: Option<Json>,
+    /// PEM CA certificates trusted for this cloud beside the system's roots.
+    pub tls_cacert: Option<String>,
+    /// `false`: the cloud's certificates are not checked at all.
+    pub tls_verify: bool,
+    /// PEM client certificate (chain) presented to the cloud.
+    pub tls_cert: Option<String>,
+    /// The client certificate's private key, sealed (see `cloudcensus::crypto`).
+    pub tls_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

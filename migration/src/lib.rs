@@ -18,6 +18,7 @@ mod m20261201_000014_delta_cursor;
 mod m20261201_000015_view_fingerprint;
 mod m20261201_000016_tenant_delta_cursor;
 mod m20261207_000017_error_kind;
+mod m20261208_000018_cloud_tls;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000015_view_fingerprint::Migration),
             Box::new(m20261201_000016_tenant_delta_cursor::Migration),
             Box::new(m20261207_000017_error_kind::Migration),
+            Box::new(m20261208_000018_cloud_tls::Migration),
         ]
     }
 }

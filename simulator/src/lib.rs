@@ -73,9 +73,28 @@ impl Simulator {
     }
 
     pub async fn start_on(addr: SocketAddr, world: World) -> std::io::Result<Simulator> {
+        Self::start_with(addr, world, None).await
+    }
+
+    /// Starts on a free loopback port behind a proxy (a TLS front, say) reached at
+    /// `public_url` (e.g. `https://127.0.0.1:PORT`): the URLs it hands out (the service
+    /// catalog, next links) and [`Simulator::auth_url`] point there; [`Simulator::addr`] is
+    /// where the proxy forwards to.
+    pub async fn start_behind(public_url: &str, world: World) -> std::io::Result<Simulator> {
+        let addr = "127.0.0.1:0".parse().map_err(std::io::Error::other)?;
+        let base = public_url.trim_end_matches('/').to_string();
+        Self::start_with(addr, world, Some(base)).await
+    }
+
+    async fn start_with(
+        addr: SocketAddr,
+        world: World,
+        public_url: Option<String>,
+    ) -> std::io::Result<Simulator> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(format!("http://{addr}"), world));
+        let base = public_url.unwrap_or_else(|| format!("http://{addr}"));
+        let shared = Arc::new(Shared::new(base, world));
         let acceptor = reset::ResettableAcceptor {
             inner: TcpAcceptor::from_tokio(listener)?,
             resets: shared.resets.clone(),

@@ -14,12 +14,14 @@ use super::credentials::{AppCredentialFields, CredentialFields};
 use super::errors::{ApiError, ErrorResponse, PullResponse};
 use super::params::{PAGE_PARAMS, ParamDoc, Params, Path, QueryDocs, QueryParams};
 use super::query::RawQuery;
+use super::tls::{self, TlsFields};
 use super::validate::{BLANK, NAME_MAX, REQUIRED, TEXT_MAX, Validator};
 use super::{ApiTags, AppState, Paginated};
 use crate::catalog::clouds::{CLOUD_TYPE, Cloud, CloudChanges, NewCloud};
 use crate::catalog::credentials::Credentials;
 use crate::catalog::paging::PageRequest;
 use crate::catalog::{Interface, SyncMode, hex};
+use crate::openstack::TlsConfig;
 use crate::params;
 
 pub struct CloudsApi;
@@ -41,6 +43,15 @@ pub struct SettingsOptions {
     pub discover_tenants: bool,
     /// Tags a project needs (all of them) to be discovered; empty: every project.
     pub project_tags: Vec<String>,
+    /// PEM CA certificates the cloud's certificates are checked against, beside the
+    /// system's roots (null: the system's roots only).
+    #[oai(nullable)]
+    pub cacert: Option<String>,
+    /// Whether the cloud's certificates are checked (`false` shows a warning).
+    pub verify: bool,
+    /// PEM client certificate presented to the cloud (its key is write-only).
+    #[oai(nullable)]
+    pub cert: Option<String>,
 }
 
 #[derive(Object, Default)]
@@ -59,6 +70,18 @@ pub struct SettingsOptionsRequest {
     pub discover_tenants: Option<bool>,
     #[oai(nullable)]
     pub project_tags: Option<Vec<String>>,
+    /// PEM CA certificates to trust beside the system's roots; `""` removes them.
+    #[oai(nullable)]
+    pub cacert: Option<String>,
+    /// `false` turns certificate checks off (default `true`).
+    #[oai(nullable)]
+    pub verify: Option<bool>,
+    /// PEM client certificate; `""` removes it and its key.
+    #[oai(nullable)]
+    pub cert: Option<String>,
+    /// PEM private key of `cert`: encrypted at rest, never returned.
+    #[oai(write_only, nullable)]
+    pub key: Option<String>,
 }
 
 #[derive(Object)]
@@ -73,6 +96,8 @@ pub struct ServiceSettings {
     pub error_message: String,
     pub shared: bool,
     pub options: SettingsOptions,
+    /// What an operator should know about the settings (TLS verification off, say).
+    pub warnings: Vec<String>,
     /// The last sweep of the cloud (null before the first): its mode, tenants and upstream
     /// requests by service.
     #[oai(nullable)]
@@ -146,13 +171,25 @@ impl ServiceSettingsRequest {
         }
     }
 
+    fn tls_fields(&self) -> TlsFields {
+        let o = self.options.as_ref();
+        TlsFields {
+            cacert: o.and_then(|o| o.cacert.clone()),
+            verify: o.and_then(|o| o.verify),
+            cert: o.and_then(|o| o.cert.clone()),
+            key: o.and_then(|o| o.key.clone()),
+        }
+    }
+
     /// Checks the fields. `full` (create, PUT) requires name and auth_url; creating (no
     /// `stored` credentials) also requires credentials, which otherwise change only when
-    /// given, completed from the stored ones (see [`CredentialFields::over`]).
+    /// given, completed from the stored ones (see [`CredentialFields::over`]). TLS options
+    /// are laid over `stored_tls` likewise (see [`TlsFields::over`]).
     fn check(
         self,
         full: bool,
         stored: Option<&Credentials>,
+        stored_tls: &TlsConfig,
         creating: bool,
     ) -> Result<CloudChanges, ApiError> {
         let mut v = Validator::default();
@@ -214,6 +251,7 @@ impl ServiceSettingsRequest {
             Some(stored) => fields.over(stored, &mut v).into_credentials(&mut v),
             None => fields.into_credentials(&mut v),
         };
+        let tls = self.tls_fields().over(stored_tls, &mut v);
         v.finish()?;
         if creating && credentials.is_none() {
             return Err(ApiError::field("username", REQUIRED));
@@ -229,6 +267,7 @@ impl ServiceSettingsRequest {
             sync_mode,
             discover_tenants: options.and_then(|o| o.discover_tenants),
             project_tags: options.and_then(|o| o.project_tags.clone()),
+            tls,
         })
     }
 }
@@ -255,6 +294,7 @@ fn new_cloud(c: CloudChanges) -> Result<NewCloud, ApiError> {
         sync_mode: c.sync_mode.unwrap_or_default(),
         discover_tenants: c.discover_tenants.unwrap_or(false),
         project_tags: c.project_tags.unwrap_or_default(),
+        tls: c.tls.unwrap_or_default(),
     })
 }
 
@@ -281,7 +321,11 @@ fn shape(state: &AppState, s: Cloud) -> ServiceSettings {
             sync_mode: s.sync_mode.as_str().to_string(),
             discover_tenants: s.discover_tenants,
             project_tags: serde_json::from_value(s.project_tags).unwrap_or_default(),
+            cacert: s.tls_cacert,
+            verify: s.tls_verify,
+            cert: s.tls_cert,
         },
+        warnings: tls::warnings(s.tls_verify),
         // A record this version cannot read is left out rather than failing the request.
         last_sweep: s.last_sweep.and_then(|r| serde_json::from_value(r).ok()),
         created: s.created,
@@ -323,7 +367,10 @@ async fn update(
     // Stored credentials that cannot be opened (another key) cannot be completed: a change
     // must then give them whole.
     let stored = clouds.stored_credentials(uuid).await.ok().flatten();
-    let changes = body.check(full, stored.as_ref(), false)?;
+    // A client key that cannot be opened is left out: a change keeping the certificate
+    // must then give the key again.
+    let stored_tls = clouds.stored_tls(uuid).await?;
+    let changes = body.check(full, stored.as_ref(), &stored_tls, false)?;
     let cloud = clouds.update(uuid, changes).await?;
     Ok(Json(shape(state, cloud)))
 }
@@ -362,7 +409,7 @@ impl CloudsApi {
         _staff: Staff,
         body: Json<ServiceSettingsRequest>,
     ) -> Result<Created<ServiceSettings>, ErrorResponse> {
-        let new = new_cloud(body.0.check(true, None, true)?)?;
+        let new = new_cloud(body.0.check(true, None, &TlsConfig::default(), true)?)?;
         let cloud = state.catalog.clouds().create(new).await?;
         Ok(Created::Created(Json(shape(&state, cloud))))
     }

@@ -16,6 +16,7 @@ mod query;
 mod spec;
 mod sync_runs;
 mod tenants;
+mod tls;
 mod tokens;
 mod usage_report;
 mod validate;

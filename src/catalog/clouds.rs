@@ -12,6 +12,8 @@ use super::paging::{PageRequest, Paged};
 use super::{
     Catalog, CatalogError, CatalogResult, CloudId, Interface, Scope, State, SyncMode, now,
 };
+use crate::crypto::CryptoError;
+use crate::openstack::tls::{ClientIdentity, TlsConfig};
 
 /// A registered cloud as stored (its credentials sealed).
 pub type Cloud = service_settings::Model;
@@ -33,6 +35,8 @@ pub struct NewCloud {
     pub discover_tenants: bool,
     /// Tags a project needs (all of them) to be discovered.
     pub project_tags: Vec<String>,
+    /// CA bundle, verification, client certificate (its key is sealed when stored).
+    pub tls: TlsConfig,
 }
 
 impl NewCloud {
@@ -55,6 +59,7 @@ impl NewCloud {
             sync_mode: SyncMode::Auto,
             discover_tenants: false,
             project_tags: Vec::new(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -88,6 +93,27 @@ pub struct CloudChanges {
     pub sync_mode: Option<SyncMode>,
     pub discover_tenants: Option<bool>,
     pub project_tags: Option<Vec<String>>,
+    /// The cloud's whole TLS configuration (the caller completes a partial change).
+    pub tls: Option<TlsConfig>,
+}
+
+/// The TLS columns of a cloud row: the key sealed, never stored in the clear.
+struct TlsColumns {
+    cacert: Option<String>,
+    verify: bool,
+    cert: Option<String>,
+    key: Option<String>,
+}
+
+impl TlsColumns {
+    fn seal(tls: &TlsConfig, secrets: &crate::crypto::SecretBox) -> Self {
+        Self {
+            cacert: tls.cacert.clone(),
+            verify: tls.verify,
+            cert: tls.client.as_ref().map(|c| c.cert.clone()),
+            key: tls.client.as_ref().map(|c| secrets.seal(c.key.as_bytes())),
+        }
+    }
 }
 
 pub struct Clouds<'a>(pub(super) &'a Catalog);
@@ -95,6 +121,7 @@ pub struct Clouds<'a>(pub(super) &'a Catalog);
 impl Clouds<'_> {
     pub async fn create(&self, new: NewCloud) -> CatalogResult<Cloud> {
         let now = now();
+        let tls = TlsColumns::seal(&new.tls, &self.0.secrets);
         let cloud = service_settings::ActiveModel {
             uuid: Set(Uuid::new_v4()),
             name: Set(new.name),
@@ -108,6 +135,10 @@ impl Clouds<'_> {
             sync_mode: Set(new.sync_mode),
             discover_tenants: Set(new.discover_tenants),
             project_tags: Set(serde_json::json!(new.project_tags)),
+            tls_cacert: Set(tls.cacert),
+            tls_verify: Set(tls.verify),
+            tls_cert: Set(tls.cert),
+            tls_key: Set(tls.key),
             state: Set(State::Ok),
             error_message: Set(String::new()),
             created: Set(now),
@@ -153,6 +184,13 @@ impl Clouds<'_> {
         if let Some(c) = changes.credentials {
             model.credentials = Set(Some(c.seal(&self.0.secrets)));
         }
+        if let Some(tls) = changes.tls {
+            let tls = TlsColumns::seal(&tls, &self.0.secrets);
+            model.tls_cacert = Set(tls.cacert);
+            model.tls_verify = Set(tls.verify);
+            model.tls_cert = Set(tls.cert);
+            model.tls_key = Set(tls.key);
+        }
         model.modified = Set(now());
         Ok(model.update(self.0.writer()).await?)
     }
@@ -175,6 +213,35 @@ impl Clouds<'_> {
     pub async fn stored_credentials(&self, uuid: Uuid) -> CatalogResult<Option<Credentials>> {
         let cloud = self.find(uuid).await?.ok_or(CatalogError::NotFound)?;
         self.open_credentials(&cloud)
+    }
+
+    /// The cloud's TLS configuration for a change to complete; a client key that cannot be
+    /// opened (another key) is left out with its certificate.
+    pub async fn stored_tls(&self, uuid: Uuid) -> CatalogResult<TlsConfig> {
+        let cloud = self.find(uuid).await?.ok_or(CatalogError::NotFound)?;
+        Ok(self
+            .tls(&cloud)
+            .unwrap_or_else(|_| tls_without_client(&cloud)))
+    }
+
+    /// How sessions reach the cloud over TLS, its client key opened; a changed key is an
+    /// error. (A certificate whose key is missing is left out: the pair is stored together.)
+    pub fn tls(&self, cloud: &Cloud) -> Result<TlsConfig, CryptoError> {
+        let client = match (&cloud.tls_cert, &cloud.tls_key) {
+            (Some(cert), Some(sealed)) => {
+                let key = String::from_utf8(self.0.secrets.open(sealed)?)
+                    .map_err(|_| CryptoError::Undecryptable)?;
+                Some(ClientIdentity {
+                    cert: cert.clone(),
+                    key,
+                })
+            }
+            _ => None,
+        };
+        Ok(TlsConfig {
+            client,
+            ..tls_without_client(cloud)
+        })
     }
 
     fn open_credentials(&self, cloud: &Cloud) -> CatalogResult<Option<Credentials>> {
@@ -342,6 +409,14 @@ impl Clouds<'_> {
             .await?;
         self.0.refresh_index().await;
         Ok(res.rows_affected)
+    }
+}
+
+fn tls_without_client(cloud: &Cloud) -> TlsConfig {
+    TlsConfig {
+        cacert: cloud.tls_cacert.clone(),
+        verify: cloud.tls_verify,
+        client: None,
     }
 }
 

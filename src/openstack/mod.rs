@@ -10,11 +10,13 @@ mod pager;
 pub mod projects;
 pub mod retry;
 pub mod session;
+pub mod tls;
 
 use std::borrow::Cow;
 
 pub use error::{OpenStackError, PagingFault};
 pub use session::{Session, SessionConfig, SessionSettings};
+pub use tls::TlsConfig;
 
 /// Items asked for per page of a listing: the largest page Glance and Nova serve by default.
 pub const PAGE_LIMIT: u32 = 1000;

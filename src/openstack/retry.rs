@@ -69,9 +69,17 @@ pub fn classify(service: Service, timeout: Duration, err: &reqwest::Error) -> Op
             source = s.source();
         }
         if let Some(tls) = tls_error(err) {
+            let host = err
+                .url()
+                .map(|u| match (u.host_str(), u.port()) {
+                    (Some(h), Some(p)) => format!("{h}:{p}"),
+                    (Some(h), None) => h.to_string(),
+                    (None, _) => u.to_string(),
+                })
+                .unwrap_or_else(|| "the server".into());
             return OpenStackError::Tls {
                 service,
-                detail: tls.to_string(),
+                detail: super::tls::describe(tls, &host),
             };
         }
         OpenStackError::Connect { service, detail }
@@ -160,7 +168,8 @@ pub async fn send(
             }
             Err(e) => {
                 let err = classify(service, timeout, &e);
-                if last {
+                // A refused certificate is refused again: only its settings can change that.
+                if last || matches!(err, OpenStackError::Tls { .. }) {
                     return Err(err);
                 }
                 tracing::debug!(%service, attempt, error = %err, "retrying");

@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 use super::error::{OpenStackError, Service, summarize_body};
 use super::keystone::{self, AuthMethod, CatalogEntry, TokenResponse};
 use super::retry::{self, RetryPolicy};
+use super::tls::{self, TlsConfig};
 use super::without_lone_surrogates;
 
 /// Tokens are renewed this long before Keystone says they expire.
@@ -45,6 +46,8 @@ pub struct SessionConfig {
     pub region: String,
     pub auth: AuthMethod,
     pub settings: SessionSettings,
+    /// The cloud's CA bundle, verification and client certificate.
+    pub tls: TlsConfig,
 }
 
 /// A token younger than this that is refused may share its second with a revocation.
@@ -79,15 +82,7 @@ pub struct Session {
 
 impl Session {
     pub fn new(cfg: SessionConfig) -> Result<Self, OpenStackError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(cfg.settings.connect_timeout)
-            .timeout(cfg.settings.timeout)
-            .user_agent(concat!("cloudcensus/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| OpenStackError::Connect {
-                service: Service::Keystone,
-                detail: e.to_string(),
-            })?;
+        let client = tls::client(&cfg.settings, &cfg.tls)?;
         Ok(Self {
             client,
             cfg,

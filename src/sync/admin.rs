@@ -76,6 +76,7 @@ pub async fn admin_login(
         region: cloud.region.clone(),
         auth,
         settings: runner.settings.session.clone(),
+        tls: credentials::tls(&runner.catalog, cloud)?,
     })?;
     let admin = async {
         session.login().await?;
@@ -146,11 +147,13 @@ pub struct LoggedInProject {
 
 /// Logs in to `cloud`'s Keystone with `auth` and tells the project of the token: how
 /// `clouds import` learns the id of a project named only by name, and the project of an
-/// application credential. `settings` are the session's timeouts and retries.
+/// application credential. `settings` are the session's timeouts and retries, `tls` how it
+/// reaches the cloud.
 pub async fn login_project(
     cloud: &Cloud,
     auth: crate::openstack::keystone::AuthMethod,
     settings: crate::openstack::SessionSettings,
+    tls: crate::openstack::TlsConfig,
 ) -> Result<LoggedInProject, Error> {
     let session = Session::new(SessionConfig {
         auth_url: cloud.auth_url.clone(),
@@ -158,6 +161,7 @@ pub async fn login_project(
         region: cloud.region.clone(),
         auth,
         settings,
+        tls,
     })?;
     let scope = session
         .scope()

@@ -1,7 +1,9 @@
 //! Which credentials a tenant's sync logs in with.
+use crate::catalog::Catalog;
 use crate::catalog::clouds::Cloud;
 use crate::catalog::credentials::Credentials;
 use crate::catalog::inventory::SyncTarget;
+use crate::openstack::TlsConfig;
 use crate::openstack::keystone::{AppCredentialRef, AuthMethod, ProjectScope};
 
 use super::error::Error;
@@ -40,6 +42,17 @@ pub fn cloud_auth_method(
         _ => ProjectScope::Id(fallback_project.to_string()),
     };
     method(cloud, credentials, project)
+}
+
+/// How a sync reaches the cloud over TLS (its client key opened). Verification turned off is
+/// said at every sync, so it is not forgotten.
+pub fn tls(catalog: &Catalog, cloud: &Cloud) -> Result<TlsConfig, Error> {
+    let tls = catalog.clouds().tls(cloud)?;
+    if !tls.verify {
+        tracing::warn!(cloud = %cloud.name,
+            "TLS verification is off for this cloud (options.verify: false): its certificates are not checked");
+    }
+    Ok(tls)
 }
 
 fn method(

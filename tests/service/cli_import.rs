@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::cli::cloudcensus;
 use crate::common::sim::{SimApp, generated_world};
+use crate::common::tls::TestCa;
 use crate::common::{SECRET_KEY, ServiceSettings, Tenant, TestApp};
 
 const CLOUDS_YAML: &str = r#"# As `openstack` users keep it: secrets in secure.yaml.
@@ -50,14 +51,12 @@ const SECURE_YAML: &str = r#"clouds:
       application_credential_secret: l4b-s3cret-app
 "#;
 
-const CA_PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2Vuc3VzVGVzdENBAAAAAAAAAAAwCgYIKoZIzj0EAwIw\n-----END CERTIFICATE-----\n";
-
-/// A directory with clouds.yaml, secure.yaml and the lab's CA file.
+/// A directory with clouds.yaml, secure.yaml and the lab's CA file (a CA made now).
 fn config_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "clouds.yaml", CLOUDS_YAML);
     write(dir.path(), "secure.yaml", SECURE_YAML);
-    write(dir.path(), "lab-ca.pem", CA_PEM);
+    write(dir.path(), "lab-ca.pem", &TestCa::new("lab CA").pem);
     dir
 }
 
@@ -179,6 +178,11 @@ async fn import_registers_every_region_and_project_and_skips_other_auth_types() 
     );
     assert_eq!(option(named(&clouds, "lab"), "region"), "LabOne");
     assert_eq!(option(named(&clouds, "lab"), "interface"), "public");
+    // The CA file's text is stored with the cloud; the others trust the system's roots.
+    let ca = std::fs::read_to_string(dir.path().join("lab-ca.pem")).unwrap();
+    assert_eq!(option(named(&clouds, "lab"), "cacert"), ca.as_str());
+    assert_eq!(option(named(&clouds, "lab"), "verify"), true);
+    assert_eq!(option(one, "cacert"), &Value::Null);
 
     let tenants = tenants(&app).await;
     assert_eq!(tenants.len(), 3);
@@ -523,4 +527,72 @@ async fn imported_clouds_sync_against_the_simulator() {
         stdout(&again)
     );
     s.stop().await;
+}
+
+/// TLS files are read at import and stored with the cloud: the CA bundle and the client
+/// certificate shown, its key (here in the certificate's own file, as requests takes it)
+/// sealed and never printed; `insecure` turns verification off; a re-import compares them,
+/// a new key shows as "key changed"; a file that is no certificate is refused by name.
+#[tokio::test]
+async fn tls_files_are_stored_with_the_cloud_and_compared_on_reimport() {
+    let app = TestApp::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("site CA");
+    let client = ca.client("census");
+    write(dir.path(), "ca.pem", &ca.pem);
+    write(
+        dir.path(),
+        "client.pem",
+        &format!("{}{}", client.cert, client.key),
+    );
+    let yaml = "clouds:\n  site:\n    auth: {auth_url: https://k.example.org/v3, username: u, password: pw}\n    cacert: ca.pem\n    cert: client.pem\n    insecure: true\n";
+    write(dir.path(), "clouds.yaml", yaml);
+    let out = import(app.database_url(), dir.path(), &[]);
+    assert_ok(&out);
+    let text = both(&out);
+    assert!(!text.contains("PRIVATE KEY"), "{text}");
+    assert!(text.contains("verify off"), "{text}");
+    let site = clouds(&app).await.remove(0);
+    assert_eq!(option(&site, "cacert"), ca.pem.as_str());
+    assert_eq!(option(&site, "cert"), client.cert.as_str());
+    assert_eq!(option(&site, "verify"), false);
+    assert!(site.warnings[0].contains("TLS verification is off"));
+    let (_, key) = app.stored_tls_key(&site.uuid).await.expect("a key");
+    assert_eq!(key.trim(), client.key.trim());
+
+    let again = import(app.database_url(), dir.path(), &[]);
+    assert!(
+        stdout(&again).contains("unchanged  site"),
+        "{}",
+        stdout(&again)
+    );
+
+    let rotated = ca.client("census");
+    write(
+        dir.path(),
+        "client.pem",
+        &format!("{}{}", rotated.cert, rotated.key),
+    );
+    let out = import(app.database_url(), dir.path(), &[]);
+    assert_ok(&out);
+    let text = both(&out);
+    assert!(
+        text.contains("update     site: cert (1 certificate(s) -> 1 certificate(s)), key changed"),
+        "{text}"
+    );
+    assert!(!text.contains("PRIVATE KEY"), "{text}");
+
+    write(
+        dir.path(),
+        "ca.pem",
+        "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n",
+    );
+    let out = import(app.database_url(), dir.path(), &[]);
+    assert!(!out.status.success());
+    let text = both(&out);
+    assert!(
+        text.contains("error      site: cloud \"site\": its cacert") && text.contains("ca.pem"),
+        "{text}"
+    );
+    app.stop().await;
 }

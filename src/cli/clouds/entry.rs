@@ -16,6 +16,7 @@ use super::files::expand_home;
 use crate::api::{NAME_MAX, TEXT_MAX, is_http_url};
 use crate::catalog::Interface;
 use crate::catalog::credentials::Credentials;
+use crate::openstack::tls::{self, ClientIdentity, TlsConfig};
 
 /// One region of a clouds.yaml cloud, to register as one cloud.
 #[derive(Clone)]
@@ -88,6 +89,22 @@ impl Tls {
     /// Anything beyond the defaults (verify with the system's roots, no client certificate).
     pub fn is_custom(&self) -> bool {
         *self != Self::default()
+    }
+
+    /// The settings the catalog keeps: the files' text, read at import.
+    pub fn config(&self) -> TlsConfig {
+        let client = match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => Some(ClientIdentity {
+                cert: cert.pem.clone(),
+                key: key.pem.clone(),
+            }),
+            _ => None,
+        };
+        TlsConfig {
+            cacert: self.cacert.as_ref().map(|f| f.pem.clone()),
+            verify: self.verify,
+            client,
+        }
     }
 }
 
@@ -565,20 +582,30 @@ impl Reader<'_> {
     }
 
     /// openstacksdk's `get_requests_verify_args`: `insecure` wins over `verify`; a client
-    /// key is used only with a client certificate. The files are read now.
+    /// key is used only with a client certificate, whose file may hold the key too (as
+    /// requests takes it). The files are read now and checked as the API checks them.
     fn tls(&mut self) -> Read<Tls> {
         let insecure = self.flag("insecure")?.unwrap_or(false);
         let verify = self.flag("verify")?.unwrap_or(true) && !insecure;
         let cacert = self.pem("cacert")?;
-        let client_cert = self.pem("cert")?;
+        if let Some(ca) = &cacert
+            && let Err(e) = tls::check_cacert(&ca.pem)
+        {
+            return self.invalid(format!("its cacert {}: {e}", ca.path.display()));
+        }
+        let cert_file = self.pem("cert")?;
         let mut client_key = self.pem("key")?;
-        if client_cert.is_none() && client_key.is_some() {
+        if cert_file.is_none() && client_key.is_some() {
             self.notes.push(format!(
                 "cloud {:?}: `key` is ignored without `cert`",
                 self.cloud
             ));
             client_key = None;
         }
+        let client_cert = match cert_file {
+            Some(file) => Some(self.client_pair(file, &mut client_key)?),
+            None => None,
+        };
         if !verify && cacert.is_some() {
             self.notes.push(format!(
                 "cloud {:?}: cacert is given but verification is off: the server's certificate is not checked",
@@ -590,6 +617,36 @@ impl Reader<'_> {
             cacert,
             client_cert,
             client_key,
+        })
+    }
+
+    /// The client certificate of `file` (its certificates only) and its key: `key`, else the
+    /// one `file` holds; checked as a pair.
+    fn client_pair(&self, file: PemFile, key: &mut Option<PemFile>) -> Read<PemFile> {
+        let certs = tls::sections(&file.pem, tls::is_certificate);
+        let own_key = tls::sections(&file.pem, tls::is_private_key);
+        if key.is_none() && !own_key.is_empty() {
+            *key = Some(PemFile {
+                path: file.path.clone(),
+                pem: own_key,
+            });
+        }
+        let path = file.path.display();
+        let Some(key) = key.as_ref() else {
+            return self.invalid(format!(
+                "its cert {path} holds no private key and no `key` is given"
+            ));
+        };
+        if let Err(e) = tls::check_cert(&certs).and_then(|()| tls::check_identity(&certs, &key.pem))
+        {
+            return self.invalid(format!(
+                "its cert {path} with key {}: {e}",
+                key.path.display()
+            ));
+        }
+        Ok(PemFile {
+            path: file.path,
+            pem: certs,
         })
     }
 
@@ -1115,11 +1172,8 @@ mod tests {
     fn tls_files_are_read_and_insecure_wins() {
         let dir = tempfile::tempdir().unwrap();
         let ca = dir.path().join("ca.pem");
-        std::fs::write(
-            &ca,
-            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-        )
-        .unwrap();
+        let made = rcgen::generate_simple_self_signed(vec!["ca.example".to_string()]).unwrap();
+        std::fs::write(&ca, made.cert.pem()).unwrap();
         let e = one(
             "c",
             json!({"auth": {"auth_url": URL, "username": "u", "password": "p"},
@@ -1147,6 +1201,25 @@ mod tests {
                    "cacert": dir.path().join("missing.pem").to_str().unwrap()}),
         );
         assert!(invalid && reason.contains("missing.pem"), "{reason}");
+
+        // A certificate file holding its key gives both, the certificate without the key.
+        let both = dir.path().join("client.pem");
+        let key = made.signing_key.serialize_pem();
+        std::fs::write(&both, format!("{}{key}", made.cert.pem())).unwrap();
+        let e = one(
+            "c",
+            json!({"auth": {"auth_url": URL, "username": "u", "password": "p"},
+                   "cert": both.to_str().unwrap()}),
+        );
+        let cert = e.tls.client_cert.as_ref().unwrap();
+        assert!(!cert.pem.contains("PRIVATE KEY"));
+        assert_eq!(e.tls.client_key.as_ref().unwrap().pem, key);
+        let (invalid, reason) = refused(
+            "c",
+            json!({"auth": {"auth_url": URL, "username": "u", "password": "p"},
+                   "cert": ca.to_str().unwrap()}),
+        );
+        assert!(invalid && reason.contains("no private key"), "{reason}");
     }
 
     #[test]

@@ -8,8 +8,8 @@ use crate::catalog::clouds::{Cloud, CloudChanges, NewCloud};
 use crate::catalog::credentials::Credentials;
 use crate::catalog::tenants::NewTenant;
 use crate::catalog::{CatalogError, SyncMode};
-use crate::openstack::SessionSettings;
 use crate::openstack::keystone::{AppCredentialRef, AuthMethod, ProjectScope};
+use crate::openstack::{SessionSettings, TlsConfig};
 use crate::sync::admin::{LoggedInProject, login_project};
 
 /// How an import runs.
@@ -105,7 +105,9 @@ pub async fn plan(
     let (_, stored) = catalog.clouds().with_credentials(existing.id).await?;
     adopt_known_project_id(&mut entry, stored.as_ref());
     let mut changes = field_changes(&entry, &existing, stored.as_ref(), opts);
-    changes.extend(tls_for_catalog(&entry.tls, TlsTarget::Compare(&existing)));
+    // A key this process cannot open compares as missing: the import stores it anew.
+    let stored_tls = catalog.clouds().stored_tls(existing.uuid).await?;
+    changes.extend(tls_for_catalog(&entry.tls, TlsTarget::Compare(&stored_tls)));
     let tenants: Vec<(String, String)> = catalog
         .tenants()
         .of_cloud(existing.id)
@@ -250,7 +252,7 @@ pub async fn apply(
     let cloud = match (&p.cloud, &p.existing) {
         (CloudAction::Create, _) => catalog.clouds().create(new_cloud(&p.entry, opts)).await?,
         (CloudAction::Update(_), Some(existing)) => {
-            let changes = cloud_changes(&p.entry, existing, opts);
+            let changes = cloud_changes(&p.entry, opts);
             catalog.clouds().update(existing.uuid, changes).await?
         }
         (_, Some(existing)) => existing.clone(),
@@ -262,7 +264,8 @@ pub async fn apply(
             register(catalog, &cloud, backend_id, name, &mut applied).await?;
         }
         TenantAction::LookUp { .. } => {
-            match login_project(&cloud, auth_method(&p.entry), opts.session.clone()).await {
+            let (session, tls) = (opts.session.clone(), p.entry.tls.config());
+            match login_project(&cloud, auth_method(&p.entry), session, tls).await {
                 Ok(found) => {
                     adopt_looked_up(catalog, &cloud, &p.entry, found, &mut applied).await?
                 }
@@ -398,6 +401,7 @@ fn new_cloud(entry: &Entry, opts: &Options) -> NewCloud {
         sync_mode: SyncMode::Auto,
         discover_tenants: opts.discover,
         project_tags: Vec::new(),
+        tls: Default::default(),
     };
     tls_for_catalog(&entry.tls, TlsTarget::New(&mut new));
     new
@@ -405,7 +409,7 @@ fn new_cloud(entry: &Entry, opts: &Options) -> NewCloud {
 
 /// The changes of an update: what clouds.yaml says, everything else left as it is
 /// (`shared`, `sync_mode`, `project_tags`; `discover_tenants` unless `--discover`).
-fn cloud_changes(entry: &Entry, existing: &Cloud, opts: &Options) -> CloudChanges {
+fn cloud_changes(entry: &Entry, opts: &Options) -> CloudChanges {
     let mut changes = CloudChanges {
         auth_url: Some(entry.auth_url.clone()),
         region: Some(entry.region.clone()),
@@ -415,29 +419,72 @@ fn cloud_changes(entry: &Entry, existing: &Cloud, opts: &Options) -> CloudChange
         discover_tenants: opts.discover.then_some(true),
         ..Default::default()
     };
-    tls_for_catalog(&entry.tls, TlsTarget::Update(&mut changes, existing));
+    tls_for_catalog(&entry.tls, TlsTarget::Update(&mut changes));
     changes
 }
 
 /// Where TLS settings go: a cloud to create, an update, or a comparison with a stored cloud.
-#[expect(
-    dead_code,
-    reason = "TLS: read by tls_for_catalog once per-cloud TLS lands"
-)]
 pub enum TlsTarget<'a> {
     New(&'a mut NewCloud),
-    Update(&'a mut CloudChanges, &'a Cloud),
-    Compare(&'a Cloud),
+    Update(&'a mut CloudChanges),
+    /// The stored cloud's settings, its client key opened.
+    Compare(&'a TlsConfig),
 }
 
 /// The one place the TLS settings read from clouds.yaml (`cacert` and client certificate as
 /// PEM text, `verify`) reach the catalog: set on a new cloud or an update, and compared
-/// with a stored cloud (the changes it returns make an update). Today the catalog has no
-/// per-cloud TLS, so nothing is set and nothing differs; `clouds import` says so in a note.
-// TLS: wired once per-cloud TLS lands. Set `cacert: tls.cacert.map(|f| f.pem)`, `verify:
-// tls.verify`, `client_cert` and the client key on `NewCloud` / `CloudChanges`, and for
-// `Compare` return a `Change` per differing field (`values: None` for the key).
+/// with a stored cloud (the changes it returns make an update; the key's as "changed",
+/// never shown).
 pub fn tls_for_catalog(tls: &Tls, target: TlsTarget<'_>) -> Vec<Change> {
-    let _ = (tls, target);
+    let config = tls.config();
+    match target {
+        TlsTarget::New(new) => new.tls = config,
+        TlsTarget::Update(changes) => changes.tls = Some(config),
+        TlsTarget::Compare(stored) => return tls_changes(stored, &config),
+    }
     Vec::new()
+}
+
+fn tls_changes(stored: &TlsConfig, new: &TlsConfig) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let describe = |pem: Option<&str>| match pem {
+        None => "none".to_string(),
+        Some(pem) => format!(
+            "{} certificate(s)",
+            pem.matches("-----BEGIN CERTIFICATE-----").count()
+        ),
+    };
+    if stored.cacert != new.cacert {
+        changes.push(Change {
+            field: "cacert",
+            values: Some((
+                describe(stored.cacert.as_deref()),
+                describe(new.cacert.as_deref()),
+            )),
+        });
+    }
+    if stored.verify != new.verify {
+        changes.push(Change {
+            field: "verify",
+            values: Some((stored.verify.to_string(), new.verify.to_string())),
+        });
+    }
+    let cert = |t: &TlsConfig| t.client.as_ref().map(|c| c.cert.clone());
+    if cert(stored) != cert(new) {
+        changes.push(Change {
+            field: "cert",
+            values: Some((
+                describe(cert(stored).as_deref()),
+                describe(cert(new).as_deref()),
+            )),
+        });
+    }
+    let key = |t: &TlsConfig| t.client.as_ref().map(|c| c.key.clone());
+    if key(stored) != key(new) {
+        changes.push(Change {
+            field: "key",
+            values: None,
+        });
+    }
+    changes
 }

@@ -289,10 +289,6 @@ fn print_plan(p: &Planned, opts: &Options) {
     );
     if e.tls.is_custom() {
         println!("{INDENT}tls: {}", describe_tls(&e.tls));
-        println!(
-            "{INDENT}note: cloud {:?}: its TLS settings are read but not stored yet: this version of cloudcensus reaches the cloud with the system's root certificates, verification on",
-            e.source
-        );
     }
     for note in &e.notes {
         println!("{INDENT}note: {note}");

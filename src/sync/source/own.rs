@@ -38,6 +38,7 @@ pub async fn fetch(
         region: target.cloud.region.clone(),
         auth: credentials::auth_method(target)?,
         settings: ctx.session.clone(),
+        tls: credentials::tls(ctx.catalog, &target.cloud)?,
     })?;
     let listed = async {
         login(&session, target).await?;

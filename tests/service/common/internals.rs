@@ -838,6 +838,19 @@ impl TestApp {
         StoredCredentials { sealed, opened }
     }
 
+    /// The client key column of the cloud with this uuid as stored, and opened with the key.
+    pub async fn stored_tls_key(&self, cloud: &str) -> Option<(String, String)> {
+        let row = service_settings::Entity::find()
+            .filter(service_settings::Column::Uuid.eq(uuid(cloud)))
+            .one(self.db())
+            .await
+            .unwrap()
+            .unwrap();
+        let sealed = row.tls_key?;
+        let opened = String::from_utf8(secret_box().open(&sealed).unwrap()).unwrap();
+        Some((sealed, opened))
+    }
+
     /// What a process that died mid-sync leaves: its claim on the tenant (live for
     /// `expires_in` more) and its run, still `running`.
     pub async fn leave_dead_claim(&self, tenant: &Tenant, holder: &str, expires_in: Duration) {
@@ -1199,6 +1212,7 @@ pub fn openstack_session(
                 max_retry_after: Duration::from_secs(2),
             },
         },
+        tls: Default::default(),
     })
     .expect("a session")
 }

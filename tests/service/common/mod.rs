@@ -14,6 +14,7 @@
 
 pub mod internals;
 pub mod sim;
+pub mod tls;
 pub mod wire;
 
 use std::collections::BTreeSet;

@@ -45,6 +45,7 @@ pub struct ServiceSettings {
     pub error_message: String,
     pub shared: bool,
     pub options: Value,
+    pub warnings: Vec<String>,
     pub last_sweep: Option<Value>,
     pub created: String,
     pub modified: String,

@@ -14,5 +14,6 @@ mod leases_and_pulls;
 mod lifecycle;
 mod scripted_month;
 mod staging;
+mod tls;
 mod unchanged_views;
 mod volumes;

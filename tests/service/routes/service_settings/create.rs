@@ -25,7 +25,8 @@ async fn a_registered_cloud_has_exactly_the_waldur_fields_and_no_credentials() {
             "state",
             "type",
             "url",
-            "uuid"
+            "uuid",
+            "warnings"
         ]
     );
     assert_eq!(s.kind, "OpenStack");
@@ -34,8 +35,10 @@ async fn a_registered_cloud_has_exactly_the_waldur_fields_and_no_credentials() {
     assert_eq!(
         s.options,
         json!({"auth_url": "https://keystone.example.org:5000/v3", "region": "RegionOne", "interface": "internal", "domain": "corp",
-            "sync_mode": "auto", "discover_tenants": false, "project_tags": []})
+            "sync_mode": "auto", "discover_tenants": false, "project_tags": [],
+            "cacert": null, "verify": true, "cert": null})
     );
+    assert_eq!(s.warnings, Vec::<String>::new());
     assert_eq!(raw["last_sweep"], Value::Null, "no sweep yet");
     assert_eq!(
         s.url,

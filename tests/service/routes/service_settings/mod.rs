@@ -2,6 +2,7 @@
 mod create;
 mod delete;
 mod read;
+mod tls;
 mod update;
 
 use reqwest::StatusCode;
