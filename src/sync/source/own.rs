@@ -11,7 +11,7 @@ use crate::catalog::inventory::SyncTarget;
 use crate::openstack::cinder;
 use crate::openstack::glance::{self, GlanceImage, ImagePager};
 use crate::openstack::nova::{NovaServer, ServerPager};
-use crate::openstack::{OpenStackError, Session, SessionConfig};
+use crate::openstack::{OpenStackError, Session};
 use crate::sync::context::SyncContext;
 use crate::sync::credentials;
 use crate::sync::cursor::Cursor;
@@ -32,13 +32,11 @@ pub async fn fetch(
         Some(_) => Whose::Tenant,
         None => Whose::Cloud,
     };
-    let session = Session::new(SessionConfig {
-        auth_url: target.cloud.auth_url.clone(),
-        interface: target.cloud.interface.as_str().to_string(),
-        region: target.cloud.region.clone(),
-        auth: credentials::auth_method(target)?,
-        settings: ctx.session.clone(),
-    })?;
+    let session = credentials::session(
+        &target.cloud,
+        credentials::auth_method(target)?,
+        ctx.session,
+    )?;
     let listed = async {
         login(&session, target).await?;
         list(ctx, &session, &target.tenant.backend_id, extent).await
