@@ -8,6 +8,7 @@ use super::super::CliError;
 use crate::catalog::{Catalog, parse_uuid};
 use crate::openstack::SessionSettings;
 use crate::openstack::check::Probe;
+use crate::sync::admin::{ModeReason, SweepMode};
 use crate::sync::check::{CloudCheck, check_cloud};
 
 /// Why a check could not say the cloud works.
@@ -79,7 +80,8 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-const INDENT: &str = "                    ";
+/// Where the text of a part's line starts (see [`line`]).
+const INDENT: &str = "                           ";
 
 /// The check in words: one line per part, `ok`, `FAIL` (syncs need it) or `warn`.
 pub fn report(c: &CloudCheck) -> String {
@@ -129,16 +131,22 @@ pub fn report(c: &CloudCheck) -> String {
     }
     let mode = &c.mode;
     let verdict = if mode.problem.is_some() { "FAIL" } else { "ok" };
+    // The login's failure is on the line above; the detail would repeat it.
+    let detail = match (mode.reason, mode.mode) {
+        (ModeReason::LoginFailed, SweepMode::PerTenant) => {
+            "the cloud's own login failed (see above): each tenant is listed through its own login, and sweeps mark the cloud ERRED"
+        }
+        _ => &mode.detail,
+    };
     out += &line(
         "sync mode",
         verdict,
         "",
         &format!(
-            "{} -> {} ({}): {}",
+            "{} -> {} ({}): {detail}",
             cloud.sync_mode.as_str(),
             mode.mode.as_str(),
             mode.reason.as_str(),
-            mode.detail
         ),
     );
     for probe in &c.probes {
