@@ -301,6 +301,21 @@ pub async fn issue_token(req: &Request, body: Body, shared: Data<&Arc<Shared>>) 
     resp
 }
 
+/// `GET /v3`: Keystone's version document, which it serves without a token.
+#[handler]
+pub async fn version_document(shared: Data<&Arc<Shared>>) -> Response {
+    let base = &shared.base_url;
+    json_response(
+        StatusCode::OK,
+        &json!({"version": {
+            "id": "v3.14", "status": "stable", "updated": "2020-04-07T00:00:00Z",
+            "links": [{"rel": "self", "href": format!("{base}/identity/v3/")}],
+            "media-types": [{"base": "application/json",
+                             "type": "application/vnd.openstack.identity-v3+json"}],
+        }}),
+    )
+}
+
 /// A comma-separated tag filter of `GET /v3/projects`; `None` when the parameter is absent.
 fn tag_list(pairs: &[(String, String)], key: &str) -> Option<Vec<String>> {
     pairs.iter().find(|(k, _)| k == key).map(|(_, v)| {

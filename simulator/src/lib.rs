@@ -46,6 +46,8 @@ pub struct Simulator {
 
 fn routes(shared: Arc<Shared>) -> impl poem::Endpoint {
     Route::new()
+        .at("/identity/v3", get(keystone::version_document))
+        .at("/identity/v3/", get(keystone::version_document))
         .at("/identity/v3/auth/tokens", post(keystone::issue_token))
         .at("/identity/v3/projects", get(keystone::list_projects))
         .at("/image/v2/images", get(glance::list_images))

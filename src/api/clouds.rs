@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::Created;
 use super::auth::{Caller, Staff};
+use super::cloud_check::{self, CloudCheckResponse};
 use super::credentials::{AppCredentialFields, CredentialFields};
 use super::errors::{ApiError, ErrorResponse, PullResponse};
 use super::params::{PAGE_PARAMS, ParamDoc, Params, Path, QueryDocs, QueryParams};
@@ -111,6 +112,15 @@ pub struct ServiceSettings {
 pub struct SweepRecord {
     /// `per_tenant` or `cloud`: how the sweep listed the cloud.
     pub mode: String,
+    /// Why it took that mode: `sync_mode` (asked for by the cloud's `sync_mode`),
+    /// `admin_role` (`auto`, and the cloud's credentials carry the admin role),
+    /// `no_admin_role` (`auto`, and they do not), `login_failed` (`auto`, and the cloud's own
+    /// login failed: the cloud is then ERRED saying why). Empty for sweeps recorded before.
+    #[serde(default)]
+    pub mode_reason: String,
+    /// Why, in words: whose login failed and how (never a secret).
+    #[serde(default)]
+    pub mode_detail: String,
     pub started: DateTime<Utc>,
     pub finished: DateTime<Utc>,
     /// Tenants the sweep synced.
@@ -474,6 +484,26 @@ impl CloudsApi {
         uuid: Path<Uuid>,
     ) -> Result<PullResponse, ErrorResponse> {
         PullResponse::of(state.sync.pull_cloud(uuid.0).await)
+    }
+
+    /// Check the cloud's connection with its own credentials (staff): the login (the token's
+    /// project, roles, and so the mode `auto` takes), and for identity, image, compute and
+    /// volume the endpoint of the cloud's region and interface and one small request, timed.
+    /// Nothing is stored. A broken cloud is a 200 whose failed parts have `ok: false` and a
+    /// message saying what to fix.
+    #[oai(
+        path = "/service-settings/:uuid/check/",
+        method = "post",
+        operation_id = "service_settings_check"
+    )]
+    async fn check(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _staff: Staff,
+        uuid: Path<Uuid>,
+    ) -> Result<Json<CloudCheckResponse>, ErrorResponse> {
+        let checked = state.sync.check_cloud(uuid.0).await?;
+        Ok(Json(cloud_check::shape(&state, checked)))
     }
 
     /// Remove a cloud with its tenants, images and instances (staff).

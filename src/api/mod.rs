@@ -2,6 +2,7 @@
 //! Access is a type (`auth::Caller`, `auth::Staff`), parameters are types (`params`), and
 //! `errors` is the one place that knows status codes and error bodies.
 pub mod auth;
+mod cloud_check;
 mod clouds;
 mod credentials;
 pub mod errors;

@@ -69,6 +69,10 @@ impl NewCloud {
 pub struct SweepRecord {
     /// `per_tenant` or `cloud`.
     pub mode: &'static str,
+    /// Why: `sync_mode`, `admin_role`, `no_admin_role` or `login_failed`.
+    pub mode_reason: &'static str,
+    /// Why, in words (whose login failed and how, never a secret).
+    pub mode_detail: String,
     pub started: chrono::DateTime<chrono::Utc>,
     pub finished: chrono::DateTime<chrono::Utc>,
     /// Tenants synced.
@@ -263,9 +267,9 @@ impl Clouds<'_> {
             .await?)
     }
 
-    /// Records how the cloud's tenant discovery went: ERRED with the reason, or OK.
-    pub async fn record_discovery(&self, id: CloudId, error: Option<&str>) -> CatalogResult<()> {
-        let message = error.map(|e| format!("tenant discovery: {e}"));
+    /// Records how a sweep found the cloud: ERRED with what is wrong, or OK.
+    pub async fn record_state(&self, id: CloudId, problem: Option<&str>) -> CatalogResult<()> {
+        let message = problem.map(String::from);
         let state = if message.is_some() {
             State::Erred
         } else {

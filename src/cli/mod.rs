@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `openapi`, `sync`, `demo`, `token …`,
-//! `clouds import`.
+//! `clouds import`, `clouds check`.
 mod clouds;
 mod demo;
 mod sync;
@@ -52,7 +52,7 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Register clouds from OpenStack's clouds.yaml.
+    /// Register clouds from OpenStack's clouds.yaml; check a cloud's connection.
     #[command(subcommand)]
     Clouds(clouds::CloudsCommand),
 }
@@ -115,6 +115,8 @@ pub enum CliError {
     Demo(String),
     #[error(transparent)]
     Import(#[from] clouds::ImportError),
+    #[error(transparent)]
+    Check(#[from] clouds::CheckError),
 }
 
 fn secret_box(cfg: &Config) -> Result<SecretBox, CliError> {

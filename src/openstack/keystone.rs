@@ -106,6 +106,16 @@ pub struct ProjectRef {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
+    #[serde(default)]
+    pub domain: Option<DomainRef>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct DomainRef {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

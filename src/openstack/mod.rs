@@ -1,6 +1,7 @@
 //! OpenStack wire types and clients: Keystone v3 (tokens, projects), Glance v2, Nova, Cinder.
 //! No catalog or sync logic.
 pub mod auth;
+pub mod check;
 pub mod cinder;
 pub mod error;
 pub mod glance;

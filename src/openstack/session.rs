@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
 use super::error::{OpenStackError, Service, summarize_body};
-use super::keystone::{self, AuthMethod, CatalogEntry, TokenResponse};
+use super::keystone::{self, AuthMethod, CatalogEntry, LoginName, TokenResponse};
 use super::retry::{self, RetryPolicy};
 use super::tls::{self, TlsConfig};
 use super::without_lone_surrogates;
@@ -34,6 +34,16 @@ impl Default for SessionSettings {
             timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
         }
+    }
+}
+
+impl SessionSettings {
+    /// These settings for a person waiting at a terminal or on an API call (a check, an
+    /// import): one retry, not a sweep's patience.
+    pub fn impatient(&self) -> Self {
+        let mut settings = self.clone();
+        settings.retry.max_attempts = settings.retry.max_attempts.min(2);
+        settings
     }
 }
 
@@ -61,11 +71,15 @@ struct Token {
     scope: TokenScope,
 }
 
-/// What a token is scoped to, as far as listings are concerned.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a token is scoped to: its project and roles.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TokenScope {
     pub project_id: Option<String>,
     pub project_name: Option<String>,
+    /// The project's domain, by name when Keystone tells it, else by id.
+    pub project_domain: Option<String>,
+    /// The token's role names, as Keystone lists them.
+    pub roles: Vec<String>,
     /// Listings of an admin token show the whole cloud, not just the project's share of it.
     pub admin: bool,
 }
@@ -159,9 +173,14 @@ impl Session {
                     detail: e.to_string(),
                 }
             })?;
+        let project = parsed.token.project.as_ref();
         let scope = TokenScope {
-            project_id: parsed.token.project.as_ref().map(|p| p.id.clone()),
-            project_name: parsed.token.project.as_ref().and_then(|p| p.name.clone()),
+            project_id: project.map(|p| p.id.clone()),
+            project_name: project.and_then(|p| p.name.clone()),
+            project_domain: project
+                .and_then(|p| p.domain.as_ref())
+                .and_then(|d| d.name.clone().or_else(|| d.id.clone())),
+            roles: parsed.token.roles.iter().map(|r| r.name.clone()).collect(),
             admin: parsed.token.is_admin(),
         };
         Ok(Arc::new(Token {
@@ -196,6 +215,11 @@ impl Session {
     /// catalog, and the one its token is valid with.
     pub fn auth_url(&self) -> &str {
         &self.cfg.auth_url
+    }
+
+    /// Whose login the session uses, without the secret.
+    pub fn login_name(&self) -> LoginName {
+        self.cfg.auth.login_name()
     }
 
     /// Logs in (or reuses the cached token) and checks the credentials work.

@@ -9,23 +9,160 @@ use crate::catalog::clouds::Cloud;
 use crate::catalog::credentials::Credentials;
 use crate::catalog::discovery::SeenProject;
 use crate::catalog::{CloudId, SyncMode, TenantId};
-use crate::openstack::{Session, SessionConfig, projects};
+use crate::openstack::{Session, SessionSettings, TlsConfig, projects};
 
-/// A session listing the whole cloud when cloud mode applies to it: `Ok(None)` for per
-/// tenant mode (chosen, or `auto` without admin credentials), `Err` when cloud mode is
-/// asked for and cannot be had.
+/// How a sweep lists a cloud.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepMode {
+    /// Each tenant through its own login.
+    PerTenant,
+    /// One listing of the whole cloud with its admin credentials, viewed per tenant.
+    Cloud,
+}
+
+impl SweepMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PerTenant => "per_tenant",
+            Self::Cloud => "cloud",
+        }
+    }
+}
+
+/// Why a sweep takes its mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModeReason {
+    /// `sync_mode` is `per_tenant` or `cloud`.
+    SyncMode,
+    /// `auto`, and the cloud's credentials carry the admin role.
+    AdminRole,
+    /// `auto`, and they do not.
+    NoAdminRole,
+    /// `auto`, and the cloud's own login failed.
+    LoginFailed,
+}
+
+impl ModeReason {
+    /// The stable name shown as `last_sweep.mode_reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SyncMode => "sync_mode",
+            Self::AdminRole => "admin_role",
+            Self::NoAdminRole => "no_admin_role",
+            Self::LoginFailed => "login_failed",
+        }
+    }
+}
+
+/// The mode `sync_mode` gives a cloud, why, in words, and what is wrong with the cloud
+/// when that mode cannot work as asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModeChoice {
+    pub mode: SweepMode,
+    pub reason: ModeReason,
+    pub detail: String,
+    /// The cloud's `error_message` when its own login failed (`auto`: its tenants sync per
+    /// tenant meanwhile) or `cloud` mode cannot be had (every tenant's sync fails).
+    pub problem: Option<String>,
+}
+
+impl ModeChoice {
+    /// The mode of `sync_mode` with how the cloud's own login went: `Ok(admin)` when it
+    /// worked (or was not tried: `per_tenant`), else why it did not.
+    pub fn of(sync_mode: SyncMode, login: Result<bool, &Error>) -> Self {
+        let failed = match login {
+            Ok(true) => None,
+            Ok(false) | Err(Error::NotAdmin { .. }) => Some(None),
+            Err(e) => Some(Some(e.to_string())),
+        };
+        let (mode, reason, detail, problem) = match (sync_mode, failed) {
+            (SyncMode::PerTenant, _) => (
+                SweepMode::PerTenant,
+                ModeReason::SyncMode,
+                "sync_mode is per_tenant: each tenant is listed through its own login".into(),
+                None,
+            ),
+            (SyncMode::Cloud, None) => (
+                SweepMode::Cloud,
+                ModeReason::SyncMode,
+                "sync_mode is cloud: one listing of the whole cloud with its admin credentials"
+                    .into(),
+                None,
+            ),
+            (SyncMode::Cloud, Some(why)) => {
+                let why = why.unwrap_or_else(|| {
+                    Error::NotAdmin {
+                        whose: Whose::Cloud,
+                    }
+                    .to_string()
+                });
+                (
+                    SweepMode::Cloud,
+                    ModeReason::SyncMode,
+                    format!("sync_mode is cloud, but every tenant's sync fails: {why}"),
+                    Some(format!("cloud mode: {why}")),
+                )
+            }
+            (SyncMode::Auto, None) => (
+                SweepMode::Cloud,
+                ModeReason::AdminRole,
+                "sync_mode is auto and the cloud's credentials carry the admin role: one \
+                 listing of the whole cloud"
+                    .into(),
+                None,
+            ),
+            (SyncMode::Auto, Some(None)) => (
+                SweepMode::PerTenant,
+                ModeReason::NoAdminRole,
+                "sync_mode is auto and the cloud's credentials lack the admin role: each \
+                 tenant is listed through its own login"
+                    .into(),
+                None,
+            ),
+            (SyncMode::Auto, Some(Some(why))) => (
+                SweepMode::PerTenant,
+                ModeReason::LoginFailed,
+                format!(
+                    "sync_mode is auto and the cloud's own login failed, so each tenant is \
+                     listed through its own login: {why}"
+                ),
+                Some(format!(
+                    "the cloud's own login failed (its tenants sync per tenant meanwhile): {why}"
+                )),
+            ),
+        };
+        Self {
+            mode,
+            reason,
+            detail,
+            problem,
+        }
+    }
+}
+
+/// How a sweep lists a cloud: the mode chosen, and for cloud mode the session to list it
+/// with (or why there is none, which every tenant's run then records).
+pub struct CloudLogin {
+    pub choice: ModeChoice,
+    pub session: Option<Result<Session, Error>>,
+}
+
+/// Logs in with the cloud's own credentials when its `sync_mode` may list it whole (scoped
+/// to the project they name, else to `first_tenant`'s), and chooses the sweep's mode. `Err`
+/// only when the catalog cannot be read.
 pub async fn cloud_session(
     runner: &Runner,
     cloud: CloudId,
     first_tenant: TenantId,
     tally: &RequestTally,
-) -> Result<Option<Session>, Error> {
+) -> Result<CloudLogin, Error> {
     let (cloud, credentials) = runner.catalog.clouds().with_credentials(cloud).await?;
-    let forced = match cloud.sync_mode {
-        SyncMode::PerTenant => return Ok(None),
-        SyncMode::Cloud => true,
-        SyncMode::Auto => false,
-    };
+    if cloud.sync_mode == SyncMode::PerTenant {
+        return Ok(CloudLogin {
+            choice: ModeChoice::of(SyncMode::PerTenant, Ok(false)),
+            session: None,
+        });
+    }
     let first = runner.catalog.inventory().target(first_tenant).await?;
     let login = admin_login(
         runner,
@@ -35,25 +172,27 @@ pub async fn cloud_session(
         tally,
     )
     .await;
-    match login {
-        Ok(session) => Ok(Some(session)),
-        Err(why) if forced => Err(Error::CloudMode(Box::new(why))),
-        Err(why) => {
+    let choice = ModeChoice::of(cloud.sync_mode, login.as_ref().map(|_| true));
+    let session = match (choice.mode, login) {
+        (SweepMode::PerTenant, Err(why)) => {
             tracing::debug!(cloud = %cloud.name, error = %why, "no admin login: syncing per tenant");
-            Ok(None)
+            None
         }
-    }
+        (SweepMode::PerTenant, Ok(_)) => None,
+        (SweepMode::Cloud, Ok(session)) => Some(Ok(session)),
+        (SweepMode::Cloud, Err(why)) => Some(Err(Error::CloudMode(Box::new(why)))),
+    };
+    Ok(CloudLogin { choice, session })
 }
 
-/// A session logged in with the cloud's own credentials that carries the admin role,
-/// scoped to the project they name, else to `fallback_project`. A refusal's requests go
-/// to `tally` (a session handed out adds its own when it is done).
-pub async fn admin_login(
-    runner: &Runner,
+/// A session that logs in with the cloud's own credentials (not logged in yet), scoped to the
+/// project they name, else to `fallback_project`.
+pub fn cloud_login_session(
     cloud: &Cloud,
     credentials: Option<Credentials>,
     fallback_project: Option<&str>,
-    tally: &RequestTally,
+    settings: &SessionSettings,
+    tls: TlsConfig,
 ) -> Result<Session, Error> {
     let credentials = credentials.ok_or(Error::NoCloudCredentials)?;
     let names_project = match &credentials {
@@ -70,14 +209,26 @@ pub async fn admin_login(
         None => return Err(Error::NoProjectToScope),
     };
     let auth = credentials::cloud_auth_method(cloud, credentials, fallback)?;
-    let session = Session::new(SessionConfig {
-        auth_url: cloud.auth_url.clone(),
-        interface: cloud.interface.as_str().to_string(),
-        region: cloud.region.clone(),
-        auth,
-        settings: runner.settings.session.clone(),
-        tls: credentials::tls(&runner.catalog, cloud)?,
-    })?;
+    credentials::session(cloud, auth, settings, tls)
+}
+
+/// A session logged in with the cloud's own credentials that carries the admin role,
+/// scoped to the project they name, else to `fallback_project`. A refusal's requests go
+/// to `tally` (a session handed out adds its own when it is done).
+pub async fn admin_login(
+    runner: &Runner,
+    cloud: &Cloud,
+    credentials: Option<Credentials>,
+    fallback_project: Option<&str>,
+    tally: &RequestTally,
+) -> Result<Session, Error> {
+    let session = cloud_login_session(
+        cloud,
+        credentials,
+        fallback_project,
+        &runner.settings.session,
+        credentials::tls(&runner.catalog, cloud)?,
+    )?;
     let admin = async {
         session.login().await?;
         Ok::<_, crate::openstack::OpenStackError>(session.scope().await?.admin)
@@ -155,14 +306,7 @@ pub async fn login_project(
     settings: crate::openstack::SessionSettings,
     tls: crate::openstack::TlsConfig,
 ) -> Result<LoggedInProject, Error> {
-    let session = Session::new(SessionConfig {
-        auth_url: cloud.auth_url.clone(),
-        interface: cloud.interface.as_str().to_string(),
-        region: cloud.region.clone(),
-        auth,
-        settings,
-        tls,
-    })?;
+    let session = credentials::session(cloud, auth, &settings, tls)?;
     let scope = session
         .scope()
         .await

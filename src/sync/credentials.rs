@@ -1,12 +1,31 @@
-//! Which credentials a tenant's sync logs in with.
+//! Which credentials a sync logs in with, and the session it opens with them.
 use crate::catalog::Catalog;
 use crate::catalog::clouds::Cloud;
 use crate::catalog::credentials::Credentials;
 use crate::catalog::inventory::SyncTarget;
 use crate::openstack::TlsConfig;
 use crate::openstack::keystone::{AppCredentialRef, AuthMethod, ProjectScope};
+use crate::openstack::{Session, SessionConfig, SessionSettings};
 
 use super::error::Error;
+
+/// A session with `cloud` (its Keystone, region and interface) over `tls` (see [`tls`])
+/// logging in with `auth`: every session a sync or a check opens is made here.
+pub fn session(
+    cloud: &Cloud,
+    auth: AuthMethod,
+    settings: &SessionSettings,
+    tls: TlsConfig,
+) -> Result<Session, Error> {
+    Ok(Session::new(SessionConfig {
+        auth_url: cloud.auth_url.clone(),
+        interface: cloud.interface.as_str().to_string(),
+        region: cloud.region.clone(),
+        auth,
+        settings: settings.clone(),
+        tls,
+    })?)
+}
 
 /// The tenant's own credentials when it has them, else the cloud's scoped to this project.
 /// (An application credential is bound to its own project, so it is used as it is.)

@@ -157,6 +157,14 @@ impl SyncEngine {
         delta::poll(&self.runner).await
     }
 
+    /// Checks the cloud's connection with its own credentials (see [`super::check`]).
+    pub async fn check_cloud(
+        &self,
+        cloud_uuid: Uuid,
+    ) -> Result<super::check::CloudCheck, CatalogError> {
+        super::check::check_cloud(self.catalog(), &self.runner.settings.session, cloud_uuid).await
+    }
+
     /// Starts a sync of the tenant now, in the background.
     pub async fn pull_tenant(self: &Arc<Self>, tenant_uuid: Uuid) -> Result<(), PullError> {
         self.catalog().sync_runs().close_dead_runs(now()).await?;

@@ -5,6 +5,7 @@
 //! [`delta`]). `docs/ARCHITECTURE.md` draws it.
 pub mod admin;
 pub mod attribution;
+pub mod check;
 pub mod context;
 pub mod credentials;
 pub mod cursor;

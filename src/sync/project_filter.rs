@@ -62,8 +62,8 @@ mod tests {
         let admin = ProjectFilter::new(
             &TokenScope {
                 project_id: Some("p".into()),
-                project_name: None,
                 admin: true,
+                ..TokenScope::default()
             },
             "fallback",
         );
@@ -73,14 +73,7 @@ mod tests {
         assert_eq!(admin.judge(&image("community", "q")), Verdict::Visible);
         assert_eq!(admin.judge(&image("shared", "q")), Verdict::AskMembership);
         assert_eq!(admin.judge(&image("shared", "p")), Verdict::Visible);
-        let member = ProjectFilter::new(
-            &TokenScope {
-                project_id: None,
-                project_name: None,
-                admin: false,
-            },
-            "fallback",
-        );
+        let member = ProjectFilter::new(&TokenScope::default(), "fallback");
         assert_eq!(member.project_id(), "fallback");
         assert_eq!(member.judge(&image("private", "q")), Verdict::Visible);
     }

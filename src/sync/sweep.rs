@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::admin;
+use super::admin::{self, ModeChoice};
 use super::context::RequestTally;
 use super::error::Error;
 use super::listing::{Extent, View};
@@ -32,6 +32,15 @@ pub trait SweepObserver: Send + Sync {
 pub struct LogObserver;
 impl SweepObserver for LogObserver {}
 
+/// What a sweep's tenant discovery came to.
+enum Discovered {
+    /// The cloud does not discover its tenants (or they could not be read after).
+    NotAsked,
+    /// The cloud's live tenants after discovery.
+    Live(Vec<TenantId>),
+    Failed(String),
+}
+
 /// One cloud's part of a sweep.
 pub struct CloudSweep {
     pub runner: Arc<Runner>,
@@ -45,63 +54,105 @@ pub struct CloudSweep {
 }
 
 impl CloudSweep {
-    /// Syncs the cloud's tenants `ids` in the mode that applies, and records the sweep on
-    /// the cloud.
+    /// Syncs the cloud's tenants `ids` in the mode that applies, and records the sweep (its
+    /// mode and why) and the cloud's state on the cloud.
     pub async fn run(self, mut ids: Vec<TenantId>) -> Vec<TenantOutcome> {
         let started = self.runner.settings.clock.now();
-        if self.whole_cloud
-            && let Some(live) = self.discover().await
-        {
-            ids = live;
+        let mut discovery_failed = None;
+        if self.whole_cloud {
+            match self.discover().await {
+                Discovered::NotAsked => {}
+                Discovered::Live(live) => ids = live,
+                Discovered::Failed(why) => discovery_failed = Some(why),
+            }
         }
         let Some(&first) = ids.first() else {
+            if self.whole_cloud {
+                self.record_state(discovery_failed, None).await;
+            }
             return Vec::new();
         };
-        let session = admin::cloud_session(&self.runner, self.cloud, first, &self.tally).await;
-        let (mode, outcomes) = match session {
-            Ok(None) => ("per_tenant", self.per_tenant(ids).await),
-            Ok(Some(session)) => ("cloud", self.with_listing(ids, Ok(session)).await),
-            Err(why) => ("cloud", self.with_listing(ids, Err(why)).await),
+        let login = admin::cloud_session(&self.runner, self.cloud, first, &self.tally).await;
+        let login = match login {
+            Ok(login) => login,
+            Err(why) => {
+                tracing::error!(cloud_id = self.cloud.0, error = %why, "reading the cloud failed");
+                return self.with_listing(ids, Err(why)).await;
+            }
+        };
+        // A partial sweep (`sync --tenant`) did not discover: it leaves the cloud's state as
+        // the last whole sweep set it, unless its own login failed.
+        if self.whole_cloud || login.choice.problem.is_some() {
+            self.record_state(discovery_failed, login.choice.problem.as_deref())
+                .await;
+        }
+        if let Some(problem) = &login.choice.problem {
+            tracing::warn!(cloud_id = self.cloud.0, error = %problem, "the cloud's own login failed");
+        }
+        let outcomes = match login.session {
+            None => self.per_tenant(ids).await,
+            Some(session) => self.with_listing(ids, session).await,
         };
         if !outcomes.is_empty() {
-            self.record(mode, started, &outcomes).await;
+            self.record(&login.choice, started, &outcomes).await;
         }
         outcomes
     }
 
-    /// Discovers the cloud's tenants when it asks for that: its live tenants after, or
-    /// `None` to sync the ones the sweep was given. The outcome is recorded on the cloud.
-    async fn discover(&self) -> Option<Vec<TenantId>> {
+    /// Discovers the cloud's tenants when it asks for that.
+    async fn discover(&self) -> Discovered {
         let catalog = &self.runner.catalog;
-        let (error, live) = match admin::discover(&self.runner, self.cloud, &self.tally).await {
-            Ok(false) => return None,
-            Ok(true) => (None, catalog.tenants().live_of(self.cloud).await),
+        match admin::discover(&self.runner, self.cloud, &self.tally).await {
+            Ok(false) => Discovered::NotAsked,
+            Ok(true) => match catalog.tenants().live_of(self.cloud).await {
+                Ok(live) => Discovered::Live(live.into_iter().map(|(id, _)| id).collect()),
+                Err(e) => {
+                    tracing::error!(error = %e, "reading discovered tenants failed");
+                    Discovered::NotAsked
+                }
+            },
             Err(why) => {
                 tracing::warn!(cloud_id = self.cloud.0, kind = why.kind().as_str(), error = %why, "tenant discovery failed");
-                (Some(why.to_string()), Ok(Vec::new()))
+                Discovered::Failed(why.to_string())
             }
-        };
-        let recorded = catalog
-            .clouds()
-            .record_discovery(self.cloud, error.as_deref())
-            .await;
-        if let Err(e) = recorded {
-            tracing::warn!(cloud_id = self.cloud.0, error = %e, "recording the discovery failed");
-        }
-        match (error, live) {
-            (None, Ok(live)) => Some(live.into_iter().map(|(id, _)| id).collect()),
-            (None, Err(e)) => {
-                tracing::error!(error = %e, "reading discovered tenants failed");
-                None
-            }
-            (Some(_), _) => None,
         }
     }
 
-    /// Records the sweep on the cloud: its mode, when, how many tenants, requests made.
-    async fn record(&self, mode: &'static str, started: DateTime<Utc>, outcomes: &[TenantOutcome]) {
+    /// Records the cloud's state: ERRED with what went wrong with its own credentials in
+    /// this sweep (discovery, the login for its mode), else OK. A discovery that failed for
+    /// the reason the login did is told once.
+    async fn record_state(&self, discovery_failed: Option<String>, login_problem: Option<&str>) {
+        let discovery = discovery_failed
+            .filter(|why| !login_problem.is_some_and(|p| p.contains(why.as_str())))
+            .map(|why| format!("tenant discovery: {why}"));
+        let problems: Vec<String> = discovery
+            .into_iter()
+            .chain(login_problem.map(String::from))
+            .collect();
+        let message = (!problems.is_empty()).then(|| problems.join("; "));
+        let recorded = self
+            .runner
+            .catalog
+            .clouds()
+            .record_state(self.cloud, message.as_deref())
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(cloud_id = self.cloud.0, error = %e, "recording the cloud's state failed");
+        }
+    }
+
+    /// Records the sweep on the cloud: its mode and why, when, how many tenants, requests
+    /// made.
+    async fn record(
+        &self,
+        choice: &ModeChoice,
+        started: DateTime<Utc>,
+        outcomes: &[TenantOutcome],
+    ) {
         let record = SweepRecord {
-            mode,
+            mode: choice.mode.as_str(),
+            mode_reason: choice.reason.as_str(),
+            mode_detail: choice.detail.clone(),
             started,
             finished: self.runner.settings.clock.now(),
             tenants: outcomes.len() as u64,

@@ -1,10 +1,12 @@
 //! `cloudcensus clouds import`: registers the clouds of OpenStack's client configuration
-//! (`clouds.yaml`, with `secure.yaml` merged in) as openstacksdk reads it.
+//! (`clouds.yaml`, with `secure.yaml` merged in) as openstacksdk reads it; `clouds check`
+//! checks a registered cloud's connection (`check.rs`).
 //!
 //! - `files.rs`: where the files are looked for;
 //! - `yaml.rs`: parsing and merging them;
 //! - `entry.rs`: one cloud's keys by openstacksdk's rules, into what the catalog holds;
 //! - `import.rs`: the comparison with the catalog, and the writes.
+mod check;
 mod entry;
 mod files;
 mod import;
@@ -48,7 +50,18 @@ pub enum CloudsCommand {
         #[arg(long)]
         discover: bool,
     },
+    /// Check a registered cloud's connection with its own credentials: the login (the
+    /// token's project and roles, and so the mode `sync_mode: auto` takes), and the identity,
+    /// image, compute and volume endpoints of its region and interface, each asked one small
+    /// request, timed. Exits non-zero when syncs of the cloud cannot work as configured.
+    Check {
+        /// The cloud's name or uuid.
+        #[arg(value_name = "NAME|UUID")]
+        cloud: String,
+    },
 }
+
+pub use check::CheckError;
 
 /// Why an import could not run at all.
 #[derive(Debug, thiserror::Error)]
@@ -91,15 +104,17 @@ pub async fn run(cmd: CloudsCommand, cfg: &Config) -> Result<(), CliError> {
         } => {
             let config = read_config(file)?;
             let catalog = open_catalog(cfg, secret_box(cfg)?).await?;
-            let mut session = sync_settings(cfg).session;
-            // An operator waits for the command: one retry, not a sweep's patience.
-            session.retry.max_attempts = session.retry.max_attempts.min(2);
+            let session = sync_settings(cfg).session.impatient();
             let opts = Options {
                 dry_run,
                 discover,
                 session,
             };
             import_all(&catalog, &config, &cloud, &opts).await
+        }
+        CloudsCommand::Check { cloud } => {
+            let catalog = open_catalog(cfg, secret_box(cfg)?).await?;
+            check::run(&catalog, &sync_settings(cfg).session, &cloud).await
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::catalog::inventory::SyncTarget;
 use crate::openstack::cinder;
 use crate::openstack::glance::{self, GlanceImage, ImagePager};
 use crate::openstack::nova::{NovaServer, ServerPager};
-use crate::openstack::{OpenStackError, Session, SessionConfig};
+use crate::openstack::{OpenStackError, Session};
 use crate::sync::context::SyncContext;
 use crate::sync::credentials;
 use crate::sync::cursor::Cursor;
@@ -32,14 +32,12 @@ pub async fn fetch(
         Some(_) => Whose::Tenant,
         None => Whose::Cloud,
     };
-    let session = Session::new(SessionConfig {
-        auth_url: target.cloud.auth_url.clone(),
-        interface: target.cloud.interface.as_str().to_string(),
-        region: target.cloud.region.clone(),
-        auth: credentials::auth_method(target)?,
-        settings: ctx.session.clone(),
-        tls: credentials::tls(ctx.catalog, &target.cloud)?,
-    })?;
+    let session = credentials::session(
+        &target.cloud,
+        credentials::auth_method(target)?,
+        ctx.session,
+        credentials::tls(ctx.catalog, &target.cloud)?,
+    )?;
     let listed = async {
         login(&session, target).await?;
         list(ctx, &session, &target.tenant.backend_id, extent).await

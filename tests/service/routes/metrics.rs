@@ -104,7 +104,11 @@ async fn metrics_count_syncs_requests_and_the_catalog() {
 
     // Counted by route template, not by path: the unknown uuid is not a label.
     let http = "cloudcensus_http_requests_total";
-    let list = [("route", "/api/openstack-images"), ("status", "200")];
+    let list = [
+        ("method", "GET"),
+        ("route", "/api/openstack-images"),
+        ("status", "200"),
+    ];
     assert!(grew(http, &list) >= 1.0);
     let one = [
         ("method", "GET"),
@@ -123,7 +127,12 @@ async fn metrics_count_syncs_requests_and_the_catalog() {
             .map(|s| format!("{:?}", s.labels))
             .collect::<Vec<_>>()
     );
-    assert!(grew(http, &[("route", "unmatched"), ("status", "404")]) >= 1.0);
+    assert!(
+        grew(
+            http,
+            &[("method", "GET"), ("route", "unmatched"), ("status", "404")]
+        ) >= 1.0
+    );
     assert!(
         after
             .0
@@ -144,7 +153,12 @@ async fn metrics_count_syncs_requests_and_the_catalog() {
             &[("service", "image")]
         ) >= 2.0
     );
-    assert!(grew("cloudcensus_delta_polls_total", &[("outcome", "applied")]) >= 1.0);
+    assert!(
+        grew(
+            "cloudcensus_delta_polls_total",
+            &[("scope", "tenant"), ("outcome", "applied")]
+        ) >= 1.0
+    );
 
     // The gauges are this test's database: two ERRED tenants, the rows the sync wrote.
     let tenants_in =

@@ -28,6 +28,11 @@ async fn a_scoped_token_may_not_write_or_manage() {
         ),
         (
             Method::POST,
+            format!("/api/service-settings/{}/check/", b.uuid),
+            None,
+        ),
+        (
+            Method::POST,
             "/api/openstack-tenants/".to_string(),
             Some(json!({"name": "x"})),
         ),

@@ -106,3 +106,132 @@ async fn auto_picks_cloud_mode_by_the_admin_role() {
     assert!(r.json()["sync_mode"].is_array(), "{}", r.text);
     s.stop().await;
 }
+
+/// `auto` records why it took its mode; when the cloud's own login fails the cloud is ERRED
+/// saying whose login (never the secret), its tenants still sync with their own credentials,
+/// and the next sweep that logs in clears it.
+#[tokio::test]
+async fn auto_records_why_and_a_failed_own_login_errs_the_cloud_until_it_works() {
+    let s = SimApp::world(generated_world(2, 3, 1, 8))
+        .unregistered()
+        .start()
+        .await;
+    let r = s
+        .app
+        .post(
+            "/api/service-settings/",
+            json!({"name": "sim", "options": {"auth_url": s.sim.auth_url(), "sync_mode": "auto"},
+                   "username": "admin", "password": "admin-password"}),
+        )
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::CREATED, "{}", r.text);
+    let path = s.app.path_of(r.json()["url"].as_str().unwrap()).to_string();
+    let projects = s.sim.with_world(|w| w.projects.clone());
+    for (i, p) in projects.iter().enumerate() {
+        let r = s
+            .app
+            .post(
+                "/api/openstack-tenants/",
+                json!({"name": p.name, "backend_id": p.id, "service_settings": s.app.url(&path),
+                       "user_username": format!("user-{i}"), "user_password": format!("password-{i}")}),
+            )
+            .await;
+        assert_eq!(r.status, reqwest::StatusCode::CREATED, "{}", r.text);
+    }
+    let why = |c: &Value| {
+        (
+            c["last_sweep"]["mode"].as_str().unwrap().to_string(),
+            c["last_sweep"]["mode_reason"].as_str().unwrap().to_string(),
+        )
+    };
+    s.sweep_ok().await;
+    let c = s.app.get(&path).await.json();
+    assert_eq!(why(&c), ("cloud".into(), "admin_role".into()), "{c}");
+    assert_eq!(
+        (&c["state"], &c["error_message"]),
+        (&json!("OK"), &json!(""))
+    );
+
+    let r = s
+        .app
+        .patch(&path, json!({"password": "Wr0ng-admin-pw"}))
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    // Per tenant, each with its own credentials: every tenant syncs.
+    assert_eq!(s.sweep_ok().await.len(), 2);
+    let c = s.app.get(&path).await.json();
+    assert_eq!(why(&c), ("per_tenant".into(), "login_failed".into()), "{c}");
+    assert_eq!(c["state"], "ERRED", "{c}");
+    let message = c["error_message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the cloud's own login failed (its tenants sync per tenant meanwhile): Keystone authentication failed with the cloud's credentials (user \"admin\" in domain \"default\", project id"),
+        "{message}"
+    );
+    assert!(
+        c["last_sweep"]["mode_detail"]
+            .as_str()
+            .unwrap()
+            .contains("user \"admin\""),
+        "{c}"
+    );
+    assert!(!c.to_string().contains("Wr0ng-admin-pw"), "{c}");
+
+    // Credentials without the admin role are no error: per tenant, and OK.
+    let r = s
+        .app
+        .patch(
+            &path,
+            json!({"username": "user-0", "password": "password-0"}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    s.sweep_ok().await;
+    let c = s.app.get(&path).await.json();
+    assert_eq!(
+        why(&c),
+        ("per_tenant".into(), "no_admin_role".into()),
+        "{c}"
+    );
+    assert_eq!(
+        (&c["state"], &c["error_message"]),
+        (&json!("OK"), &json!(""))
+    );
+
+    // The wrong password again, then the right one: back to cloud mode, and OK.
+    let r = s
+        .app
+        .patch(
+            &path,
+            json!({"username": "admin", "password": "Wr0ng-admin-pw"}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    s.sweep_ok().await;
+    assert_eq!(s.app.get(&path).await.json()["state"], "ERRED");
+    let r = s
+        .app
+        .patch(&path, json!({"password": "admin-password"}))
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    s.sweep_ok().await;
+    let c = s.app.get(&path).await.json();
+    assert_eq!(why(&c), ("cloud".into(), "admin_role".into()), "{c}");
+    assert_eq!(
+        (&c["state"], &c["error_message"]),
+        (&json!("OK"), &json!(""))
+    );
+    s.stop().await;
+}
+
+/// A per-tenant cloud records that its `sync_mode` chose.
+#[tokio::test]
+async fn per_tenant_mode_is_recorded_as_asked_for() {
+    let s = SimApp::generated(1, 2, 1).start().await;
+    s.sweep_ok().await;
+    let sweep = last_sweep(&s).await;
+    assert_eq!(
+        (&sweep["mode"], &sweep["mode_reason"]),
+        (&json!("per_tenant"), &json!("sync_mode"))
+    );
+    s.stop().await;
+}

@@ -1,4 +1,5 @@
 //! `/api/service-settings/`: the registered clouds (Waldur's service settings).
+mod check;
 mod create;
 mod delete;
 mod read;
