@@ -393,7 +393,18 @@ impl Clouds<'_> {
         Ok(())
     }
 
-    /// Removes every cloud whose name starts with `prefix` (the demo replaces its own).
+    /// Every cloud's name, by id (what sweeps name clouds by in their log lines).
+    pub async fn names(&self) -> CatalogResult<std::collections::HashMap<CloudId, String>> {
+        let rows: Vec<(CloudId, String)> = service_settings::Entity::find()
+            .select_only()
+            .column(service_settings::Column::Id)
+            .column(service_settings::Column::Name)
+            .into_tuple()
+            .all(self.0.db())
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// The names of the clouds whose name starts with `prefix`.
     pub async fn names_like(&self, prefix: &str) -> CatalogResult<Vec<String>> {
         Ok(service_settings::Entity::find()
@@ -406,6 +417,7 @@ impl Clouds<'_> {
             .await?)
     }
 
+    /// Removes every cloud whose name starts with `prefix` (the demo replaces its own).
     pub async fn delete_named_like(&self, prefix: &str) -> CatalogResult<u64> {
         let res = service_settings::Entity::delete_many()
             .filter(service_settings::Column::Name.starts_with(prefix))

@@ -119,8 +119,16 @@ impl SyncEngine {
         observer.planned(clouds.iter().map(|(_, ids)| ids.len()).sum());
         let permits = Arc::new(Semaphore::new(self.runner.settings.concurrency));
         let mut set = JoinSet::new();
+        let mut names = self.catalog().clouds().names().await?;
         for (cloud, ids) in clouds {
-            let sweep = self.cloud_sweep(cloud, only.is_none(), due_before, &permits, &observer);
+            let name = names.remove(&cloud).unwrap_or_default();
+            let sweep = self.cloud_sweep(
+                (cloud, name),
+                only.is_none(),
+                due_before,
+                &permits,
+                &observer,
+            );
             spawn_into(&mut set, self.runner.runtime.as_ref(), sweep.run(ids));
         }
         let mut outcomes = Vec::new();
@@ -133,9 +141,10 @@ impl SyncEngine {
         Ok(outcomes)
     }
 
+    /// The sweep of `cloud` (its id and name).
     fn cloud_sweep(
         &self,
-        cloud: CloudId,
+        (cloud, cloud_name): (CloudId, String),
         whole_cloud: bool,
         due_before: Option<DateTime<Utc>>,
         permits: &Arc<Semaphore>,
@@ -144,6 +153,7 @@ impl SyncEngine {
         CloudSweep {
             runner: self.runner.clone(),
             cloud,
+            cloud_name,
             whole_cloud,
             due_before,
             permits: permits.clone(),
@@ -178,10 +188,10 @@ impl SyncEngine {
             return Err(PullError::AlreadySyncing);
         }
         let engine = self.clone();
-        let id = tenant.id;
+        let (id, name) = (tenant.id, tenant.name);
         self.spawn_pull(async move {
             if let Err(e) = engine.run_tenant(id, None).await {
-                tracing::error!(tenant_id = id.0, error = %e, "pull failed");
+                tracing::error!(tenant = %name, error = %e, "pull failed");
             }
         })
         .await;
@@ -201,7 +211,7 @@ impl SyncEngine {
         let n = ids.len();
         let permits = Arc::new(Semaphore::new(self.runner.settings.concurrency));
         let observer: Arc<dyn SweepObserver> = Arc::new(LogObserver);
-        let sweep = self.cloud_sweep(cloud.id, true, None, &permits, &observer);
+        let sweep = self.cloud_sweep((cloud.id, cloud.name), true, None, &permits, &observer);
         self.spawn_pull(async move {
             sweep.run(ids).await;
         })

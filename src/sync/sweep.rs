@@ -45,6 +45,8 @@ enum Discovered {
 pub struct CloudSweep {
     pub runner: Arc<Runner>,
     pub cloud: CloudId,
+    /// What log lines call the cloud.
+    pub cloud_name: String,
     /// Whether the sweep covers the whole cloud, so its tenants may be discovered first.
     pub whole_cloud: bool,
     pub due_before: Option<DateTime<Utc>>,
@@ -76,7 +78,7 @@ impl CloudSweep {
         let login = match login {
             Ok(login) => login,
             Err(why) => {
-                tracing::error!(cloud_id = self.cloud.0, error = %why, "reading the cloud failed");
+                tracing::error!(cloud = %self.cloud_name, error = %why, "reading the cloud failed");
                 return self.with_listing(ids, Err(why)).await;
             }
         };
@@ -87,7 +89,7 @@ impl CloudSweep {
                 .await;
         }
         if let Some(problem) = &login.choice.problem {
-            tracing::warn!(cloud_id = self.cloud.0, error = %problem, "the cloud's own login failed");
+            tracing::warn!(cloud = %self.cloud_name, error = %problem, "the cloud's own login failed");
         }
         let outcomes = match login.session {
             None => self.per_tenant(ids).await,
@@ -112,7 +114,7 @@ impl CloudSweep {
                 }
             },
             Err(why) => {
-                tracing::warn!(cloud_id = self.cloud.0, kind = why.kind().as_str(), error = %why, "tenant discovery failed");
+                tracing::warn!(cloud = %self.cloud_name, kind = why.kind().as_str(), error = %why, "tenant discovery failed");
                 Discovered::Failed(why.to_string())
             }
         }
@@ -137,7 +139,7 @@ impl CloudSweep {
             .record_state(self.cloud, message.as_deref())
             .await;
         if let Err(e) = recorded {
-            tracing::warn!(cloud_id = self.cloud.0, error = %e, "recording the cloud's state failed");
+            tracing::warn!(cloud = %self.cloud_name, error = %e, "recording the cloud's state failed");
         }
     }
 
@@ -169,7 +171,7 @@ impl CloudSweep {
             .record_sweep(self.cloud, &record)
             .await;
         if let Err(e) = recorded {
-            tracing::warn!(cloud_id = self.cloud.0, error = %e, "could not record the sweep");
+            tracing::warn!(cloud = %self.cloud_name, error = %e, "could not record the sweep");
         }
     }
 
@@ -179,7 +181,7 @@ impl CloudSweep {
     async fn per_tenant(&self, ids: Vec<TenantId>) -> Vec<TenantOutcome> {
         let clouds = self.runner.catalog.clouds();
         if let Err(e) = clouds.set_delta_cursor(self.cloud, None).await {
-            tracing::warn!(cloud_id = self.cloud.0, error = %e, "clearing the delta cursor failed");
+            tracing::warn!(cloud = %self.cloud_name, error = %e, "clearing the delta cursor failed");
         }
         let mut set = JoinSet::new();
         for id in ids {
@@ -222,7 +224,7 @@ impl CloudSweep {
             Ok(claimed) if claimed.is_empty() => return Vec::new(),
             Ok(claimed) => claimed,
             Err(e) => {
-                tracing::error!(cloud_id = self.cloud.0, error = %e, "claiming tenants failed");
+                tracing::error!(cloud = %self.cloud_name, error = %e, "claiming tenants failed");
                 return Vec::new();
             }
         };
@@ -244,7 +246,7 @@ impl CloudSweep {
                 .set_delta_cursor(self.cloud, cursor)
                 .await;
             if let Err(e) = stored {
-                tracing::warn!(cloud_id = self.cloud.0, error = %e, "storing the delta cursor failed");
+                tracing::warn!(cloud = %self.cloud_name, error = %e, "storing the delta cursor failed");
             }
         }
         outcomes
@@ -322,7 +324,7 @@ impl CloudSweep {
         match inventory.image_names(self.cloud, &refs).await {
             Ok(names) => Some(names),
             Err(e) => {
-                tracing::warn!(cloud_id = self.cloud.0, error = %e, "reading image names failed; comparing every view");
+                tracing::warn!(cloud = %self.cloud_name, error = %e, "reading image names failed; comparing every view");
                 None
             }
         }
@@ -362,7 +364,7 @@ impl CloudSweep {
         let cloud = match cloud {
             Ok((cloud, _)) => cloud,
             Err(e) => {
-                tracing::error!(cloud_id = self.cloud.0, error = %e, "recording unchanged tenants failed");
+                tracing::error!(cloud = %self.cloud_name, error = %e, "recording unchanged tenants failed");
                 return Vec::new();
             }
         };
