@@ -20,11 +20,13 @@ from cloudcensus_client.api.openstack_tenants import (
     openstack_tenants_retrieve,
 )
 from cloudcensus_client.api.service_settings import (
+    service_settings_check,
     service_settings_list,
     service_settings_retrieve,
 )
 from cloudcensus_client.api.sync_runs import sync_runs_list
 from cloudcensus_client.models import (
+    CloudCheck,
     ImageUsageStats,
     OpenStackImage,
     OpenStackTenant,
@@ -120,6 +122,9 @@ def main(base, token):
     for cloud in clouds:
         one = expect(service_settings_retrieve.sync_detailed(cloud.uuid, client=client), ServiceSettings)
         assert one.last_sweep is not None, f"{cloud.name} has no sweep"
+        check = expect(service_settings_check.sync_detailed(cloud.uuid, client=client), CloudCheck)
+        assert check.ok and check.login.admin, f"{cloud.name}: {check!r}"
+        assert any(s.service_type == "image" and s.ok for s in check.services), check
 
     def runs_list(**kw):
         return sync_runs_list.sync_detailed(client=client, **kw)
@@ -129,7 +134,7 @@ def main(base, token):
 
     print(
         f"client: {len(images)} ubuntu images over pages, {len(stats)} usage rows, "
-        f"{len(report)} report rows, {len(tenants)} tenants, {len(clouds)} clouds, "
+        f"{len(report)} report rows, {len(tenants)} tenants, {len(clouds)} clouds (checked), "
         f"{len(runs)} sync runs: every response parsed"
     )
 
