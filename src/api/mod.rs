@@ -8,6 +8,7 @@ mod credentials;
 pub mod errors;
 pub mod guard;
 mod health;
+mod image_quotas;
 mod images;
 mod links;
 mod metrics;
@@ -74,6 +75,8 @@ pub enum ApiTags {
     Tokens,
     /// The record of tenant syncs.
     SyncRuns,
+    /// Tenants' Glance image quotas.
+    ImageQuotas,
     /// Liveness.
     Health,
 }
@@ -131,6 +134,7 @@ type Apis = spec::BeforeHandlers<(
     Documented<offerings::OfferingsApi>,
     tokens::TokensApi,
     Documented<sync_runs::SyncRunsApi>,
+    Documented<image_quotas::ImageQuotasApi>,
     health::HealthApi,
 )>;
 
@@ -144,6 +148,7 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
             Documented(offerings::OfferingsApi),
             tokens::TokensApi,
             Documented(sync_runs::SyncRunsApi),
+            Documented(image_quotas::ImageQuotasApi),
             health::HealthApi,
         )),
         "cloudcensus",

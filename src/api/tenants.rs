@@ -17,6 +17,7 @@ use super::params::{PAGE_PARAMS, ParamDoc, Params, Path, QueryDocs, QueryParams}
 use super::query::{RawQuery, uuid_from_url};
 use super::validate::{NAME_MAX, TEXT_MAX, Validator};
 use super::{ApiTags, AppState, Paginated};
+use crate::catalog::image_quotas::{self, ImageResource};
 use crate::catalog::paging::PageRequest;
 use crate::catalog::tenants::{NewTenant, TenantFilter, TenantView, unavailable_services};
 use crate::catalog::{CatalogError, hex, parse_uuid};
@@ -93,6 +94,66 @@ pub struct OpenStackTenantRequest {
     pub application_credential_user: Option<String>,
     #[oai(write_only, nullable)]
     pub application_credential_secret: Option<String>,
+}
+
+/// A tenant's Glance `/v2/info/usage` as last synced, in Glance's shape.
+#[derive(Object)]
+#[oai(rename = "TenantImageUsage")]
+pub struct TenantImageUsage {
+    pub tenant_uuid: String,
+    /// Null when the tenant's cloud does not report image quotas (or it never synced).
+    #[oai(nullable)]
+    pub usage: Option<ImageUsageFigures>,
+    /// When the tenant last synced successfully: the figures are as of then.
+    #[oai(nullable)]
+    pub synced_at: Option<DateTime<Utc>>,
+}
+
+/// Glance's resources; a resource the cloud did not report is null.
+#[derive(Object, Default)]
+#[oai(rename = "ImageUsageFigures")]
+pub struct ImageUsageFigures {
+    #[oai(nullable)]
+    pub image_size_total: Option<QuotaLimit>,
+    #[oai(nullable)]
+    pub image_count_total: Option<QuotaLimit>,
+    #[oai(nullable)]
+    pub image_stage_total: Option<QuotaLimit>,
+    #[oai(nullable)]
+    pub image_count_uploading: Option<QuotaLimit>,
+}
+
+#[derive(Object)]
+#[oai(rename = "QuotaLimit")]
+pub struct QuotaLimit {
+    /// Sizes in MiB; negative: unlimited.
+    pub limit: i64,
+    pub usage: i64,
+}
+
+fn image_usage(v: TenantView) -> TenantImageUsage {
+    let t = v.tenant;
+    let usage = t.image_quota_usage.as_ref().map(|stored| {
+        let mut figures = ImageUsageFigures::default();
+        for (resource, f) in image_quotas::figures(stored) {
+            let slot = match resource {
+                ImageResource::SizeTotal => &mut figures.image_size_total,
+                ImageResource::CountTotal => &mut figures.image_count_total,
+                ImageResource::StageTotal => &mut figures.image_stage_total,
+                ImageResource::CountUploading => &mut figures.image_count_uploading,
+            };
+            *slot = Some(QuotaLimit {
+                limit: f.limit,
+                usage: f.usage,
+            });
+        }
+        figures
+    });
+    TenantImageUsage {
+        tenant_uuid: hex(&t.uuid),
+        usage,
+        synced_at: t.last_success_at,
+    }
 }
 
 fn shape(state: &AppState, v: TenantView) -> OpenStackTenant {
@@ -310,6 +371,22 @@ impl TenantsApi {
     ) -> Result<Json<OpenStackTenant>, ErrorResponse> {
         let view = state.catalog.tenants().get(&caller.scope(), uuid.0).await?;
         Ok(Json(shape(&state, view)))
+    }
+
+    /// The tenant's Glance image quota (`/v2/info/usage`) as last synced.
+    #[oai(
+        path = "/openstack-tenants/:uuid/image_usage/",
+        method = "get",
+        operation_id = "openstack_tenants_image_usage_retrieve"
+    )]
+    async fn image_usage(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: Caller,
+        uuid: Path<Uuid>,
+    ) -> Result<Json<TenantImageUsage>, ErrorResponse> {
+        let view = state.catalog.tenants().get(&caller.scope(), uuid.0).await?;
+        Ok(Json(image_usage(view)))
     }
 
     /// Remove a tenant and its links, instances and token scopes (staff).

@@ -1,6 +1,7 @@
 //! The HTTP API, one module per resource and one file per verb.
 mod errors;
 mod health;
+mod image_quotas;
 mod limits;
 mod metrics;
 mod offerings;
