@@ -193,6 +193,18 @@ document.addEventListener('securitypolicyviolation', (e) =>
     sessionStorage.removeItem(TOKEN_KEY);
     state.token = null;
     state.staff = false;
+    // Nothing of the last token's view stays for the next one.
+    loadedFor = null;
+    state.images.page = 1;
+    state.images.query = new URLSearchParams();
+    state.usageRows = [];
+    $('images-filter').reset();
+    $('image-detail').hidden = true;
+    for (const id of ['clouds-table', 'tenants-table', 'runs-table', 'images-table', 'usage-table']) {
+      $(id).tBodies[0].replaceChildren();
+    }
+    for (const id of ['tenant-summary', 'top-images-chart', 'usage-chart', 'usage-legend']) $(id).replaceChildren();
+    for (const id of ['fleet-status', 'pull-status', 'images-status', 'usage-status']) setStatus(id, '');
     $('signin-error').textContent = reason || '';
     route();
   }
@@ -679,7 +691,7 @@ document.addEventListener('securitypolicyviolation', (e) =>
     $('images-filter').addEventListener('reset', () => {
       state.images.query = new URLSearchParams();
       state.images.page = 1;
-      setTimeout(() => loadImages().catch((err) => setStatus('images-status', err.message)));
+      if (state.token) setTimeout(() => loadImages().catch((err) => setStatus('images-status', err.message)));
     });
     const turn = (delta) => {
       state.images.page += delta;
