@@ -329,7 +329,7 @@ document.addEventListener('securitypolicyviolation', (e) =>
     }
     return el('tr', { class: t.state === 'ERRED' ? 'erred' : null, 'data-uuid': t.uuid, 'data-state': t.state },
       el('th', { scope: 'row', text: t.name }),
-      el('td', { text: cloudName(t.service_settings_uuid) }),
+      el('td', { class: 'nowrap', text: cloudName(t.service_settings_uuid) }),
       stateCell(t.state),
       error,
       el('td', {}, timeEl(t.last_sync_at)),

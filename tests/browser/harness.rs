@@ -389,8 +389,24 @@ pub async fn text_of(browser: &Client, css: &str) -> String {
 }
 
 /// A screenshot of the page, saved under the target directory.
+/// The window grows to the page's height (up to 1400 px) for it, then is 1280×800 again.
 pub async fn screenshot(browser: &Client, name: &str) -> PathBuf {
+    let height = browser
+        .execute("return document.documentElement.scrollHeight", vec![])
+        .await
+        .ok()
+        .and_then(|v| v.as_u64())
+        .unwrap_or(800)
+        .clamp(800, 1400);
+    browser
+        .set_window_size(1280, height as u32 + 140)
+        .await
+        .expect("resize for the screenshot");
     let png = browser.screenshot().await.expect("a screenshot");
+    browser
+        .set_window_size(1280, 800)
+        .await
+        .expect("back to 1280×800");
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
     std::fs::create_dir_all(&dir).expect("screenshot directory");
     let path = dir.join(name);
