@@ -194,6 +194,17 @@ async fn signs_in_with_a_staff_token(browser: &Client, api: &Api) {
     )
     .await;
     assert_eq!(text_of(browser, "#who-scope").await, "Staff token");
+    // Reported, not asserted (no timed assertions): the page's load and the fleet's first
+    // rendering, in milliseconds since navigation.
+    let timing = browser
+        .execute(
+            "const n = performance.getEntriesByType('navigation')[0]; \
+             return {load_ms: Math.round(n.loadEventEnd), now_ms: Math.round(performance.now())}",
+            vec![],
+        )
+        .await
+        .expect("timing");
+    eprintln!("dashboard timing: {timing}");
     let stored = browser
         .execute("return sessionStorage.getItem('cloudcensus.token')", vec![])
         .await
