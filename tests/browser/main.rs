@@ -456,6 +456,52 @@ async fn name_search_narrows_the_image_list_and_paging_works(browser: &Client, a
         json!(format!("Page 1 of {}", narrowed.div_ceil(25)))
     );
 
+    // The cloud and rescue filters ask the API what it would answer them.
+    let edge = &api.get("/api/service-settings/?name=demo-edge").await[0];
+    let edge_uuid = edge["uuid"].as_str().unwrap();
+    let expected = api
+        .count(&format!(
+            "/api/openstack-images/?name=ubuntu&settings_uuid={edge_uuid}&is_rescue_image=false"
+        ))
+        .await;
+    assert!(
+        expected > 0 && expected < narrowed,
+        "{expected} of {narrowed}"
+    );
+    browser
+        .execute(
+            &format!(
+                "document.getElementById('f-cloud').value = '{edge_uuid}'; \
+                 document.getElementById('f-rescue').value = 'false';"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#images-filter button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_js(
+        browser,
+        "the cloud's images",
+        "return document.getElementById('images-status').textContent",
+        |v| v.as_str() == Some(&format!("{expected} images match.")),
+    )
+    .await;
+    let state = image_list_state(browser).await;
+    let clouds = browser
+        .execute("return [...document.querySelectorAll('#images-table tbody tr[data-uuid] td:nth-child(2)')].map(c => c.innerText)", vec![])
+        .await
+        .unwrap();
+    assert!(
+        clouds.as_array().unwrap().iter().all(|c| c == "demo-edge"),
+        "{clouds}"
+    );
+
     // An image's detail.
     let uuid = state["uuids"][0].as_str().unwrap().to_string();
     browser
