@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 
 use harness::{Api, Chromedriver, Demo, TestDb, console_log, screenshot, text_of, wait_for_js};
 
+/// WebDriver's Enter key.
+const ENTER: &str = "\u{E007}";
+
 /// The demo, a staff API client and the tenant made to fail.
 struct Setting {
     api: Api,
@@ -170,14 +173,11 @@ async fn sign_in(browser: &Client, token: &str) {
         .for_element(Locator::Css("#token"))
         .await
         .expect("the sign-in form");
-    input.send_keys(token).await.expect("type the token");
-    browser
-        .find(Locator::Css("#signin-form button[type=submit]"))
+    // Typed, then submitted with the Enter key: the form works from the keyboard.
+    input
+        .send_keys(&format!("{token}{ENTER}"))
         .await
-        .expect("the sign-in button")
-        .click()
-        .await
-        .expect("click sign in");
+        .expect("type the token");
 }
 
 async fn signs_in_with_a_staff_token(browser: &Client, api: &Api) {
@@ -318,13 +318,14 @@ async fn pull_now_shows_the_new_run_finishing(browser: &Client, api: &Api) {
     let before: Vec<Value> = api
         .all(&format!("/api/sync-runs/?tenant_uuid={uuid}"))
         .await;
+    // Pressed from the keyboard.
     browser
         .find(Locator::Css(&format!("button.pull[data-uuid='{uuid}']")))
         .await
         .expect("its pull button")
-        .click()
+        .send_keys(ENTER)
         .await
-        .expect("click pull now");
+        .expect("press pull now");
     let status = wait_for_js(
         browser,
         "the pull to finish",
@@ -757,6 +758,12 @@ async fn fits_a_phone_width(browser: &Client) {
             "{view} scrolls sideways at 390 px: {overflow}"
         );
     }
+    let png = browser
+        .screenshot()
+        .await
+        .expect("a phone-width screenshot");
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
+    std::fs::write(dir.join("phone-fleet.png"), png).expect("save it");
     browser
         .set_window_size(1280, 800)
         .await
