@@ -748,7 +748,19 @@ async fn fits_a_phone_width(browser: &Client) {
             .execute(&format!("location.hash = '{view}'"), vec![])
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Measured once the view has drawn what it loaded.
+        let status = format!("{}-status", &view[1..]);
+        wait_for_js(
+            browser,
+            "the view at phone width",
+            &format!(
+                "const t = document.getElementById('{status}').textContent; \
+                 return !document.getElementById('view-{}').hidden && t !== '' && t !== 'Loading…'",
+                &view[1..]
+            ),
+            |v| v == &json!(true),
+        )
+        .await;
         let overflow = browser
             .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth", vec![])
             .await
