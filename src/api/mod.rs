@@ -5,6 +5,7 @@ pub mod auth;
 mod cloud_check;
 mod clouds;
 mod credentials;
+mod dashboard;
 pub mod errors;
 pub mod guard;
 mod health;
@@ -244,7 +245,10 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         .at("/api/openapi.json", spec)
         .at("/metrics", poem::get(metrics::scrape))
         .nest("/api/docs", docs)
-        .nest("/", service.into_endpoint())
+        // The dashboard is outside the OpenAPI document. Its page is served by a wrapper of
+        // the API's endpoint: poem routes `/` to an endpoint nested at `/`, before `at("/")`.
+        .nest("/", dashboard::WithIndex(service.into_endpoint()))
+        .at("/assets/:name", poem::get(dashboard::asset))
         .before(|req| async move { Ok(without_trailing_slash(req)) })
         .around(move |next, req| guard::guard(next, req, limits))
         .data(state)

@@ -1,4 +1,5 @@
 //! The HTTP API, one module per resource and one file per verb.
+mod dashboard;
 mod errors;
 mod health;
 mod image_quotas;
