@@ -1,4 +1,5 @@
-//! `/api/tokens/`: create (the secret is shown once), list, revoke. Staff only.
+//! `/api/tokens/`: create (the secret is shown once), list, revoke (staff only); and
+//! `/api/users/me/`: what the calling token may do (any token).
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -8,7 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::Created;
-use super::auth::Staff;
+use super::auth::{Caller, Staff};
 use super::clouds::Deleted;
 use super::errors::{ApiError, ErrorResponse};
 use super::params::Path;
@@ -19,6 +20,16 @@ use crate::catalog::tokens::{EXPIRY_DAYS, NewToken, TokenRef, TokenView};
 use crate::catalog::{CatalogError, hex};
 
 pub struct TokensApi;
+
+/// The calling token's rights: what a client shows or hides without trying and failing.
+#[derive(Object)]
+#[oai(rename = "CurrentUser")]
+pub struct CurrentUser {
+    /// Staff see everything and manage; others see their tenants only and may not write.
+    pub is_staff: bool,
+    /// How many tenants a scoped token sees (0 for staff: they see all).
+    pub tenants_count: u64,
+}
 
 #[derive(Object)]
 #[oai(rename = "ApiToken")]
@@ -137,6 +148,24 @@ impl ApiTokenRequest {
 
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Tokens")]
 impl TokensApi {
+    /// What the calling token may do (any token), as Waldur's `users/me/` tells its user's.
+    #[oai(
+        path = "/users/me/",
+        method = "get",
+        operation_id = "users_me_retrieve"
+    )]
+    async fn me(&self, caller: Caller) -> Json<CurrentUser> {
+        let p = caller.0;
+        Json(CurrentUser {
+            is_staff: p.is_staff,
+            tenants_count: if p.is_staff {
+                0
+            } else {
+                p.tenant_ids.len() as u64
+            },
+        })
+    }
+
     #[oai(path = "/tokens/", method = "get", operation_id = "tokens_list")]
     async fn list(
         &self,

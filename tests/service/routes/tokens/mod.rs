@@ -1,6 +1,7 @@
 //! `/api/tokens/`: API tokens, staff or scoped to tenants.
 mod create;
 mod delete;
+mod me;
 
 use reqwest::StatusCode;
 use serde_json::json;
