@@ -578,12 +578,19 @@ pub async fn info(req: &Request, Path(what): Path<String>, shared: Data<&Arc<Sha
         }
         "stores" if world.info_stores_enabled => json_response(
             StatusCode::OK,
-            &json!({"stores": [{"id": "file", "default": true, "description": "Local file store"}]}),
+            &json!({"stores": world.stores.iter().map(|s| {
+                // Glance leaves `default` out of the stores that are not.
+                let mut store = json!({"id": s.id, "description": s.description});
+                if s.default {
+                    store["default"] = json!(true);
+                }
+                store
+            }).collect::<Vec<_>>()}),
         ),
         "import" if world.info_import_enabled => json_response(
             StatusCode::OK,
             &json!({"import-methods": {"description": "Import methods available.", "type": "array",
-                    "value": ["glance-direct", "web-download", "copy-image"]}}),
+                    "value": world.import_methods}}),
         ),
         _ => not_found(),
     }

@@ -28,7 +28,8 @@ use tokio::task::JoinHandle;
 pub use faults::{Fault, FaultKind, Target};
 pub use generate::{ADMIN_PASSWORD, ADMIN_USER, GenSpec};
 pub use world::{
-    AppCredential, Flavor, Image, Member, Project, Server, User, Volume, VolumeAttachment, World,
+    AppCredential, Flavor, Image, Member, Project, Server, Store, User, Volume, VolumeAttachment,
+    World,
 };
 
 use state::Shared;

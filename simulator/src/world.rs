@@ -30,6 +30,12 @@ pub struct World {
     pub info_stores_enabled: bool,
     #[serde(default = "yes")]
     pub info_import_enabled: bool,
+    /// What `/v2/info/stores` lists.
+    #[serde(default = "default_stores")]
+    pub stores: Vec<Store>,
+    /// What `/v2/info/import` offers.
+    #[serde(default = "default_import_methods")]
+    pub import_methods: Vec<String>,
     /// The quota reported by `/v2/info/usage` (unified limits), per project.
     #[serde(default = "default_quota")]
     pub image_count_limit: i64,
@@ -82,6 +88,30 @@ fn yes() -> bool {
     true
 }
 
+/// A Glance store as `/v2/info/stores` describes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Store {
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub default: bool,
+}
+
+fn default_stores() -> Vec<Store> {
+    vec![Store {
+        id: "file".into(),
+        description: "Local file store".into(),
+        default: true,
+    }]
+}
+
+fn default_import_methods() -> Vec<String> {
+    ["glance-direct", "web-download", "copy-image"]
+        .map(String::from)
+        .to_vec()
+}
+
 impl Default for World {
     fn default() -> Self {
         Self {
@@ -95,6 +125,8 @@ impl Default for World {
             info_usage_enabled: true,
             info_stores_enabled: true,
             info_import_enabled: true,
+            stores: default_stores(),
+            import_methods: default_import_methods(),
             image_count_limit: default_quota(),
             nova_max_microversion: default_nova_microversion(),
             nova_version_document: true,

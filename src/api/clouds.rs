@@ -13,6 +13,7 @@ use super::auth::{Caller, Staff};
 use super::cloud_check::{self, CloudCheckResponse};
 use super::credentials::{AppCredentialFields, CredentialFields};
 use super::errors::{ApiError, ErrorResponse, PullResponse};
+use super::image_info;
 use super::params::{PAGE_PARAMS, ParamDoc, Params, Path, QueryDocs, QueryParams};
 use super::query::RawQuery;
 use super::tls::{self, TlsFields};
@@ -437,6 +438,27 @@ impl CloudsApi {
     ) -> Result<Json<ServiceSettings>, ErrorResponse> {
         let cloud = state.catalog.clouds().get(&caller.scope(), uuid.0).await?;
         Ok(Json(shape(&state, cloud)))
+    }
+
+    /// The cloud's Glance import methods and stores as its tenants last saw them (a scoped
+    /// token: as its own tenants saw them), and the tenants that saw less.
+    #[oai(
+        path = "/service-settings/:uuid/image_info/",
+        method = "get",
+        operation_id = "service_settings_image_info_retrieve"
+    )]
+    async fn image_info(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: Caller,
+        uuid: Path<Uuid>,
+    ) -> Result<Json<image_info::CloudImageInfo>, ErrorResponse> {
+        let info = state
+            .catalog
+            .clouds()
+            .image_info(&caller.scope(), uuid.0)
+            .await?;
+        Ok(Json(image_info::shape(&state, info)))
     }
 
     /// Replace a cloud's fields (staff). Credentials change only when given.

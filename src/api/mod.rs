@@ -9,6 +9,7 @@ mod dashboard;
 pub mod errors;
 pub mod guard;
 mod health;
+mod image_info;
 mod image_quotas;
 mod images;
 mod links;

@@ -192,3 +192,80 @@ async fn a_cloud_without_quotas_has_no_rows() {
     assert_eq!(s.app.get("/api/image-quotas/").await.count(), 0);
     s.stop().await;
 }
+
+/// A cloud's import methods and stores: the union of what its tenants saw, and the tenants
+/// that saw less (here the first tenant synced while the cloud had fewer of both).
+#[tokio::test]
+async fn a_clouds_image_info_is_the_union_and_names_who_saw_less() {
+    let s = SimApp::generated(3, 4, 0).start().await;
+    s.sim.with_world(|w| {
+        w.import_methods = vec!["glance-direct".into()];
+        w.stores[0].description = "Local disk".into();
+    });
+    s.sweep_tenant_ok(0).await;
+    s.sim.with_world(|w| {
+        w.import_methods = vec!["glance-direct".into(), "web-download".into()];
+        w.stores.push(cloudcensus_sim::Store {
+            id: "ceph".into(),
+            description: "Ceph RBD".into(),
+            default: false,
+        });
+    });
+    s.sweep_tenant_ok(1).await;
+    s.sweep_tenant_ok(2).await;
+    let path = format!("/api/service-settings/{}/image_info/", s.cloud().uuid);
+    let info = s.app.get(&path).await;
+    assert_eq!(info.status, StatusCode::OK, "{}", info.text);
+    let info = info.json();
+    assert_eq!(info["service_settings_uuid"], s.cloud().uuid.as_str());
+    assert_eq!(info["tenants_reporting"], 3);
+    assert_eq!(
+        info["import_methods"],
+        serde_json::json!(["glance-direct", "web-download"])
+    );
+    let stores: Vec<(&str, bool)> = info["stores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap(), s["default"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(stores, [("ceph", false), ("file", true)]);
+    let odd = info["disagreeing_tenants"].as_array().unwrap();
+    assert_eq!(odd.len(), 1, "{info}");
+    assert_eq!(odd[0]["tenant_uuid"], s.tenants[0].uuid.as_str());
+    assert_eq!(
+        odd[0]["import_methods"],
+        serde_json::json!(["glance-direct"])
+    );
+    assert_eq!(odd[0]["stores"], serde_json::json!(["file"]));
+
+    // A scoped token sees its cloud as its own tenants saw it.
+    let token = s.app.scoped_token("info-reader", &[&s.tenants[0]]).await;
+    let mine = s.app.get_as(&token, &path).await.json();
+    assert_eq!(mine["tenants_reporting"], 1);
+    assert_eq!(mine["import_methods"], serde_json::json!(["glance-direct"]));
+    assert_eq!(mine["disagreeing_tenants"], serde_json::json!([]));
+    let unknown = s
+        .app
+        .get("/api/service-settings/00000000000000000000000000000000/image_info/")
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    s.stop().await;
+}
+
+/// Clouds without the discovery documents report nothing rather than an empty agreement.
+#[tokio::test]
+async fn a_cloud_without_info_documents_reports_no_tenants() {
+    let s = SimApp::generated(1, 2, 0).start().await;
+    s.sim.with_world(|w| {
+        w.info_import_enabled = false;
+        w.info_stores_enabled = false;
+    });
+    s.sweep_ok().await;
+    let path = format!("/api/service-settings/{}/image_info/", s.cloud().uuid);
+    let info = s.app.get(&path).await.json();
+    assert_eq!(info["tenants_reporting"], 0);
+    assert_eq!(info["import_methods"], serde_json::json!([]));
+    assert_eq!(info["stores"], serde_json::json!([]));
+    s.stop().await;
+}
