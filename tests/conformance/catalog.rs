@@ -553,6 +553,34 @@ async fn glance_quota_usage_is_carried_over_per_tenant() {
         let tj = s.app.tenant_now(t).await;
         let usage = tj.image_quota_usage.clone().unwrap_or_default();
         assert_eq!(usage, want, "{}: image_quota_usage", t.name);
+        // The two quota views say what Glance said.
+        let view = s
+            .app
+            .get(&format!("/api/openstack-tenants/{}/image_usage/", t.uuid))
+            .await
+            .json();
+        assert_eq!(view["usage"], want, "{}: image_usage", t.name);
+        let rows = s.app.get("/api/image-quotas/?page_size=300").await.json();
+        let rows: Vec<&serde_json::Value> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["tenant_uuid"] == t.uuid.as_str())
+            .collect();
+        assert_eq!(rows.len(), 4, "{}: {rows:?}", t.name);
+        for r in rows {
+            let resource = r["resource"].as_str().unwrap();
+            assert_eq!(
+                r["limit"], want[resource]["limit"],
+                "{}: {resource}",
+                t.name
+            );
+            assert_eq!(
+                r["usage"], want[resource]["usage"],
+                "{}: {resource}",
+                t.name
+            );
+        }
         assert_eq!(usage["image_count_total"]["limit"], 100000);
         if let Some(n) = owned {
             assert_eq!(usage["image_count_total"]["usage"], n, "{}", t.name);
@@ -579,6 +607,29 @@ async fn glance_quota_usage_is_carried_over_per_tenant() {
         .and_then(|u| u["image_count_total"]["usage"].as_u64())
         .unwrap();
     assert!(count_a > 1000, "tenant-a's image count: {count_a}");
+    // The cloud's import methods as Glance offers them; no stores (not a multi-store Glance).
+    let offered =
+        s.os.glance_call(&tok_a, Method::GET, "/v2/info/import", None)
+            .await;
+    let mut offered: Vec<String> = offered.body["import-methods"]["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_string())
+        .collect();
+    offered.sort();
+    let info = s
+        .app
+        .get(&format!(
+            "/api/service-settings/{}/image_info/",
+            s.cloud.uuid
+        ))
+        .await
+        .json();
+    assert_eq!(info["import_methods"], json!(offered), "{info}");
+    assert_eq!(info["stores"], json!([]), "{info}");
+    assert_eq!(info["tenants_reporting"], 2, "{info}");
+    assert_eq!(info["disagreeing_tenants"], json!([]), "{info}");
     s.stop().await;
 }
 
