@@ -10,6 +10,7 @@ pub mod errors;
 pub mod guard;
 mod health;
 mod image_info;
+mod image_metadata;
 mod image_quotas;
 mod images;
 mod links;
@@ -130,6 +131,7 @@ impl AppState {
 
 type Apis = spec::BeforeHandlers<(
     Documented<images::ImagesApi>,
+    image_metadata::ImageMetadataApi,
     Documented<usage_report::UsageReportApi>,
     Documented<clouds::CloudsApi>,
     Documented<tenants::TenantsApi>,
@@ -144,6 +146,7 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         spec::BeforeHandlers((
             Documented(images::ImagesApi),
+            image_metadata::ImageMetadataApi,
             Documented(usage_report::UsageReportApi),
             Documented(clouds::CloudsApi),
             Documented(tenants::TenantsApi),

@@ -155,6 +155,37 @@ impl Images<'_> {
             .ok_or(CatalogError::NotFound)
     }
 
+    /// The image's extra Glance properties (everything Glance sent beyond its own fields),
+    /// as Nova's image metadata shows them: string values as they are, others as JSON text.
+    /// `NotFound` unless the image is visible in `scope`.
+    pub async fn metadata(
+        &self,
+        scope: &Scope,
+        uuid: Uuid,
+    ) -> CatalogResult<std::collections::BTreeMap<String, String>> {
+        let stored: Option<serde_json::Value> = images::Entity::find()
+            .select_only()
+            .column(images::Column::Properties)
+            .filter(images::Column::Uuid.eq(uuid))
+            .filter(scope_condition(images::Entity, scope))
+            .into_tuple()
+            .one(self.0.db())
+            .await?;
+        let stored = stored.ok_or(CatalogError::NotFound)?;
+        Ok(stored
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(key, value)| {
+                let text = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (key.clone(), text)
+            })
+            .collect())
+    }
+
     pub(super) async fn resolve<'a>(
         &self,
         scope: &'a Scope,

@@ -4,6 +4,7 @@ mod duplicates;
 mod filters;
 mod head;
 mod list;
+mod metadata;
 mod pagination;
 mod retrieve;
 mod usage_stats;
