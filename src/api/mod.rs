@@ -7,6 +7,7 @@ mod clouds;
 mod credentials;
 mod dashboard;
 pub mod errors;
+mod fields;
 pub mod guard;
 mod health;
 mod image_info;
