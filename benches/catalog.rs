@@ -37,6 +37,31 @@ const NAMES: &[&str] = &[
     "opensuse-leap-15.5",
 ];
 
+/// Realistic extra properties: a distribution and version, an architecture, sometimes firmware.
+fn detail_properties(i: usize) -> serde_json::Value {
+    let distro = ["ubuntu", "debian", "rocky", "windows", "cirros"][i % 5];
+    let mut props = serde_json::json!({
+        "os_distro": distro,
+        "os_version": format!("{}", 10 + i % 15),
+        "architecture": if i % 9 == 0 { "aarch64" } else { "x86_64" },
+        "description": format!("{distro} build {}", i / 97),
+    });
+    if i % 4 == 0 {
+        props["hw_firmware_type"] = "uefi".into();
+    }
+    props
+}
+
+/// A few tags: most images none, some one or two.
+fn detail_tags(i: usize) -> serde_json::Value {
+    match i % 10 {
+        0 => serde_json::json!(["golden"]),
+        1 => serde_json::json!(["golden", "gpu"]),
+        2 => serde_json::json!(["beta"]),
+        _ => serde_json::json!([]),
+    }
+}
+
 /// Bulk-fills the catalog: images of one cloud, each linked to one or two tenants.
 async fn fill(db: &sea_orm::DatabaseConnection, cloud_id: i32, tenant_ids: &[i32], n: usize) {
     use entity::{image_tenants, images};
@@ -62,6 +87,15 @@ async fn fill(db: &sea_orm::DatabaseConnection, cloud_id: i32, tenant_ids: &[i32
                 images::Column::HwRescueDevice,
                 images::Column::HwRescueBus,
                 images::Column::Properties,
+                images::Column::Size,
+                images::Column::DiskFormat,
+                images::Column::ContainerFormat,
+                images::Column::Checksum,
+                images::Column::OsHashAlgo,
+                images::Column::OsHashValue,
+                images::Column::Owner,
+                images::Column::Tags,
+                images::Column::BackendUpdatedAt,
             ]);
             let mut links = Query::insert();
             links.into_table(image_tenants::Entity).columns([
@@ -84,12 +118,22 @@ async fn fill(db: &sea_orm::DatabaseConnection, cloud_id: i32, tenant_ids: &[i32
                     format!("{}-{}", NAMES[i % NAMES.len()], i / 97).into(),
                     10240i64.into(),
                     1024i64.into(),
-                    "active".into(),
-                    "private".into(),
+                    ["active", "active", "active", "deactivated"][i % 4].into(),
+                    ["private", "public", "shared", "community"][i % 4].into(),
                     created.into(),
                     if rescue { "cdrom" } else { "" }.into(),
                     if rescue { "scsi" } else { "" }.into(),
-                    serde_json::json!({"os_distro": "ubuntu"}).into(),
+                    detail_properties(i).into(),
+                    Some(((i % 20) as i64 + 1) << 28).into(),
+                    ["qcow2", "raw", "vmdk"][i % 3].into(),
+                    "bare".into(),
+                    // What Glance sends: an MD5 and a SHA-512 multihash, in hex.
+                    format!("{:032x}", i as u128 * 7919).into(),
+                    "sha512".into(),
+                    format!("{:0128x}", i as u128 * 104_729).into(),
+                    format!("project-{}", i % tenant_ids.len()).into(),
+                    detail_tags(i).into(),
+                    created.into(),
                 ]);
                 let t = tenant_ids[i % tenant_ids.len()];
                 links.values_panic([id.into(), t.into()]);
@@ -335,6 +379,61 @@ async fn main() {
             "scoped token",
             "/api/openstack-images/?page_size=100".into(),
             &scoped,
+        ),
+        (
+            "visibility",
+            "/api/openstack-images/?page_size=100&visibility=public".into(),
+            &staff,
+        ),
+        (
+            "status",
+            "/api/openstack-images/?page_size=100&status=deactivated".into(),
+            &staff,
+        ),
+        (
+            "disk_format",
+            "/api/openstack-images/?page_size=100&disk_format=raw".into(),
+            &staff,
+        ),
+        (
+            "os_distro",
+            "/api/openstack-images/?page_size=100&os_distro=debian".into(),
+            &staff,
+        ),
+        (
+            "owner",
+            "/api/openstack-images/?page_size=100&owner=project-3".into(),
+            &staff,
+        ),
+        (
+            "property",
+            "/api/openstack-images/?page_size=100&property=hw_firmware_type:uefi".into(),
+            &staff,
+        ),
+        (
+            "tag",
+            "/api/openstack-images/?page_size=100&tag=gpu".into(),
+            &staff,
+        ),
+        (
+            "created_after",
+            "/api/openstack-images/?page_size=100&created_after=2023-12-01".into(),
+            &staff,
+        ),
+        (
+            "o=-size",
+            "/api/openstack-images/?page_size=100&o=-size".into(),
+            &staff,
+        ),
+        (
+            "o=created",
+            "/api/openstack-images/?page_size=100&o=backend_created_at".into(),
+            &staff,
+        ),
+        (
+            "fields=name,uuid",
+            "/api/openstack-images/?page_size=100&fields=name,uuid".into(),
+            &staff,
         ),
         (
             "usage_stats",

@@ -689,3 +689,91 @@ async fn an_image_only_region_syncs_its_images_and_says_compute_is_missing() {
     assert!(app.catalog_ids(&t_c).await.contains(&private));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs the real Keystone and Glance: cargo test --test conformance -- --ignored --test-threads=1"]
+async fn the_image_detail_is_what_glance_shows() {
+    let (s, img) = Scenario::synced().await;
+    // Tags and the protected flag, set in Glance itself after the first sync.
+    s.os.patch_image(
+        &s.tok_a,
+        &img.a_props,
+        json!([
+            {"op": "add", "path": "/tags", "value": ["golden", "lts"]},
+            {"op": "add", "path": "/os_version", "value": "12"},
+        ]),
+    )
+    .await;
+    s.sweep_ok("after tagging").await;
+    for (label, id) in [
+        ("rescue", &img.rescue),
+        ("a-props", &img.a_props),
+        ("a-private", &img.a_private),
+    ] {
+        let glance =
+            s.os.glance_call(&s.tok_a, Method::GET, &format!("/v2/images/{id}"), None)
+                .await;
+        assert_eq!(glance.status, reqwest::StatusCode::OK, "{label}");
+        let g = &glance.body;
+        let name = g["name"].as_str().unwrap();
+        let item = s.catalog_item(name, id).await;
+        assert_eq!(item.status, g["status"].as_str().unwrap(), "{label}");
+        assert_eq!(
+            item.visibility,
+            g["visibility"].as_str().unwrap(),
+            "{label}"
+        );
+        assert_eq!(item.owner.as_deref(), g["owner"].as_str(), "{label}");
+        assert_eq!(item.size, g["size"].as_i64(), "{label}");
+        assert_eq!(item.checksum.as_deref(), g["checksum"].as_str(), "{label}");
+        assert_eq!(
+            item.os_hash_algo.as_deref(),
+            g["os_hash_algo"].as_str(),
+            "{label}"
+        );
+        assert_eq!(
+            item.disk_format.as_deref(),
+            g["disk_format"].as_str(),
+            "{label}"
+        );
+        assert_eq!(
+            item.container_format.as_deref(),
+            g["container_format"].as_str(),
+            "{label}"
+        );
+        assert_eq!(item.protected, g["protected"].as_bool().unwrap(), "{label}");
+        assert_eq!(item.os_hidden, g["os_hidden"].as_bool().unwrap(), "{label}");
+        let tags: Vec<&str> = g["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
+        let mut listed = item.tags.clone();
+        listed.sort();
+        let mut want: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+        want.sort();
+        assert_eq!(listed, want, "{label}: tags (Glance keeps no order)");
+        assert_eq!(
+            item.os_distro.as_deref(),
+            g["os_distro"].as_str(),
+            "{label}"
+        );
+        assert_eq!(
+            item.os_version.as_deref(),
+            g["os_version"].as_str(),
+            "{label}"
+        );
+        let updated =
+            chrono::DateTime::parse_from_rfc3339(g["updated_at"].as_str().unwrap()).unwrap();
+        let ours = chrono::DateTime::parse_from_rfc3339(
+            item.backend_updated_at.as_deref().expect("updated_at"),
+        )
+        .unwrap();
+        assert_eq!(ours, updated, "{label}: updated_at");
+    }
+    let props = s.catalog_item(&s.name("a-props"), &img.a_props).await;
+    assert_eq!(props.os_version.as_deref(), Some("12"));
+    assert!(!props.tags.is_empty());
+    s.stop().await;
+}
