@@ -43,10 +43,10 @@ fn detail_properties(i: usize) -> serde_json::Value {
     let mut props = serde_json::json!({
         "os_distro": distro,
         "os_version": format!("{}", 10 + i % 15),
-        "architecture": if i % 9 == 0 { "aarch64" } else { "x86_64" },
+        "architecture": if i.is_multiple_of(9) { "aarch64" } else { "x86_64" },
         "description": format!("{distro} build {}", i / 97),
     });
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         props["hw_firmware_type"] = "uefi".into();
     }
     props
