@@ -13,7 +13,8 @@ ROOT=$PWD
 WORK=$(mktemp -d)
 VENV=${CLIENT_VENV:-$ROOT/target/client-venv}
 
-if ! "$VENV/bin/openapi-python-client" --version 2>/dev/null | grep -qF "$(sed -n 's/^openapi-python-client==//p' tests/client/requirements.txt)"; then
+if ! "$VENV/bin/openapi-python-client" --version 2>/dev/null | grep -qF "$(sed -n 's/^openapi-python-client==//p' tests/client/requirements.txt)" \
+  || ! "$VENV/bin/python" -c "import waldur_api_client" 2>/dev/null; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/client/requirements.txt
 fi
@@ -37,3 +38,5 @@ fi
 start_demo "$WORK" "${1:-}"
 echo "client: $BASE"
 PYTHONPATH="$WORK" "$VENV/bin/python" tests/client/smoke.py "$BASE" "$TOKEN"
+# The published Waldur client (generated from Waldur's own document) reads the image endpoints.
+"$VENV/bin/python" tests/client/waldur.py "$BASE" "$TOKEN"
