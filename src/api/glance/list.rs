@@ -654,7 +654,9 @@ impl ListQuery {
             // Without a visibility, community images are listed only to their owner.
             VisibilityFilter::Default => image.visibility != ImageVisibility::Community || own,
         };
+        // Glance lists no killed image (the catalog keeps none deleted).
         visible
+            && image.status != "killed"
             && image.os_hidden == self.os_hidden
             && self.conditions.iter().all(|c| c.holds(image))
     }
