@@ -30,6 +30,15 @@ pub struct Model {
     pub hw_rescue_device: String,
     pub hw_rescue_bus: String,
     pub properties: Json,
+    /// The owning project's Glance id.
+    pub owner: Option<String>,
+    pub protected: bool,
+    pub os_hidden: bool,
+    /// A JSON array of strings.
+    pub tags: Json,
+    pub os_hash_algo: Option<String>,
+    pub os_hash_value: Option<String>,
+    pub virtual_size: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

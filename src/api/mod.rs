@@ -7,6 +7,7 @@ mod clouds;
 mod credentials;
 mod dashboard;
 pub mod errors;
+mod fields;
 mod glance;
 pub mod guard;
 mod health;

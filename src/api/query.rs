@@ -116,6 +116,21 @@ pub fn collection_and_uuid(raw: &str) -> Option<(String, Uuid)> {
     Some((segments.next()?.to_string(), uuid))
 }
 
+/// An instant as RFC 3339 or a date (midnight UTC).
+pub fn parse_time(raw: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::TimeZone;
+    let raw = raw.trim();
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.to_utc())
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| chrono::Utc.from_utc_datetime(&d))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

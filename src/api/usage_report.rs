@@ -13,7 +13,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, ResponseContent};
 use super::auth::Caller;
 use super::errors::{ApiError, ErrorResponse};
 use super::params::{PAGE_PARAMS, ParamDoc, Params, QueryDocs, QueryParams};
-use super::query::RawQuery;
+use super::query::{RawQuery, parse_time};
 use super::validate::Validator;
 use super::{AppState, PageHeaders};
 use crate::catalog::hex;
@@ -229,19 +229,6 @@ impl poem::IntoResponse for CsvStream {
             .content_type(<Self as poem_openapi::payload::Payload>::CONTENT_TYPE)
             .body(self.0)
     }
-}
-
-fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
-    let raw = raw.trim();
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.to_utc())
-        .ok()
-        .or_else(|| {
-            NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|d| Utc.from_utc_datetime(&d))
-        })
 }
 
 fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {

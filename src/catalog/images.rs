@@ -1,18 +1,18 @@
 //! Image queries: the filtered, visibility-checked, de-duplicated and paginated list, and
 //! single-image retrieval.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use entity::{image_tenants, images, service_settings, tenants};
-use sea_orm::sea_query::{Alias, Condition, Expr, Func, IntoIden, Query};
+use sea_orm::sea_query::{Alias, Condition, Expr, Func, IntoIden, NullOrdering, Query};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, ExprTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
 use super::offerings::OfferingScope;
 use super::paging::{PageRequest, Paged};
-use super::{Catalog, CatalogError, CatalogResult, CloudId, Scope, TenantId};
+use super::{Catalog, CatalogError, CatalogResult, CloudId, ImageVisibility, Scope, TenantId};
 
 /// A catalog image as stored.
 pub type Image = images::Model;
@@ -26,26 +26,96 @@ pub struct ImageFilter {
     pub tenants: Vec<Uuid>,
     pub offerings: Vec<Uuid>,
     pub is_rescue_image: Option<bool>,
+    pub detail: DetailFilter,
     /// By default only the newest image per (cloud, name) is listed, as Waldur does.
     pub show_duplicate_names: bool,
 }
 
-/// An image as a list (and retrieve) shows it.
+/// Filters on an image's Glance detail. Each condition must hold (repeated values: each).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DetailFilter {
+    pub visibility: Vec<ImageVisibility>,
+    pub status: Vec<String>,
+    pub disk_format: Vec<String>,
+    /// Owning project ids.
+    pub owner: Vec<String>,
+    pub tags: Vec<String>,
+    /// (key, value) pairs of extra properties; `os_distro=x` is `("os_distro", "x")`.
+    pub properties: Vec<(String, String)>,
+    /// Microseconds since the epoch: created at or after.
+    pub created_after: Option<i64>,
+    /// Microseconds since the epoch: created strictly before.
+    pub created_before: Option<i64>,
+}
+
+/// What a list can be ordered by (Waldur's `o`). Images without a creation time or a size
+/// count as the smallest; ties go by name, then uuid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    Name,
+    Created,
+    MinDisk,
+    Size,
+}
+
+/// Keys in turn, each ascending (`false`) or descending (`true`); empty: by name then uuid.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageOrder(pub Vec<(SortKey, bool)>);
+
+impl ImageOrder {
+    /// Whether this is the listing's own order (name, then uuid).
+    pub fn is_default(&self) -> bool {
+        matches!(self.0.as_slice(), [] | [(SortKey::Name, false)])
+    }
+}
+
+/// An image as a list, retrieve and the Glance-compatible API show it.
 #[derive(Clone, Debug)]
-pub struct ListedImage {
+pub struct ImageDetail {
     pub uuid: Uuid,
     pub cloud_uuid: Uuid,
     pub name: String,
+    /// The Glance id.
     pub backend_id: String,
+    /// MiB.
     pub min_disk: i64,
+    /// MiB.
     pub min_ram: i64,
     pub backend_created_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub backend_updated_at: Option<chrono::DateTime<chrono::Utc>>,
     pub hw_rescue_device: String,
     pub hw_rescue_bus: String,
+    pub status: String,
+    pub visibility: ImageVisibility,
+    /// Bytes.
+    pub size: Option<i64>,
+    pub virtual_size: Option<i64>,
+    pub disk_format: Option<String>,
+    pub container_format: Option<String>,
+    pub checksum: Option<String>,
+    pub os_hash_algo: Option<String>,
+    pub os_hash_value: Option<String>,
+    /// The owning project's id.
+    pub owner: Option<String>,
+    pub protected: bool,
+    pub os_hidden: bool,
+    pub tags: Vec<String>,
+    /// Extra Glance properties, `hw_rescue_*` included when set.
+    pub properties: BTreeMap<String, String>,
+    /// Registered tenants that see the image (of the caller's own, for a scoped caller).
+    pub tenants_count: u64,
 }
 
-impl ListedImage {
-    fn of(image: Image, cloud_uuid: Uuid) -> Self {
+impl ImageDetail {
+    fn of(image: Image, cloud_uuid: Uuid, tenants_count: u64) -> Self {
+        let properties = super::read_index::stored_properties(&image);
+        let tags = image
+            .tags
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(String::from))
+            .collect();
         Self {
             uuid: image.uuid,
             cloud_uuid,
@@ -54,8 +124,24 @@ impl ListedImage {
             min_disk: image.min_disk,
             min_ram: image.min_ram,
             backend_created_at: image.backend_created_at,
+            backend_updated_at: image.backend_updated_at,
             hw_rescue_device: image.hw_rescue_device,
             hw_rescue_bus: image.hw_rescue_bus,
+            status: image.status,
+            visibility: image.visibility,
+            size: image.size,
+            virtual_size: image.virtual_size,
+            disk_format: image.disk_format,
+            container_format: image.container_format,
+            checksum: image.checksum,
+            os_hash_algo: image.os_hash_algo,
+            os_hash_value: image.os_hash_value,
+            owner: image.owner,
+            protected: image.protected,
+            os_hidden: image.os_hidden,
+            tags,
+            properties,
+            tenants_count,
         }
     }
 }
@@ -66,6 +152,8 @@ pub(super) struct ResolvedFilter<'a> {
     scope: &'a Scope,
     /// `None` for an unknown offering uuid: nothing can match.
     pub(super) offerings: Vec<Option<OfferingScope>>,
+    /// JSON in SQL differs between the databases.
+    backend: DatabaseBackend,
     /// A scoped caller named a tenant, cloud or offering outside its scope: the answer is
     /// the one an unknown uuid gets (nothing), so it learns nothing of what others see.
     pub(super) out_of_scope: bool,
@@ -74,13 +162,14 @@ pub(super) struct ResolvedFilter<'a> {
 pub struct Images<'a>(pub(super) &'a Catalog);
 
 impl Images<'_> {
-    /// The images `scope` sees that pass `filter`, by name then uuid, one page of them.
+    /// The images `scope` sees that pass `filter`, in `order`, one page of them.
     pub async fn list(
         &self,
         scope: &Scope,
         filter: &ImageFilter,
+        order: &ImageOrder,
         page: PageRequest,
-    ) -> CatalogResult<Paged<ListedImage>> {
+    ) -> CatalogResult<Paged<ImageDetail>> {
         let db = self.0.db();
         let resolved = self.resolve(scope, filter).await?;
         let snapshot = self.0.index.current(db).await?;
@@ -91,12 +180,12 @@ impl Images<'_> {
             });
         }
         if let Some(snapshot) = snapshot {
-            let matching = snapshot.matching(filter, scope, &resolved.offerings);
+            let matching = snapshot.ordered(filter, scope, &resolved.offerings, order);
             let (page, hits) = page.slice(&matching)?;
             // The index holds what a list shows: the page needs no database read.
             let items = hits
                 .iter()
-                .filter_map(|&hit| snapshot.listed(hit))
+                .filter_map(|&hit| snapshot.listed(hit, scope))
                 .collect();
             return Ok(Paged { items, page });
         }
@@ -106,16 +195,13 @@ impl Images<'_> {
             .count(db)
             .await?;
         let page = page.resolve(total)?;
-        let rows = images::Entity::find()
-            .filter(condition)
-            .order_by_asc(images::Column::Name)
-            .order_by_asc(images::Column::Uuid)
+        let rows = ordered_by(images::Entity::find().filter(condition), order)
             .offset(page.offset())
             .limit(page.size)
             .all(db)
             .await?;
         Ok(Paged {
-            items: with_cloud_uuids(db, rows).await?,
+            items: with_cloud_uuids(db, scope, rows).await?,
             page,
         })
     }
@@ -138,7 +224,7 @@ impl Images<'_> {
     }
 
     /// One image, if `scope` sees it: from the listing index, by SQL before it exists.
-    pub async fn get(&self, scope: &Scope, uuid: Uuid) -> CatalogResult<ListedImage> {
+    pub async fn get(&self, scope: &Scope, uuid: Uuid) -> CatalogResult<ImageDetail> {
         let db = self.0.db();
         if let Some(snapshot) = self.0.index.current(db).await? {
             return snapshot.find(&uuid, scope).ok_or(CatalogError::NotFound);
@@ -149,41 +235,64 @@ impl Images<'_> {
             .one(db)
             .await?
             .ok_or(CatalogError::NotFound)?;
-        with_cloud_uuids(db, vec![image])
+        with_cloud_uuids(db, scope, vec![image])
             .await?
             .pop()
             .ok_or(CatalogError::NotFound)
     }
 
-    /// The image's extra Glance properties (everything Glance sent beyond its own fields),
-    /// as Nova's image metadata shows them: string values as they are, others as JSON text.
-    /// `NotFound` unless the image is visible in `scope`.
+    /// Every image of the cloud `cloud` that `scope` sees (namesakes included), by name then
+    /// uuid: what the Glance-compatible API lists from. `NotFound` for an unknown cloud, or
+    /// one none of a scoped caller's tenants is in.
+    pub async fn in_cloud(&self, scope: &Scope, cloud: Uuid) -> CatalogResult<Vec<ImageDetail>> {
+        let filter = ImageFilter {
+            clouds: vec![cloud],
+            show_duplicate_names: true,
+            ..ImageFilter::default()
+        };
+        let known = service_settings::Entity::find()
+            .filter(service_settings::Column::Uuid.eq(cloud))
+            .count(self.0.db())
+            .await?;
+        if known == 0 {
+            return Err(CatalogError::NotFound);
+        }
+        let resolved = self.resolve(scope, &filter).await?;
+        if resolved.out_of_scope {
+            return Err(CatalogError::NotFound);
+        }
+        let db = self.0.db();
+        if let Some(snapshot) = self.0.index.current(db).await? {
+            let hits = snapshot.matching(&filter, scope, &[]);
+            return Ok(hits
+                .iter()
+                .filter_map(|&hit| snapshot.listed(hit, scope))
+                .collect());
+        }
+        let rows = images::Entity::find()
+            .filter(resolved.condition(images::Entity))
+            .order_by_asc(images::Column::Name)
+            .order_by_asc(images::Column::Uuid)
+            .all(db)
+            .await?;
+        with_cloud_uuids(db, scope, rows).await
+    }
+
+    /// The image's extra Glance properties (everything Glance sent beyond its own fields, the
+    /// rescue fields included), as Nova's image metadata shows them: string values as they
+    /// are, others as JSON text. `NotFound` unless the image is visible in `scope`.
     pub async fn metadata(
         &self,
         scope: &Scope,
         uuid: Uuid,
-    ) -> CatalogResult<std::collections::BTreeMap<String, String>> {
-        let stored: Option<serde_json::Value> = images::Entity::find()
-            .select_only()
-            .column(images::Column::Properties)
+    ) -> CatalogResult<BTreeMap<String, String>> {
+        let image = images::Entity::find()
             .filter(images::Column::Uuid.eq(uuid))
             .filter(scope_condition(images::Entity, scope))
-            .into_tuple()
             .one(self.0.db())
-            .await?;
-        let stored = stored.ok_or(CatalogError::NotFound)?;
-        Ok(stored
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(key, value)| {
-                let text = match value {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                (key.clone(), text)
-            })
-            .collect())
+            .await?
+            .ok_or(CatalogError::NotFound)?;
+        Ok(super::read_index::stored_properties(&image))
     }
 
     pub(super) async fn resolve<'a>(
@@ -203,6 +312,7 @@ impl Images<'_> {
             filter,
             scope,
             offerings: scopes,
+            backend: self.0.db().get_database_backend(),
             out_of_scope,
         })
     }
@@ -251,11 +361,13 @@ impl Images<'_> {
     }
 }
 
-/// The rows as listed, with their clouds' uuids (one query).
+/// The rows as listed, with their clouds' uuids and the count of tenants the caller sees them
+/// through (two queries).
 async fn with_cloud_uuids(
     db: &DatabaseConnection,
+    scope: &Scope,
     rows: Vec<Image>,
-) -> CatalogResult<Vec<ListedImage>> {
+) -> CatalogResult<Vec<ImageDetail>> {
     let mut clouds: Vec<CloudId> = rows.iter().map(|i| i.cloud_id).collect();
     clouds.sort_unstable();
     clouds.dedup();
@@ -269,12 +381,93 @@ async fn with_cloud_uuids(
         .await?
         .into_iter()
         .collect();
+    let counts = tenant_counts(db, scope, &rows).await?;
     rows.into_iter()
         .map(|image| {
             let cloud_uuid = *uuids.get(&image.cloud_id).ok_or(CatalogError::NotFound)?;
-            Ok(ListedImage::of(image, cloud_uuid))
+            let count = counts.get(&image.id).copied().unwrap_or(0);
+            Ok(ImageDetail::of(image, cloud_uuid, count))
         })
         .collect()
+}
+
+/// How many tenants (of the scope's) see each of these images.
+async fn tenant_counts(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    rows: &[Image],
+) -> CatalogResult<HashMap<super::ImageId, u64>> {
+    let mut counts = HashMap::new();
+    for chunk in rows.chunks(400) {
+        let mut query = image_tenants::Entity::find()
+            .select_only()
+            .column(image_tenants::Column::ImageId)
+            .column_as(image_tenants::Column::TenantId.count(), "n")
+            .filter(image_tenants::Column::ImageId.is_in(chunk.iter().map(|i| i.id)))
+            .group_by(image_tenants::Column::ImageId);
+        if let Scope::Tenants(ids) = scope {
+            query = query.filter(image_tenants::Column::TenantId.is_in(ids.iter().copied()));
+        }
+        let found: Vec<(super::ImageId, i64)> = query.into_tuple().all(db).await?;
+        counts.extend(
+            found
+                .into_iter()
+                .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0))),
+        );
+    }
+    Ok(counts)
+}
+
+/// The query in `order`, ties by name then uuid. Missing values count as the smallest, as in
+/// the listing index.
+fn ordered_by(
+    mut query: sea_orm::Select<images::Entity>,
+    order: &ImageOrder,
+) -> sea_orm::Select<images::Entity> {
+    for &(key, descending) in &order.0 {
+        let (dir, nulls) = if descending {
+            (Order::Desc, NullOrdering::Last)
+        } else {
+            (Order::Asc, NullOrdering::First)
+        };
+        let columns: &[images::Column] = match key {
+            SortKey::Name => &[images::Column::Name, images::Column::Uuid],
+            SortKey::Created => &[images::Column::BackendCreatedAt],
+            SortKey::MinDisk => &[images::Column::MinDisk],
+            SortKey::Size => &[images::Column::Size],
+        };
+        for column in columns {
+            query = query.order_by_with_nulls(*column, dir.clone(), nulls);
+        }
+    }
+    query
+        .order_by_asc(images::Column::Name)
+        .order_by_asc(images::Column::Uuid)
+}
+
+/// `tag` is among the table's `tags` (a JSON array of strings).
+fn json_contains(backend: DatabaseBackend, table: &str, tag: &str) -> Expr {
+    let sql = match backend {
+        DatabaseBackend::Postgres => format!(
+            r#"EXISTS (SELECT 1 FROM json_array_elements_text("{table}"."tags") AS tag(value) WHERE tag.value = $1)"#
+        ),
+        // SQLite's query builder binds `?`, PostgreSQL's `$n`.
+        _ => format!(
+            r#"EXISTS (SELECT 1 FROM json_each("{table}"."tags") AS tag WHERE tag.value = ?)"#
+        ),
+    };
+    Expr::cust_with_values(sql, [tag])
+}
+
+/// The table's `properties` (a JSON object of strings) has `key` set to `value`.
+fn json_property(backend: DatabaseBackend, table: &str, key: &str, value: &str) -> Expr {
+    let sql = match backend {
+        DatabaseBackend::Postgres => format!(r#"("{table}"."properties" ->> $1) = $2"#),
+        _ => format!(
+            r#"EXISTS (SELECT 1 FROM json_each("{table}"."properties") AS p WHERE p.key = ? AND p.value = ?)"#
+        ),
+    };
+    Expr::cust_with_values(sql, [key, value])
 }
 
 fn nothing() -> Expr {
@@ -377,6 +570,43 @@ impl ResolvedFilter<'_> {
             Some(true) => cond = cond.add(col(images::Column::HwRescueDevice).ne("")),
             Some(false) => cond = cond.add(col(images::Column::HwRescueDevice).eq("")),
             None => {}
+        }
+        self.detail_condition(t, cond)
+    }
+
+    /// The detail filters added to `cond`.
+    fn detail_condition(&self, t: impl IntoIden + Clone, mut cond: Condition) -> Condition {
+        let d = &self.filter.detail;
+        let col = |c: images::Column| Expr::col((t.clone(), c));
+        for v in &d.visibility {
+            cond = cond.add(col(images::Column::Visibility).eq(v.as_str()));
+        }
+        for (values, column) in [
+            (&d.status, images::Column::Status),
+            (&d.disk_format, images::Column::DiskFormat),
+            (&d.owner, images::Column::Owner),
+        ] {
+            for v in values {
+                cond = cond.add(col(column).eq(v.as_str()));
+            }
+        }
+        let table = t.clone().into_iden().to_string();
+        for tag in &d.tags {
+            cond = cond.add(json_contains(self.backend, &table, tag));
+        }
+        for (key, value) in &d.properties {
+            cond = cond.add(match key.as_str() {
+                "hw_rescue_device" => col(images::Column::HwRescueDevice).eq(value.as_str()),
+                "hw_rescue_bus" => col(images::Column::HwRescueBus).eq(value.as_str()),
+                _ => json_property(self.backend, &table, key, value),
+            });
+        }
+        let at = |micros: i64| chrono::DateTime::from_timestamp_micros(micros);
+        if let Some(after) = d.created_after.and_then(at) {
+            cond = cond.add(col(images::Column::BackendCreatedAt).gte(after));
+        }
+        if let Some(before) = d.created_before.and_then(at) {
+            cond = cond.add(col(images::Column::BackendCreatedAt).lt(before));
         }
         cond
     }

@@ -9,7 +9,7 @@ pub type Digest = [u8; 32];
 
 /// What a fingerprint starts with. The crate's version is part of it: a release may record
 /// an image differently, so its first sweep compares every view once.
-pub const FINGERPRINT_SALT: &str = concat!("cloudcensus view ", env!("CARGO_PKG_VERSION"), " 1");
+pub const FINGERPRINT_SALT: &str = concat!("cloudcensus view ", env!("CARGO_PKG_VERSION"), " 2");
 
 /// Feeds what `Hash` writes into SHA-256: a digest stable across processes and 256 bits
 /// wide, where `DefaultHasher` is neither.

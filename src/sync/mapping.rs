@@ -38,6 +38,13 @@ pub fn image_record(img: &GlanceImage) -> ImageRecord {
         hw_rescue_device: prop("hw_rescue_device"),
         hw_rescue_bus: prop("hw_rescue_bus"),
         properties: serde_json::Value::Object(properties),
+        owner: img.owner.clone(),
+        protected: img.protected,
+        os_hidden: img.os_hidden,
+        tags: serde_json::json!(img.tags),
+        os_hash_algo: img.os_hash_algo.clone(),
+        os_hash_value: img.os_hash_value.clone(),
+        virtual_size: img.virtual_size,
     }
 }
 

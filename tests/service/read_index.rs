@@ -93,6 +93,7 @@ async fn random_catalog() -> TestApp {
         if rng.random_bool(0.2) {
             spec = spec.rescue("cdrom");
         }
+        spec = random_detail(&mut rng, spec);
         srv.insert_image(cloud, spec).await;
     }
     for i in 0..30 {
@@ -106,6 +107,35 @@ async fn random_catalog() -> TestApp {
             .await;
     }
     srv
+}
+
+/// Glance's detail drawn from small sets, so filters and orderings meet equal values, missing
+/// ones, several tags and properties.
+fn random_detail<'a>(rng: &mut StdRng, mut spec: ImageSpec<'a>) -> ImageSpec<'a> {
+    use entity::types::ImageVisibility as V;
+    let pick = |rng: &mut StdRng, items: &[&'a str]| items[rng.random_range(0..items.len())];
+    spec.status = pick(rng, &["active", "active", "queued", "deactivated"]);
+    spec.visibility = [V::Public, V::Private, V::Shared, V::Community][rng.random_range(0..4)];
+    spec.size = [None, Some(1024), Some(1 << 30), Some(5 << 30)][rng.random_range(0..4)];
+    spec.min_disk = [0, 1024, 10240][rng.random_range(0..3)];
+    spec.disk_format = [None, Some("qcow2"), Some("raw")][rng.random_range(0..3)];
+    spec.owner = [None, Some("p-1"), Some("p-2")][rng.random_range(0..3)];
+    spec.tags = ["golden", "gpu", "beta"]
+        .into_iter()
+        .filter(|_| rng.random_bool(0.3))
+        .collect();
+    let mut props = serde_json::Map::new();
+    if rng.random_bool(0.6) {
+        props.insert("os_distro".into(), pick(rng, &["ubuntu", "debian"]).into());
+    }
+    if rng.random_bool(0.4) {
+        props.insert(
+            "hw_firmware_type".into(),
+            pick(rng, &["uefi", "bios"]).into(),
+        );
+    }
+    spec.properties = serde_json::Value::Object(props);
+    spec
 }
 
 /// Every list and `usage_stats` query compared: each filter, combinations, offerings of
@@ -153,6 +183,28 @@ async fn queries(srv: &TestApp) -> Vec<String> {
             cloud_a.uuid
         ),
         format!("offering_uuid={offer_a}&name_exact=debian"),
+        "visibility=private".into(),
+        "visibility=public&visibility=shared".into(),
+        "status=queued".into(),
+        "disk_format=raw".into(),
+        "os_distro=ubuntu".into(),
+        "owner=p-2".into(),
+        "property=hw_firmware_type:uefi&property=os_distro:debian".into(),
+        "property=hw_rescue_device:cdrom".into(),
+        "property=os_distro:missing".into(),
+        "tag=golden".into(),
+        "tag=golden&tag=gpu".into(),
+        "created_after=2025-06-01".into(),
+        "created_before=2025-06-01T12:00:00Z".into(),
+        "created_after=2025-01-01T00:00:00Z&created_before=2026-01-01".into(),
+        format!("tenant_uuid={}&tag=beta&visibility=public", a1.uuid),
+        "o=-name".into(),
+        "o=backend_created_at".into(),
+        "o=-backend_created_at".into(),
+        "o=min_disk,-size".into(),
+        "o=-size&show_duplicate_names=true".into(),
+        "o=size&os_distro=ubuntu".into(),
+        "o=-min_disk&o=name".into(),
     ];
     let mut paths: Vec<String> = filters
         .iter()

@@ -6,8 +6,8 @@ use std::cmp::Ordering;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
-use super::detail::ImageDetail;
 use crate::catalog::ImageVisibility;
+use crate::catalog::images::ImageDetail;
 
 /// Glance's `limit_param_default` and `api_limit_max`.
 pub const DEFAULT_LIMIT: usize = 25;
@@ -578,9 +578,15 @@ impl NumberField {
     }
 }
 
-/// The name as Glance shows it: the catalog keeps a missing name as an empty one.
+/// The name as Glance shows it. The catalog names an image Glance left unnamed by its
+/// `description` property, else by its id (the Waldur face needs a name): such a name is
+/// Glance's null here. (An image really named like its description shows as unnamed too.)
 pub fn glance_name(image: &ImageDetail) -> Option<&str> {
-    (!image.name.is_empty()).then_some(image.name.as_str())
+    let name = image.name.as_str();
+    let stand_in = name.is_empty()
+        || name == image.backend_id
+        || image.properties.get("description").map(String::as_str) == Some(name);
+    (!stand_in).then_some(name)
 }
 
 impl Condition {
@@ -797,6 +803,20 @@ mod tests {
 
     fn list(images: &[ImageDetail], query: &str, viewer: &Viewer) -> Vec<String> {
         ids(&select(images, &parse(query).unwrap(), viewer).unwrap())
+    }
+
+    #[test]
+    fn stand_in_names_are_glances_null() {
+        let mut img = image("id-1", "alpha", ImageVisibility::Public, "p");
+        assert_eq!(glance_name(&img), Some("alpha"));
+        img.name = "id-1".into();
+        assert_eq!(glance_name(&img), None);
+        img.properties
+            .insert("description".into(), "a snapshot".into());
+        img.name = "a snapshot".into();
+        assert_eq!(glance_name(&img), None);
+        img.name = String::new();
+        assert_eq!(glance_name(&img), None);
     }
 
     #[test]

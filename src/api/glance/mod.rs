@@ -7,7 +7,6 @@
 //! token what its tenants' projects see (`X-Project-Id` narrows to one of them). Every write
 //! is refused with 403. This is Glance's API, not ours: it is outside the OpenAPI document,
 //! and every answer, errors included, is shaped as Glance's (`reply`).
-mod detail;
 mod list;
 mod reply;
 mod shape;
@@ -23,9 +22,9 @@ use super::AppState;
 use super::auth::principal_of;
 use super::errors::ApiError;
 use crate::catalog::glance_projects::GlanceProject;
+use crate::catalog::images::ImageDetail;
 use crate::catalog::tokens::Principal;
 use crate::catalog::{CatalogError, Scope, hex, parse_uuid};
-use detail::ImageDetail;
 use list::{ListQuery, Viewer};
 use reply::GlanceError;
 
@@ -320,7 +319,7 @@ impl Audience {
 
     /// Every image of the cloud the audience sees.
     async fn images(&self, state: &AppState, cloud: Uuid) -> Result<Vec<ImageDetail>, GlanceError> {
-        match detail::in_cloud(&state.catalog, &self.scope, cloud).await {
+        match state.catalog.images().in_cloud(&self.scope, cloud).await {
             Ok(images) => Ok(images),
             Err(CatalogError::NotFound) => Err(no_such_cloud(&hex(&cloud))),
             Err(e) => Err(internal(e)),

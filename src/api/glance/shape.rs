@@ -4,10 +4,10 @@
 //! given, which for the census is `…/image/{cloud}`.
 use serde_json::{Map, Value, json};
 
-use super::detail::ImageDetail;
 use super::list::{Page, glance_name, min_disk_gb};
 use crate::catalog::glance_projects::StoreFact;
 use crate::catalog::image_quotas::{ImageResource, QuotaFigure};
+use crate::catalog::images::ImageDetail;
 
 /// Glance's timestamps: seconds, `Z` (oslo's `isotime`).
 fn isotime(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {

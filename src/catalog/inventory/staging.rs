@@ -336,6 +336,13 @@ mod tests {
             hw_rescue_device: "cdrom".into(),
             hw_rescue_bus: "ide".into(),
             properties: serde_json::json!({"os_distro": "ubuntu"}),
+            owner: Some("p".into()),
+            protected: true,
+            os_hidden: false,
+            tags: serde_json::json!(["golden"]),
+            os_hash_algo: Some("sha512".into()),
+            os_hash_value: Some("ff".into()),
+            virtual_size: Some(456),
         };
         let inventory = catalog.inventory();
         inventory

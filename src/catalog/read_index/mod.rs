@@ -16,6 +16,7 @@
 //! answered by SQL, a list visits every matching row (seconds at scale), and readers that fell
 //! back to it while syncs wrote took the machine (measured by `cargo bench --bench reads`).
 mod cache;
+mod detail;
 mod segment;
 mod usage;
 
@@ -32,10 +33,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::images::{ImageFilter, ListedImage};
+use super::images::{ImageDetail, ImageFilter, ImageOrder, SortKey};
 use super::offerings::OfferingScope;
 use super::{CloudId, Scope, TenantId};
 use cache::{Cache, cached};
+pub use detail::stored_properties;
 use segment::{Rule, Segment};
 use usage::CloudUsage;
 pub use usage::Counts;
@@ -440,12 +442,18 @@ impl Snapshot {
         sum
     }
 
-    /// The image a hit points at, as a list shows it (`None` for a cloud unknown to the
-    /// snapshot, which cannot happen for its own hits).
-    pub fn listed(&self, hit: u64) -> Option<ListedImage> {
+    /// The image a hit points at, as a list shows it to a caller in `scope` (`None` for a
+    /// cloud unknown to the snapshot, which cannot happen for its own hits).
+    pub fn listed(&self, hit: u64, scope: &Scope) -> Option<ImageDetail> {
         let segment = &self.segments[(hit >> 32) as usize];
         let listed = segment.listed(hit as u32);
-        Some(ListedImage {
+        let (x, d) = (listed.extra, listed.dicts);
+        let text = |dict: &detail::Dict, code: u32| dict.get(code).map(String::from);
+        let tenants_count = match scope {
+            Scope::All => listed.tenants.len(),
+            Scope::Tenants(ids) => listed.tenants.iter().filter(|t| ids.contains(t)).count(),
+        };
+        Some(ImageDetail {
             uuid: listed.uuid,
             cloud_uuid: self.cloud_uuid(segment.cloud)?,
             name: listed.name.to_string(),
@@ -453,13 +461,35 @@ impl Snapshot {
             min_disk: listed.min_disk,
             min_ram: listed.min_ram,
             backend_created_at: listed.created,
+            backend_updated_at: (x.updated != i64::MIN)
+                .then(|| chrono::DateTime::from_timestamp_micros(x.updated))
+                .flatten(),
             hw_rescue_device: listed.rescue_device.to_string(),
             hw_rescue_bus: listed.rescue_bus.to_string(),
+            status: text(&d.status, x.status).unwrap_or_default(),
+            visibility: x.visibility,
+            size: x.size,
+            virtual_size: x.virtual_size,
+            disk_format: text(&d.disk_format, x.disk_format),
+            container_format: text(&d.container_format, x.container_format),
+            checksum: x.checksum.as_deref().map(String::from),
+            os_hash_algo: text(&d.hash_algo, x.hash_algo),
+            os_hash_value: x.hash_value.as_deref().map(String::from),
+            owner: text(&d.owner, x.owner),
+            protected: x.protected,
+            os_hidden: x.os_hidden,
+            tags: x.tags.iter().filter_map(|&t| text(&d.tag, t)).collect(),
+            properties: x
+                .properties
+                .iter()
+                .filter_map(|&(k, v)| Some((text(&d.prop_key, k)?, text(&d.prop_value, v)?)))
+                .collect(),
+            tenants_count: tenants_count as u64,
         })
     }
 
     /// The image with this uuid as a list shows it, if the caller sees it.
-    pub fn find(&self, uuid: &Uuid, scope: &Scope) -> Option<ListedImage> {
+    pub fn find(&self, uuid: &Uuid, scope: &Scope) -> Option<ImageDetail> {
         let tenants = match scope {
             Scope::All => None,
             Scope::Tenants(ids) => Some(ids.as_slice()),
@@ -467,7 +497,7 @@ impl Snapshot {
         self.segments.iter().enumerate().find_map(|(i, s)| {
             let p = s.position_of(uuid)?;
             s.visible_to(p, tenants)
-                .then(|| self.listed(((i as u64) << 32) | u64::from(p)))
+                .then(|| self.listed(((i as u64) << 32) | u64::from(p), scope))
                 .flatten()
         })
     }
@@ -499,6 +529,53 @@ impl Snapshot {
                 .collect();
             self.merge(&lists)
         })
+    }
+
+    /// The images the listing shows for this filter and caller, in `order` (remembered like
+    /// the answers in name order).
+    pub fn ordered(
+        &self,
+        filter: &ImageFilter,
+        scope: &Scope,
+        offerings: &[Option<OfferingScope>],
+        order: &ImageOrder,
+    ) -> Arc<Vec<u64>> {
+        let by_name = self.matching(filter, scope, offerings);
+        if order.is_default() {
+            return by_name;
+        }
+        let Some((rule, cloud)) = self.rule(filter, scope, offerings) else {
+            return by_name;
+        };
+        let key = format!("{rule:?}|{cloud:?}|{order:?}");
+        cached(&self.hits, &key, || {
+            let mut hits = by_name.to_vec();
+            // A stable sort of the list in (name, uuid) order: ties stay in that order.
+            hits.sort_by(|&a, &b| {
+                order
+                    .0
+                    .iter()
+                    .map(|&(key, descending)| {
+                        let o = self.compare(key, a, b);
+                        if descending { o.reverse() } else { o }
+                    })
+                    .find(|o| o.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            hits
+        })
+    }
+
+    /// Two hits compared by one key.
+    fn compare(&self, key: SortKey, a: u64, b: u64) -> std::cmp::Ordering {
+        let (sa, pa) = (&self.segments[(a >> 32) as usize], a as u32);
+        let (sb, pb) = (&self.segments[(b >> 32) as usize], b as u32);
+        match key {
+            SortKey::Name => sa.sort_key(pa).cmp(&sb.sort_key(pb)),
+            SortKey::Created => sa.created_at(pa).cmp(&sb.created_at(pb)),
+            SortKey::MinDisk => sa.min_disk_of(pa).cmp(&sb.min_disk_of(pb)),
+            SortKey::Size => sa.size_of(pa).cmp(&sb.size_of(pb)),
+        }
     }
 
     /// The distinct names of the images the caller sees in these clouds (every cloud when
@@ -580,6 +657,7 @@ impl Snapshot {
                 .collect(),
             exact: filter.name_exact.clone(),
             rescue: filter.is_rescue_image,
+            detail: filter.detail.clone(),
             show_duplicate_names: filter.show_duplicate_names,
             ..Rule::default()
         };

@@ -12,26 +12,14 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::cache::{Cache, cached};
+use super::detail::{DetailRule, Dicts, Extra};
+use crate::catalog::images::DetailFilter;
 use crate::catalog::{CloudId, ImageId, TenantId};
 
 /// Rows read per query while loading.
 const LOAD_CHUNK: u64 = 50_000;
 /// Image ids whose links are read per query (one bound value each).
 const LINK_LOOKUP: usize = 1000;
-
-/// What the listing reads of an image: id, uuid, name, creation time, min_disk, min_ram,
-/// Glance id, rescue device and bus.
-type ImageColumns = (
-    ImageId,
-    Uuid,
-    String,
-    Option<DateTime<Utc>>,
-    i64,
-    i64,
-    String,
-    String,
-    String,
-);
 
 /// What a list shows of an image besides its sort keys, as loaded.
 struct Shown {
@@ -42,7 +30,7 @@ struct Shown {
 }
 
 /// One position as a list shows it (the creation time to the microsecond, as PostgreSQL
-/// keeps it).
+/// keeps it); the detail's strings are numbers in `dicts`.
 pub struct Listed<'a> {
     pub uuid: Uuid,
     pub name: &'a str,
@@ -52,6 +40,10 @@ pub struct Listed<'a> {
     pub created: Option<DateTime<Utc>>,
     pub rescue_device: &'a str,
     pub rescue_bus: &'a str,
+    pub extra: &'a Extra,
+    pub dicts: &'a Dicts,
+    /// The registered tenants that see it.
+    pub tenants: &'a [TenantId],
 }
 
 /// An image as loaded: its keys (the name numbered, the creation time in microseconds,
@@ -62,6 +54,7 @@ struct Row {
     name: u32,
     created: i64,
     shown: Shown,
+    extra: Extra,
 }
 
 /// A filter turned into this index's terms: database ids, lower-cased needles.
@@ -77,6 +70,7 @@ pub struct Rule {
     /// ... and, for a scoped caller, to one of the caller's tenants.
     pub visible: Option<Vec<TenantId>>,
     pub rescue: Option<bool>,
+    pub detail: DetailFilter,
     pub show_duplicate_names: bool,
 }
 
@@ -103,6 +97,9 @@ pub struct Segment {
     min_ram: Vec<i64>,
     rescue_pairs: Vec<(Box<str>, Box<str>)>,
     rescue_pair: Vec<u32>,
+    /// The rest of each position's detail, and the cloud's numbered strings it refers to.
+    extra: Vec<Extra>,
+    dicts: Dicts,
     /// The tenants linked to position `p` are `link_tenants[link_start[p]..link_start[p + 1]]`.
     link_start: Vec<u32>,
     link_tenants: Vec<TenantId>,
@@ -119,7 +116,8 @@ impl Segment {
         cloud: CloudId,
         version: i64,
     ) -> Result<Self, DbErr> {
-        let (mut rows, name_ids) = read_keys(db, cloud).await?;
+        let mut dicts = Dicts::default();
+        let (mut rows, name_ids) = read_keys(db, cloud, &mut dicts).await?;
         let names = number_names(name_ids, &mut rows);
         // Listing order: by (name, uuid).
         let mut order: Vec<u32> = (0..rows.len() as u32).collect();
@@ -136,14 +134,20 @@ impl Segment {
             .collect();
         drop(slots);
         drop(order);
-        let mut seg = Self::in_order(cloud, version, names, in_order);
+        let mut seg = Self::in_order(cloud, version, names, in_order, dicts);
         let links = read_links(db, &ids_in_id_order, &position_of).await?;
         seg.set_links(links);
         Ok(seg)
     }
 
     /// A segment of these images, given in listing order, without links yet.
-    fn in_order(cloud: CloudId, version: i64, names: Vec<Box<str>>, rows: Vec<Row>) -> Self {
+    fn in_order(
+        cloud: CloudId,
+        version: i64,
+        names: Vec<Box<str>>,
+        rows: Vec<Row>,
+        dicts: Dicts,
+    ) -> Self {
         let n = rows.len();
         let mut seg = Segment {
             cloud,
@@ -162,6 +166,8 @@ impl Segment {
             min_ram: Vec::with_capacity(n),
             rescue_pairs: vec![(Box::from(""), Box::from(""))],
             rescue_pair: Vec::with_capacity(n),
+            extra: Vec::with_capacity(n),
+            dicts,
             link_start: vec![0; n + 1],
             link_tenants: Vec::new(),
             by_tenant: HashMap::new(),
@@ -175,6 +181,7 @@ impl Segment {
             seg.name_of.push(row.name);
             seg.created.push(row.created);
             seg.push_shown(row.shown, &mut pairs);
+            seg.extra.push(row.extra);
             seg.name_start[row.name as usize + 1] += 1;
         }
         for i in 1..seg.name_start.len() {
@@ -266,7 +273,24 @@ impl Segment {
                 .flatten(),
             rescue_device: device,
             rescue_bus: bus,
+            extra: &self.extra[p],
+            dicts: &self.dicts,
+            tenants: self.links(position),
         }
+    }
+
+    /// Microseconds since the epoch; `i64::MIN` (the smallest) for none.
+    pub fn created_at(&self, position: u32) -> i64 {
+        self.created[position as usize]
+    }
+
+    pub fn min_disk_of(&self, position: u32) -> i64 {
+        self.min_disk[position as usize]
+    }
+
+    /// `None` (the smallest) for an image of unknown size.
+    pub fn size_of(&self, position: u32) -> Option<i64> {
+        self.extra[position as usize].size
     }
 
     pub fn name(&self, number: u32) -> &str {
@@ -300,9 +324,12 @@ impl Segment {
             let Some(exact) = self.exact_name(rule) else {
                 return out;
             };
+            let Some(detail) = DetailRule::compile(&rule.detail, &self.dicts) else {
+                return out;
+            };
             self.visit(rule, exact, |p| {
                 let name = self.name_of[p as usize];
-                if out.last() != Some(&name) && self.passes(rule, tenant_clouds, p) {
+                if out.last() != Some(&name) && self.passes(rule, &detail, tenant_clouds, p) {
                     out.push(name);
                 }
             });
@@ -316,6 +343,9 @@ impl Segment {
         let Some(exact) = self.exact_name(rule) else {
             return out;
         };
+        let Some(detail) = DetailRule::compile(&rule.detail, &self.dicts) else {
+            return out;
+        };
         // Within one cloud, a name's images are contiguous; keep the newest that passes.
         let mut best: Option<u32> = None;
         let mut memo: (u32, bool) = (u32::MAX, false);
@@ -324,7 +354,7 @@ impl Segment {
             if memo.0 != name {
                 memo = (name, self.name_passes(rule, name));
             }
-            if !memo.1 || !self.passes(rule, tenant_clouds, p) {
+            if !memo.1 || !self.passes(rule, &detail, tenant_clouds, p) {
                 return;
             }
             if rule.show_duplicate_names {
@@ -401,8 +431,17 @@ impl Segment {
         rule.needles.iter().all(|n| lower.contains(n.as_str()))
     }
 
-    fn passes(&self, rule: &Rule, tenant_clouds: &HashMap<TenantId, CloudId>, p: u32) -> bool {
+    fn passes(
+        &self,
+        rule: &Rule,
+        detail: &DetailRule,
+        tenant_clouds: &HashMap<TenantId, CloudId>,
+        p: u32,
+    ) -> bool {
         if rule.rescue.is_some_and(|r| r != self.rescue[p as usize]) {
+            return false;
+        }
+        if !detail.passes(&self.extra[p as usize], self.created[p as usize]) {
             return false;
         }
         let links = self.links(p);
@@ -431,52 +470,45 @@ impl Segment {
     }
 }
 
-/// The cloud's images in id order, their names numbered in order of appearance.
+/// The cloud's images in id order, their names numbered in order of appearance and their
+/// detail's strings in `dicts`.
 async fn read_keys<C: ConnectionTrait>(
     db: &C,
     cloud: CloudId,
+    dicts: &mut Dicts,
 ) -> Result<(Vec<Row>, HashMap<String, u32>), DbErr> {
     let mut name_ids: HashMap<String, u32> = HashMap::new();
     let mut out: Vec<Row> = Vec::new();
     let mut after = ImageId(i64::MIN);
     loop {
-        let rows: Vec<ImageColumns> = images::Entity::find()
-            .select_only()
-            .columns([
-                images::Column::Id,
-                images::Column::Uuid,
-                images::Column::Name,
-                images::Column::BackendCreatedAt,
-                images::Column::MinDisk,
-                images::Column::MinRam,
-                images::Column::BackendId,
-                images::Column::HwRescueDevice,
-                images::Column::HwRescueBus,
-            ])
+        let rows: Vec<images::Model> = images::Entity::find()
             .filter(images::Column::CloudId.eq(cloud))
             .filter(images::Column::Id.gt(after))
             .order_by_asc(images::Column::Id)
             .limit(LOAD_CHUNK)
-            .into_tuple()
             .all(db)
             .await?;
         let Some(last) = rows.last() else { break };
-        after = last.0;
+        after = last.id;
         let full = rows.len() as u64 == LOAD_CHUNK;
-        for (id, uuid, name, created, min_disk, min_ram, backend_id, device, bus) in rows {
+        for row in rows {
+            let extra = Extra::of(&row, dicts);
             let next = name_ids.len() as u32;
-            let name = *name_ids.entry(name).or_insert(next);
+            let name = *name_ids.entry(row.name).or_insert(next);
             out.push(Row {
-                id,
-                uuid,
+                id: row.id,
+                uuid: row.uuid,
                 name,
-                created: created.map_or(i64::MIN, |c| c.timestamp_micros()),
+                created: row
+                    .backend_created_at
+                    .map_or(i64::MIN, |c| c.timestamp_micros()),
                 shown: Shown {
-                    backend_id,
-                    min_disk,
-                    min_ram,
-                    rescue: (device.into(), bus.into()),
+                    backend_id: row.backend_id,
+                    min_disk: row.min_disk,
+                    min_ram: row.min_ram,
+                    rescue: (row.hw_rescue_device.into(), row.hw_rescue_bus.into()),
                 },
+                extra,
             });
         }
         if !full {

@@ -53,9 +53,16 @@ pub struct GlanceImage {
     pub min_disk_gb: i64,
     pub min_ram_mb: i64,
     pub size: Option<i64>,
+    pub virtual_size: Option<i64>,
     pub checksum: Option<String>,
+    pub os_hash_algo: Option<String>,
+    pub os_hash_value: Option<String>,
     pub disk_format: Option<String>,
     pub container_format: Option<String>,
+    pub protected: bool,
+    pub os_hidden: bool,
+    /// String tags only, in Glance's order.
+    pub tags: Vec<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
     /// Extra properties (string values only), `hw_rescue_*` included.
@@ -163,6 +170,39 @@ impl<'de> Deserialize<'de> for IgnoreUnlessInt {
     }
 }
 
+/// A flag kept only when it is a boolean; anything else counts as false (Glance's default).
+struct IgnoreUnlessBool(bool);
+
+impl<'de> Deserialize<'de> for IgnoreUnlessBool {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(IgnoreUnlessBool(matches!(
+            serde_json::Value::deserialize(d)?,
+            serde_json::Value::Bool(true)
+        )))
+    }
+}
+
+/// A list of tags: the non-empty strings of an array; anything else is no tags.
+struct StringList(Vec<String>);
+
+impl<'de> Deserialize<'de> for StringList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let tags = match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Array(items) => items
+                .into_iter()
+                .filter_map(|v| match v {
+                    serde_json::Value::String(s) if !s.is_empty() => {
+                        Some(crate::openstack::storable(s))
+                    }
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(StringList(tags))
+    }
+}
+
 impl<'de> Deserialize<'de> for GlanceImage {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         ListedImage::deserialize(d)?
@@ -214,6 +254,8 @@ impl<'de> Deserialize<'de> for ListedImage {
                 let (mut min_disk, mut min_ram, mut size) = (None, None, None);
                 let (mut checksum, mut disk_format, mut container_format) = (None, None, None);
                 let (mut created_at, mut updated_at) = (None, None);
+                let (mut virtual_size, mut os_hash_algo, mut os_hash_value) = (None, None, None);
+                let (mut protected, mut os_hidden, mut tags) = (false, false, Vec::new());
                 let mut properties = BTreeMap::new();
                 while let Some(key) = map.next_key::<String>()? {
                     let text = |m: &mut A| m.next_value::<StringOnly>().map(|s| s.0);
@@ -231,6 +273,14 @@ impl<'de> Deserialize<'de> for ListedImage {
                         "min_disk" => min_disk = map.next_value::<IgnoreUnlessInt>()?.0,
                         "min_ram" => min_ram = map.next_value::<IgnoreUnlessInt>()?.0,
                         "size" => size = map.next_value::<IgnoreUnlessInt>()?.0,
+                        "virtual_size" => {
+                            virtual_size = map.next_value::<IgnoreUnlessInt>()?.0;
+                        }
+                        "os_hash_algo" => os_hash_algo = text(&mut map)?,
+                        "os_hash_value" => os_hash_value = text(&mut map)?,
+                        "protected" => protected = map.next_value::<IgnoreUnlessBool>()?.0,
+                        "os_hidden" => os_hidden = map.next_value::<IgnoreUnlessBool>()?.0,
+                        "tags" => tags = map.next_value::<StringList>()?.0,
                         k if CORE_KEYS.contains(&k) => {
                             map.next_value::<de::IgnoredAny>()?;
                         }
@@ -262,9 +312,15 @@ impl<'de> Deserialize<'de> for ListedImage {
                     min_disk_gb: min_disk.unwrap_or(0),
                     min_ram_mb: min_ram.unwrap_or(0),
                     size,
+                    virtual_size,
                     checksum,
+                    os_hash_algo,
+                    os_hash_value,
                     disk_format,
                     container_format,
+                    protected,
+                    os_hidden,
+                    tags,
                     created_at: parse_time(created_at),
                     updated_at: parse_time(updated_at),
                     properties,
@@ -293,6 +349,18 @@ mod tests {
         assert_eq!(img.name, "Ubuntu LTS");
         assert_eq!(img.min_disk_gb, 20);
         assert_eq!(img.size, None);
+        assert_eq!(img.tags, vec!["x".to_string()]);
+        assert_eq!(img.owner.as_deref(), Some("p"));
+        assert!(!img.protected && !img.os_hidden);
+        let odd = GlanceImage::from_json(&json!({
+            "id": "o", "protected": "yes", "os_hidden": true, "tags": ["", 3, "t"],
+            "virtual_size": 7, "os_hash_algo": "sha512", "os_hash_value": "ff"
+        }))
+        .unwrap();
+        assert!(!odd.protected && odd.os_hidden);
+        assert_eq!(odd.tags, vec!["t".to_string()]);
+        assert_eq!(odd.virtual_size, Some(7));
+        assert_eq!(odd.os_hash_value.as_deref(), Some("ff"));
         assert_eq!(
             img.properties.get("hw_rescue_device").map(String::as_str),
             Some("cdrom")

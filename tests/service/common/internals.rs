@@ -442,6 +442,16 @@ pub struct ImageSpec<'a> {
     pub created: Option<DateTime<Utc>>,
     pub rescue_device: &'a str,
     pub tenants: Vec<Uuid>,
+    /// Glance's detail: defaults to an active public 1 KiB qcow2 image of 10 GiB min disk.
+    pub status: &'a str,
+    pub visibility: ImageVisibility,
+    pub size: Option<i64>,
+    /// MiB.
+    pub min_disk: i64,
+    pub disk_format: Option<&'a str>,
+    pub owner: Option<&'a str>,
+    pub tags: Vec<&'a str>,
+    pub properties: Value,
 }
 
 impl<'a> ImageSpec<'a> {
@@ -451,6 +461,14 @@ impl<'a> ImageSpec<'a> {
             created: None,
             rescue_device: "",
             tenants: vec![],
+            status: "active",
+            visibility: ImageVisibility::Public,
+            size: Some(1024),
+            min_disk: 10240,
+            disk_format: Some("qcow2"),
+            owner: None,
+            tags: vec![],
+            properties: json!({}),
         }
     }
     pub fn created(mut self, rfc3339: &str) -> Self {
@@ -681,13 +699,15 @@ impl TestApp {
             cloud_id: Set(cloud_id),
             backend_id: Set(Uuid::new_v4().to_string()),
             name: Set(spec.name.to_string()),
-            min_disk: Set(10240),
+            min_disk: Set(spec.min_disk),
             min_ram: Set(512),
-            status: Set("active".into()),
-            visibility: Set(ImageVisibility::Public),
-            size: Set(Some(1024)),
+            status: Set(spec.status.into()),
+            visibility: Set(spec.visibility),
+            size: Set(spec.size),
             checksum: Set(None),
-            disk_format: Set(Some("qcow2".into())),
+            disk_format: Set(spec.disk_format.map(String::from)),
+            owner: Set(spec.owner.map(String::from)),
+            tags: Set(json!(spec.tags)),
             container_format: Set(Some("bare".into())),
             backend_created_at: Set(spec.created),
             backend_updated_at: Set(spec.created),
@@ -697,7 +717,7 @@ impl TestApp {
             } else {
                 "virtio".into()
             }),
-            properties: Set(json!({})),
+            properties: Set(spec.properties),
             ..Default::default()
         }
         .insert(self.db())

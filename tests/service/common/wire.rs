@@ -21,6 +21,23 @@ pub struct Image {
     pub hw_rescue_device: String,
     pub hw_rescue_bus: String,
     pub is_rescue_image: bool,
+    pub status: String,
+    pub visibility: String,
+    pub size: Option<i64>,
+    pub disk_format: Option<String>,
+    pub container_format: Option<String>,
+    pub checksum: Option<String>,
+    pub os_hash_algo: Option<String>,
+    pub os_hash_value: Option<String>,
+    pub owner: Option<String>,
+    pub protected: bool,
+    pub os_hidden: bool,
+    pub tags: Vec<String>,
+    pub os_distro: Option<String>,
+    pub os_version: Option<String>,
+    pub architecture: Option<String>,
+    pub backend_updated_at: Option<String>,
+    pub tenants_count: u64,
 }
 
 /// `/api/openstack-images/usage_stats/` rows.

@@ -1,5 +1,6 @@
 //! `/api/openstack-images/`: the Waldur-compatible image catalog.
 mod authentication;
+mod detail;
 mod duplicates;
 mod filters;
 mod head;
