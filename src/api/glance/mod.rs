@@ -180,24 +180,20 @@ async fn answer(
         )));
     }
     let audience = Audience::of(&principal, projects, req.header("x-project-id"))?;
+    read(req, state, cloud, route, &audience).await
+}
+
+/// The answer to a read of `route` for `audience`.
+async fn read(
+    req: &Request,
+    state: &AppState,
+    cloud: Uuid,
+    route: &Route<'_>,
+    audience: &Audience,
+) -> Result<Response, GlanceError> {
     match route {
         Route::Versions { .. } | Route::Unknown => Err(GlanceError::no_route()),
-        Route::Images => {
-            let pairs: Vec<(String, String)> = req
-                .uri()
-                .query()
-                .map(|q| {
-                    url::form_urlencoded::parse(q.as_bytes())
-                        .into_owned()
-                        .collect()
-                })
-                .unwrap_or_default();
-            let query = ListQuery::parse(&pairs).map_err(GlanceError::bad_request)?;
-            let images = audience.images(state, cloud).await?;
-            let page = list::select(&images, &query, &audience.viewer)
-                .map_err(GlanceError::bad_request)?;
-            Ok(json(StatusCode::OK, &shape::page(&page, &pairs)))
-        }
+        Route::Images => list_images(req, state, cloud, audience).await,
         Route::Image(id) => {
             let images = audience.images(state, cloud).await?;
             let image = images
@@ -227,6 +223,28 @@ async fn answer(
             ))
         }
     }
+}
+
+/// `GET /v2/images`: the query read as Glance reads it, then one page of the cloud's images.
+async fn list_images(
+    req: &Request,
+    state: &AppState,
+    cloud: Uuid,
+    audience: &Audience,
+) -> Result<Response, GlanceError> {
+    let pairs: Vec<(String, String)> = req
+        .uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let query = ListQuery::parse(&pairs).map_err(GlanceError::bad_request)?;
+    let images = audience.images(state, cloud).await?;
+    let page = list::select(&images, &query, &audience.viewer).map_err(GlanceError::bad_request)?;
+    Ok(json(StatusCode::OK, &shape::page(&page, &pairs)))
 }
 
 /// The version document, whose links lead back to this cloud's endpoint.

@@ -60,6 +60,10 @@ async fn a_census_token_is_needed_as_x_auth_token() {
         glance_get(&app, &cloud, "/v2/images", &staff).await.status,
         StatusCode::OK
     );
+    // HEAD answers as GET, without a body.
+    let head = glance_call(&app, Method::HEAD, &cloud, "/v2/images", Some(&staff), &[]).await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert!(head.text.is_empty());
     app.stop().await;
 }
 
