@@ -54,7 +54,12 @@ async fn authenticate(req: &Request) -> Result<Principal, ApiError> {
         return Err(ApiError::NotAuthenticated);
     };
     let key = presented_key(req)?.ok_or(ApiError::NotAuthenticated)?;
-    match state.catalog.tokens().authenticate(&key).await? {
+    principal_of(state, &key).await
+}
+
+/// The principal whose token `key` is (the Glance face takes it from `X-Auth-Token`).
+pub async fn principal_of(state: &AppState, key: &str) -> Result<Principal, ApiError> {
+    match state.catalog.tokens().authenticate(key).await? {
         Authenticated::Valid(principal) => Ok(principal),
         Authenticated::Unknown => Err(ApiError::InvalidToken),
         Authenticated::Expired => Err(ApiError::TokenExpired),

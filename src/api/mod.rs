@@ -8,6 +8,7 @@ mod credentials;
 mod dashboard;
 pub mod errors;
 mod fields;
+mod glance;
 pub mod guard;
 mod health;
 mod image_info;
@@ -254,6 +255,8 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         // the API's endpoint: poem routes `/` to an endpoint nested at `/`, before `at("/")`.
         .nest("/", dashboard::WithIndex(service.into_endpoint()))
         .at("/assets/:name", poem::get(dashboard::asset))
+        // Glance's API, not ours: outside the document, answering in Glance's shapes.
+        .nest(glance::PREFIX, glance::GlanceFace)
         .before(|req| async move { Ok(without_trailing_slash(req)) })
         .around(move |next, req| guard::guard(next, req, limits))
         .data(state)

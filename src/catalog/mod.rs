@@ -10,6 +10,7 @@ mod db;
 pub use db::OpenError;
 pub mod discovery;
 mod error;
+pub mod glance_projects;
 pub mod image_info;
 pub mod image_quotas;
 pub mod images;

@@ -19,5 +19,6 @@ mod common;
 mod catalog;
 mod discovery;
 mod fixture;
+mod glance_face;
 mod openstack;
 mod stack;

@@ -211,6 +211,17 @@ pub async fn glance_ids(
     password: &str,
     project_id: &str,
 ) -> BTreeSet<String> {
+    let (image_url, token) = glance_login(sim, user, password, project_id).await;
+    glance_ids_for_token(&reqwest::Client::new(), &image_url, &token).await
+}
+
+/// A user's token for a project and the Glance endpoint (without `/v2`) its catalog names.
+pub async fn glance_login(
+    sim: &Simulator,
+    user: &str,
+    password: &str,
+    project_id: &str,
+) -> (String, String) {
     let client = reqwest::Client::new();
     let auth = client
         .post(format!("{}/auth/tokens", sim.auth_url()))
@@ -242,5 +253,5 @@ pub async fn glance_ids(
         .unwrap()
         .trim_end_matches('/')
         .to_string();
-    glance_ids_for_token(&client, &image_url, &token).await
+    (image_url, token)
 }
