@@ -69,7 +69,12 @@ fn stores(stored: &Value) -> Vec<Store> {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string(),
-                default: s.get("default").and_then(Value::as_bool).unwrap_or(false),
+                // Glance 33 sends the flag as the string "true"; older ones as a boolean.
+                default: match s.get("default") {
+                    Some(Value::Bool(b)) => *b,
+                    Some(Value::String(t)) => t.eq_ignore_ascii_case("true"),
+                    _ => false,
+                },
             })
         })
         .collect()
@@ -147,6 +152,7 @@ mod tests {
         assert!(import_methods(&serde_json::json!("text")).is_empty());
         let seen = serde_json::json!([
             {"id": "ceph", "description": "Ceph", "default": true},
+            {"id": "rbd2", "description": "as Glance 33 says it", "default": "true"},
             {"id": 5},
             {"description": "no id"},
             {"id": "file"},
@@ -157,6 +163,11 @@ mod tests {
                 Store {
                     id: "ceph".into(),
                     description: "Ceph".into(),
+                    default: true
+                },
+                Store {
+                    id: "rbd2".into(),
+                    description: "as Glance 33 says it".into(),
                     default: true
                 },
                 Store {
