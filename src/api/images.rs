@@ -13,7 +13,7 @@ use super::errors::{ApiError, ErrorResponse};
 use super::params::{PAGE_PARAMS, ParamDoc, Params, Path, QueryDocs, QueryParams};
 use super::query::RawQuery;
 use super::validate::Validator;
-use super::{ApiTags, AppState, PageHeaders, Paginated};
+use super::{ApiTags, AppState, PageBytes, PageHeaders, Paginated};
 use crate::catalog::hex;
 use crate::catalog::images::{ImageFilter, ListedImage};
 use crate::catalog::paging::{PageRequest, Paged};
@@ -209,10 +209,22 @@ impl ImagesApi {
         caller: Caller,
         req: &Request,
         Params(q): Params<ImageListQuery>,
-    ) -> Result<Paginated<OpenStackImage>, ErrorResponse> {
-        let images = state.catalog.images();
-        let paged = images.list(&caller.scope(), &q.filter, q.page).await?;
-        Ok(state.paginated(req, paged.map(|r| shape(&state, r))))
+    ) -> Result<PageBytes<OpenStackImage>, ErrorResponse> {
+        // Rendered once per listing-index snapshot, scope and request: the same request again
+        // is sent the same bytes without listing, shaping or serializing.
+        let key = state.render_key(req);
+        let page = state
+            .catalog
+            .images()
+            .list_rendered(
+                &caller.scope(),
+                &q.filter,
+                q.page,
+                key.as_deref(),
+                |paged| state.render_page(req, paged.map(|r| shape(&state, r))),
+            )
+            .await?;
+        Ok(page.into())
     }
 
     /// The headers of the list (`X-Result-Count`, `Link`) without a body.
