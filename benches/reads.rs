@@ -1,7 +1,9 @@
 //! Reads while syncs write: a mix of list / list with filters / retrieve / usage_stats
 //! requests from concurrent clients against the real server, in phases (idle before the first
 //! sync, during it, right after, idle at full size, during an idle re-sync), beside the ceiling
-//! of a bare poem handler serving the same default page. Prints figures, asserts nothing.
+//! of a bare poem handler serving the same default page (its bytes and headers), measured
+//! against the real default page in the same run by the bench's own clients and by `wrk`, and
+//! the ratio real / bare of each pair. Prints figures, asserts nothing.
 //!
 //! `cargo bench --bench reads` (knobs: BENCH_PROJECTS 10, BENCH_IMAGES per project 10000,
 //! BENCH_SERVERS 200, BENCH_CLIENTS 8, BENCH_PHASE_SECS 5, BENCH_SYNC_CONCURRENCY 4,
