@@ -1,7 +1,9 @@
 //! Reads while syncs write: a mix of list / list with filters / retrieve / usage_stats
 //! requests from concurrent clients against the real server, in phases (idle before the first
 //! sync, during it, right after, idle at full size, during an idle re-sync), beside the ceiling
-//! of a bare poem handler serving the same default page. Prints figures, asserts nothing.
+//! of a bare poem handler serving the same default page (its bytes and headers), measured
+//! against the real default page in the same run by the bench's own clients and by `wrk`, and
+//! the ratio real / bare of each pair. Prints figures, asserts nothing.
 //!
 //! `cargo bench --bench reads` (knobs: BENCH_PROJECTS 10, BENCH_IMAGES per project 10000,
 //! BENCH_SERVERS 200, BENCH_CLIENTS 8, BENCH_PHASE_SECS 5, BENCH_SYNC_CONCURRENCY 4,
@@ -107,7 +109,8 @@ struct Phase {
 }
 
 impl Phase {
-    fn print(&mut self, label: &str, wall: Duration, cpu: String) {
+    /// Prints the phase's figures; returns its req/s.
+    fn print(&mut self, label: &str, wall: Duration, cpu: String) -> f64 {
         self.latencies.sort();
         let n = self.latencies.len();
         let at = |q: f64| {
@@ -119,15 +122,16 @@ impl Phase {
             .latencies
             .last()
             .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
+        let rps = n as f64 / wall.as_secs_f64();
         println!(
-            "{label:<34} {:>9.0} {:>8.2} {:>8.2} {:>9.1} {:>7} {:>8}   {cpu}",
-            n as f64 / wall.as_secs_f64(),
+            "{label:<34} {rps:>9.0} {:>8.2} {:>8.2} {:>9.1} {:>7} {:>8}   {cpu}",
             at(0.5),
             at(0.99),
             max,
             self.errors,
             self.timeouts,
         );
+        rps
     }
 }
 
@@ -238,7 +242,8 @@ fn remember_image(mix: &Mix, body: &[u8]) {
     *known = uuid;
 }
 
-/// Load for `secs` seconds (or while `work` runs, when given); prints the phase.
+/// Load for `secs` seconds (or while `work` runs, when given); prints the phase and returns
+/// its req/s.
 async fn phase<F: std::future::Future<Output = ()>>(
     label: &str,
     base: &str,
@@ -247,7 +252,7 @@ async fn phase<F: std::future::Future<Output = ()>>(
     clients: usize,
     secs: u64,
     work: Option<F>,
-) {
+) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let (cpu0, started) = (CpuByPart::now(), Instant::now());
     let loader = load_runtime().spawn({
@@ -266,12 +271,13 @@ async fn phase<F: std::future::Future<Output = ()>>(
     stop.store(true, Ordering::Relaxed);
     let wall = started.elapsed();
     let mut figures = loader.await.expect("load");
-    figures.print(label, wall, CpuByPart::now().since(&cpu0, wall));
+    figures.print(label, wall, CpuByPart::now().since(&cpu0, wall))
 }
 
 /// A page as the server answered it: body and list headers.
 struct Page {
     body: Vec<u8>,
+    content_type: String,
     count: String,
     link: String,
 }
@@ -283,7 +289,7 @@ async fn bare_server(page: Arc<Page>) -> String {
     #[handler]
     fn page_handler(Data(page): Data<&Arc<Page>>) -> Response {
         Response::builder()
-            .content_type("application/json; charset=utf-8")
+            .content_type(page.content_type.as_str())
             .header("X-Result-Count", page.count.as_str())
             .header("Link", page.link.as_str())
             .body(page.body.clone())
@@ -296,6 +302,115 @@ async fn bare_server(page: Arc<Page>) -> String {
     let app = Route::new().at("/*path", page_handler).data(page);
     tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
     format!("http://{addr}")
+}
+
+/// `wrk -t2 -c{clients}` for `secs` seconds at `url` with the token, printed as a phase (the
+/// load's CPU is wrk's own process, not counted); returns its req/s. `None` (and a note) when
+/// wrk is missing or its output is not understood.
+async fn wrk_phase(label: &str, url: &str, token: &str, clients: usize, secs: u64) -> Option<f64> {
+    let (cpu0, started) = (CpuByPart::now(), Instant::now());
+    let out = tokio::process::Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{clients}"),
+            &format!("-d{secs}s"),
+            "--latency",
+        ])
+        .args(["-H", &format!("Authorization: Token {token}")])
+        .arg(url)
+        .output()
+        .await;
+    let wall = started.elapsed();
+    let text = match out {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Ok(out) => {
+            println!(
+                "{label:<34} wrk failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return None;
+        }
+        Err(e) => {
+            println!("{label:<34} not measured: wrk ({e}; apt-get install wrk)");
+            return None;
+        }
+    };
+    let figures = WrkFigures::parse(&text);
+    let Some(rps) = figures.rps else {
+        println!("{label:<34} wrk said: {text}");
+        return None;
+    };
+    println!(
+        "{label:<34} {rps:>9.0} {:>8.2} {:>8.2} {:>9.1} {:>7} {:>8}   {}",
+        figures.p50,
+        figures.p99,
+        figures.max,
+        figures.errors,
+        figures.timeouts,
+        CpuByPart::now().since(&cpu0, wall),
+    );
+    Some(rps)
+}
+
+/// What wrk printed, in the phases' units (ms).
+#[derive(Default)]
+struct WrkFigures {
+    rps: Option<f64>,
+    p50: f64,
+    p99: f64,
+    max: f64,
+    errors: u64,
+    timeouts: u64,
+}
+
+impl WrkFigures {
+    fn parse(text: &str) -> Self {
+        let ms = |v: &str| -> f64 {
+            let split = v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len());
+            let (n, unit) = v.split_at(split);
+            let n: f64 = n.parse().unwrap_or(f64::NAN);
+            match unit {
+                "us" => n / 1000.0,
+                "ms" => n,
+                "s" => n * 1000.0,
+                "m" => n * 60_000.0,
+                _ => f64::NAN,
+            }
+        };
+        let mut f = Self {
+            p50: f64::NAN,
+            p99: f64::NAN,
+            max: f64::NAN,
+            ..Self::default()
+        };
+        for line in text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["Requests/sec:", n] => f.rps = n.parse().ok(),
+                ["50%", v] => f.p50 = ms(v),
+                ["99%", v] => f.p99 = ms(v),
+                ["Latency", _avg, _stdev, max, ..] => f.max = ms(max),
+                ["Non-2xx", "or", "3xx", "responses:", n] => f.errors += n.parse().unwrap_or(0),
+                ["Socket", "errors:", rest @ ..] => {
+                    // connect 0, read 0, write 0, timeout 0
+                    let text = rest.join(" ");
+                    for part in text.split(',') {
+                        let kv: Vec<&str> = part.split_whitespace().collect();
+                        if let [kind, n] = kv.as_slice() {
+                            let n: u64 = n.parse().unwrap_or(0);
+                            if *kind == "timeout" {
+                                f.timeouts += n;
+                            } else {
+                                f.errors += n;
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        f
+    }
 }
 
 /// A sweep to run as a phase's work, and where its duration will be.
@@ -532,11 +647,21 @@ async fn main() {
             .unwrap_or_default()
             .to_string()
     };
-    let (count, link) = (header("x-result-count"), header("link"));
+    let (content_type, count, link) = (
+        header("content-type"),
+        header("x-result-count"),
+        header("link"),
+    );
     let body = resp.bytes().await.expect("body").to_vec();
-    let bare = bare_server(Arc::new(Page { body, count, link })).await;
+    let bare = bare_server(Arc::new(Page {
+        body,
+        content_type,
+        count,
+        link,
+    }))
+    .await;
     let default_page = Mix::new(vec!["/api/openstack-images/".into()], false);
-    phase(
+    let bare_rps = phase(
         "bare handler, default page",
         &bare,
         &token,
@@ -546,7 +671,7 @@ async fn main() {
         idle(),
     )
     .await;
-    phase(
+    let real_rps = phase(
         "server, default page",
         &base,
         &token,
@@ -556,6 +681,35 @@ async fn main() {
         idle(),
     )
     .await;
+    println!(
+        "default page / bare handler: {real_rps:.0} / {bare_rps:.0} req/s = {:.0} %",
+        100.0 * real_rps / bare_rps
+    );
+    // The same pair under wrk (a load generator outside this process, as the issue measured
+    // it), and the ratio: the share of the HTTP stack's ceiling the real list page reaches.
+    let page_url = "/api/openstack-images/";
+    let bare_wrk = wrk_phase(
+        "wrk, bare handler",
+        &format!("{bare}{page_url}"),
+        &token,
+        clients,
+        secs,
+    )
+    .await;
+    let real_wrk = wrk_phase(
+        "wrk, server, default page",
+        &format!("{base}{page_url}"),
+        &token,
+        clients,
+        secs,
+    )
+    .await;
+    if let (Some(bare), Some(real)) = (bare_wrk, real_wrk) {
+        println!(
+            "default page / bare handler under wrk: {real:.0} / {bare:.0} req/s = {:.0} %",
+            100.0 * real / bare
+        );
+    }
     println!(
         "sync under read load: first {:.1} s, idle re-sync {:.1} s",
         first.lock().map(|d| d.as_secs_f64()).unwrap_or(f64::NAN),

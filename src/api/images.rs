@@ -14,7 +14,7 @@ use super::fields::{self, FieldSet, Restricted};
 use super::params::{PAGE_PARAMS, ParamDoc, Params, Path, QueryDocs, QueryParams};
 use super::query::{RawQuery, parse_time};
 use super::validate::Validator;
-use super::{ApiTags, AppState, PageHeaders, Paginated};
+use super::{ApiTags, AppState, PageBytes, PageHeaders, Paginated};
 use crate::catalog::images::{DetailFilter, ImageDetail, ImageFilter, ImageOrder, SortKey};
 use crate::catalog::paging::{PageRequest, Paged};
 use crate::catalog::usage::{UsageFilter, UsageGroup, UsageRow};
@@ -441,19 +441,32 @@ impl ImagesApi {
         caller: Caller,
         req: &Request,
         Params(q): Params<ImageListQuery>,
-    ) -> Result<Paginated<Restricted<OpenStackImage>>, ErrorResponse> {
-        let images = state.catalog.images();
-        let paged = images
-            .list(&caller.scope(), &q.filter, &q.order, q.page)
-            .await?;
+    ) -> Result<PageBytes<Restricted<OpenStackImage>>, ErrorResponse> {
+        // Rendered once per listing-index snapshot, scope and request: the same request again
+        // is sent the same bytes without listing, shaping or serializing.
+        let key = state.render_key(req);
         let fields = q.fields;
-        Ok(state.paginated(
-            req,
-            paged.map(|r| Restricted {
-                item: shape(&state, r),
-                fields: fields.clone(),
-            }),
-        ))
+        let page = state
+            .catalog
+            .images()
+            .list_rendered(
+                &caller.scope(),
+                &q.filter,
+                &q.order,
+                q.page,
+                key.as_deref(),
+                |paged| {
+                    state.render_page(
+                        req,
+                        paged.map(|r| Restricted {
+                            item: shape(&state, r),
+                            fields: fields.clone(),
+                        }),
+                    )
+                },
+            )
+            .await?;
+        Ok(page.into())
     }
 
     /// The headers of the list (`X-Result-Count`, `Link`) without a body.

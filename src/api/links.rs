@@ -4,6 +4,13 @@ use crate::catalog::paging::ResolvedPage;
 /// Query parameters that must never be echoed back in a URL.
 const SECRET_PARAMS: [&str; 1] = ["x-auth-token"];
 
+/// Whether the query has a parameter that must never be echoed back or remembered.
+pub fn has_secret(query: &str) -> bool {
+    !query.is_empty()
+        && url::form_urlencoded::parse(query.as_bytes())
+            .any(|(k, _)| SECRET_PARAMS.contains(&k.as_ref()))
+}
+
 /// `<url>; rel="first"`, `rel="prev"`, `rel="next"`, `rel="last"`, comma separated; prev and
 /// next only where they exist. Other query parameters are kept (sorted, like DRF does).
 pub fn link_header(base: &str, path: &str, query: Option<&str>, page: &ResolvedPage) -> String {

@@ -29,17 +29,22 @@ mod usage_report;
 mod validate;
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::{Arc, LazyLock};
 
-use poem::{Endpoint, EndpointExt, IntoEndpoint, Request, Route};
-use poem_openapi::payload::Json;
+use poem::http::HeaderValue;
+use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route};
+use poem_openapi::payload::{Json, Payload};
+use poem_openapi::registry::{MetaResponses, Registry};
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, OpenApiService, Tags};
 use uuid::Uuid;
 
+use crate::catalog::CatalogError;
 use crate::catalog::paging::{Paged, ResolvedPage};
 use crate::catalog::{Catalog, hex};
 use crate::sync::SyncEngine;
+use errors::ApiError;
 use params::Documented;
 
 /// The rules a cloud registered by `clouds import` meets too, as the API checks them.
@@ -97,6 +102,57 @@ pub enum Paginated<T: ToJSON> {
     ),
 }
 
+/// A page of a list rendered once, the body's bytes exactly as [`Paginated`] writes them, with
+/// its headers: answers kept with the listing index (`Images::list_rendered`) are sent again
+/// as they are (no shaping, no JSON tree, no link building).
+pub struct RenderedPage {
+    body: bytes::Bytes,
+    total: u64,
+    link: Option<HeaderValue>,
+}
+
+impl RenderedPage {
+    /// About how much memory the page holds.
+    pub fn size(&self) -> usize {
+        self.body.len() + self.link.as_ref().map_or(0, HeaderValue::len)
+    }
+}
+
+/// A [`Paginated`] page sent from its [`RenderedPage`]: the same response, documented the
+/// same (its OpenAPI description is `Paginated<T>`'s).
+pub struct PageBytes<T>(Arc<RenderedPage>, PhantomData<fn() -> T>);
+
+impl<T> From<Arc<RenderedPage>> for PageBytes<T> {
+    fn from(page: Arc<RenderedPage>) -> Self {
+        Self(page, PhantomData)
+    }
+}
+
+impl<T: ToJSON> ApiResponse for PageBytes<T> {
+    fn meta() -> MetaResponses {
+        Paginated::<T>::meta()
+    }
+
+    fn register(registry: &mut Registry) {
+        Paginated::<T>::register(registry);
+    }
+}
+
+impl<T> IntoResponse for PageBytes<T> {
+    /// Headers in `Paginated`'s order: content type, count, link.
+    fn into_response(self) -> Response {
+        let page = &self.0;
+        let mut resp = Response::builder()
+            .content_type(Json::<Vec<serde_json::Value>>::CONTENT_TYPE)
+            .header("X-Result-Count", page.total)
+            .body(page.body.clone());
+        if let Some(link) = &page.link {
+            resp.headers_mut().insert("Link", link.clone());
+        }
+        resp
+    }
+}
+
 /// A newly created object.
 #[derive(ApiResponse)]
 pub enum Created<T: ToJSON> {
@@ -121,9 +177,40 @@ impl AppState {
         links::link_header(&self.public_url, &path, req.uri().query(), page)
     }
 
+    /// What names a list request's rendering among those kept with the listing index: its
+    /// path and whole query (every parameter may change the bytes). `None` when the query
+    /// carries a token: a secret is never kept as a key, and the key would be one per token.
+    pub fn render_key(&self, req: &Request) -> Option<String> {
+        let query = req.uri().query().unwrap_or_default();
+        if links::has_secret(query) {
+            return None;
+        }
+        Some(format!("{}?{query}", req.uri().path()))
+    }
+
     pub fn paginated<T: ToJSON>(&self, req: &Request, paged: Paged<T>) -> Paginated<T> {
         let link = self.link_header(req, &paged.page);
         Paginated::Ok(Json(paged.items), paged.page.total, link)
+    }
+
+    /// The page as [`Paginated`] would send it, rendered once (see [`RenderedPage`]), and
+    /// about how many bytes it holds.
+    pub fn render_page<T: ToJSON>(
+        &self,
+        req: &Request,
+        paged: Paged<T>,
+    ) -> Result<(RenderedPage, usize), ApiError> {
+        // What `Json<Vec<T>>` writes: the same tree, serialized the same way.
+        let body = serde_json::to_vec(&paged.items.to_json())
+            .map_err(|e| ApiError::Internal(CatalogError::Computation(e.to_string())))?;
+        let page = RenderedPage {
+            body: body.into(),
+            total: paged.page.total,
+            // As `Paginated`'s header: left out when it is not a valid header value.
+            link: HeaderValue::from_str(&self.link_header(req, &paged.page)).ok(),
+        };
+        let size = page.size();
+        Ok((page, size))
     }
 
     pub fn page_headers(&self, req: &Request, page: &ResolvedPage) -> PageHeaders {

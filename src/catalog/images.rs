@@ -1,6 +1,7 @@
 //! Image queries: the filtered, visibility-checked, de-duplicated and paginated list, and
 //! single-image retrieval.
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use entity::{image_tenants, images, service_settings, tenants};
 use sea_orm::sea_query::{Alias, Condition, Expr, Func, IntoIden, NullOrdering, Query};
@@ -12,6 +13,7 @@ use uuid::Uuid;
 
 use super::offerings::OfferingScope;
 use super::paging::{PageRequest, Paged};
+use super::read_index::Snapshot;
 use super::{Catalog, CatalogError, CatalogResult, CloudId, ImageVisibility, Scope, TenantId};
 
 /// A catalog image as stored.
@@ -170,9 +172,69 @@ impl Images<'_> {
         order: &ImageOrder,
         page: PageRequest,
     ) -> CatalogResult<Paged<ImageDetail>> {
-        let db = self.0.db();
         let resolved = self.resolve(scope, filter).await?;
-        let snapshot = self.0.index.current(db).await?;
+        let snapshot = self.0.index.current(self.0.db()).await?;
+        self.page_of(&resolved, snapshot.as_deref(), order, page)
+            .await
+    }
+
+    /// A page as `render` makes it of [`Images::list`]'s answer, remembered with the listing
+    /// index's snapshot under `key`, the caller's scope and the resolved filter: the same
+    /// request again is answered without listing or rendering until the snapshot is replaced
+    /// (after any write to the catalog). `key` must name everything else `render` depends on
+    /// (the path and the whole query); `None` remembers nothing. `render` returns the
+    /// rendering and about how many bytes it holds. Before the first snapshot, nothing is
+    /// remembered.
+    pub async fn list_rendered<R, E>(
+        &self,
+        scope: &Scope,
+        filter: &ImageFilter,
+        order: &ImageOrder,
+        page: PageRequest,
+        key: Option<&str>,
+        render: impl FnOnce(Paged<ImageDetail>) -> Result<(R, usize), E>,
+    ) -> Result<Arc<R>, E>
+    where
+        R: std::any::Any + Send + Sync,
+        E: From<CatalogError>,
+    {
+        let resolved = self.resolve(scope, filter).await?;
+        let snapshot = self
+            .0
+            .index
+            .current(self.0.db())
+            .await
+            .map_err(CatalogError::from)?;
+        let remembered = match (&snapshot, key) {
+            (Some(snapshot), Some(key)) if !resolved.out_of_scope => {
+                let key = format!("images|{key}|{scope:?}|{:?}", resolved.offerings);
+                if let Some(hit) = snapshot.rendered::<R>(&key) {
+                    return Ok(hit);
+                }
+                Some((snapshot, key))
+            }
+            _ => None,
+        };
+        let paged = self
+            .page_of(&resolved, snapshot.as_deref(), order, page)
+            .await?;
+        let (rendering, bytes) = render(paged)?;
+        let rendering = Arc::new(rendering);
+        if let Some((snapshot, key)) = remembered {
+            snapshot.keep_rendered(key, rendering.clone(), bytes);
+        }
+        Ok(rendering)
+    }
+
+    /// The page of a resolved filter: from the snapshot, by SQL without one.
+    async fn page_of(
+        &self,
+        resolved: &ResolvedFilter<'_>,
+        snapshot: Option<&Snapshot>,
+        order: &ImageOrder,
+        page: PageRequest,
+    ) -> CatalogResult<Paged<ImageDetail>> {
+        let (db, scope, filter) = (self.0.db(), resolved.scope, resolved.filter);
         if resolved.out_of_scope {
             return Ok(Paged {
                 items: Vec::new(),

@@ -1,6 +1,7 @@
 //! Computed answers kept until their index part is replaced; dropped whole when they hold too
 //! much, which is simpler than an LRU and rare in practice (answers are small next to the
 //! index).
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -49,4 +50,36 @@ pub fn cached<T>(
         c.insert(key.to_string(), answer.clone());
     }
     answer
+}
+
+/// What the API made of an answer (a page's bytes and headers), by the request that named it,
+/// kept with the snapshot the answer came from: they go when it is replaced, that is when the
+/// catalog changes. Dropped whole when over `MAX_RENDERED_ENTRIES` or `MAX_RENDERED_BYTES`.
+#[derive(Default)]
+pub struct Rendered {
+    answers: HashMap<String, Arc<dyn Any + Send + Sync>>,
+    bytes: usize,
+}
+
+const MAX_RENDERED_ENTRIES: usize = 4096;
+/// About 250 pages of 300 images, or thousands of default pages.
+const MAX_RENDERED_BYTES: usize = 32 << 20;
+
+impl Rendered {
+    pub fn get<R: Any + Send + Sync>(&self, key: &str) -> Option<Arc<R>> {
+        self.answers.get(key)?.clone().downcast().ok()
+    }
+
+    /// Remembers `answer`, which holds about `bytes` bytes.
+    pub fn insert<R: Any + Send + Sync>(&mut self, key: String, answer: Arc<R>, bytes: usize) {
+        let bytes = bytes + key.len();
+        if bytes > MAX_RENDERED_BYTES {
+            return;
+        }
+        if self.answers.len() >= MAX_RENDERED_ENTRIES || self.bytes + bytes > MAX_RENDERED_BYTES {
+            *self = Self::default();
+        }
+        self.bytes += bytes;
+        self.answers.insert(key, answer);
+    }
 }

@@ -36,7 +36,7 @@ use uuid::Uuid;
 use super::images::{ImageDetail, ImageFilter, ImageOrder, SortKey};
 use super::offerings::OfferingScope;
 use super::{CloudId, Scope, TenantId};
-use cache::{Cache, cached};
+use cache::{Cache, Rendered, cached};
 pub use detail::stored_properties;
 use segment::{Rule, Segment};
 use usage::CloudUsage;
@@ -321,6 +321,8 @@ pub struct Snapshot {
     tenant_clouds: HashMap<TenantId, CloudId>,
     hits: Mutex<Cache<u64>>,
     names: Mutex<Cache<Box<str>>>,
+    /// What the API made of this snapshot's answers (see [`Snapshot::rendered`]).
+    rendered: Mutex<Rendered>,
 }
 
 impl Snapshot {
@@ -392,9 +394,30 @@ impl Snapshot {
                 tenant_clouds: tenant_rows.iter().map(|(id, _, s)| (*id, *s)).collect(),
                 hits: Mutex::new(Cache::default()),
                 names: Mutex::new(Cache::default()),
+                rendered: Mutex::new(Rendered::default()),
             },
             reloaded,
         ))
+    }
+
+    /// What the API made of an answer of this snapshot, remembered under `key` by
+    /// [`Snapshot::keep_rendered`]. The key must name everything the rendering depends on
+    /// besides the snapshot: the caller's scope, the request (path and whole query). A
+    /// snapshot is never changed, only replaced, so nothing remembered here goes stale.
+    pub fn rendered<R: std::any::Any + Send + Sync>(&self, key: &str) -> Option<Arc<R>> {
+        self.rendered.lock().ok()?.get(key)
+    }
+
+    /// Remembers a rendering of about `bytes` bytes under `key` while this snapshot lives.
+    pub fn keep_rendered<R: std::any::Any + Send + Sync>(
+        &self,
+        key: String,
+        rendering: Arc<R>,
+        bytes: usize,
+    ) {
+        if let Ok(mut rendered) = self.rendered.lock() {
+            rendered.insert(key, rendering, bytes);
+        }
     }
 
     /// Whether the snapshot holds exactly these clouds at these versions.

@@ -7,6 +7,7 @@ mod head;
 mod list;
 mod metadata;
 mod pagination;
+mod rendered;
 mod retrieve;
 mod usage_stats;
 
