@@ -1,6 +1,7 @@
 //! A small, faithful OpenStack for tests, benchmarks and the demo: Keystone v3 token issue
 //! and project listing, Glance v2 image listing, members and info, Nova server listing,
-//! Cinder volume listing, over real sockets on loopback, with fault injection per endpoint.
+//! instance action log and simple tenant usage, Cinder volume listing, over real sockets on
+//! loopback, with fault injection per endpoint.
 // Handlers return early with the upstream-shaped error `Response`; it is built once per failed
 // request, so its size does not matter.
 #![allow(clippy::result_large_err)]

@@ -240,15 +240,9 @@ pub async fn servers_detail(req: &Request, shared: Data<&Arc<Shared>>) -> Respon
         );
     }
     let listed = |s: &Server| all_tenants || s.project_id == project;
-    let limit = match get("limit").map(|l| l.parse::<i64>()) {
-        None => MAX_LIMIT,
-        Some(Ok(n)) if n >= 0 => (n as usize).min(MAX_LIMIT),
-        Some(_) => {
-            return nova_error(
-                StatusCode::BAD_REQUEST,
-                "limit must be a non-negative integer",
-            );
-        }
+    let limit = match limit_param(get("limit").as_deref()) {
+        Ok(l) => l,
+        Err(resp) => return resp,
     };
     let base = shared.base_url.clone();
     let (servers, full) = {

@@ -64,7 +64,7 @@ pub struct World {
     pub keystone_list_limit: Option<usize>,
     /// Deleted servers, as Nova keeps them (`DELETED`, with `terminated_at`): gone from the
     /// listings, still in the instance action log (from 2.21) and in `os-simple-tenant-usage`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deleted_servers: Vec<Server>,
     /// On: the instance action log answers 403 with Nova's policy error, as a cloud whose
     /// operator restricted `os_compute_api:os-instance-actions:*` does (clients fall back).
@@ -314,11 +314,11 @@ pub struct Server {
     #[serde(default)]
     pub volumes_attached: Vec<String>,
     /// Nova's instance action log, oldest first (the simulator's scripting methods append).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<InstanceAction>,
     /// While a resize or cold migration awaits confirmation: the flavor and status it
     /// reverts to.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resized_from: Option<(Flavor, String)>,
 }
 
