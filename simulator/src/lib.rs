@@ -212,8 +212,7 @@ impl Simulator {
         let now = self.now();
         self.with_server(id, |s| {
             if let Some(action) = lifecycle::action_for_status(&s.status, status) {
-                let name = action.name();
-                lifecycle::record(s, name, &[], now, 0);
+                lifecycle::record(s, action.name(), action.events(), now, 0);
             }
             s.status = status.to_string();
             s.updated = Some(now);
@@ -230,7 +229,8 @@ impl Simulator {
         self.with_server(id, |s| {
             s.flavor = flavor;
             s.updated = Some(now);
-            lifecycle::record(s, "resize", &[], now, 0);
+            let resize = ServerAction::Resize(s.flavor.clone());
+            lifecycle::record(s, resize.name(), resize.events(), now, 0);
         })
     }
 

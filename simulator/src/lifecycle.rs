@@ -68,7 +68,7 @@ impl ServerAction {
     }
 
     /// The events the compute service records for it.
-    fn events(&self) -> &'static [&'static str] {
+    pub(crate) fn events(&self) -> &'static [&'static str] {
         match self {
             Self::Stop => &["compute_stop_instance"],
             Self::Start => &["compute_start_instance"],

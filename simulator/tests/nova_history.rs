@@ -707,3 +707,63 @@ async fn tenant_usage_policy_window_checks_and_paging() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     sim.stop().await;
 }
+
+/// The older scripting methods, which change only what they name, log their actions too: a
+/// world scripted with them has an action log to date its changes by.
+#[tokio::test]
+async fn the_older_scripting_methods_log_their_actions() {
+    let (sim, projects) = cloud().await;
+    let t0 = t("2026-11-02T08:00:00Z");
+    let at = |h: i64| {
+        sim.set_time(t0 + Duration::hours(h));
+        nova_time(t0 + Duration::hours(h))
+    };
+    let mut expected = vec![("create", at(0))];
+    sim.boot_server(server("vm", &projects[0], flavor("1", 1, 1024, 10, 0)));
+    expected.push(("stop", at(1)));
+    assert!(sim.set_server_status("vm", "SHUTOFF"));
+    expected.push(("resize", at(2)));
+    assert!(sim.resize_server("vm", flavor("2", 2, 2048, 20, 0)));
+    expected.push(("start", at(3)));
+    assert!(sim.set_server_status("vm", "ACTIVE"));
+    // A status with no action behind it (an error) logs nothing.
+    at(4);
+    assert!(sim.set_server_status("vm", "ERROR"));
+    expected.push(("delete", at(5)));
+    assert!(sim.delete_server("vm"));
+    expected.reverse();
+
+    let c = member(&sim, &projects, 0).await;
+    let (status, body) = c.get(&c.actions("vm"), Some("2.58")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let log: Vec<(&str, String)> = body["instanceActions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap(),
+                a["start_time"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(log, expected);
+    // Their events end when they start: the state changes at the clock's time.
+    let stop = body["instanceActions"][3]["request_id"].as_str().unwrap();
+    let (_, body) = c
+        .get(&format!("{}/{stop}", c.actions("vm")), Some("2.51"))
+        .await;
+    let event = &body["instanceAction"]["events"][0];
+    assert_eq!(event["event"], "compute_stop_instance");
+    assert_eq!(event["finish_time"], nova_time(t0 + Duration::hours(1)));
+    // The usage endpoint counts requests under its own target.
+    let (status, _) = c
+        .get(
+            &c.usage(&format!("/{}?start=2026-11-01T00:00:00", projects[0])),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sim.requests(cloudcensus_sim::Target::NovaUsage), 1);
+    sim.stop().await;
+}
