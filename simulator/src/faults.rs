@@ -17,6 +17,10 @@ pub enum Target {
     GlanceInfo,
     /// `GET /v2.1/servers/detail`
     NovaServers,
+    /// `GET /v2.1/servers/{id}/os-instance-actions` and `…/os-instance-actions/{request_id}`
+    NovaInstanceActions,
+    /// `GET /v2.1/os-simple-tenant-usage` and `…/os-simple-tenant-usage/{tenant_id}`
+    NovaUsage,
     /// `GET /v3/{project_id}/volumes/detail`
     CinderVolumes,
 }

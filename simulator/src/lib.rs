@@ -1,6 +1,7 @@
 //! A small, faithful OpenStack for tests, benchmarks and the demo: Keystone v3 token issue
 //! and project listing, Glance v2 image listing, members and info, Nova server listing,
-//! Cinder volume listing, over real sockets on loopback, with fault injection per endpoint.
+//! instance action log and simple tenant usage, Cinder volume listing, over real sockets on
+//! loopback, with fault injection per endpoint.
 // Handlers return early with the upstream-shaped error `Response`; it is built once per failed
 // request, so its size does not matter.
 #![allow(clippy::result_large_err)]
@@ -11,7 +12,10 @@ mod generate;
 mod glance;
 mod http;
 mod keystone;
+mod lifecycle;
 mod nova;
+mod nova_actions;
+mod nova_usage;
 mod reset;
 mod state;
 mod world;
@@ -27,9 +31,10 @@ use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultKind, Target};
 pub use generate::{ADMIN_PASSWORD, ADMIN_USER, GenSpec};
+pub use lifecycle::{SIM_USER, ServerAction};
 pub use world::{
-    AppCredential, Flavor, Image, Member, Project, Server, Store, User, Volume, VolumeAttachment,
-    World,
+    ActionEvent, AppCredential, Flavor, Image, InstanceAction, Member, Project, Server, Store,
+    User, Volume, VolumeAttachment, World,
 };
 
 use state::Shared;
@@ -38,8 +43,6 @@ use state::Shared;
 /// runtime ends.
 pub struct Simulator {
     shared: Arc<Shared>,
-    /// The cloud's clock: what the scripting methods stamp the changes they make with.
-    clock: std::sync::Mutex<chrono::DateTime<chrono::Utc>>,
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -60,6 +63,22 @@ fn routes(shared: Arc<Shared>) -> impl poem::Endpoint {
         )
         .at("/image/v2/info/:what", get(glance::info))
         .at("/compute/v2.1/servers/detail", get(nova::servers_detail))
+        .at(
+            "/compute/v2.1/servers/:id/os-instance-actions",
+            get(nova_actions::list),
+        )
+        .at(
+            "/compute/v2.1/servers/:id/os-instance-actions/:request_id",
+            get(nova_actions::show),
+        )
+        .at(
+            "/compute/v2.1/os-simple-tenant-usage",
+            get(nova_usage::list),
+        )
+        .at(
+            "/compute/v2.1/os-simple-tenant-usage/:tenant_id",
+            get(nova_usage::show),
+        )
         .at("/compute/v2.1", get(nova::version_document))
         .at("/compute/v2.1/", get(nova::version_document))
         .at(
@@ -117,7 +136,6 @@ impl Simulator {
         });
         Ok(Simulator {
             shared,
-            clock: std::sync::Mutex::new(chrono::Utc::now()),
             addr,
             stop: Some(stop),
             task: Some(task),
@@ -151,38 +169,51 @@ impl Simulator {
     /// The cloud's clock (the real time at start until set): the time the scripting methods
     /// below stamp on what they change, as Nova would.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        *self
-            .clock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.shared.now()
     }
 
     pub fn set_time(&self, t: chrono::DateTime<chrono::Utc>) {
-        *self
-            .clock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = t;
+        self.shared.set_time(t);
     }
 
     pub fn advance(&self, by: chrono::Duration) {
         self.set_time(self.now() + by);
     }
 
-    /// Boots a server now: `ACTIVE`, created, launched and updated at the clock's time.
+    /// Boots a server now: `ACTIVE`, created, launched and updated at the clock's time, with
+    /// its `create` action logged.
     pub fn boot_server(&self, mut server: Server) {
         let now = self.now();
-        server.status = "ACTIVE".into();
-        server.created = now;
-        server.launched_at = Some(now);
-        server.updated = Some(now);
-        self.with_world(|w| w.servers.push(server));
+        self.with_world(|w| {
+            let done = now + chrono::Duration::seconds(w.action_event_secs);
+            server.status = "ACTIVE".into();
+            server.created = now;
+            server.launched_at = Some(done);
+            server.updated = Some(done);
+            let events = ["compute__do_build_and_run_instance"];
+            lifecycle::record(&mut server, "create", &events, now, w.action_event_secs);
+            w.servers.push(server);
+        });
     }
 
-    /// Changes a server's status as Nova does: `updated` now, and its first `ACTIVE` is its
-    /// launch. `false` for an unknown server.
+    /// Applies a server action now, as Nova does (status, flavor, `launched_at` resets,
+    /// deletion), and logs it in the server's instance action log. `false` for an unknown
+    /// server, or a confirm or revert without a pending resize.
+    pub fn act(&self, id: &str, action: ServerAction) -> bool {
+        let now = self.now();
+        self.with_world(|w| w.act(id, action, now))
+    }
+
+    /// Changes only a server's status: `updated` now, and its first `ACTIVE` is its launch
+    /// (no `launched_at` reset: [`Simulator::act`] does what Nova does). Logs the action the
+    /// change stands for (`SHUTOFF` a `stop`, `ACTIVE` from `SHUTOFF` a `start`, …), if any.
+    /// `false` for an unknown server.
     pub fn set_server_status(&self, id: &str, status: &str) -> bool {
         let now = self.now();
         self.with_server(id, |s| {
+            if let Some(action) = lifecycle::action_for_status(&s.status, status) {
+                lifecycle::record(s, action.name(), action.events(), now, 0);
+            }
             s.status = status.to_string();
             s.updated = Some(now);
             if status == "ACTIVE" && s.launched_at.is_none() {
@@ -191,22 +222,22 @@ impl Simulator {
         })
     }
 
-    /// Resizes a server to `flavor` now.
+    /// Changes only a server's flavor now (status and `launched_at` stay; [`Simulator::act`]
+    /// with [`ServerAction::Resize`] does what Nova does), logging a `resize`.
     pub fn resize_server(&self, id: &str, flavor: Flavor) -> bool {
         let now = self.now();
         self.with_server(id, |s| {
             s.flavor = flavor;
             s.updated = Some(now);
+            let resize = ServerAction::Resize(s.flavor.clone());
+            lifecycle::record(s, resize.name(), resize.events(), now, 0);
         })
     }
 
-    /// Deletes a server now: it leaves the listings, as a deleted server leaves Nova's.
+    /// Deletes a server now: it leaves the listings, as a deleted server leaves Nova's, for
+    /// [`World::deleted_servers`] (`DELETED`, `terminated_at` now, a `delete` logged).
     pub fn delete_server(&self, id: &str) -> bool {
-        self.with_world(|w| {
-            let before = w.servers.len();
-            w.servers.retain(|s| s.id != id);
-            w.servers.len() < before
-        })
+        self.act(id, ServerAction::Delete)
     }
 
     fn with_server(&self, id: &str, change: impl FnOnce(&mut Server)) -> bool {

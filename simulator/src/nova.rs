@@ -28,6 +28,105 @@ fn microversion(raw: &str, max: (u32, u32)) -> Option<(u32, u32)> {
     Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
+/// The microversion a request asks for: `OpenStack-API-Version: compute X` (which Nova reads
+/// first) or `X-OpenStack-Nova-API-Version: X`; 2.1 without either; 406 outside 2.1 to the
+/// world's maximum, as Nova answers.
+pub fn requested_version(req: &Request, shared: &Shared) -> Result<(u32, u32), Response> {
+    let max = {
+        let idx = shared.read();
+        microversion(&idx.world.nova_max_microversion, (2, 1)).unwrap_or((2, 1))
+    };
+    let modern = req
+        .headers()
+        .get_all("OpenStack-API-Version")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|v| {
+            let (service, version) = v.trim().split_once(' ')?;
+            (service == "compute").then(|| version.trim().to_string())
+        });
+    let Some(raw) = modern.or_else(|| req.header("X-OpenStack-Nova-API-Version").map(String::from))
+    else {
+        return Ok((2, 1));
+    };
+    match microversion(&raw, max) {
+        Some(v) if v <= max && v >= (2, 1) => Ok(v),
+        _ => Err(nova_error(
+            StatusCode::NOT_ACCEPTABLE,
+            &format!(
+                "Version {raw} is not supported by the API. Minimum is 2.1 and maximum is {}.{}.",
+                max.0, max.1
+            ),
+        )),
+    }
+}
+
+/// Nova's query-time forms (`changes-since`, a usage window's `start`): ISO 8601 with an
+/// offset, or without one as UTC, with or without fractions of a second.
+pub fn parse_time(raw: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Some(t.to_utc());
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(raw, f).ok())
+        .map(|t| t.and_utc())
+}
+
+/// The next link of a Nova collection (`_get_collection_links`): present when the page is
+/// full (`limit`, or `max_limit` without one); the request's query with `marker` set to the
+/// page's last item.
+pub fn next_link(
+    base: &str,
+    path: &str,
+    pairs: &[(String, String)],
+    limit: usize,
+    items: usize,
+    last: Option<&str>,
+) -> Option<Value> {
+    let last = last.filter(|_| limit > 0 && items == limit)?;
+    let mut params: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| k != "marker")
+        .cloned()
+        .collect();
+    params.push(("marker".into(), last.to_string()));
+    Some(
+        json!([{"rel": "next", "href": format!("{base}/compute/v2.1/{path}?{}", encode(&params))}]),
+    )
+}
+
+/// `limit` as Nova reads it: a non-negative integer, capped at `max_limit`.
+pub fn limit_param(raw: Option<&str>) -> Result<usize, Response> {
+    match raw.map(|l| l.parse::<i64>()) {
+        None => Ok(MAX_LIMIT),
+        Some(Ok(n)) if n >= 0 => Ok((n as usize).min(MAX_LIMIT)),
+        Some(_) => Err(nova_error(
+            StatusCode::BAD_REQUEST,
+            "limit must be a non-negative integer",
+        )),
+    }
+}
+
+/// Nova's response headers naming the microversion it answered at.
+pub fn versioned(mut resp: Response, version: (u32, u32)) -> Response {
+    let v = format!("{}.{}", version.0, version.1);
+    for (name, value) in [
+        ("OpenStack-API-Version", format!("compute {v}")),
+        ("X-OpenStack-Nova-API-Version", v),
+        (
+            "Vary",
+            "OpenStack-API-Version, X-OpenStack-Nova-API-Version".into(),
+        ),
+    ] {
+        if let Ok(value) = value.parse() {
+            resp.headers_mut().insert(name, value);
+        }
+    }
+    resp
+}
+
 /// `GET /compute/v2.1/`: the version document, with the world's maximum microversion.
 #[handler]
 pub async fn version_document(shared: Data<&Arc<Shared>>) -> Response {
@@ -53,7 +152,7 @@ pub async fn version_document(shared: Data<&Arc<Shared>>) -> Response {
 }
 
 /// Nova's `OS-SRV-USG:*` form: UTC without an offset, with microseconds.
-fn usage_time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+pub fn usage_time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
     t.map_or(Value::Null, |t| {
         json!(t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string())
     })
@@ -99,24 +198,9 @@ pub async fn servers_detail(req: &Request, shared: Data<&Arc<Shared>>) -> Respon
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let max = {
-        let idx = shared.read();
-        microversion(&idx.world.nova_max_microversion, (2, 1)).unwrap_or((2, 1))
-    };
-    let version = match req.header("X-OpenStack-Nova-API-Version") {
-        None => (2, 1),
-        Some(raw) => match microversion(raw, max) {
-            Some(v) if v <= max && v >= (2, 1) => v,
-            _ => {
-                return nova_error(
-                    StatusCode::NOT_ACCEPTABLE,
-                    &format!(
-                        "Version {raw} is not supported by the API. Minimum is 2.1 and maximum is {}.{}.",
-                        max.0, max.1
-                    ),
-                );
-            }
-        },
+    let version = match requested_version(req, &shared) {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
     let pairs = query_pairs(req);
     let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
@@ -156,15 +240,9 @@ pub async fn servers_detail(req: &Request, shared: Data<&Arc<Shared>>) -> Respon
         );
     }
     let listed = |s: &Server| all_tenants || s.project_id == project;
-    let limit = match get("limit").map(|l| l.parse::<i64>()) {
-        None => MAX_LIMIT,
-        Some(Ok(n)) if n >= 0 => (n as usize).min(MAX_LIMIT),
-        Some(_) => {
-            return nova_error(
-                StatusCode::BAD_REQUEST,
-                "limit must be a non-negative integer",
-            );
-        }
+    let limit = match limit_param(get("limit").as_deref()) {
+        Ok(l) => l,
+        Err(resp) => return resp,
     };
     let base = shared.base_url.clone();
     let (servers, full) = {

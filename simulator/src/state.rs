@@ -92,6 +92,9 @@ pub struct Shared {
     tokens: Mutex<HashMap<String, Caller>>,
     faults: Mutex<FaultBook>,
     revocations: Mutex<Vec<Revocation>>,
+    /// The cloud's clock: what scripted changes are stamped with, and Nova's "now" (the
+    /// default end of a usage window, a running server's uptime).
+    clock: Mutex<DateTime<Utc>>,
 }
 
 // A panicking test thread must not wedge the simulator for the next assertion.
@@ -108,6 +111,7 @@ impl Shared {
             tokens: Mutex::new(HashMap::new()),
             faults: Mutex::new(FaultBook::default()),
             revocations: Mutex::new(Vec::new()),
+            clock: Mutex::new(Utc::now()),
         }
     }
 
@@ -117,6 +121,14 @@ impl Shared {
 
     pub fn write(&self) -> RwLockWriteGuard<'_, Indexed> {
         self.world.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        *lock(&self.clock)
+    }
+
+    pub fn set_time(&self, t: DateTime<Utc>) {
+        *lock(&self.clock) = t;
     }
 
     pub fn faults(&self) -> MutexGuard<'_, FaultBook> {

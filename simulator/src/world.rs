@@ -62,6 +62,19 @@ pub struct World {
     /// and marked `"truncated": true`, as Keystone does; `None` for no limit.
     #[serde(default)]
     pub keystone_list_limit: Option<usize>,
+    /// Deleted servers, as Nova keeps them (`DELETED`, with `terminated_at`): gone from the
+    /// listings, still in the instance action log (from 2.21) and in `os-simple-tenant-usage`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted_servers: Vec<Server>,
+    /// On: the instance action log answers 403 with Nova's policy error, as a cloud whose
+    /// operator restricted `os_compute_api:os-instance-actions:*` does (clients fall back).
+    #[serde(default)]
+    pub instance_actions_forbidden: bool,
+    /// How long the events of a scripted action take: they start at the clock's time and
+    /// finish this many seconds later, and the launch or termination they cause is dated by
+    /// their end, as Nova dates it when the compute host is done.
+    #[serde(default)]
+    pub action_event_secs: i64,
 }
 
 fn default_nova_microversion() -> String {
@@ -135,6 +148,9 @@ impl Default for World {
             volume_enabled: true,
             volume_service_type: default_volume_service_type(),
             keystone_list_limit: None,
+            deleted_servers: Vec::new(),
+            instance_actions_forbidden: false,
+            action_event_secs: 0,
         }
     }
 }
@@ -297,6 +313,69 @@ pub struct Server {
     /// Ids of the attached volumes.
     #[serde(default)]
     pub volumes_attached: Vec<String>,
+    /// Nova's instance action log, oldest first (the simulator's scripting methods append).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<InstanceAction>,
+    /// While a resize or cold migration awaits confirmation: the flavor and status it
+    /// reverts to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resized_from: Option<(Flavor, String)>,
+}
+
+impl Server {
+    /// Deleted, as Nova's `read_deleted` sees it.
+    pub fn is_deleted(&self) -> bool {
+        self.status == "DELETED"
+    }
+
+    /// Nova's `vm_state` for the API `status` the simulator keeps (`os-simple-tenant-usage`'s
+    /// `state`): task states such as `REBOOT` or `RESIZE` run on an `active` instance.
+    pub fn vm_state(&self) -> &'static str {
+        match self.status.as_str() {
+            "BUILD" => "building",
+            "SHUTOFF" => "stopped",
+            "VERIFY_RESIZE" => "resized",
+            "PAUSED" => "paused",
+            "SUSPENDED" => "suspended",
+            "RESCUE" => "rescued",
+            "SHELVED" => "shelved",
+            "SHELVED_OFFLOADED" => "shelved_offloaded",
+            "ERROR" => "error",
+            "DELETED" => "deleted",
+            "SOFT_DELETED" => "soft-delete",
+            _ => "active",
+        }
+    }
+}
+
+/// One entry of Nova's instance action log (`os-instance-actions`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceAction {
+    /// `create`, `stop`, `resize`, `confirmResize`, …
+    pub action: String,
+    pub request_id: String,
+    pub user_id: String,
+    pub project_id: String,
+    pub start_time: DateTime<Utc>,
+    /// Moved by each event's end (Nova's `updated_at`, shown from 2.58).
+    pub updated_at: DateTime<Utc>,
+    /// `null` unless the action failed (`Error`).
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub events: Vec<ActionEvent>,
+}
+
+/// An event of an action (`compute_stop_instance`, …).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionEvent {
+    pub event: String,
+    pub start_time: DateTime<Utc>,
+    pub finish_time: Option<DateTime<Utc>>,
+    /// `Success` or `Error`; `null` while running.
+    pub result: Option<String>,
+    #[serde(default)]
+    pub traceback: Option<String>,
 }
 
 /// A flavor as Nova 2.47+ embeds it in a server; older microversions show only `id`.

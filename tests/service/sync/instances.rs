@@ -99,6 +99,7 @@ async fn one_sized_server(max: &str, version_document: bool) -> SimApp {
         terminated_at: Some(t("2026-11-20T17:45:00.5Z")),
         updated: Some(t("2026-11-20T17:45:01Z")),
         volumes_attached: vec!["vol-root".into(), "vol-data".into()],
+        ..Default::default()
     });
     let s = SimApp::world(world).start().await;
     s.sweep_ok().await;
