@@ -39,7 +39,7 @@ fn flag(store: &Value, key: &str) -> bool {
 }
 
 /// The stores of a stored `/v2/info/stores` (its `stores` array).
-fn stores(stored: &Value) -> Vec<StoreFact> {
+pub(super) fn stores(stored: &Value) -> Vec<StoreFact> {
     stored
         .as_array()
         .into_iter()
@@ -60,7 +60,7 @@ fn stores(stored: &Value) -> Vec<StoreFact> {
 
 /// The methods of a stored `/v2/info/import` (the object under `import-methods`), in
 /// Glance's order.
-fn import_methods(stored: &Value) -> Vec<String> {
+pub(super) fn import_methods(stored: &Value) -> Vec<String> {
     stored
         .get("value")
         .and_then(Value::as_array)

@@ -43,39 +43,21 @@ pub struct ImageInfo {
     pub disagreeing: Vec<TenantInfo>,
 }
 
-/// The methods of a stored `/v2/info/import` (the object under `import-methods`).
+/// The methods of a stored `/v2/info/import`, as a set (tenants are compared by it).
 fn import_methods(stored: &Value) -> BTreeSet<String> {
-    stored
-        .get("value")
-        .and_then(Value::as_array)
+    super::glance_projects::import_methods(stored)
         .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_string)
         .collect()
 }
 
-/// The stores of a stored `/v2/info/stores` (its `stores` array).
+/// The stores of a stored `/v2/info/stores`, read as the Glance face reads them.
 fn stores(stored: &Value) -> Vec<Store> {
-    stored
-        .as_array()
+    super::glance_projects::stores(stored)
         .into_iter()
-        .flatten()
-        .filter_map(|s| {
-            Some(Store {
-                id: s.get("id")?.as_str()?.to_string(),
-                description: s
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                // Glance 33 sends the flag as the string "true"; older ones as a boolean.
-                default: match s.get("default") {
-                    Some(Value::Bool(b)) => *b,
-                    Some(Value::String(t)) => t.eq_ignore_ascii_case("true"),
-                    _ => false,
-                },
-            })
+        .map(|s| Store {
+            id: s.id,
+            description: s.description.unwrap_or_default(),
+            default: s.default,
         })
         .collect()
 }

@@ -111,12 +111,8 @@ pub struct ImageDetail {
 impl ImageDetail {
     fn of(image: Image, cloud_uuid: Uuid, tenants_count: u64) -> Self {
         let properties = super::read_index::stored_properties(&image);
-        let tags = image
-            .tags
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t.as_str().map(String::from))
+        let tags = super::read_index::stored_tags(&image)
+            .map(String::from)
             .collect();
         Self {
             uuid: image.uuid,

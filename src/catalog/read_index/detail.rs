@@ -88,12 +88,7 @@ impl Extra {
     /// Numbers the row's strings in `dicts`. The rescue fields, kept in columns of their own,
     /// count as properties here (as Glance and Nova show them) when set.
     pub fn of(row: &images::Model, dicts: &mut Dicts) -> Self {
-        let tags: Vec<u32> = row
-            .tags
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t.as_str())
+        let tags: Vec<u32> = stored_tags(row)
             .map(|t| dicts.tag.intern(Some(t)))
             .collect();
         let mut properties: Vec<(u32, u32)> = stored_properties(row)
@@ -136,6 +131,15 @@ impl Extra {
             .ok()
             .map(|i| self.properties[i].1)
     }
+}
+
+/// An image's tags as stored (a JSON array; anything but a string is left out).
+pub fn stored_tags(row: &images::Model) -> impl Iterator<Item = &str> {
+    row.tags
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str())
 }
 
 /// An image's extra properties as stored, with the rescue fields when set: string values as

@@ -37,7 +37,7 @@ use super::images::{ImageDetail, ImageFilter, ImageOrder, SortKey};
 use super::offerings::OfferingScope;
 use super::{CloudId, Scope, TenantId};
 use cache::{Cache, Rendered, cached};
-pub use detail::stored_properties;
+pub use detail::{stored_properties, stored_tags};
 use segment::{Rule, Segment};
 use usage::CloudUsage;
 pub use usage::Counts;
@@ -537,21 +537,27 @@ impl Snapshot {
         scope: &Scope,
         offerings: &[Option<OfferingScope>],
     ) -> Arc<Vec<u64>> {
-        let Some((rule, cloud)) = self.rule(filter, scope, offerings) else {
-            return Arc::new(Vec::new());
-        };
+        match self.rule(filter, scope, offerings) {
+            Some((rule, cloud)) => self.matching_rule(&rule, cloud).1,
+            None => Arc::new(Vec::new()),
+        }
+    }
+
+    /// The answer to a rule in name order, and the key it is remembered under.
+    fn matching_rule(&self, rule: &Rule, cloud: Option<CloudId>) -> (String, Arc<Vec<u64>>) {
         let key = format!("{rule:?}|{cloud:?}");
-        cached(&self.hits, &key, || {
+        let hits = cached(&self.hits, &key, || {
             let lists: Vec<(usize, Arc<Vec<u32>>)> = self
                 .segments
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| cloud.is_none_or(|c| c == s.cloud))
-                .map(|(i, s)| (i, s.matching(&key, &rule, &self.tenant_clouds)))
+                .map(|(i, s)| (i, s.matching(&key, rule, &self.tenant_clouds)))
                 .filter(|(_, list)| !list.is_empty())
                 .collect();
             self.merge(&lists)
-        })
+        });
+        (key, hits)
     }
 
     /// The images the listing shows for this filter and caller, in `order` (remembered like
@@ -563,14 +569,14 @@ impl Snapshot {
         offerings: &[Option<OfferingScope>],
         order: &ImageOrder,
     ) -> Arc<Vec<u64>> {
-        let by_name = self.matching(filter, scope, offerings);
+        let Some((rule, cloud)) = self.rule(filter, scope, offerings) else {
+            return Arc::new(Vec::new());
+        };
+        let (key, by_name) = self.matching_rule(&rule, cloud);
         if order.is_default() {
             return by_name;
         }
-        let Some((rule, cloud)) = self.rule(filter, scope, offerings) else {
-            return by_name;
-        };
-        let key = format!("{rule:?}|{cloud:?}|{order:?}");
+        let key = format!("{key}|{order:?}");
         cached(&self.hits, &key, || {
             let mut hits = by_name.to_vec();
             // A stable sort of the list in (name, uuid) order: ties stay in that order.
