@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 use crate::server_status::ServerStatus;
-use crate::types::{CloudId, TenantId};
+use crate::types::{CloudId, DatedBy, TenantId};
 
 /// A stretch of an instance's life in one status at one flavor size; open (`ended_at` null)
 /// while it lasts.
@@ -22,6 +22,13 @@ pub struct Model {
     pub cloud_id: CloudId,
     /// The cloud's `usage_version` the write that last changed the row made.
     pub usage_seq: i64,
+    /// The Glance image the instance counted for during the interval, and its name then: a
+    /// rename or a rebuild starts a new interval, so closed periods keep their names.
+    pub image_backend_id: Option<String>,
+    pub image_name: String,
+    /// How `started_at` and `ended_at` were dated; null on rows older than the record.
+    pub started_by: Option<DatedBy>,
+    pub ended_by: Option<DatedBy>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

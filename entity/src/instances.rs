@@ -41,6 +41,8 @@ pub struct Model {
     pub attached_volumes: Json,
     /// The boot volume a server without an image was attributed to an image through.
     pub boot_volume_id: Option<String>,
+    /// That boot volume's size (Cinder's `size`): what the server's disk is billed at.
+    pub boot_volume_gib: Option<i64>,
     /// The cloud's `usage_version` the write that last changed the row made.
     pub usage_seq: i64,
 }

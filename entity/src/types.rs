@@ -117,6 +117,24 @@ pub enum SyncMode {
     Cloud,
 }
 
+/// How the time of a boundary of an instance's interval was found, most precise first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum DatedBy {
+    /// The instance action that made the change (Nova's `os-instance-actions`).
+    #[sea_orm(string_value = "action")]
+    Action,
+    /// A time the server itself records for it: `created`, `launched_at`, `terminated_at`.
+    #[sea_orm(string_value = "server")]
+    Server,
+    /// The server's `updated`, which any change moves: exact only when nothing else changed.
+    #[sea_orm(string_value = "updated")]
+    Updated,
+    /// The sync that saw the change: precise to the time between two syncs.
+    #[sea_orm(string_value = "sync")]
+    Sync,
+}
+
 /// A Glance image's visibility.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
@@ -149,6 +167,7 @@ as_str!(RunOutcome { Running => "running", Success => "success", Failed => "fail
 as_str!(Interface { Public => "public", Internal => "internal", Admin => "admin" });
 as_str!(SyncMode { Auto => "auto", PerTenant => "per_tenant", Cloud => "cloud" });
 as_str!(ImageVisibility { Public => "public", Community => "community", Shared => "shared", Private => "private" });
+as_str!(DatedBy { Action => "action", Server => "server", Updated => "updated", Sync => "sync" });
 as_str!(ErrorKind {
     Authentication => "authentication", Authorization => "authorization", Credentials => "credentials",
     EndpointMissing => "endpoint_missing", Tls => "tls", Unreachable => "unreachable",

@@ -19,7 +19,7 @@ use super::{AppState, PageHeaders};
 use crate::catalog::hex;
 use crate::catalog::images::ImageFilter;
 use crate::catalog::paging::PageRequest;
-use crate::catalog::usage_report::{GroupKey, Period, Report, ReportQuery, ReportRow};
+use crate::catalog::usage_report::{Basis, GroupKey, Period, Report, ReportQuery, ReportRow};
 use crate::params;
 
 pub struct UsageReportApi;
@@ -28,7 +28,8 @@ pub struct UsageReportApi;
 #[derive(Object, Debug, Clone, PartialEq)]
 #[oai(rename = "UsageReportRow")]
 pub struct UsageReportRow {
-    /// The image name the instances count for (grouped by `name` or `image`).
+    /// The image name the instances counted for, as it was then (grouped by `name`; grouped
+    /// by `image` alone, the name the image last had in the period).
     #[oai(nullable)]
     pub name: Option<String>,
     /// The Glance image id (grouped by `image`).
@@ -44,13 +45,13 @@ pub struct UsageReportRow {
     pub settings_name: Option<String>,
     /// The start of the period (of the window for `period=none`).
     pub period_start: DateTime<Utc>,
-    /// Instances launched in the period.
+    /// Instances created in the period (Nova's `created`).
     pub instances_created: i64,
     /// Instances terminated (or gone) in the period.
     pub instances_deleted: i64,
-    /// Instances `ACTIVE` at the period's end (or now, for a period not over yet).
+    /// Instances the basis counts at the period's end (or now, for a period not over yet).
     pub instances_running_at_end: i64,
-    /// Hours spent `ACTIVE` in the period, summed over instances.
+    /// Hours the basis counts (`ACTIVE` by default) in the period, summed over instances.
     pub instance_hours: f64,
     pub vcpu_hours: f64,
     pub ram_gib_hours: f64,
@@ -253,6 +254,7 @@ impl QueryParams for ReportParams {
             end: "Window end (exclusive), same forms; default now; a later end is cut to now.",
             group_by: "Comma list of `name`, `image`, `tenant`, `settings` (default `name`).",
             period: "`day`, `month` or `none` (default): one row per group per period.",
+            basis: "Which time counts: `active` (default: `ACTIVE` only), `running` (the guest runs: also resizes to confirm, reboots, migrations, rescue, rebuild) or `allocated` (it holds a hypervisor's resources: running, stopped, paused, suspended, shelved, and in error after it first ran).",
             format: "`csv` for every row as CSV (also `Accept: text/csv`); JSON pages otherwise.",
             name: "Case-insensitive substring of the image name.",
             name_exact: "Exact image name.",
@@ -297,6 +299,13 @@ impl QueryParams for ReportParams {
                 Period::None
             }),
         };
+        let basis = match q.first("basis") {
+            None => Basis::Active,
+            Some(raw) => Basis::parse(raw).unwrap_or_else(|| {
+                v.add("basis", format!("\"{raw}\" is not a valid choice."));
+                Basis::Active
+            }),
+        };
         let csv = match q.first("format") {
             None | Some("json") => false,
             Some("csv") => true,
@@ -323,6 +332,7 @@ impl QueryParams for ReportParams {
                 end,
                 group_by,
                 period,
+                basis,
                 filter,
             },
             csv,
@@ -347,9 +357,9 @@ fn wants_csv(req: &Request, p: &ReportParams) -> bool {
 
 #[OpenApi(prefix_path = "/api", tag = "super::ApiTags::OpenstackImages")]
 impl UsageReportApi {
-    /// Usage over time: per group and period, instances created, deleted and running at the
-    /// end, and hours spent `ACTIVE` (also weighted by vCPUs, RAM GiB and disk GiB). Staff see
-    /// every tenant; a scoped token its own.
+    /// Usage over time: per group and period, instances created, deleted and counted at the
+    /// end, and the hours the basis counts (`ACTIVE` by default; also weighted by vCPUs, RAM
+    /// GiB and billed disk GiB). Staff see every tenant; a scoped token its own.
     #[oai(
         path = "/openstack-images/usage_report/",
         method = "get",

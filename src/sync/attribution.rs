@@ -13,6 +13,8 @@ pub struct BootVolume {
     pub id: String,
     pub image_id: Option<String>,
     pub image_name: Option<String>,
+    /// GiB, as Cinder sent it.
+    pub size_gib: Option<i64>,
     device: Option<String>,
 }
 
@@ -38,6 +40,7 @@ impl BootVolumes {
                         id: volume.id.clone(),
                         image_id: volume.image_id.clone(),
                         image_name: volume.image_name.clone(),
+                        size_gib: volume.size_gib,
                         device: attachment.device.clone(),
                     });
             }

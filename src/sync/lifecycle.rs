@@ -1,13 +1,14 @@
-//! An instance's life as the syncs see it: intervals in one status at one flavor size. A sync
-//! sees a server's state now, so it dates each change it finds: the server's `updated` when
-//! the status changed since the last sync (clamped into the window between the two syncs,
-//! since `updated` also moves for changes that are not status changes), `launched_at` for the
-//! first `ACTIVE`, `terminated_at` for the end. Only changes are recorded: an idle re-sync adds
-//! nothing.
+//! An instance's life as the syncs see it: intervals in one status, at one billed size,
+//! counting for one image under one name. A sync sees a server's state now, so it dates each
+//! change it finds, and records how: the server's `updated` when the status or size changed
+//! since the last sync (clamped into the window between the two syncs, since `updated` also
+//! moves for changes that are not status changes), `launched_at` for the first `ACTIVE`,
+//! `terminated_at` for the end, the sync itself for a rename of the image. Only changes are
+//! recorded: an idle re-sync adds nothing.
 use chrono::{DateTime, Utc};
 
-use crate::catalog::ServerStatus;
-use crate::catalog::inventory::{InstanceRecord, IntervalEdit, Stint};
+use crate::catalog::inventory::{Boundary, InstanceRecord, IntervalEdit, Stint};
+use crate::catalog::{DatedBy, ServerStatus};
 
 /// Between the tenant's last successful sync and this one: a change seen now happened then.
 #[derive(Clone, Copy, Debug)]
@@ -17,33 +18,92 @@ pub struct Window {
 }
 
 impl Window {
-    /// `t` (or the end of the window when unknown), moved into the window.
-    fn clamp(&self, t: Option<DateTime<Utc>>) -> DateTime<Utc> {
-        let t = t.unwrap_or(self.until).min(self.until);
-        self.since.map_or(t, |since| t.max(since))
+    /// `t` dated `by`, moved into the window; a time outside it (or none) leaves the sync as
+    /// all that dates the change.
+    fn clamp(&self, t: Option<DateTime<Utc>>, by: DatedBy) -> Boundary {
+        let Some(t) = t else {
+            return self.seen_now();
+        };
+        if t > self.until {
+            return self.seen_now();
+        }
+        match self.since {
+            Some(since) if t < since => Boundary {
+                at: since,
+                by: DatedBy::Sync,
+            },
+            _ => Boundary { at: t, by },
+        }
+    }
+
+    /// The end of the window: when this sync saw it.
+    fn seen_now(&self) -> Boundary {
+        Boundary {
+            at: self.until,
+            by: DatedBy::Sync,
+        }
     }
 }
 
-/// The size the interval is billed at.
-type Size = (Option<i32>, Option<i64>, Option<i64>);
+/// The disk an instance is billed for: its boot volume's size when it booted from a volume
+/// (the flavor's root disk is not used then), else the flavor's root plus ephemeral disk.
+/// Swap is not counted. Unknown when the flavor's (or volume's) size is.
+pub fn billed_disk_gib(r: &InstanceRecord) -> Option<i64> {
+    // Booted from a volume: Nova names no image. Without Cinder the volume's size is unknown.
+    if r.boot_volume_id.is_some() || r.image_backend_id.is_none() {
+        return r.boot_volume_gib;
+    }
+    r.disk_gib
+        .map(|root| root.saturating_add(r.ephemeral_gib.unwrap_or(0)))
+}
 
-fn size(r: &InstanceRecord) -> Size {
-    (r.vcpus, r.ram_mib, r.disk_gib)
+/// What an interval is billed at and counts for: a change of any of it starts a new one.
+#[derive(Clone, Copy, PartialEq)]
+struct Terms<'a> {
+    vcpus: Option<i32>,
+    ram_mib: Option<i64>,
+    disk_gib: Option<i64>,
+    image_backend_id: Option<&'a str>,
+    image_name: &'a str,
+}
+
+impl<'a> Terms<'a> {
+    fn of(r: &'a InstanceRecord) -> Self {
+        Self {
+            vcpus: r.vcpus,
+            ram_mib: r.ram_mib,
+            disk_gib: billed_disk_gib(r),
+            image_backend_id: r.image_backend_id.as_deref(),
+            image_name: &r.image_name,
+        }
+    }
+
+    /// Whether only the image's name differs: a rename in Glance, which the server's times
+    /// say nothing of.
+    fn renamed_from(&self, other: &Self) -> bool {
+        self.image_name != other.image_name
+            && Self {
+                image_name: other.image_name,
+                ..*self
+            } == *other
+    }
 }
 
 fn stint(
     r: &InstanceRecord,
     status: &ServerStatus,
-    from: DateTime<Utc>,
-    to: Option<DateTime<Utc>>,
+    started: Boundary,
+    ended: Option<Boundary>,
 ) -> Stint {
     Stint {
         status: status.clone(),
-        started_at: from,
-        ended_at: to,
+        started,
+        ended,
         vcpus: r.vcpus,
         ram_mib: r.ram_mib,
-        disk_gib: r.disk_gib,
+        disk_gib: billed_disk_gib(r),
+        image_backend_id: r.image_backend_id.clone(),
+        image_name: r.image_name.clone(),
     }
 }
 
@@ -63,15 +123,18 @@ pub fn edits(
     let mut out = match previous {
         None => first_sight(now, w),
         Some(_) if ended => Vec::new(),
-        Some(prev) if prev.status != now.status || size(prev) != size(now) => {
-            // The first ACTIVE of a server that was never launched is dated by its launch.
-            let first_launch = prev.launched_at.is_none() && now.status.is_active();
-            let when = if first_launch {
-                now.launched_at.or(now.upstream_updated_at)
+        Some(prev) if prev.status != now.status || Terms::of(prev) != Terms::of(now) => {
+            let at = if prev.status == now.status && Terms::of(now).renamed_from(&Terms::of(prev)) {
+                w.seen_now()
+            } else if prev.launched_at.is_none() && now.status.is_active() {
+                // The first ACTIVE of a server that was never launched is dated by its launch.
+                match now.launched_at {
+                    Some(launched) => w.clamp(Some(launched), DatedBy::Server),
+                    None => w.clamp(now.upstream_updated_at, DatedBy::Updated),
+                }
             } else {
-                now.upstream_updated_at
+                w.clamp(now.upstream_updated_at, DatedBy::Updated)
             };
-            let at = w.clamp(when);
             vec![
                 IntervalEdit::Close(at),
                 IntervalEdit::Add(stint(now, &now.status, at, None)),
@@ -80,11 +143,18 @@ pub fn edits(
         Some(_) => Vec::new(),
     };
     if ended {
-        let end = now.terminated_at.or(now.upstream_updated_at);
-        // A server first seen ended ended before this sync, possibly long before the last.
-        let at = match previous {
-            None => end.unwrap_or(w.until).min(w.until),
-            Some(_) => w.clamp(end),
+        let end = match now.terminated_at {
+            Some(t) => Some((t, DatedBy::Server)),
+            None => now.upstream_updated_at.map(|t| (t, DatedBy::Updated)),
+        };
+        let at = match (previous, end) {
+            // A server first seen ended ended before this sync, possibly long before the last.
+            (None, Some((t, by))) if t <= w.until => Boundary { at: t, by },
+            (None, _) => w.seen_now(),
+            (Some(_), end) => match end {
+                Some((t, by)) => w.clamp(Some(t), by),
+                None => w.seen_now(),
+            },
         };
         out.push(IntervalEdit::Close(at));
     }
@@ -94,11 +164,13 @@ pub fn edits(
 /// A server seen for the first time: `ACTIVE` since its launch, then (when it is in another
 /// status now) that status since its last change.
 fn first_sight(now: &InstanceRecord, w: &Window) -> Vec<IntervalEdit> {
-    let born = now
-        .launched_at
-        .or(now.backend_created_at)
-        .unwrap_or(w.until)
-        .min(w.until);
+    let born = match now.launched_at.or(now.backend_created_at) {
+        Some(t) if t <= w.until => Boundary {
+            at: t,
+            by: DatedBy::Server,
+        },
+        _ => w.seen_now(),
+    };
     if now.status.is_active() || now.status.is_deleted() {
         return vec![IntervalEdit::Add(stint(
             now,
@@ -109,16 +181,29 @@ fn first_sight(now: &InstanceRecord, w: &Window) -> Vec<IntervalEdit> {
     }
     match now.launched_at.filter(|l| *l < w.until) {
         Some(launched) => {
-            let changed = now
-                .upstream_updated_at
-                .unwrap_or(w.until)
-                .clamp(launched, w.until);
+            let changed = match now.upstream_updated_at {
+                Some(u) if u > w.until => w.seen_now(),
+                Some(u) if u > launched => Boundary {
+                    at: u,
+                    by: DatedBy::Updated,
+                },
+                // Changed no later than its launch: the launch dates it.
+                Some(_) => Boundary {
+                    at: launched,
+                    by: DatedBy::Server,
+                },
+                None => w.seen_now(),
+            };
             let mut out = Vec::new();
-            if changed > launched {
+            if changed.at > launched {
+                let launch = Boundary {
+                    at: launched,
+                    by: DatedBy::Server,
+                };
                 out.push(IntervalEdit::Add(stint(
                     now,
                     &ServerStatus::Active,
-                    launched,
+                    launch,
                     Some(changed),
                 )));
             }
@@ -163,8 +248,17 @@ mod tests {
             vm_state: String::new(),
             attached_volumes: serde_json::json!([]),
             boot_volume_id: None,
+            boot_volume_gib: None,
             usage_seq: 0,
         }
+    }
+
+    fn by(s: &str, by: DatedBy) -> Boundary {
+        Boundary { at: t(s), by }
+    }
+
+    fn server(s: &str) -> Boundary {
+        by(s, DatedBy::Server)
     }
 
     fn window(since: &str, until: &str) -> Window {
@@ -183,7 +277,7 @@ mod tests {
             [IntervalEdit::Add(stint(
                 &active,
                 &ServerStatus::Active,
-                t("2026-11-02T00:00:00Z"),
+                server("2026-11-02T00:00:00Z"),
                 None
             ))]
         );
@@ -198,13 +292,13 @@ mod tests {
                 IntervalEdit::Add(stint(
                     &off,
                     &ServerStatus::Active,
-                    t("2026-11-02T00:00:00Z"),
-                    Some(t("2026-11-05T00:00:00Z"))
+                    server("2026-11-02T00:00:00Z"),
+                    Some(by("2026-11-05T00:00:00Z", DatedBy::Updated))
                 )),
                 IntervalEdit::Add(stint(
                     &off,
                     &ServerStatus::Shutoff,
-                    t("2026-11-05T00:00:00Z"),
+                    by("2026-11-05T00:00:00Z", DatedBy::Updated),
                     None
                 )),
             ]
@@ -215,7 +309,7 @@ mod tests {
             [IntervalEdit::Add(stint(
                 &building,
                 &ServerStatus::Build,
-                t("2026-11-01T00:00:00Z"),
+                server("2026-11-01T00:00:00Z"),
                 None
             ))]
         );
@@ -237,11 +331,11 @@ mod tests {
         assert_eq!(
             edits(Some(&before), &inside, &w),
             [
-                IntervalEdit::Close(t("2026-11-10T06:00:00Z")),
+                IntervalEdit::Close(by("2026-11-10T06:00:00Z", DatedBy::Updated)),
                 IntervalEdit::Add(stint(
                     &inside,
                     &ServerStatus::Shutoff,
-                    t("2026-11-10T06:00:00Z"),
+                    by("2026-11-10T06:00:00Z", DatedBy::Updated),
                     None
                 )),
             ]
@@ -254,7 +348,7 @@ mod tests {
         );
         assert_eq!(
             edits(Some(&before), &stale, &w)[0],
-            IntervalEdit::Close(t("2026-11-10T00:00:00Z"))
+            IntervalEdit::Close(by("2026-11-10T00:00:00Z", DatedBy::Sync))
         );
         let mut resized = before.clone();
         resized.vcpus = Some(4);
@@ -285,7 +379,7 @@ mod tests {
         gone.terminated_at = Some(t("2026-11-10T08:00:00Z"));
         assert_eq!(
             edits(Some(&before), &gone, &w),
-            [IntervalEdit::Close(t("2026-11-10T08:00:00Z"))]
+            [IntervalEdit::Close(server("2026-11-10T08:00:00Z"))]
         );
         assert!(edits(Some(&gone), &gone, &w).is_empty(), "closed once");
         // Seen for the first time already deleted: ACTIVE from launch to termination.
@@ -295,11 +389,95 @@ mod tests {
                 IntervalEdit::Add(stint(
                     &gone,
                     &ServerStatus::Active,
-                    t("2026-11-02T00:00:00Z"),
+                    server("2026-11-02T00:00:00Z"),
                     None
                 )),
-                IntervalEdit::Close(t("2026-11-10T08:00:00Z")),
+                IntervalEdit::Close(server("2026-11-10T08:00:00Z")),
             ]
+        );
+    }
+
+    #[test]
+    fn the_billed_disk_is_root_plus_ephemeral_or_the_boot_volume() {
+        let mut r = record("ACTIVE", None, None);
+        r.image_backend_id = Some("img".into());
+        r.ephemeral_gib = Some(5);
+        assert_eq!(billed_disk_gib(&r), Some(25));
+        r.ephemeral_gib = None;
+        assert_eq!(billed_disk_gib(&r), Some(20));
+        r.boot_volume_id = Some("v".into());
+        assert_eq!(billed_disk_gib(&r), None, "the volume's size is unknown");
+        r.boot_volume_gib = Some(80);
+        assert_eq!(billed_disk_gib(&r), Some(80), "not the flavor's root disk");
+        r.boot_volume_id = None;
+        r.disk_gib = None;
+        assert_eq!(billed_disk_gib(&r), None, "an old Nova's unknown flavor");
+        r.disk_gib = Some(20);
+        r.image_backend_id = None;
+        assert_eq!(
+            billed_disk_gib(&r),
+            None,
+            "booted from a volume Cinder does not show"
+        );
+    }
+
+    #[test]
+    fn a_rename_or_a_new_image_starts_a_new_interval() {
+        let w = window("2026-11-10T00:00:00Z", "2026-11-11T00:00:00Z");
+        let mut before = record(
+            "ACTIVE",
+            Some("2026-11-02T00:00:00Z"),
+            Some("2026-11-02T00:00:00Z"),
+        );
+        before.image_backend_id = Some("img".into());
+        before.image_name = "old".into();
+        let mut renamed = before.clone();
+        renamed.image_name = "new".into();
+        // Glance renamed the image: the server's `updated` did not move, the sync dates it.
+        let seen = by("2026-11-11T00:00:00Z", DatedBy::Sync);
+        assert_eq!(
+            edits(Some(&before), &renamed, &w),
+            [
+                IntervalEdit::Close(seen),
+                IntervalEdit::Add(stint(&renamed, &ServerStatus::Active, seen, None)),
+            ]
+        );
+        let mut rebuilt = before.clone();
+        rebuilt.image_backend_id = Some("other".into());
+        rebuilt.image_name = "other".into();
+        rebuilt.upstream_updated_at = Some(t("2026-11-10T03:00:00Z"));
+        let at = by("2026-11-10T03:00:00Z", DatedBy::Updated);
+        assert_eq!(
+            edits(Some(&before), &rebuilt, &w),
+            [
+                IntervalEdit::Close(at),
+                IntervalEdit::Add(stint(&rebuilt, &ServerStatus::Active, at, None)),
+            ]
+        );
+        let mut extended = before.clone();
+        extended.boot_volume_id = Some("v".into());
+        extended.boot_volume_gib = Some(40);
+        assert_eq!(edits(Some(&before), &extended, &w).len(), 2, "new size");
+    }
+
+    #[test]
+    fn times_outside_the_window_leave_the_sync_as_the_date() {
+        let w = window("2026-11-10T00:00:00Z", "2026-11-11T00:00:00Z");
+        let before = record("ACTIVE", Some("2026-11-02T00:00:00Z"), None);
+        // A skewed Nova clock puts the change after the sync that saw it.
+        let ahead = record(
+            "SHUTOFF",
+            Some("2026-11-02T00:00:00Z"),
+            Some("2026-11-12T00:00:00Z"),
+        );
+        assert_eq!(
+            edits(Some(&before), &ahead, &w)[0],
+            IntervalEdit::Close(by("2026-11-11T00:00:00Z", DatedBy::Sync))
+        );
+        let unknown = record("SHUTOFF", Some("2026-11-02T00:00:00Z"), None);
+        assert_eq!(
+            edits(Some(&before), &unknown, &w)[0],
+            IntervalEdit::Close(by("2026-11-11T00:00:00Z", DatedBy::Sync))
         );
     }
 }

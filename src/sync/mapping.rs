@@ -54,9 +54,10 @@ pub fn instance_record(
     server: &NovaServer,
     image_id: Option<String>,
     image_name: String,
-    boot_volume: Option<String>,
+    boot_volume: Option<(String, Option<i64>)>,
     tenant: TenantId,
 ) -> InstanceRecord {
+    let (boot_volume_id, boot_volume_gib) = boot_volume.unzip();
     InstanceRecord {
         id: 0,
         uuid: Uuid::nil(),
@@ -79,7 +80,8 @@ pub fn instance_record(
         upstream_updated_at: server.updated,
         vm_state: server.vm_state.clone().unwrap_or_default(),
         attached_volumes: serde_json::json!(server.volume_ids),
-        boot_volume_id: boot_volume,
+        boot_volume_id,
+        boot_volume_gib: boot_volume_gib.flatten(),
         usage_seq: 0,
     }
 }

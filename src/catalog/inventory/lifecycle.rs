@@ -11,8 +11,8 @@ use sea_orm::{
 };
 use tracing::instrument;
 
-use super::{IntervalEdit, Stint};
-use crate::catalog::{CloudId, TenantId};
+use super::{Boundary, IntervalEdit, Stint};
+use crate::catalog::{CloudId, DatedBy, TenantId};
 
 /// Rows per statement, well under SQLite's bound-variable limit.
 const CHUNK: usize = 400;
@@ -27,15 +27,19 @@ fn end_at(at: DateTime<Utc>) -> SimpleExpr {
     .into()
 }
 
-/// Closes the open intervals of `instances` at `at`.
+/// Closes the open intervals of `instances` at `end`.
 async fn close(
     txn: &DatabaseTransaction,
     instances: impl IntoIterator<Item = i64>,
-    at: DateTime<Utc>,
+    end: Boundary,
     seq: i64,
 ) -> Result<u64, DbErr> {
     let res = instance_intervals::Entity::update_many()
-        .col_expr(instance_intervals::Column::EndedAt, end_at(at))
+        .col_expr(instance_intervals::Column::EndedAt, end_at(end.at))
+        .col_expr(
+            instance_intervals::Column::EndedBy,
+            Expr::val(end.by.as_str()),
+        )
         .col_expr(instance_intervals::Column::UsageSeq, Expr::val(seq))
         .filter(instance_intervals::Column::InstanceId.is_in(instances))
         .filter(instance_intervals::Column::EndedAt.is_null())
@@ -46,17 +50,20 @@ async fn close(
 
 /// One instance's edits folded: the time its stored open interval closes (if it does), and
 /// the new rows, closed where a later edit closed them.
-fn fold(edits: &[IntervalEdit]) -> (Option<DateTime<Utc>>, Vec<Stint>) {
+fn fold(edits: &[IntervalEdit]) -> (Option<Boundary>, Vec<Stint>) {
     let mut close_stored = None;
     let mut added: Vec<Stint> = Vec::new();
     for edit in edits {
         match edit {
-            IntervalEdit::Close(at) => {
-                match added.iter_mut().rev().find(|s| s.ended_at.is_none()) {
-                    Some(open) => open.ended_at = Some(Ord::max(*at, open.started_at)),
-                    None => close_stored = close_stored.or(Some(*at)),
+            IntervalEdit::Close(end) => match added.iter_mut().rev().find(|s| s.ended.is_none()) {
+                Some(open) => {
+                    open.ended = Some(Boundary {
+                        at: Ord::max(end.at, open.started.at),
+                        by: end.by,
+                    })
                 }
-            }
+                None => close_stored = close_stored.or(Some(*end)),
+            },
             IntervalEdit::Add(stint) => added.push(stint.clone()),
         }
     }
@@ -93,21 +100,25 @@ pub(super) async fn record(
             continue;
         };
         let (close_stored, added) = fold(edits);
-        if let Some(at) = close_stored {
-            written += close(txn, [instance], at, seq).await?;
+        if let Some(end) = close_stored {
+            written += close(txn, [instance], end, seq).await?;
         }
         rows.extend(added.into_iter().map(|s| instance_intervals::ActiveModel {
             id: ActiveValue::NotSet,
             instance_id: Set(instance),
             tenant_id: Set(tenant),
             status: Set(s.status),
-            started_at: Set(s.started_at),
-            ended_at: Set(s.ended_at),
+            started_at: Set(s.started.at),
+            ended_at: Set(s.ended.map(|e| e.at)),
             vcpus: Set(s.vcpus),
             ram_mib: Set(s.ram_mib),
             disk_gib: Set(s.disk_gib),
             cloud_id: Set(cloud),
             usage_seq: Set(seq),
+            image_backend_id: Set(s.image_backend_id),
+            image_name: Set(s.image_name),
+            started_by: Set(Some(s.started.by)),
+            ended_by: Set(s.ended.map(|e| e.by)),
         }));
     }
     written += rows.len() as u64;
@@ -129,8 +140,12 @@ pub(super) async fn end(
     seq: i64,
 ) -> Result<u64, DbErr> {
     let mut closed = 0;
+    let end = Boundary {
+        at,
+        by: DatedBy::Sync,
+    };
     for chunk in vanished.chunks(CHUNK) {
-        closed += close(txn, chunk.iter().copied(), at, seq).await?;
+        closed += close(txn, chunk.iter().copied(), end, seq).await?;
     }
     Ok(closed)
 }
@@ -143,30 +158,39 @@ mod tests {
         DateTime::from_timestamp(i64::from(h) * 3600, 0).unwrap()
     }
 
+    fn at(h: u32) -> Boundary {
+        Boundary {
+            at: t(h),
+            by: DatedBy::Updated,
+        }
+    }
+
     fn stint(status: &str, from: u32, to: Option<u32>) -> Stint {
         Stint {
             status: status.into(),
-            started_at: t(from),
-            ended_at: to.map(t),
+            started: at(from),
+            ended: to.map(at),
             vcpus: None,
             ram_mib: None,
             disk_gib: None,
+            image_backend_id: None,
+            image_name: String::new(),
         }
     }
 
     #[test]
     fn closes_apply_to_the_last_open_added_row_else_the_stored_one() {
         let (stored, added) = fold(&[
-            IntervalEdit::Close(t(5)),
+            IntervalEdit::Close(at(5)),
             IntervalEdit::Add(stint("SHUTOFF", 5, None)),
-            IntervalEdit::Close(t(8)),
+            IntervalEdit::Close(at(8)),
         ]);
-        assert_eq!(stored, Some(t(5)));
+        assert_eq!(stored, Some(at(5)));
         assert_eq!(added, [stint("SHUTOFF", 5, Some(8))]);
         let (stored, added) = fold(&[
             IntervalEdit::Add(stint("ACTIVE", 1, Some(3))),
             IntervalEdit::Add(stint("SHUTOFF", 3, None)),
-            IntervalEdit::Close(t(2)),
+            IntervalEdit::Close(at(2)),
         ]);
         assert_eq!(stored, None);
         assert_eq!(

@@ -22,7 +22,7 @@ use super::clouds::Cloud;
 use super::credentials::Credentials;
 use super::tenants::Tenant;
 use super::{
-    Catalog, CatalogError, CatalogResult, CloudId, ImageId, Scope, ServerStatus, TenantId,
+    Catalog, CatalogError, CatalogResult, CloudId, DatedBy, ImageId, Scope, ServerStatus, TenantId,
 };
 
 /// Ids looked up per query while comparing a page (a Glance page holds up to 1000). SQLite
@@ -201,20 +201,31 @@ pub enum ViewMark {
 #[derive(Clone, Debug, PartialEq)]
 pub enum IntervalEdit {
     /// Closes the open interval at this time (never before it started).
-    Close(chrono::DateTime<chrono::Utc>),
-    /// Adds an interval, open when `ended_at` is `None`.
+    Close(Boundary),
+    /// Adds an interval, open when `ended` is `None`.
     Add(Stint),
 }
 
-/// A stretch of an instance's life in one status at one flavor size.
+/// When an interval starts or ends, and how that time was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Boundary {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub by: DatedBy,
+}
+
+/// A stretch of an instance's life in one status, at one billed size, counting for one image
+/// under one name.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stint {
     pub status: ServerStatus,
-    pub started_at: chrono::DateTime<chrono::Utc>,
-    pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub started: Boundary,
+    pub ended: Option<Boundary>,
     pub vcpus: Option<i32>,
     pub ram_mib: Option<i64>,
+    /// The billed disk: root plus ephemeral, or the boot volume's size.
     pub disk_gib: Option<i64>,
+    pub image_backend_id: Option<String>,
+    pub image_name: String,
 }
 
 /// What a sync learns of a tenant's services besides images and servers: Glance's

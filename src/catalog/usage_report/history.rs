@@ -1,5 +1,6 @@
 //! The instances' lifecycle history in memory, one part per cloud, as reports read it: each
-//! instance's group keys and its `ACTIVE` stretches. Reading the history from the database
+//! instance's stretches of its life, each with its status, size and the image (and name) it
+//! counted for then. Reading the history from the database
 //! for each report cost about a second per month of a 100,000-instance fleet (the rows, not
 //! the sums), so the history is read once and then caught up: every write stamps the rows it
 //! changes with the cloud's new `usage_version` (`usage_seq`), and a report reads only the
@@ -22,30 +23,85 @@ use crate::catalog::{CloudId, ServerStatus, TenantId};
 /// rows, not the whole history, beside what it builds.
 const READ_CHUNK: u64 = 20_000;
 
-/// An `ACTIVE` stretch of an instance's life; times in milliseconds since the epoch.
+/// A stretch of an instance's life in one status; times in milliseconds since the epoch.
 #[derive(Clone, Debug)]
 pub(super) struct Stretch {
     id: i64,
     pub from: i64,
     /// `None` while it lasts.
     pub to: Option<i64>,
-    /// The flavor's size; 0 where unknown (clouds older than Nova 2.47).
+    pub stage: Stage,
+    /// The billed size; 0 where unknown (clouds older than Nova 2.47).
     pub vcpus: i64,
     pub ram_mib: i64,
     pub disk_gib: i64,
+    /// What it counted for then.
+    pub image_id: Option<Arc<str>>,
+    pub name: Arc<str>,
+}
+
+impl Stretch {
+    /// The row's id: later rows have higher ones.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+}
+
+/// A status as the billing bases tell them apart (see [`super::Basis`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stage {
+    /// `ACTIVE`.
+    Active,
+    /// The guest runs, in another status than `ACTIVE` (a resize to confirm, a reboot, …).
+    Running,
+    /// Stopped, paused, suspended or shelved: the guest holds a hypervisor's resources.
+    Held,
+    /// `ERROR`: held when the instance had run before.
+    Error,
+    /// Anything else: building, offloaded, deleted, unknown.
+    Out,
+}
+
+impl Stage {
+    pub fn of(status: &ServerStatus) -> Self {
+        use ServerStatus as S;
+        match status {
+            S::Active => Self::Active,
+            S::VerifyResize
+            | S::Resize
+            | S::RevertResize
+            | S::Migrating
+            | S::Reboot
+            | S::HardReboot
+            | S::Password
+            | S::Rescue
+            | S::Rebuild => Self::Running,
+            S::Shutoff | S::Paused | S::Suspended | S::Shelved => Self::Held,
+            S::Error => Self::Error,
+            _ => Self::Out,
+        }
+    }
+
+    /// Whether the guest runs.
+    pub fn runs(self) -> bool {
+        matches!(self, Self::Active | Self::Running)
+    }
 }
 
 /// An instance as reports group and count it.
 #[derive(Clone, Debug)]
 pub(super) struct Life {
     pub tenant: TenantId,
+    /// What it counts for now: its keys when it has no stretch to tell (an instance recorded
+    /// before the history, or whose history was pruned).
     pub image_id: Option<Arc<str>>,
-    /// The image name it counts for.
     pub name: Arc<str>,
-    pub launched_at: Option<i64>,
+    /// The server's `created`, which Nova never resets.
+    pub created_at: Option<i64>,
     /// Terminated, else seen gone.
     pub ended_at: Option<i64>,
-    pub active: Vec<Stretch>,
+    /// Every stretch, in no particular order.
+    pub stretches: Vec<Stretch>,
 }
 
 /// One cloud's history at one `usage_version`.
@@ -81,6 +137,8 @@ type IntervalRow = (
     Option<i32>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
+    String,
 );
 
 impl CloudHistory {
@@ -108,7 +166,6 @@ impl CloudHistory {
         self.read_instances(db, since).await?;
         let known = self.last_interval;
         if since.is_none() {
-            // Rows of every status are counted; only `ACTIVE` ones are read.
             let (count, last): (i64, Option<i64>) = instance_intervals::Entity::find()
                 .select_only()
                 .expr(Expr::col(instance_intervals::Column::Id).count())
@@ -136,12 +193,13 @@ impl CloudHistory {
                 .column(instance_intervals::Column::Vcpus)
                 .column(instance_intervals::Column::RamMib)
                 .column(instance_intervals::Column::DiskGib)
+                .column(instance_intervals::Column::ImageBackendId)
+                .column(instance_intervals::Column::ImageName)
                 .filter(instance_intervals::Column::CloudId.eq(self.cloud))
                 .filter(instance_intervals::Column::Id.gt(after));
-            query = match since {
-                Some(since) => query.filter(instance_intervals::Column::UsageSeq.gt(since)),
-                None => query.filter(instance_intervals::Column::Status.eq(ServerStatus::Active)),
-            };
+            if let Some(since) = since {
+                query = query.filter(instance_intervals::Column::UsageSeq.gt(since));
+            }
             let rows: Vec<IntervalRow> = query
                 .order_by_asc(instance_intervals::Column::Id)
                 .limit(READ_CHUNK)
@@ -149,30 +207,30 @@ impl CloudHistory {
                 .all(db)
                 .await?;
             let full = rows.len() as u64 == READ_CHUNK;
-            for (id, instance, status, from, to, vcpus, ram_mib, disk_gib) in rows {
+            for (id, instance, status, from, to, vcpus, ram_mib, disk_gib, image_id, name) in rows {
                 after = id;
                 if since.is_some() && id > known {
                     self.intervals += 1;
                     self.last_interval = Ord::max(self.last_interval, id);
                 }
-                if !status.is_active() {
-                    continue;
-                }
-                let Some(life) = self.lives.get_mut(&instance) else {
-                    fits = false;
-                    continue;
-                };
                 let stretch = Stretch {
                     id,
                     from,
                     to,
+                    stage: Stage::of(&status),
                     vcpus: vcpus.map_or(0, i64::from),
                     ram_mib: ram_mib.unwrap_or(0),
                     disk_gib: disk_gib.unwrap_or(0),
+                    image_id: image_id.map(|i| self.intern(&i)),
+                    name: self.intern(&name),
                 };
-                match life.active.iter_mut().find(|s| s.id == id) {
+                let Some(life) = self.lives.get_mut(&instance) else {
+                    fits = false;
+                    continue;
+                };
+                match life.stretches.iter_mut().find(|s| s.id == id) {
                     Some(held) => *held = stretch,
-                    None => life.active.push(stretch),
+                    None => life.stretches.push(stretch),
                 }
             }
             if !full {
@@ -197,7 +255,7 @@ impl CloudHistory {
                 .column(instances::Column::TenantId)
                 .column(instances::Column::ImageBackendId)
                 .column(instances::Column::ImageName)
-                .expr(millis("launched_at"))
+                .expr(millis("backend_created_at"))
                 .expr(millis("terminated_at"))
                 .expr(millis("deleted_at"))
                 .filter(instances::Column::CloudId.eq(self.cloud))
@@ -212,7 +270,7 @@ impl CloudHistory {
                 .all(db)
                 .await?;
             let full = rows.len() as u64 == READ_CHUNK;
-            for (id, tenant, image_id, name, launched, terminated, deleted) in rows {
+            for (id, tenant, image_id, name, created, terminated, deleted) in rows {
                 after = id;
                 let image_id = image_id.map(|i| self.intern(&i));
                 let name = self.intern(&name);
@@ -220,14 +278,14 @@ impl CloudHistory {
                     tenant,
                     image_id: None,
                     name: name.clone(),
-                    launched_at: None,
+                    created_at: None,
                     ended_at: None,
-                    active: Vec::new(),
+                    stretches: Vec::new(),
                 });
                 life.tenant = tenant;
                 life.image_id = image_id;
                 life.name = name;
-                life.launched_at = launched;
+                life.created_at = created;
                 life.ended_at = terminated.or(deleted);
             }
             if !full {

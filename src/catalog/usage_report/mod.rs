@@ -1,6 +1,6 @@
 //! Usage reports: per group (image name, image, tenant, cloud) and period, instance-hours and
 //! size-hours from the instances' lifecycle intervals, and instances created, deleted and
-//! running at the period's end. Time in `ACTIVE` is what counts as running.
+//! counted at the period's end. Which statuses count is the report's [`Basis`].
 mod history;
 mod sums;
 
@@ -33,6 +33,32 @@ impl GroupKey {
             "image" => Some(Self::Image),
             "tenant" => Some(Self::Tenant),
             "settings" => Some(Self::Settings),
+            _ => None,
+        }
+    }
+}
+
+/// Which of an instance's time a report counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Basis {
+    /// `ACTIVE` only.
+    #[default]
+    Active,
+    /// The guest runs: `ACTIVE`, `VERIFY_RESIZE`, `RESIZE`, `REVERT_RESIZE`, `MIGRATING`,
+    /// `REBOOT`, `HARD_REBOOT`, `PASSWORD`, `RESCUE`, `REBUILD`.
+    Running,
+    /// It holds a hypervisor's resources: running, plus `SHUTOFF`, `PAUSED`, `SUSPENDED`,
+    /// `SHELVED`, and `ERROR` after it first ran; not `SHELVED_OFFLOADED`, not before it
+    /// first ran.
+    Allocated,
+}
+
+impl Basis {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "active" => Some(Self::Active),
+            "running" => Some(Self::Running),
+            "allocated" => Some(Self::Allocated),
             _ => None,
         }
     }
@@ -90,6 +116,7 @@ pub struct ReportQuery {
     /// Sorted, without repeats, not empty.
     pub group_by: Vec<GroupKey>,
     pub period: Period,
+    pub basis: Basis,
     /// The image list's filters that apply to instances: names, clouds, tenants, offerings.
     pub filter: ImageFilter,
 }
@@ -207,6 +234,7 @@ mod tests {
             end: t("2026-11-02T06:00:00Z"),
             group_by: vec![GroupKey::Name],
             period,
+            basis: Basis::Active,
             filter: ImageFilter::default(),
         };
         let starts = |p| {

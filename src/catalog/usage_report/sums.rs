@@ -9,8 +9,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::history::{CloudHistory, Life, Stretch};
-use super::{GroupKey, ReportQuery, ReportRow, RowKeys};
+use super::history::{CloudHistory, Life, Stage, Stretch};
+use super::{Basis, GroupKey, ReportQuery, ReportRow, RowKeys};
 use crate::catalog::offerings::OfferingScope;
 use crate::catalog::paging::{PageNumber, PageRequest, Paged};
 use crate::catalog::{CatalogError, CatalogResult, CloudId, TenantId};
@@ -29,21 +29,71 @@ pub(super) struct Selection {
 }
 
 impl Selection {
+    /// Whether the instance's tenant and cloud are kept.
     fn keeps(&self, cloud: CloudId, life: &Life) -> bool {
         let tenant = life.tenant;
         self.visible.as_ref().is_none_or(|v| v.contains(&tenant))
             && self.clouds.iter().all(|c| *c == Some(cloud))
             && self.tenants.iter().all(|t| *t == Some(tenant))
-            && self.name_exact.iter().all(|n| **n == *life.name)
             && self.offerings.iter().all(|o| match o {
                 None => false,
                 Some(OfferingScope::Tenant(id)) => *id == tenant,
                 Some(OfferingScope::Cloud { id, .. }) => *id == cloud,
             })
+    }
+
+    /// Whether time counted under this image name is kept.
+    fn keeps_name(&self, name: &str) -> bool {
+        self.name_exact.iter().all(|n| n == name)
             && (self.name_contains.is_empty() || {
-                let name = life.name.to_lowercase();
+                let name = name.to_lowercase();
                 self.name_contains.iter().all(|n| name.contains(n.as_str()))
             })
+    }
+}
+
+/// What a part of an instance's life counted for: an image (by Glance id) under a name. A
+/// rename or a rebuild splits a life into pieces; most lives are one piece.
+#[derive(Clone, Copy, Debug)]
+struct Piece<'a> {
+    name: &'a Arc<str>,
+    image_id: Option<&'a Arc<str>>,
+}
+
+impl<'a> Piece<'a> {
+    fn of(s: &'a Stretch) -> Self {
+        Self {
+            name: &s.name,
+            image_id: s.image_id.as_ref(),
+        }
+    }
+
+    /// Within a part equal strings are one allocation: pieces compare by address.
+    fn holds(&self, s: &Stretch) -> bool {
+        Arc::ptr_eq(self.name, &s.name)
+            && match (self.image_id, &s.image_id) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+
+    /// The pieces of a life, in the order their first stretches were recorded; a life
+    /// without stretches counts for its instance's keys.
+    fn all_of(life: &'a Life) -> Vec<Self> {
+        let mut pieces: Vec<Self> = Vec::with_capacity(1);
+        for s in &life.stretches {
+            if !pieces.iter().any(|p| p.holds(s)) {
+                pieces.push(Self::of(s));
+            }
+        }
+        if pieces.is_empty() {
+            pieces.push(Self {
+                name: &life.name,
+                image_id: life.image_id.as_ref(),
+            });
+        }
+        pieces
     }
 }
 
@@ -72,19 +122,28 @@ impl Keys<'_> {
 
 /// One group's sums in one period.
 #[derive(Clone, Copy, Debug, Default)]
-struct Cell {
+struct Cell<'a> {
     created: i64,
     deleted: i64,
     running_at_end: i64,
-    active_ms: i64,
+    ms: i64,
     vcpu_ms: i128,
     ram_mib_ms: i128,
     disk_gib_ms: i128,
+    /// The image name last counted for in the period (by the time it took effect): what a
+    /// row grouped by image but not by name shows, the same however late it is asked for.
+    last_name: Option<(i64, &'a str)>,
 }
 
-impl Cell {
+impl<'a> Cell<'a> {
     fn is_empty(&self) -> bool {
-        self.created == 0 && self.deleted == 0 && self.running_at_end == 0 && self.active_ms == 0
+        self.created == 0 && self.deleted == 0 && self.running_at_end == 0 && self.ms == 0
+    }
+
+    fn named(&mut self, at: i64, name: &'a str) {
+        if self.last_name.is_none_or(|held| held < (at, name)) {
+            self.last_name = Some((at, name));
+        }
     }
 }
 
@@ -160,7 +219,7 @@ impl Report {
                         continue;
                     }
                     if n >= offset && n - offset < limit {
-                        rows.push(row(&grouped.keys[g], *start, cell));
+                        rows.push(grouped.row(g, *start, cell));
                     }
                     n += 1;
                 }
@@ -177,18 +236,18 @@ impl Report {
             return;
         };
         let mut cells = vec![Cell::default(); grouped.periods.len()];
-        for (g, keys) in grouped.keys.iter().enumerate() {
+        for g in 0..grouped.keys.len() {
             grouped.sum(g, &mut cells);
             for (cell, start) in cells.iter().zip(&grouped.starts) {
-                if !cell.is_empty() && f(row(keys, *start, cell)).is_break() {
+                if !cell.is_empty() && f(grouped.row(g, *start, cell)).is_break() {
                     return;
                 }
             }
         }
     }
 
-    /// The instances the report counts, grouped in the order of their keys, and the periods;
-    /// `None` when nothing can match.
+    /// The pieces of instances the report counts, grouped in the order of their keys, and
+    /// the periods; `None` when nothing can match.
     fn grouped(&self) -> Option<Grouped<'_>> {
         if self.empty {
             return None;
@@ -198,7 +257,7 @@ impl Report {
         let (by_name, by_image) = (has(GroupKey::Name), has(GroupKey::Image));
         let (by_tenant, by_cloud) = (has(GroupKey::Tenant), has(GroupKey::Settings));
         let mut keys: Vec<Keys> = Vec::new();
-        let mut members: Vec<(&Life, usize)> = Vec::new();
+        let mut members: Vec<Member> = Vec::new();
         for part in &self.parts {
             // Within a part equal strings are one allocation: grouping by address and id
             // hashes no text. Parts' groups with equal keys are merged below.
@@ -207,34 +266,35 @@ impl Report {
                 if !self.selection.keeps(part.cloud, life) {
                     continue;
                 }
-                let address = |s: Option<&Arc<str>>| s.map_or(0, |s| s.as_ptr() as usize);
-                let id = (
-                    if by_name || by_image {
-                        address(Some(&life.name))
-                    } else {
-                        0
-                    },
-                    if by_image {
-                        address(life.image_id.as_ref())
-                    } else {
-                        0
-                    },
-                    if by_tenant { life.tenant } else { TenantId(0) },
-                );
-                let g = *number.entry(id).or_insert_with(|| {
-                    keys.push(Keys {
-                        name: (by_name || by_image).then_some(&*life.name),
-                        image_id: by_image.then(|| life.image_id.as_deref().unwrap_or_default()),
-                        tenant: by_tenant
-                            .then(|| label(self.tenants.get(&life.tenant)))
-                            .flatten(),
-                        settings: by_cloud
-                            .then(|| label(self.clouds.get(&part.cloud)))
-                            .flatten(),
+                for piece in Piece::all_of(life) {
+                    if !self.selection.keeps_name(piece.name) {
+                        continue;
+                    }
+                    let address = |s: Option<&Arc<str>>| s.map_or(0, |s| s.as_ptr() as usize);
+                    let id = (
+                        if by_name {
+                            address(Some(piece.name))
+                        } else {
+                            0
+                        },
+                        if by_image { address(piece.image_id) } else { 0 },
+                        if by_tenant { life.tenant } else { TenantId(0) },
+                    );
+                    let g = *number.entry(id).or_insert_with(|| {
+                        keys.push(Keys {
+                            name: by_name.then_some(&**piece.name),
+                            image_id: by_image.then(|| piece.image_id.map_or("", |i| &**i)),
+                            tenant: by_tenant
+                                .then(|| label(self.tenants.get(&life.tenant)))
+                                .flatten(),
+                            settings: by_cloud
+                                .then(|| label(self.clouds.get(&part.cloud)))
+                                .flatten(),
+                        });
+                        keys.len() - 1
                     });
-                    keys.len() - 1
-                });
-                members.push((life, g));
+                    members.push(Member { life, piece, g });
+                }
             }
         }
         // Groups in key order; equal keys from several parts (a name in two clouds) are one.
@@ -248,15 +308,17 @@ impl Report {
             }
             rank[g] = sorted.len() - 1;
         }
-        let mut lives: Vec<Vec<&Life>> = vec![Vec::new(); sorted.len()];
-        for (life, g) in &mut members {
-            *g = rank[*g];
-            lives[*g].push(*life);
+        let mut groups: Vec<Vec<usize>> = vec![Vec::new(); sorted.len()];
+        for (i, member) in members.iter_mut().enumerate() {
+            member.g = rank[member.g];
+            groups[member.g].push(i);
         }
         Some(Grouped {
             keys: sorted,
-            lives,
+            name_shown: by_image && !by_name,
+            groups,
             members,
+            basis: self.query.basis,
             starts: bounds.iter().map(|(s, _)| *s).collect(),
             periods: bounds
                 .iter()
@@ -266,48 +328,78 @@ impl Report {
     }
 }
 
-/// A report's instances grouped: keys in order, each group's instances, and every instance
-/// with its group in the order memory holds them.
+/// A piece of an instance's life in its group.
+struct Member<'a> {
+    life: &'a Life,
+    piece: Piece<'a>,
+    g: usize,
+}
+
+/// A report's pieces grouped: keys in order, each group's members, and every member in the
+/// order memory holds the instances.
 struct Grouped<'a> {
     keys: Vec<Keys<'a>>,
-    lives: Vec<Vec<&'a Life>>,
-    members: Vec<(&'a Life, usize)>,
+    /// Rows show the name the period last counted for (grouped by image, not by name).
+    name_shown: bool,
+    groups: Vec<Vec<usize>>,
+    members: Vec<Member<'a>>,
+    basis: Basis,
     starts: Vec<DateTime<Utc>>,
     /// `(start, end)` in milliseconds since the epoch.
     periods: Vec<(i64, i64)>,
 }
 
-impl Grouped<'_> {
+impl<'a> Grouped<'a> {
     /// Each group's periods with activity.
     fn occupied(&self) -> Vec<PeriodSet> {
         let words = self.periods.len().div_ceil(64);
         let mut sets = vec![PeriodSet(vec![0; words]); self.keys.len()];
-        for (life, g) in &self.members {
-            let set = &mut sets[*g];
-            visit(&self.periods, life, |p, _| set.0[p / 64] |= 1 << (p % 64));
+        for m in &self.members {
+            let set = &mut sets[m.g];
+            visit(&self.periods, self.basis, m, |p, _| {
+                set.0[p / 64] |= 1 << (p % 64)
+            });
         }
         sets
     }
 
     /// Group `g`'s sums per period, into `cells`.
-    fn sum(&self, g: usize, cells: &mut [Cell]) {
+    fn sum(&self, g: usize, cells: &mut [Cell<'a>]) {
         cells.fill(Cell::default());
-        for life in &self.lives[g] {
-            visit(&self.periods, life, |p, c| {
+        for &i in &self.groups[g] {
+            let m = &self.members[i];
+            let name: &'a str = m.piece.name;
+            visit(&self.periods, self.basis, m, |p, c| {
                 let cell = &mut cells[p];
                 match c {
-                    Contribution::Created => cell.created += 1,
-                    Contribution::Deleted => cell.deleted += 1,
+                    Contribution::Created(at) => {
+                        cell.created += 1;
+                        cell.named(at, name);
+                    }
+                    Contribution::Deleted(at) => {
+                        cell.deleted += 1;
+                        cell.named(at, name);
+                    }
                     Contribution::RunningAtEnd => cell.running_at_end += 1,
-                    Contribution::Active { ms, stretch } => {
-                        cell.active_ms += ms;
+                    Contribution::Counted { ms, stretch } => {
+                        cell.ms += ms;
                         cell.vcpu_ms += i128::from(ms) * i128::from(stretch.vcpus);
                         cell.ram_mib_ms += i128::from(ms) * i128::from(stretch.ram_mib);
                         cell.disk_gib_ms += i128::from(ms) * i128::from(stretch.disk_gib);
+                        cell.named(stretch.from, name);
                     }
                 }
             });
         }
+    }
+
+    /// The row of group `g` in the period starting at `start`.
+    fn row(&self, g: usize, start: DateTime<Utc>, cell: &Cell) -> ReportRow {
+        let mut keys = self.keys[g];
+        if self.name_shown {
+            keys.name = cell.last_name.map(|(_, n)| n);
+        }
+        row(&keys, start, cell)
     }
 }
 
@@ -321,12 +413,14 @@ impl PeriodSet {
     }
 }
 
-/// What an instance adds to one period; each makes the period's row exist.
+/// What a piece of an instance's life adds to one period; each makes the period's row exist.
 enum Contribution<'a> {
-    Created,
-    Deleted,
-    /// Milliseconds `ACTIVE` (more than 0) in a stretch.
-    Active {
+    /// Created then (milliseconds since the epoch).
+    Created(i64),
+    /// Ended then.
+    Deleted(i64),
+    /// Milliseconds (more than 0) of a stretch the basis counts.
+    Counted {
         ms: i64,
         stretch: &'a Stretch,
     },
@@ -337,27 +431,62 @@ fn label(l: Option<&(Uuid, String)>) -> Option<(Uuid, &str)> {
     l.map(|(u, n)| (*u, n.as_str()))
 }
 
-/// Calls `f` with each period (by number) an instance adds to, and what it adds: created
-/// and deleted where those fall, its `ACTIVE` time per period from the stretches, and whether
-/// it runs at a period's end.
-fn visit<'a>(periods: &[(i64, i64)], life: &'a Life, mut f: impl FnMut(usize, Contribution<'a>)) {
+impl Basis {
+    /// Whether the basis counts `s`, a stretch of `life`.
+    fn counts(self, s: &Stretch, life: &Life) -> bool {
+        match (self, s.stage) {
+            (Self::Active, stage) => stage == Stage::Active,
+            (Self::Running, stage) => stage.runs(),
+            (Self::Allocated, Stage::Active | Stage::Running | Stage::Held) => true,
+            // An instance that failed to build holds nothing; one that ran before does.
+            (Self::Allocated, Stage::Error) => life
+                .stretches
+                .iter()
+                .any(|r| r.stage.runs() && r.from < s.from),
+            (Self::Allocated, Stage::Out) => false,
+        }
+    }
+}
+
+/// Calls `f` with each period (by number) a member adds to, and what it adds: created where
+/// its life began (when its first piece), deleted where it ended (when its last), the time
+/// the basis counts per period from its stretches, and whether the basis counts it at a
+/// period's end.
+fn visit<'a>(
+    periods: &[(i64, i64)],
+    basis: Basis,
+    m: &Member<'a>,
+    mut f: impl FnMut(usize, Contribution<'a>),
+) {
+    let life: &'a Life = m.life;
     // The period holding `t`, by number.
     let period_of = |t: i64| {
         let i = periods.partition_point(|(_, end)| *end <= t);
         (i < periods.len() && periods[i].0 <= t).then_some(i)
     };
-    if let Some(p) = life.launched_at.and_then(period_of) {
-        f(p, Contribution::Created);
+    let first = life.stretches.iter().min_by_key(|s| (s.from, s.id()));
+    let last = life.stretches.iter().max_by_key(|s| (s.from, s.id()));
+    let holds = |s: Option<&Stretch>| s.is_none_or(|s| m.piece.holds(s));
+    if let Some(created) = life.created_at.filter(|_| holds(first))
+        && let Some(p) = period_of(created)
+    {
+        f(p, Contribution::Created(created));
     }
-    if let Some(p) = life.ended_at.and_then(period_of) {
-        f(p, Contribution::Deleted);
+    if let Some(ended) = life.ended_at.filter(|_| holds(last))
+        && let Some(p) = period_of(ended)
+    {
+        f(p, Contribution::Deleted(ended));
     }
     let (Some(&(window_start, _)), Some(&(_, window_end))) = (periods.first(), periods.last())
     else {
         return;
     };
-    for s in &life.active {
-        if s.from >= window_end || s.to.is_some_and(|to| to <= window_start) {
+    for s in &life.stretches {
+        if s.from >= window_end
+            || s.to.is_some_and(|to| to <= window_start)
+            || !m.piece.holds(s)
+            || !basis.counts(s, life)
+        {
             continue;
         }
         let to = Ord::min(s.to.unwrap_or(window_end), window_end);
@@ -369,9 +498,9 @@ fn visit<'a>(periods: &[(i64, i64)], life: &'a Life, mut f: impl FnMut(usize, Co
             }
             let ms = Ord::min(to, end) - Ord::max(s.from, start);
             if ms > 0 {
-                f(p, Contribution::Active { ms, stretch: s });
+                f(p, Contribution::Counted { ms, stretch: s });
             }
-            // Running at the period's end: the stretch holds its last instant.
+            // Counted at the period's end: the stretch holds its last instant.
             if s.from < end && to >= end {
                 f(p, Contribution::RunningAtEnd);
             }
@@ -386,7 +515,7 @@ fn row(keys: &Keys, period_start: DateTime<Utc>, c: &Cell) -> ReportRow {
         instances_created: c.created,
         instances_deleted: c.deleted,
         instances_running_at_end: c.running_at_end,
-        instance_hours: c.active_ms as f64 / MS_PER_HOUR,
+        instance_hours: c.ms as f64 / MS_PER_HOUR,
         vcpu_hours: c.vcpu_ms as f64 / MS_PER_HOUR,
         ram_gib_hours: c.ram_mib_ms as f64 / 1024.0 / MS_PER_HOUR,
         disk_gib_hours: c.disk_gib_ms as f64 / MS_PER_HOUR,

@@ -171,8 +171,8 @@ struct ImageSource {
     id: Option<String>,
     /// The name recorded upstream with it (on the boot volume).
     recorded_name: Option<String>,
-    /// The boot volume it came from.
-    volume: Option<String>,
+    /// The boot volume it came from, and its size.
+    volume: Option<(String, Option<i64>)>,
 }
 
 impl ImageSource {
@@ -181,7 +181,7 @@ impl ImageSource {
             Some(boot) => Self {
                 id: boot.image_id.clone(),
                 recorded_name: boot.image_name.clone(),
-                volume: Some(boot.id.clone()),
+                volume: Some((boot.id.clone(), boot.size_gib)),
             },
             None => Self {
                 id: server.image_id.clone(),

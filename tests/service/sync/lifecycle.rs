@@ -322,8 +322,9 @@ const X_NOV_1_TO_3: Figures = (
     6.0 * 4.0 + 36.0 * 8.0 + 2.0 * 2.0,
     44.0 * 20.0,
 );
-// Y: b ACTIVE from its launch Nov 1 01:00 until the sync of Nov 3 00:00 no longer saw it.
-const Y_NOV_1_TO_3: Figures = (1, 1, 0, 47.0, 94.0, 188.0, 940.0);
+// Y: b ACTIVE from its launch Nov 1 01:00 until the sync of Nov 3 00:00 no longer saw it;
+// created (Nova's `created`) Oct 31 23:00, before the window.
+const Y_NOV_1_TO_3: Figures = (0, 1, 0, 47.0, 94.0, 188.0, 940.0);
 
 /// A report row's figures: (created, deleted, running at end, instance-h, vCPU-h, RAM GiB-h,
 /// disk GiB-h).
@@ -561,6 +562,8 @@ async fn closed_intervals_older_than_the_retention_are_pruned() {
 async fn the_simulators_clock_scripts_a_lifecycle() {
     let world = generated_world(1, 4, 0, 5);
     let project = world.projects[0].id.clone();
+    // Booted from an image: its disk is billed at the flavor's.
+    let image = world.images.first().map(|i| i.id.clone());
     let t0 = t("2026-11-20T08:00:00Z");
     let clock = Clock::manual(t0);
     let s = SimApp::world(world)
@@ -572,6 +575,7 @@ async fn the_simulators_clock_scripts_a_lifecycle() {
         id: "vm".into(),
         name: "vm".into(),
         project_id: project,
+        image_id: image,
         flavor: flavor(2),
         ..Default::default()
     });

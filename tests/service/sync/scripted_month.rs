@@ -542,7 +542,9 @@ async fn a_scripted_month() {
                     468.0 + 276.0,
                     468.0 * 2.0 + 276.0 * 4.0,
                     468.0 * 4.0 + 276.0 * 16.0,
-                    468.0 * 20.0 + 276.0 * 40.0
+                    // No Cinder on cloud B: the boot volume's size, what its disk is billed
+                    // at, is unknown.
+                    0.0
                 )
             ),
             // db h62–h480 large (418 h), deleted at h480; late h740–h744 small (4 h), runs.
@@ -560,11 +562,12 @@ async fn a_scripted_month() {
                 )
             ),
             // vol-gone h6–h651 small (645 h), launched and terminated in October; its image
-            // left Glance on Oct 15, its usage stays under the name on its volume.
+            // left Glance on Oct 15, its usage stays under the name on its volume. Its disk
+            // is billed at its 20 GiB boot volume, not the small flavor's 10 GiB root disk.
             row(
                 "gone-linux",
                 OCT_1,
-                (1, 1, 0, 645.0, 645.0, 645.0, 645.0 * 10.0)
+                (1, 1, 0, 645.0, 645.0, 645.0, 645.0 * 20.0)
             ),
             // web: h0–h102 small (102), h186–h273 small (87), h273–h744 medium (471);
             // vol-web h224–h588 medium (364); batch h337.5–h396 small (58.5); b-img (cloud B)
@@ -603,7 +606,7 @@ async fn a_scripted_month() {
             row(
                 "",
                 OCT_3_NOON,
-                (0, 0, 1, 342.0, 342.0 * 2.0, 342.0 * 4.0, 342.0 * 20.0)
+                (0, 0, 1, 342.0, 342.0 * 2.0, 342.0 * 4.0, 0.0)
             ),
             // db h62–h402 large (340 h), launched at h62 inside the window; late not yet.
             row(
@@ -615,7 +618,7 @@ async fn a_scripted_month() {
             row(
                 "gone-linux",
                 OCT_3_NOON,
-                (0, 0, 1, 342.0, 342.0, 342.0, 342.0 * 10.0)
+                (0, 0, 1, 342.0, 342.0, 342.0, 342.0 * 20.0)
             ),
             // web h60–h102 small (42), h186–h273 small (87), h273–h402 medium (129);
             // vol-web h224–h402 medium (178); batch h337.5–h396 small (58.5); b-img h98–h216
@@ -697,7 +700,9 @@ async fn a_scripted_month() {
                     744.0,
                     468.0 * 2.0 + 276.0 * 4.0,
                     468.0 * 4.0 + 276.0 * 16.0,
-                    468.0 * 20.0 + 276.0 * 40.0
+                    // No Cinder on cloud B: the boot volume's size, what its disk is billed
+                    // at, is unknown.
+                    0.0
                 )
             ),
             row(
@@ -716,7 +721,7 @@ async fn a_scripted_month() {
             row(
                 "gone-linux/img-gone",
                 OCT_1,
-                (1, 1, 0, 645.0, 645.0, 645.0, 6450.0)
+                (1, 1, 0, 645.0, 645.0, 645.0, 12900.0)
             ),
             // web 102 + 87 small, 471 medium; vol-web 364 medium; batch 58.5 small: small
             // 247.5 h, medium 835 h. Created vol-web, batch; deleted batch; running web.
@@ -774,7 +779,7 @@ async fn a_scripted_month() {
                     364.0 + 645.0 + 4.0,
                     364.0 * 2.0 + 649.0,
                     364.0 * 4.0 + 649.0,
-                    364.0 * 20.0 + 649.0 * 10.0
+                    364.0 * 20.0 + 645.0 * 20.0 + 4.0 * 10.0
                 )
             ),
             // b-vol 468 h medium + 276 h large; b-img 118 h small. Created and deleted
@@ -789,7 +794,7 @@ async fn a_scripted_month() {
                     744.0 + 118.0,
                     468.0 * 2.0 + 276.0 * 4.0 + 118.0,
                     468.0 * 4.0 + 276.0 * 16.0 + 118.0,
-                    468.0 * 20.0 + 276.0 * 40.0 + 1180.0
+                    1180.0
                 )
             ),
         ]
@@ -822,11 +827,12 @@ async fn a_scripted_month() {
                     896.5 + 835.0 + 418.0,
                     896.5 + 835.0 * 2.0 + 418.0 * 4.0,
                     896.5 + 835.0 * 4.0 + 418.0 * 16.0,
-                    896.5 * 10.0 + 835.0 * 20.0 + 418.0 * 40.0
+                    // vol-gone's disk is its 20 GiB volume.
+                    (896.5 - 645.0) * 10.0 + 645.0 * 20.0 + 835.0 * 20.0 + 418.0 * 40.0
                 )
             ),
             // Sep 30: b-vol all day, medium.
-            row("B", SEP_30, (1, 0, 1, 24.0, 48.0, 96.0, 480.0)),
+            row("B", SEP_30, (1, 0, 1, 24.0, 48.0, 96.0, 0.0)),
             // October: as TB.
             row(
                 "B",
@@ -838,7 +844,7 @@ async fn a_scripted_month() {
                     744.0 + 118.0,
                     468.0 * 2.0 + 276.0 * 4.0 + 118.0,
                     468.0 * 4.0 + 276.0 * 16.0 + 118.0,
-                    468.0 * 20.0 + 276.0 * 40.0 + 1180.0
+                    1180.0
                 )
             ),
         ]
@@ -874,7 +880,7 @@ async fn a_scripted_month() {
             row(
                 "T1/gone-linux",
                 OCT_1,
-                (1, 1, 0, 645.0, 645.0, 645.0, 6450.0)
+                (1, 1, 0, 645.0, 645.0, 645.0, 12900.0)
             ),
             // vol-web h224–h588 medium, shut off at the end.
             row(
@@ -892,7 +898,9 @@ async fn a_scripted_month() {
                     744.0,
                     468.0 * 2.0 + 276.0 * 4.0,
                     468.0 * 4.0 + 276.0 * 16.0,
-                    468.0 * 20.0 + 276.0 * 40.0
+                    // No Cinder on cloud B: the boot volume's size, what its disk is billed
+                    // at, is unknown.
+                    0.0
                 )
             ),
             row(
@@ -934,8 +942,8 @@ async fn a_scripted_month() {
                 (0, 0, 1, 24.0, 48.0, 96.0, 480.0)
             ),
             // vol-gone all day, small, both days.
-            row("T1/gone-linux", oct_20, (0, 0, 1, 24.0, 24.0, 24.0, 240.0)),
-            row("T1/gone-linux", oct_21, (0, 0, 1, 24.0, 24.0, 24.0, 240.0)),
+            row("T1/gone-linux", oct_20, (0, 0, 1, 24.0, 24.0, 24.0, 480.0)),
+            row("T1/gone-linux", oct_21, (0, 0, 1, 24.0, 24.0, 24.0, 480.0)),
             // vol-web all day, medium, both days.
             row(
                 "T1/ubuntu-24.04",
@@ -958,11 +966,11 @@ async fn a_scripted_month() {
                     24.0,
                     12.0 * 2.0 + 12.0 * 4.0,
                     12.0 * 4.0 + 12.0 * 16.0,
-                    12.0 * 20.0 + 12.0 * 40.0
+                    0.0
                 )
             ),
             // b-vol all day, large.
-            row("TB/", oct_21, (0, 0, 1, 24.0, 96.0, 384.0, 960.0)),
+            row("TB/", oct_21, (0, 0, 1, 24.0, 96.0, 384.0, 0.0)),
         ]
     );
 
