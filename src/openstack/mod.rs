@@ -7,6 +7,7 @@ pub mod error;
 pub mod glance;
 pub mod keystone;
 pub mod nova;
+pub mod nova_actions;
 mod pager;
 pub mod projects;
 pub mod retry;

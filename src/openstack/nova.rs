@@ -65,7 +65,7 @@ impl Flavor {
 
 /// A Nova timestamp: `updated` and `created` carry an offset (`…Z`), `OS-SRV-USG:*` do not
 /// (UTC, with microseconds).
-fn timestamp(v: &Value, key: &str) -> Option<DateTime<Utc>> {
+pub(super) fn timestamp(v: &Value, key: &str) -> Option<DateTime<Utc>> {
     let raw = v.get(key)?.as_str()?;
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
@@ -77,7 +77,7 @@ fn timestamp(v: &Value, key: &str) -> Option<DateTime<Utc>> {
         })
 }
 
-fn malformed(detail: impl Into<String>) -> OpenStackError {
+pub(super) fn malformed(detail: impl Into<String>) -> OpenStackError {
     OpenStackError::MalformedBody {
         service: Service::Nova,
         detail: detail.into(),
@@ -168,7 +168,7 @@ pub struct Microversion(pub u32, pub u32);
 pub const WANTED: Microversion = Microversion(2, 47);
 
 /// The request header that selects a microversion.
-const MICROVERSION_HEADER: &str = "X-OpenStack-Nova-API-Version";
+pub(super) const MICROVERSION_HEADER: &str = "X-OpenStack-Nova-API-Version";
 
 impl Microversion {
     pub fn parse(raw: &str) -> Option<Self> {
@@ -201,6 +201,16 @@ pub fn version_root(base: &str) -> String {
 /// microversions (legacy v2, an empty `version`). Without a readable document, 2.47 is tried
 /// and the listing falls back if the cloud refuses it.
 async fn negotiate(session: &Session, base: &str) -> Option<Microversion> {
+    negotiate_up_to(session, base, WANTED).await
+}
+
+/// The microversion to ask for, `wanted` at most: the highest the cloud offers up to it
+/// (`wanted` itself when the version document cannot be read); `None` without microversions.
+pub(super) async fn negotiate_up_to(
+    session: &Session,
+    base: &str,
+    wanted: Microversion,
+) -> Option<Microversion> {
     let doc: Option<Value> = match session
         .get_json(Service::Nova, &version_root(base), &[404])
         .await
@@ -212,14 +222,14 @@ async fn negotiate(session: &Session, base: &str) -> Option<Microversion> {
         }
     };
     let Some(doc) = doc else {
-        return Some(WANTED);
+        return Some(wanted);
     };
     let offered = doc
         .get("version")
         .and_then(|v| v.get("version"))
         .and_then(Value::as_str)
         .and_then(Microversion::parse)?;
-    Some(offered.min(WANTED))
+    Some(offered.min(wanted))
 }
 
 /// Pages through `/servers/detail`, following `servers_links` rel=next as given.

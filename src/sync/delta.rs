@@ -131,7 +131,7 @@ async fn poll_cloud(runner: &Runner, cloud: &Cloud) -> Result<Option<DeltaOutcom
         }
     }
     let result = if claimed.len() == ids.len() {
-        apply_changes(runner, &session, since, &claimed)
+        apply_changes(runner, &session, cloud.id, since, &claimed)
             .await
             .map(Some)
     } else {
@@ -165,15 +165,16 @@ async fn poll_cloud(runner: &Runner, cloud: &Cloud) -> Result<Option<DeltaOutcom
 async fn apply_changes(
     runner: &Runner,
     session: &Session,
+    cloud: CloudId,
     since: Cursor,
     tenants: &[TenantId],
 ) -> Result<(CloudListing, u64), Error> {
-    let listing = CloudListing::fetch(session, Extent::ChangesSince(since)).await?;
+    let ctx = runner.context(None);
+    let listing = CloudListing::fetch(&ctx, session, cloud, Extent::ChangesSince(since)).await?;
     let mut rows = 0;
     if listing.listing.is_empty() {
         return Ok((listing, rows));
     }
-    let ctx = runner.context(None);
     for &id in tenants {
         let target = runner.catalog.inventory().target(id).await?;
         let view = listing.view(&target.tenant.backend_id);

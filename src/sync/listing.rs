@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
+use super::action_log::ActionLogs;
 use super::attribution::BootVolumes;
 use super::cursor::Cursor;
 use super::fingerprint::{Digest, DigestWriter, FINGERPRINT_SALT};
@@ -36,6 +37,8 @@ pub struct Listing {
     /// The newest change the listing shows.
     pub cursor: Cursor,
     pub extent: Extent,
+    /// The action logs of the listed servers that needed them (new or changed ones).
+    pub actions: ActionLogs,
 }
 
 impl Listing {
@@ -67,6 +70,7 @@ impl Listing {
             complete: self.is_complete(),
             cursor: self.next_cursor(),
             shared: None,
+            actions: &self.actions,
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct View<'a> {
     pub cursor: Option<Cursor>,
     /// Set for a view of a whole-cloud listing that other tenants' views share.
     pub shared: Option<Shared<'a>>,
+    /// The action logs read for the listing's servers.
+    pub actions: &'a ActionLogs,
 }
 
 /// A view's share of a whole-cloud listing.

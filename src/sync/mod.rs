@@ -3,6 +3,7 @@
 //! [`run::Runner`] owns a tenant run's life (claim, heartbeat, record, release), and the
 //! [`engine`] schedules and fans out (sweeps per cloud in [`sweep`], delta polls in
 //! [`delta`]). `docs/ARCHITECTURE.md` draws it.
+pub mod action_log;
 pub mod admin;
 pub mod attribution;
 pub mod check;

@@ -260,8 +260,9 @@ impl CloudSweep {
         claimed: &[TenantId],
     ) -> Result<CloudListing, Arc<Error>> {
         let session = session?;
+        let ctx = self.runner.context(None);
         let listed = tokio::select! {
-            listed = CloudListing::fetch(&session, Extent::Complete) => listed,
+            listed = CloudListing::fetch(&ctx, &session, self.cloud, Extent::Complete) => listed,
             lost = self.runner.heartbeat(claimed) => Err(lost),
         };
         self.tally.add(&session.requests());

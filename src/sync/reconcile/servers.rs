@@ -6,6 +6,7 @@ use crate::catalog::inventory::{InstanceRecord, SyncTarget, TenantChanges};
 use crate::catalog::sync_runs::RunCounts;
 use crate::openstack::PAGE_LIMIT;
 use crate::openstack::nova::NovaServer;
+use crate::sync::action_log::ActionLogs;
 use crate::sync::attribution::BootVolumes;
 use crate::sync::context::SyncContext;
 use crate::sync::error::Error;
@@ -31,7 +32,7 @@ pub(super) async fn compare(
         return Ok(ImageNames::new());
     };
     let volumes = BootVolumes::new(view.volumes.iter().flatten().copied());
-    let mut servers = ServerIntake::new(changes, &volumes, window);
+    let mut servers = ServerIntake::new(changes, &volumes, window, view.actions);
     for chunk in listed.chunks(PAGE_LIMIT as usize) {
         ctx.check_shutdown()?;
         servers.take(ctx, target, chunk, changes, counts).await?;
@@ -44,6 +45,8 @@ pub(super) async fn compare(
 /// edits, and the rows to write.
 struct ServerIntake<'v> {
     volumes: &'v BootVolumes,
+    /// The action logs the source read.
+    actions: &'v ActionLogs,
     /// Since the tenant's last successful sync: when the changes seen now happened.
     window: Window,
     /// Names of images this very sync adds, which are not in the catalog yet.
@@ -54,9 +57,15 @@ struct ServerIntake<'v> {
 }
 
 impl<'v> ServerIntake<'v> {
-    fn new(changes: &TenantChanges, volumes: &'v BootVolumes, window: Window) -> Self {
+    fn new(
+        changes: &TenantChanges,
+        volumes: &'v BootVolumes,
+        window: Window,
+        actions: &'v ActionLogs,
+    ) -> Self {
         Self {
             volumes,
+            actions,
             window,
             pending_names: changes
                 .upsert_images
@@ -102,7 +111,8 @@ impl<'v> ServerIntake<'v> {
             );
             // An instance recorded before the history existed starts it as if seen first now.
             let known = previous.filter(|p| !p.lacks_history()).map(|p| &p.record);
-            let lived = lifecycle::edits(known, &record, &self.window);
+            let log = self.actions.of(&server.id);
+            let lived = lifecycle::edits(known, &record, &self.window, log);
             if !lived.is_empty() {
                 changes.lifecycle.push((server.id.clone(), lived));
             }

@@ -8,10 +8,13 @@ use std::collections::{HashMap, HashSet};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::{MEMBER_LOOKUPS, boots_from_volume, has_compute};
+use crate::catalog::CloudId;
 use crate::openstack::cinder::{self, CinderVolume};
 use crate::openstack::glance::{self, GlanceImage, ImagePager};
 use crate::openstack::nova::{NovaServer, ServerPager};
 use crate::openstack::{OpenStackError, Session};
+use crate::sync::action_log::{self, ActionLogs};
+use crate::sync::context::SyncContext;
 use crate::sync::cursor::Cursor;
 use crate::sync::error::Error;
 use crate::sync::fingerprint::{Digest, DigestWriter};
@@ -44,7 +47,13 @@ impl CloudListing {
     /// members of the shared ones, servers changed since it (deleted ones included), and,
     /// only when a changed server booted from a volume, the volumes. With nothing changed
     /// that is two image requests and one or two compute requests.
-    pub async fn fetch(session: &Session, extent: Extent) -> Result<Self, Error> {
+    /// The action logs of new and changed servers are read through the same session.
+    pub async fn fetch(
+        ctx: &SyncContext<'_>,
+        session: &Session,
+        cloud: CloudId,
+        extent: Extent,
+    ) -> Result<Self, Error> {
         let since = match extent {
             Extent::Complete => None,
             Extent::ChangesSince(cursor) => Some(cursor),
@@ -64,6 +73,10 @@ impl CloudListing {
                 .await?
                 .map(|list| list.volumes),
         };
+        let actions = match &servers {
+            Some(servers) => action_log::read(ctx, session, cloud, servers).await?,
+            None => ActionLogs::default(),
+        };
         let from = since.unwrap_or_default();
         let cursor = from.advanced(&images, servers.iter().flatten());
         let listing = Listing {
@@ -73,6 +86,7 @@ impl CloudListing {
             facts: None,
             cursor,
             extent,
+            actions,
         };
         Ok(Self::new(listing, &members))
     }
@@ -133,6 +147,7 @@ impl CloudListing {
                 digest,
                 applied: &self.applied,
             }),
+            actions: &listing.actions,
         }
     }
 

@@ -12,6 +12,7 @@ use crate::openstack::cinder;
 use crate::openstack::glance::{self, GlanceImage, ImagePager};
 use crate::openstack::nova::{NovaServer, ServerPager};
 use crate::openstack::{OpenStackError, Session};
+use crate::sync::action_log::{self, ActionLogs};
 use crate::sync::context::SyncContext;
 use crate::sync::credentials;
 use crate::sync::cursor::Cursor;
@@ -40,7 +41,7 @@ pub async fn fetch(
     )?;
     let listed = async {
         login(&session, target).await?;
-        list(ctx, &session, &target.tenant.backend_id, extent).await
+        list(ctx, &session, target, extent).await
     }
     .await;
     ctx.count(&session.requests());
@@ -68,9 +69,10 @@ async fn login(session: &Session, target: &SyncTarget) -> Result<(), Error> {
 async fn list(
     ctx: &SyncContext<'_>,
     session: &Session,
-    project: &str,
+    target: &SyncTarget,
     extent: Extent,
 ) -> Result<Listing, Error> {
+    let project = target.tenant.backend_id.as_str();
     let since = match extent {
         Extent::Complete => None,
         Extent::ChangesSince(cursor) => Some(cursor),
@@ -88,6 +90,10 @@ async fn list(
         None => Some(glance::info(session).await?),
         Some(_) => None,
     };
+    let actions = match &servers {
+        Some(servers) => action_log::read(ctx, session, target.cloud.id, servers).await?,
+        None => ActionLogs::default(),
+    };
     Ok(Listing {
         images,
         servers,
@@ -95,6 +101,7 @@ async fn list(
         facts,
         cursor,
         extent,
+        actions,
     })
 }
 

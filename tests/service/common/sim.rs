@@ -222,6 +222,18 @@ pub async fn glance_login(
     password: &str,
     project_id: &str,
 ) -> (String, String) {
+    service_login(sim, user, password, project_id, "image").await
+}
+
+/// A user's token for a project and the public endpoint its catalog names for
+/// `service_type`, without a trailing slash.
+pub async fn service_login(
+    sim: &Simulator,
+    user: &str,
+    password: &str,
+    project_id: &str,
+    service_type: &str,
+) -> (String, String) {
     let client = reqwest::Client::new();
     let auth = client
         .post(format!("{}/auth/tokens", sim.auth_url()))
@@ -242,7 +254,7 @@ pub async fn glance_login(
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["type"] == "image")
+        .find(|e| e["type"] == service_type)
         .unwrap()["endpoints"]
         .as_array()
         .unwrap()

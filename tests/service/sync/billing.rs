@@ -8,11 +8,11 @@
 //! | from | to   | status        | flavor | image name | dated by (start) |
 //! |------|------|---------------|--------|------------|------------------|
 //! | h0   | h2   | ACTIVE        | c2     | X          | server (launched_at) |
-//! | h2   | h4   | VERIFY_RESIZE | c4     | X          | updated          |
-//! | h4   | h6   | ACTIVE        | c4     | X          | updated          |
-//! | h6   | h9   | SHUTOFF       | c4     | X          | updated          |
+//! | h2   | h4   | VERIFY_RESIZE | c4     | X          | action (resize)  |
+//! | h4   | h6   | ACTIVE        | c4     | X          | action (confirmResize) |
+//! | h6   | h9   | SHUTOFF       | c4     | X          | action (stop)    |
 //! | h9   | h10  | SHUTOFF       | c4     | X2 (renamed in Glance at h8) | sync |
-//! | h10  | —    | ERROR         | c4     | X2         | updated          |
+//! | h10  | —    | ERROR         | c4     | X2         | updated (no action) |
 //!
 //! and `bad`, created at h0 in `ERROR` without ever running (image Y).
 use chrono::{DateTime, Duration, Utc};
@@ -201,18 +201,18 @@ async fn the_intervals_keep_names_sizes_and_how_they_were_dated() {
     assert_eq!(
         got,
         [
-            stint("ACTIVE", 0, Some(2), 2, "X", "server", Some("updated")),
+            stint("ACTIVE", 0, Some(2), 2, "X", "server", Some("action")),
             stint(
                 "VERIFY_RESIZE",
                 2,
                 Some(4),
                 4,
                 "X",
-                "updated",
-                Some("updated")
+                "action",
+                Some("action")
             ),
-            stint("ACTIVE", 4, Some(6), 4, "X", "updated", Some("updated")),
-            stint("SHUTOFF", 6, Some(9), 4, "X", "updated", Some("sync")),
+            stint("ACTIVE", 4, Some(6), 4, "X", "action", Some("action")),
+            stint("SHUTOFF", 6, Some(9), 4, "X", "action", Some("sync")),
             stint("SHUTOFF", 9, Some(10), 4, "X2", "sync", Some("updated")),
             stint("ERROR", 10, None, 4, "X2", "updated", None),
         ]

@@ -3,12 +3,18 @@
 //! change it finds, and records how: the server's `updated` when the status or size changed
 //! since the last sync (clamped into the window between the two syncs, since `updated` also
 //! moves for changes that are not status changes), `launched_at` for the first `ACTIVE`,
-//! `terminated_at` for the end, the sync itself for a rename of the image. Only changes are
-//! recorded: an idle re-sync adds nothing.
+//! `terminated_at` for the end, the sync itself for a rename of the image. Where the sync read
+//! the server's action log (see [`super::action_log`]), the actions date every change since
+//! the last sync, not only the last one ([`replay`]). Only changes are recorded: an idle
+//! re-sync adds nothing.
+mod replay;
+
 use chrono::{DateTime, Utc};
 
 use crate::catalog::inventory::{Boundary, InstanceRecord, IntervalEdit, Stint};
 use crate::catalog::{DatedBy, ServerStatus};
+use crate::openstack::nova_actions::InstanceAction;
+use replay::{RESETS_LAUNCH, Step};
 
 /// Between the tenant's last successful sync and this one: a change seen now happened then.
 #[derive(Clone, Copy, Debug)]
@@ -41,6 +47,16 @@ impl Window {
         Boundary {
             at: self.until,
             by: DatedBy::Sync,
+        }
+    }
+
+    /// `t` dated `by`, unless it is after the sync that saw it (a skewed clock): then the
+    /// sync. For a server seen for the first time, whose life may begin before the window.
+    fn up_to(&self, t: DateTime<Utc>, by: DatedBy) -> Boundary {
+        if t > self.until {
+            self.seen_now()
+        } else {
+            Boundary { at: t, by }
         }
     }
 }
@@ -108,11 +124,13 @@ fn stint(
 }
 
 /// What this sync adds to the life of the server now listed as `now`, which the catalog had
-/// as `previous` (`None`: seen for the first time).
+/// as `previous` (`None`: seen for the first time); `log` is the server's action log where the
+/// sync read it (since `previous` was recorded, or all of it for a new server).
 pub fn edits(
     previous: Option<&InstanceRecord>,
     now: &InstanceRecord,
     w: &Window,
+    log: Option<&[InstanceAction]>,
 ) -> Vec<IntervalEdit> {
     let ended = now.status.is_deleted() || now.terminated_at.is_some();
     let already_ended =
@@ -120,25 +138,18 @@ pub fn edits(
     if already_ended {
         return Vec::new();
     }
+    let logged = |f: &dyn Fn(&[InstanceAction]) -> Option<Vec<IntervalEdit>>| log.and_then(f);
     let mut out = match previous {
-        None => first_sight(now, w),
+        None => {
+            logged(&|log| first_sight_from_log(now, w, log)).unwrap_or_else(|| first_sight(now, w))
+        }
         Some(_) if ended => Vec::new(),
         Some(prev) if prev.status != now.status || Terms::of(prev) != Terms::of(now) => {
-            let at = if prev.status == now.status && Terms::of(now).renamed_from(&Terms::of(prev)) {
-                w.seen_now()
-            } else if prev.launched_at.is_none() && now.status.is_active() {
-                // The first ACTIVE of a server that was never launched is dated by its launch.
-                match now.launched_at {
-                    Some(launched) => w.clamp(Some(launched), DatedBy::Server),
-                    None => w.clamp(now.upstream_updated_at, DatedBy::Updated),
-                }
+            if let Some(edits) = logged(&|log| changes_from_log(prev, now, w, log)) {
+                edits
             } else {
-                w.clamp(now.upstream_updated_at, DatedBy::Updated)
-            };
-            vec![
-                IntervalEdit::Close(at),
-                IntervalEdit::Add(stint(now, &now.status, at, None)),
-            ]
+                changed(prev, now, w)
+            }
         }
         Some(_) => Vec::new(),
     };
@@ -159,6 +170,158 @@ pub fn edits(
         out.push(IntervalEdit::Close(at));
     }
     out
+}
+
+/// A change of status or terms dated without a log: by the server's times.
+fn changed(prev: &InstanceRecord, now: &InstanceRecord, w: &Window) -> Vec<IntervalEdit> {
+    let at = if prev.status == now.status && Terms::of(now).renamed_from(&Terms::of(prev)) {
+        w.seen_now()
+    } else if prev.launched_at.is_none() && now.status.is_active() {
+        // The first ACTIVE of a server that was never launched is dated by its launch.
+        match now.launched_at {
+            Some(launched) => w.clamp(Some(launched), DatedBy::Server),
+            None => w.clamp(now.upstream_updated_at, DatedBy::Updated),
+        }
+    } else {
+        w.clamp(now.upstream_updated_at, DatedBy::Updated)
+    };
+    vec![
+        IntervalEdit::Close(at),
+        IntervalEdit::Add(stint(now, &now.status, at, None)),
+    ]
+}
+
+/// Stretches in order, each from its boundary to the next: boundaries never go back, and a
+/// stretch that would last no time is replaced by the one after it.
+#[derive(Default)]
+struct Timeline<'a> {
+    stretches: Vec<(Boundary, &'a InstanceRecord, ServerStatus)>,
+}
+
+impl<'a> Timeline<'a> {
+    fn push(&mut self, mut at: Boundary, terms: &'a InstanceRecord, status: ServerStatus) {
+        if let Some((last, last_terms, last_status)) = self.stretches.last_mut() {
+            if at.at <= last.at {
+                *last_terms = terms;
+                *last_status = status;
+                return;
+            }
+            at.at = Ord::max(at.at, last.at);
+        }
+        self.stretches.push((at, terms, status));
+    }
+
+    fn status(&self) -> Option<&ServerStatus> {
+        self.stretches.last().map(|(_, _, s)| s)
+    }
+
+    fn last_at(&self) -> Option<DateTime<Utc>> {
+        self.stretches.last().map(|(b, _, _)| b.at)
+    }
+
+    /// The edits: each stretch closes the one before it (the stored open interval, for the
+    /// first, unless `first_opens` says the life begins with it).
+    fn edits(self, first_opens: bool) -> Vec<IntervalEdit> {
+        let mut out = Vec::with_capacity(self.stretches.len() * 2);
+        for (i, (at, terms, status)) in self.stretches.into_iter().enumerate() {
+            if i > 0 || !first_opens {
+                out.push(IntervalEdit::Close(at));
+            }
+            out.push(IntervalEdit::Add(stint(terms, &status, at, None)));
+        }
+        out
+    }
+}
+
+/// A change dated by the action log: each step the log tells, in the window, then the status
+/// the server is listed in if the log does not end there (dated by `updated`). The new
+/// terms (a resize's flavor, a rebuild's image) start with the first action that can bring
+/// them, else with the last change. `None` when the log tells no change.
+fn changes_from_log<'a>(
+    prev: &'a InstanceRecord,
+    now: &'a InstanceRecord,
+    w: &Window,
+    log: &[InstanceAction],
+) -> Option<Vec<IntervalEdit>> {
+    // Actions Nova took before the change the catalog last recorded were seen by the sync
+    // that recorded it (`changes-since` also gives actions only updated since).
+    let seen = prev.upstream_updated_at;
+    let unseen: Vec<InstanceAction> = log
+        .iter()
+        .filter(|a| seen.is_none_or(|u| a.start_time > u))
+        .cloned()
+        .collect();
+    let steps = replay::replay(&prev.status, &unseen);
+    if steps.is_empty() {
+        return None;
+    }
+    let switch = if Terms::of(prev) == Terms::of(now) {
+        0
+    } else {
+        steps
+            .iter()
+            .position(|s| s.new_terms)
+            .unwrap_or(steps.len() - 1)
+    };
+    let mut line = Timeline::default();
+    for (i, Step { at, status, .. }) in steps.into_iter().enumerate() {
+        let terms = if i >= switch { now } else { prev };
+        line.push(w.clamp(Some(at), DatedBy::Action), terms, status);
+    }
+    finish(
+        &mut line,
+        now,
+        w.clamp(now.upstream_updated_at, DatedBy::Updated),
+    );
+    Some(line.edits(false))
+}
+
+/// Ends the timeline in the status the server is listed in, from `at` (or its last change).
+fn finish<'a>(line: &mut Timeline<'a>, now: &'a InstanceRecord, at: Boundary) {
+    if line.status() != Some(&now.status) {
+        let at = Boundary {
+            at: Ord::max(at.at, line.last_at().unwrap_or(at.at)),
+            by: at.by,
+        };
+        line.push(at, now, now.status.clone());
+    }
+}
+
+/// A server seen for the first time, its whole life told by its log: building since its
+/// creation, `ACTIVE` from its launch (`launched_at` when no later action reset it, else the
+/// `create` request), then each change the log tells. Its earlier flavors and images are not
+/// known: the whole life is at its terms now. `None` when the log lacks its creation (purged)
+/// or the server never launched (the log cannot tell how a build failed).
+fn first_sight_from_log(
+    now: &InstanceRecord,
+    w: &Window,
+    log: &[InstanceAction],
+) -> Option<Vec<IntervalEdit>> {
+    let at = log.iter().position(|a| a.action == "create")?;
+    let create = &log[at];
+    let launched_at = now.launched_at?;
+    let reset = log[at..]
+        .iter()
+        .any(|a| RESETS_LAUNCH.contains(&a.action.as_str()));
+    let launch = if reset {
+        w.up_to(create.start_time, DatedBy::Action)
+    } else {
+        w.up_to(launched_at, DatedBy::Server)
+    };
+    let mut line = Timeline::default();
+    if let Some(created) = now.backend_created_at.filter(|c| *c < launch.at) {
+        line.push(w.up_to(created, DatedBy::Server), now, ServerStatus::Build);
+    }
+    line.push(launch, now, ServerStatus::Active);
+    for Step { at, status, .. } in replay::replay(&ServerStatus::Active, &log[at + 1..]) {
+        line.push(w.up_to(at, DatedBy::Action), now, status);
+    }
+    let changed = match now.upstream_updated_at {
+        Some(t) => w.up_to(t, DatedBy::Updated),
+        None => w.seen_now(),
+    };
+    finish(&mut line, now, changed);
+    Some(line.edits(true))
 }
 
 /// A server seen for the first time: `ACTIVE` since its launch, then (when it is in another
@@ -273,7 +436,7 @@ mod tests {
         let w = window("2026-11-10T00:00:00Z", "2026-11-11T00:00:00Z");
         let active = record("ACTIVE", Some("2026-11-02T00:00:00Z"), None);
         assert_eq!(
-            edits(None, &active, &w),
+            edits(None, &active, &w, None),
             [IntervalEdit::Add(stint(
                 &active,
                 &ServerStatus::Active,
@@ -287,7 +450,7 @@ mod tests {
             Some("2026-11-05T00:00:00Z"),
         );
         assert_eq!(
-            edits(None, &off, &w),
+            edits(None, &off, &w, None),
             [
                 IntervalEdit::Add(stint(
                     &off,
@@ -305,7 +468,7 @@ mod tests {
         );
         let building = record("BUILD", None, None);
         assert_eq!(
-            edits(None, &building, &w),
+            edits(None, &building, &w, None),
             [IntervalEdit::Add(stint(
                 &building,
                 &ServerStatus::Build,
@@ -329,7 +492,7 @@ mod tests {
             Some("2026-11-10T06:00:00Z"),
         );
         assert_eq!(
-            edits(Some(&before), &inside, &w),
+            edits(Some(&before), &inside, &w, None),
             [
                 IntervalEdit::Close(by("2026-11-10T06:00:00Z", DatedBy::Updated)),
                 IntervalEdit::Add(stint(
@@ -347,24 +510,24 @@ mod tests {
             Some("2026-11-03T00:00:00Z"),
         );
         assert_eq!(
-            edits(Some(&before), &stale, &w)[0],
+            edits(Some(&before), &stale, &w, None)[0],
             IntervalEdit::Close(by("2026-11-10T00:00:00Z", DatedBy::Sync))
         );
         let mut resized = before.clone();
         resized.vcpus = Some(4);
         resized.upstream_updated_at = Some(t("2026-11-10T12:00:00Z"));
         assert_eq!(
-            edits(Some(&before), &resized, &w).len(),
+            edits(Some(&before), &resized, &w, None).len(),
             2,
             "a resize opens a new interval"
         );
         let mut touched = before.clone();
         touched.upstream_updated_at = Some(t("2026-11-10T12:00:00Z"));
         assert!(
-            edits(Some(&before), &touched, &w).is_empty(),
+            edits(Some(&before), &touched, &w, None).is_empty(),
             "same status and size"
         );
-        assert!(edits(Some(&before), &before, &w).is_empty());
+        assert!(edits(Some(&before), &before, &w, None).is_empty());
     }
 
     #[test]
@@ -378,13 +541,16 @@ mod tests {
         );
         gone.terminated_at = Some(t("2026-11-10T08:00:00Z"));
         assert_eq!(
-            edits(Some(&before), &gone, &w),
+            edits(Some(&before), &gone, &w, None),
             [IntervalEdit::Close(server("2026-11-10T08:00:00Z"))]
         );
-        assert!(edits(Some(&gone), &gone, &w).is_empty(), "closed once");
+        assert!(
+            edits(Some(&gone), &gone, &w, None).is_empty(),
+            "closed once"
+        );
         // Seen for the first time already deleted: ACTIVE from launch to termination.
         assert_eq!(
-            edits(None, &gone, &w),
+            edits(None, &gone, &w, None),
             [
                 IntervalEdit::Add(stint(
                     &gone,
@@ -414,6 +580,7 @@ mod tests {
         assert_eq!(billed_disk_gib(&r), None, "an old Nova's unknown flavor");
         r.disk_gib = Some(20);
         r.image_backend_id = None;
+        r.boot_volume_gib = None;
         assert_eq!(
             billed_disk_gib(&r),
             None,
@@ -436,7 +603,7 @@ mod tests {
         // Glance renamed the image: the server's `updated` did not move, the sync dates it.
         let seen = by("2026-11-11T00:00:00Z", DatedBy::Sync);
         assert_eq!(
-            edits(Some(&before), &renamed, &w),
+            edits(Some(&before), &renamed, &w, None),
             [
                 IntervalEdit::Close(seen),
                 IntervalEdit::Add(stint(&renamed, &ServerStatus::Active, seen, None)),
@@ -448,7 +615,7 @@ mod tests {
         rebuilt.upstream_updated_at = Some(t("2026-11-10T03:00:00Z"));
         let at = by("2026-11-10T03:00:00Z", DatedBy::Updated);
         assert_eq!(
-            edits(Some(&before), &rebuilt, &w),
+            edits(Some(&before), &rebuilt, &w, None),
             [
                 IntervalEdit::Close(at),
                 IntervalEdit::Add(stint(&rebuilt, &ServerStatus::Active, at, None)),
@@ -457,7 +624,11 @@ mod tests {
         let mut extended = before.clone();
         extended.boot_volume_id = Some("v".into());
         extended.boot_volume_gib = Some(40);
-        assert_eq!(edits(Some(&before), &extended, &w).len(), 2, "new size");
+        assert_eq!(
+            edits(Some(&before), &extended, &w, None).len(),
+            2,
+            "new size"
+        );
     }
 
     #[test]
@@ -471,12 +642,12 @@ mod tests {
             Some("2026-11-12T00:00:00Z"),
         );
         assert_eq!(
-            edits(Some(&before), &ahead, &w)[0],
+            edits(Some(&before), &ahead, &w, None)[0],
             IntervalEdit::Close(by("2026-11-11T00:00:00Z", DatedBy::Sync))
         );
         let unknown = record("SHUTOFF", Some("2026-11-02T00:00:00Z"), None);
         assert_eq!(
-            edits(Some(&before), &unknown, &w)[0],
+            edits(Some(&before), &unknown, &w, None)[0],
             IntervalEdit::Close(by("2026-11-11T00:00:00Z", DatedBy::Sync))
         );
     }

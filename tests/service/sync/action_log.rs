@@ -1,0 +1,191 @@
+//! Changes dated by Nova's instance action log: every change between two syncs, not only the
+//! last; a server first seen after a resize keeps its hours from its real launch; a log the
+//! policy forbids falls back to the servers' times; an idle re-sync asks for no log. Both
+//! sync modes (per tenant, and the whole cloud through the admin token).
+use chrono::{DateTime, Duration, Utc};
+use cloudcensus_sim::{Flavor, Server, ServerAction, Target};
+
+use crate::common::internals::{Clock, EngineOptions};
+use crate::common::sim::{SimApp, generated_world};
+
+const T0: &str = "2026-11-05T08:00:00Z";
+
+fn h(n: i64) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(T0).unwrap().to_utc() + Duration::hours(n)
+}
+
+fn flavor(vcpus: i64) -> Flavor {
+    Flavor {
+        id: format!("f{vcpus}"),
+        name: format!("c{vcpus}"),
+        vcpus,
+        ram: vcpus * 1024,
+        disk: 10,
+        ephemeral: 0,
+    }
+}
+
+/// A world of one project whose server `vm` (booted from an image) the test boots; the app
+/// and engine at h0, in `mode`.
+async fn start(mode: &'static str, forbidden: bool) -> (SimApp, Clock) {
+    let mut world = generated_world(1, 2, 0, 3);
+    world.instance_actions_forbidden = forbidden;
+    let clock = Clock::manual(h(0));
+    let s = SimApp::world(world)
+        .sync_mode(mode)
+        .engine(EngineOptions::fast().clock(clock.clone()))
+        .start()
+        .await;
+    s.sim.set_time(h(0));
+    let (project, image) = s.sim.with_world(|w| {
+        let project = w.projects[0].id.clone();
+        let image = w
+            .images
+            .iter()
+            .find(|i| i.owner == project)
+            .map(|i| i.id.clone());
+        (project, image)
+    });
+    s.sim.boot_server(Server {
+        id: "vm".into(),
+        name: "vm".into(),
+        project_id: project,
+        image_id: image,
+        flavor: flavor(2),
+        ..Default::default()
+    });
+    (s, clock)
+}
+
+/// (status, from hour, to hour, vCPUs, started by) of each interval of `vm`.
+async fn life(s: &SimApp) -> Vec<(String, i64, Option<i64>, Option<i32>, Option<&'static str>)> {
+    let hour = |t: DateTime<Utc>| (t - h(0)).num_minutes() / 60;
+    s.app
+        .intervals_of("vm")
+        .await
+        .into_iter()
+        .map(|i| {
+            (
+                i.status.to_string(),
+                hour(i.started_at),
+                i.ended_at.map(hour),
+                i.vcpus,
+                i.started_by.map(|b| b.as_str()),
+            )
+        })
+        .collect()
+}
+
+async fn active_hours(s: &SimApp, to: i64) -> f64 {
+    let r = s
+        .app
+        .get(&format!(
+            "/api/openstack-images/usage_report/?start={}&end={}",
+            h(0).to_rfc3339().replace('+', "%2B"),
+            h(to).to_rfc3339().replace('+', "%2B"),
+        ))
+        .await;
+    r.json()[0]["instance_hours"].as_f64().unwrap()
+}
+
+fn interval(
+    status: &str,
+    from: i64,
+    to: Option<i64>,
+    vcpus: i32,
+    by: &'static str,
+) -> (String, i64, Option<i64>, Option<i32>, Option<&'static str>) {
+    (status.into(), from, to, Some(vcpus), Some(by))
+}
+
+/// Stopped at h2, started at h3, suspended at h4: the sync at h5 sees only `SUSPENDED`, the
+/// log tells all three changes.
+async fn every_change_between_two_syncs(mode: &'static str) {
+    let (s, clock) = start(mode, false).await;
+    clock.set(h(1));
+    s.sweep_ok().await;
+    for (at, action) in [
+        (2, ServerAction::Stop),
+        (3, ServerAction::Start),
+        (4, ServerAction::Suspend),
+    ] {
+        s.sim.set_time(h(at));
+        assert!(s.sim.act("vm", action));
+    }
+    clock.set(h(5));
+    s.sweep_ok().await;
+    assert_eq!(
+        life(&s).await,
+        [
+            interval("ACTIVE", 0, Some(2), 2, "server"),
+            interval("SHUTOFF", 2, Some(3), 2, "action"),
+            interval("ACTIVE", 3, Some(4), 2, "action"),
+            interval("SUSPENDED", 4, None, 2, "action"),
+        ],
+        "{mode}"
+    );
+    // ACTIVE h0–h2 and h3–h4: by `updated` alone it would have been h0–h4.
+    assert_eq!(active_hours(&s, 6).await, 3.0, "{mode}");
+
+    // Nothing changes: the next sweeps ask for no log.
+    let asked = s.sim.requests(Target::NovaInstanceActions);
+    clock.set(h(6));
+    s.sweep_ok().await;
+    clock.set(h(7));
+    s.sweep_ok().await;
+    assert_eq!(s.sim.requests(Target::NovaInstanceActions), asked, "{mode}");
+    assert_eq!(life(&s).await.len(), 4, "an idle re-sync writes nothing");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn every_change_between_two_syncs_is_dated_by_its_action() {
+    every_change_between_two_syncs("per_tenant").await;
+}
+
+#[tokio::test]
+async fn a_whole_cloud_sweep_reads_the_log_through_the_admin_token() {
+    every_change_between_two_syncs("cloud").await;
+}
+
+/// Resized (Nova resets `launched_at`) and confirmed before the census first saw it.
+async fn resized_before_first_sight(forbidden: bool) -> SimApp {
+    let (s, clock) = start("per_tenant", forbidden).await;
+    s.sim.set_time(h(2));
+    assert!(s.sim.act("vm", ServerAction::Resize(flavor(4))));
+    s.sim.set_time(h(3));
+    assert!(s.sim.act("vm", ServerAction::ConfirmResize));
+    clock.set(h(5));
+    s.sweep_ok().await;
+    s
+}
+
+#[tokio::test]
+async fn a_server_first_seen_after_a_resize_keeps_its_hours_from_its_launch() {
+    let s = resized_before_first_sight(false).await;
+    // Its earlier flavor is not known: the whole life is at its flavor now.
+    assert_eq!(
+        life(&s).await,
+        [
+            interval("ACTIVE", 0, Some(2), 4, "action"),
+            interval("VERIFY_RESIZE", 2, Some(3), 4, "action"),
+            interval("ACTIVE", 3, None, 4, "action"),
+        ]
+    );
+    assert_eq!(active_hours(&s, 5).await, 4.0);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_forbidden_log_falls_back_to_the_servers_times() {
+    let s = resized_before_first_sight(true).await;
+    // Without the log, the reset `launched_at` (h2, the resize) is all there is.
+    assert_eq!(life(&s).await, [interval("ACTIVE", 2, None, 4, "server")]);
+    assert_eq!(active_hours(&s, 5).await, 3.0);
+    assert_eq!(
+        s.sim.requests(Target::NovaInstanceActions),
+        1,
+        "one refusal, then no more asking"
+    );
+    s.stop().await;
+}
