@@ -265,7 +265,15 @@ impl CloudSweep {
             lost = self.runner.heartbeat(claimed) => Err(lost),
         };
         self.tally.add(&session.requests());
-        Ok(listed?)
+        let listed = listed?;
+        let problem = match &listed.facts {
+            Ok(facts) => facts.problem.as_deref(),
+            Err(why) => Some(why.as_str()),
+        };
+        if let Some(problem) = problem {
+            tracing::warn!(cloud = %self.cloud_name, reason = %problem, "Glance facts incomplete; the sync goes on");
+        }
+        Ok(listed)
     }
 
     /// Every claimed tenant fails with the listing's failure (as interrupted when a claim
