@@ -1,5 +1,6 @@
 //! The sync engine against the OpenStack simulator over real sockets, into a real database.
 mod boot_from_volume;
+mod cloud_facts;
 mod cloud_listings;
 mod cloud_mode;
 mod credentials;
