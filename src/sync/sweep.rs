@@ -266,9 +266,9 @@ impl CloudSweep {
         };
         self.tally.add(&session.requests());
         let listed = listed?;
-        let problem = match &listed.facts {
-            Ok(facts) => facts.problem.as_deref(),
-            Err(why) => Some(why.as_str()),
+        let problem: Option<&dyn std::error::Error> = match &listed.facts {
+            Ok(facts) => facts.problem.as_ref().map(|p| p as _),
+            Err(why) => Some(why),
         };
         if let Some(problem) = problem {
             tracing::warn!(cloud = %self.cloud_name, reason = %problem, "Glance facts incomplete; the sync goes on");

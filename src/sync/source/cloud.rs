@@ -10,7 +10,7 @@ use std::hash::Hash;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 
-use super::facts::{self, Census, CloudFacts};
+use super::facts::{self, Census, CloudFacts, FactsUnread};
 use super::{MEMBER_LOOKUPS, boots_from_volume, has_compute};
 use crate::openstack::cinder::{self, CinderVolume};
 use crate::openstack::glance::{self, GlanceImage, ImagePager};
@@ -29,9 +29,9 @@ pub struct CloudListing {
     /// Each image's digest, by position: hashed once per listing, not once per tenant.
     digests: Vec<Digest>,
     applied: AppliedImages,
-    /// Glance's facts (a complete listing's; `Err`: why they could not be read, and the
-    /// tenants keep theirs).
-    pub facts: Result<CloudFacts, String>,
+    /// Glance's facts (a complete listing's; `Err`: why there are none, and the tenants keep
+    /// theirs).
+    pub facts: Result<CloudFacts, FactsUnread>,
     /// What each project owns, as Glance's quota counts it.
     census: HashMap<String, Census>,
 }
@@ -77,7 +77,7 @@ impl CloudListing {
         // delta poll stays a few requests.
         let facts = match since {
             None => CloudFacts::read(session).await,
-            Some(_) => Err("a delta listing does not read them".into()),
+            Some(_) => Err(FactsUnread::Delta),
         };
         let from = since.unwrap_or_default();
         let cursor = from.advanced(&images, servers.iter().flatten());
@@ -95,7 +95,7 @@ impl CloudListing {
     fn new(
         listing: Listing,
         members: &HashMap<String, HashSet<String>>,
-        facts: Result<CloudFacts, String>,
+        facts: Result<CloudFacts, FactsUnread>,
     ) -> Self {
         let by_project = ByProject::of(&listing, members);
         let digests = listing.images.iter().map(DigestWriter::of).collect();

@@ -37,7 +37,7 @@ const MIB: i128 = 1 << 20;
 const IMPORTING_TO_STORES: &str = "os_glance_importing_to_stores";
 
 /// What a whole-cloud listing knows of Glance's facts.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct CloudFacts {
     /// `/v2/info/stores`' `stores`; `None` where Glance has none (not multi-store: 404).
     stores: Option<Value>,
@@ -45,7 +45,7 @@ pub struct CloudFacts {
     import_methods: Option<Value>,
     usage: Usage,
     /// Why the projects' usage could not be told, for the sweep to log.
-    pub problem: Option<String>,
+    pub problem: Option<LimitsError>,
 }
 
 /// How each project's `/v2/info/usage` is told.
@@ -65,10 +65,8 @@ impl CloudFacts {
     /// Glance when Glance enforces them. Never an error: when Glance's `/v2/info` fails the
     /// tenants keep their facts (`Err`: why), and when the limits cannot be read they get no
     /// usage (`problem` says why).
-    pub async fn read(session: &Session) -> Result<Self, String> {
-        let info = glance::info(session)
-            .await
-            .map_err(|e| format!("reading Glance's /v2/info failed: {e}"))?;
+    pub async fn read(session: &Session) -> Result<Self, FactsUnread> {
+        let info = glance::info(session).await.map_err(FactsUnread::Glance)?;
         let (usage, problem) = match info.usage {
             None => (Usage::Unknown, None),
             Some(usage) if usage.as_object().is_some_and(|o| o.is_empty()) => {
@@ -76,10 +74,7 @@ impl CloudFacts {
             }
             Some(_) => match limits(session).await {
                 Ok(limits) => (Usage::Derived(limits), None),
-                Err(why) => (
-                    Usage::Unknown,
-                    Some(format!("Glance's unified limits cannot be read: {why}")),
-                ),
+                Err(why) => (Usage::Unknown, Some(why)),
             },
         };
         Ok(Self {
@@ -108,16 +103,25 @@ impl CloudFacts {
     }
 }
 
-/// Why a project's usage cannot be derived.
+/// Why a listing has no facts to tell: the tenants keep theirs.
 #[derive(Debug, thiserror::Error)]
-enum LimitsError {
-    #[error("the catalog names no service id for Glance's endpoint")]
+pub enum FactsUnread {
+    #[error("a delta listing does not read them")]
+    Delta,
+    #[error("reading Glance's /v2/info failed: {0}")]
+    Glance(OpenStackError),
+}
+
+/// Why the projects' usage cannot be derived: they get none.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitsError {
+    #[error("Glance's unified limits: the catalog names no service id for Glance's endpoint")]
     NoServiceId,
-    #[error("Keystone refused the limits (the token needs the admin role): {0}")]
+    #[error("Glance's unified limits: Keystone refused them (the admin role is needed): {0}")]
     Forbidden(OpenStackError),
-    #[error("Keystone has no unified limits API (older than Queens): {0}")]
+    #[error("Glance's unified limits: this Keystone has none (older than Queens): {0}")]
     NotSupported(OpenStackError),
-    #[error("{0}")]
+    #[error("Glance's unified limits cannot be read: {0}")]
     Other(OpenStackError),
 }
 
