@@ -9,6 +9,9 @@ pub enum Target {
     KeystoneAuth,
     /// `GET /v3/projects`
     KeystoneProjects,
+    /// `GET /v3/registered_limits` and `GET /v3/limits` (a 403 is a token without the
+    /// admin role, a 404 a Keystone older than unified limits)
+    KeystoneLimits,
     /// `GET /v2/images` (the listing)
     GlanceImages,
     /// `GET /v2/images/{id}/members` and `GET /v2/images/{id}/members/{member}`

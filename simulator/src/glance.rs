@@ -15,7 +15,7 @@ use crate::http::{
     Quirks, encode, glance_error, json_response, query_pairs, service_call, truncated_bytes,
 };
 use crate::state::{Caller, Indexed, Shared};
-use crate::world::{Image, Member};
+use crate::world::{Image, Member, World};
 
 /// Glance's `limit_param_default` and `api_limit_max`.
 pub const DEFAULT_LIMIT: usize = 25;
@@ -553,28 +553,7 @@ pub async fn info(req: &Request, Path(what): Path<String>, shared: Data<&Arc<Sha
     let not_found = || glance_error(StatusCode::NOT_FOUND, "The resource could not be found.");
     match what.as_str() {
         "usage" if world.info_usage_enabled => {
-            let owned = world
-                .images
-                .iter()
-                .filter(|i| i.owner == project && i.status != "deleted");
-            let (mut count, mut bytes, mut uploading) = (0i64, 0i64, 0i64);
-            for img in owned {
-                count += 1;
-                bytes += img.size.unwrap_or(0);
-                if matches!(img.status.as_str(), "uploading" | "importing") {
-                    uploading += 1;
-                }
-            }
-            let mib = (bytes + (1 << 20) - 1) >> 20;
-            json_response(
-                StatusCode::OK,
-                &json!({"usage": {
-                    "image_size_total": {"limit": world.image_count_limit * 10_240, "usage": mib},
-                    "image_stage_total": {"limit": world.image_count_limit * 10_240, "usage": 0},
-                    "image_count_total": {"limit": world.image_count_limit, "usage": count},
-                    "image_count_uploading": {"limit": world.image_count_limit, "usage": uploading},
-                }}),
-            )
+            json_response(StatusCode::OK, &json!({"usage": usage(world, &project)}))
         }
         "stores" if world.info_stores_enabled => json_response(
             StatusCode::OK,
@@ -594,4 +573,69 @@ pub async fn info(req: &Request, Path(what): Path<String>, shared: Data<&Arc<Sha
         ),
         _ => not_found(),
     }
+}
+
+/// Glance 33's `/v2/info/usage` body for `project` (`glance/quota/keystone.py` `get_usage`):
+/// `{}` without `use_keystone_limits`; else each resource's limit as oslo.limit finds it (the
+/// project's limit, else the registered default, in the cloud's region; else 0) and its usage
+/// as Glance's database API counts the images the project owns. An image's locations are its
+/// `stores` property's ids when it has one (a multi-store Glance shows `stores`), else one
+/// for an image whose data was uploaded (`active`, `deactivated`).
+fn usage(world: &World, project: &str) -> Value {
+    if !world.glance_keystone_limits {
+        return json!({});
+    }
+    let region = Some(world.region.as_str());
+    let limit = |resource: &str| {
+        world
+            .project_limits
+            .iter()
+            .find(|l| {
+                l.project_id == project
+                    && l.resource_name == resource
+                    && l.region_id.as_deref() == region
+            })
+            .map(|l| l.resource_limit)
+            .or_else(|| {
+                world
+                    .registered_limits
+                    .iter()
+                    .find(|l| l.resource_name == resource && l.region_id.as_deref() == region)
+                    .map(|l| l.default_limit)
+            })
+            .unwrap_or(0)
+    };
+    let (mut stored, mut staged, mut count, mut uploading) = (0i128, 0i128, 0i64, 0i64);
+    for img in world.images.iter().filter(|i| i.owner == project) {
+        let status = img.status.as_str();
+        let dead = matches!(status, "killed" | "deleted" | "pending_delete");
+        let in_staging = matches!(status, "uploading" | "importing");
+        let copying = img
+            .properties
+            .get("os_glance_importing_to_stores")
+            .is_some_and(|s| !s.is_empty());
+        let size = i128::from(img.size.filter(|&s| s > 0).unwrap_or(0));
+        let locations = match img.properties.get("stores") {
+            Some(stores) => stores.split(',').filter(|s| !s.is_empty()).count(),
+            None => usize::from(matches!(status, "active" | "deactivated")),
+        };
+        if !dead {
+            count += 1;
+            stored += size * locations as i128;
+        }
+        if in_staging || (copying && !dead) {
+            staged += size;
+        }
+        if in_staging || status == "saving" || (copying && !dead) {
+            uploading += 1;
+        }
+    }
+    let mib = |bytes: i128| (bytes >> 20) as i64;
+    let figure = |resource: &str, usage: i64| json!({"limit": limit(resource), "usage": usage});
+    json!({
+        "image_size_total": figure("image_size_total", mib(stored)),
+        "image_stage_total": figure("image_stage_total", mib(staged)),
+        "image_count_total": figure("image_count_total", count),
+        "image_count_uploading": figure("image_count_uploading", uploading),
+    })
 }

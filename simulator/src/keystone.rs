@@ -1,5 +1,6 @@
-//! Keystone v3: `POST /v3/auth/tokens` with password or application-credential auth, and
-//! `GET /v3/projects` for admins.
+//! Keystone v3: `POST /v3/auth/tokens` with password or application-credential auth,
+//! `GET /v3/projects` for admins, and Glance's unified limits (`GET /v3/registered_limits`,
+//! `GET /v3/limits`).
 use std::sync::Arc;
 
 use chrono::{Duration, SecondsFormat, Utc};
@@ -182,6 +183,7 @@ fn catalog(base: &str, region: &str, project_id: &str, optional: Optional<'_>) -
                        "region_id": region, "region": region, "url": url})
             })
             .collect();
+        // `glance-service` for Glance: GLANCE_SERVICE_ID, which its limits are registered under.
         json!({"id": format!("{name}-service"), "type": kind, "name": name, "endpoints": endpoints})
     };
     let mut services = vec![
@@ -446,4 +448,112 @@ pub async fn list_projects(req: &Request, shared: Data<&Arc<Shared>>) -> Respons
         return truncated(&body);
     }
     json_response(StatusCode::OK, &body)
+}
+
+/// Keystone's id of Glance's service in the simulated catalog.
+pub const GLANCE_SERVICE_ID: &str = "glance-service";
+
+/// The filters a unified-limits listing takes, as Keystone matches them (exactly: a limit
+/// without a region does not match a `region_id` filter).
+struct LimitFilter {
+    pairs: Vec<(String, String)>,
+}
+
+impl LimitFilter {
+    fn passes(&self, key: &str, value: Option<&str>) -> bool {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .all(|(_, wanted)| value == Some(wanted.as_str()))
+    }
+
+    /// Glance's limits: every one of the simulator's limits is registered for Glance.
+    fn glance(&self, region: Option<&str>, resource: &str) -> bool {
+        self.passes("service_id", Some(GLANCE_SERVICE_ID))
+            && self.passes("region_id", region)
+            && self.passes("resource_name", Some(resource))
+    }
+}
+
+/// The caller of a unified-limits listing, after the faults (a 403 or 404 fault stands for a
+/// Keystone that refuses them, or lacks them).
+async fn limits_caller(shared: &Shared, req: &Request) -> Result<(Caller, LimitFilter), Response> {
+    let token = token_of(req);
+    apply_faults(shared, Target::KeystoneLimits, req, token.as_deref()).await?;
+    let caller = token
+        .as_deref()
+        .and_then(|t| shared.validate(t))
+        .ok_or_else(unauthenticated)?;
+    Ok((
+        caller,
+        LimitFilter {
+            pairs: query_pairs(req),
+        },
+    ))
+}
+
+/// `GET /v3/registered_limits` (filters `service_id`, `region_id`, `resource_name`): the
+/// world's registered limits, all of them Glance's. Any token may list them.
+#[handler]
+pub async fn list_registered_limits(req: &Request, shared: Data<&Arc<Shared>>) -> Response {
+    let (_, filter) = match limits_caller(&shared, req).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let base = &shared.base_url;
+    let idx = shared.read();
+    let limits: Vec<Value> = idx
+        .world
+        .registered_limits
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| filter.glance(l.region_id.as_deref(), &l.resource_name))
+        .map(|(i, l)| {
+            json!({"id": format!("registered-limit-{i}"), "service_id": GLANCE_SERVICE_ID,
+                   "region_id": l.region_id, "resource_name": l.resource_name,
+                   "default_limit": l.default_limit, "description": null,
+                   "links": {"self": format!("{base}/identity/v3/registered_limits/registered-limit-{i}")}})
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({"registered_limits": limits,
+                "links": {"self": format!("{base}/identity/v3/registered_limits"), "next": null, "previous": null}}),
+    )
+}
+
+/// `GET /v3/limits` (filters `service_id`, `region_id`, `resource_name`, `project_id`):
+/// every project's limits for an admin, as Keystone shows a token with the admin role; its
+/// own project's for anyone else.
+#[handler]
+pub async fn list_limits(req: &Request, shared: Data<&Arc<Shared>>) -> Response {
+    let (caller, filter) = match limits_caller(&shared, req).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let base = &shared.base_url;
+    let idx = shared.read();
+    let limits: Vec<Value> = idx
+        .world
+        .project_limits
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| caller.admin || caller.project_id.as_deref() == Some(&l.project_id))
+        .filter(|(_, l)| {
+            filter.glance(l.region_id.as_deref(), &l.resource_name)
+                && filter.passes("project_id", Some(&l.project_id))
+        })
+        .map(|(i, l)| {
+            json!({"id": format!("limit-{i}"), "service_id": GLANCE_SERVICE_ID,
+                   "region_id": l.region_id, "resource_name": l.resource_name,
+                   "resource_limit": l.resource_limit, "project_id": l.project_id,
+                   "domain_id": null, "description": null,
+                   "links": {"self": format!("{base}/identity/v3/limits/limit-{i}")}})
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({"limits": limits,
+                "links": {"self": format!("{base}/identity/v3/limits"), "next": null, "previous": null}}),
+    )
 }

@@ -33,8 +33,8 @@ pub use faults::{Fault, FaultKind, Target};
 pub use generate::{ADMIN_PASSWORD, ADMIN_USER, GenSpec};
 pub use lifecycle::{SIM_USER, ServerAction};
 pub use world::{
-    ActionEvent, AppCredential, Flavor, Image, InstanceAction, Member, Project, Server, Store,
-    User, Volume, VolumeAttachment, World,
+    ActionEvent, AppCredential, Flavor, Image, InstanceAction, Member, Project, ProjectLimit,
+    RegisteredLimit, Server, Store, User, Volume, VolumeAttachment, World,
 };
 
 use state::Shared;
@@ -54,6 +54,11 @@ fn routes(shared: Arc<Shared>) -> impl poem::Endpoint {
         .at("/identity/v3/", get(keystone::version_document))
         .at("/identity/v3/auth/tokens", post(keystone::issue_token))
         .at("/identity/v3/projects", get(keystone::list_projects))
+        .at(
+            "/identity/v3/registered_limits",
+            get(keystone::list_registered_limits),
+        )
+        .at("/identity/v3/limits", get(keystone::list_limits))
         .at("/image/v2/images", get(glance::list_images))
         .at("/image/v2/images/:id", get(glance::show_image))
         .at("/image/v2/images/:id/members", get(glance::list_members))

@@ -36,9 +36,17 @@ pub struct World {
     /// What `/v2/info/import` offers.
     #[serde(default = "default_import_methods")]
     pub import_methods: Vec<String>,
-    /// The quota reported by `/v2/info/usage` (unified limits), per project.
-    #[serde(default = "default_quota")]
-    pub image_count_limit: i64,
+    /// Glance's `use_keystone_limits`: on, `/v2/info/usage` reports each resource's limit
+    /// (from the unified limits below, as oslo.limit reads them) and usage; off, it is `{}`.
+    #[serde(default = "yes")]
+    pub glance_keystone_limits: bool,
+    /// Keystone's registered limits for Glance (`GET /v3/registered_limits`): each
+    /// resource's default for projects without a limit of their own.
+    #[serde(default = "default_registered_limits")]
+    pub registered_limits: Vec<RegisteredLimit>,
+    /// Keystone's project limits for Glance (`GET /v3/limits`).
+    #[serde(default)]
+    pub project_limits: Vec<ProjectLimit>,
     /// The highest compute microversion offered; a request for a higher one is 406.
     #[serde(default = "default_nova_microversion")]
     pub nova_max_microversion: String,
@@ -93,8 +101,60 @@ fn default_token_ttl() -> i64 {
     3600
 }
 
-fn default_quota() -> i64 {
-    10_000
+/// Generous defaults for Glance's four quota resources, in the default region.
+fn default_registered_limits() -> Vec<RegisteredLimit> {
+    [
+        ("image_size_total", 102_400_000),
+        ("image_stage_total", 102_400_000),
+        ("image_count_total", 10_000),
+        ("image_count_uploading", 10_000),
+    ]
+    .map(|(resource, limit)| RegisteredLimit::new(resource, limit))
+    .to_vec()
+}
+
+/// A registered limit of Glance's (Keystone's service `glance-service` in the simulator).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegisteredLimit {
+    pub resource_name: String,
+    pub default_limit: i64,
+    /// Keystone's `region_id`: oslo.limit asks for its endpoint's region, so a limit
+    /// registered without one (`None`) does not apply to Glance's quotas.
+    #[serde(default)]
+    pub region_id: Option<String>,
+}
+
+impl RegisteredLimit {
+    /// A limit in the default region, `RegionOne`.
+    pub fn new(resource: &str, limit: i64) -> Self {
+        Self {
+            resource_name: resource.into(),
+            default_limit: limit,
+            region_id: Some(default_region()),
+        }
+    }
+}
+
+/// A project's own limit of one of Glance's resources.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectLimit {
+    pub project_id: String,
+    pub resource_name: String,
+    pub resource_limit: i64,
+    #[serde(default)]
+    pub region_id: Option<String>,
+}
+
+impl ProjectLimit {
+    /// A limit in the default region, `RegionOne`.
+    pub fn new(project: &str, resource: &str, limit: i64) -> Self {
+        Self {
+            project_id: project.into(),
+            resource_name: resource.into(),
+            resource_limit: limit,
+            region_id: Some(default_region()),
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -140,7 +200,9 @@ impl Default for World {
             info_import_enabled: true,
             stores: default_stores(),
             import_methods: default_import_methods(),
-            image_count_limit: default_quota(),
+            glance_keystone_limits: true,
+            registered_limits: default_registered_limits(),
+            project_limits: Vec::new(),
             nova_max_microversion: default_nova_microversion(),
             nova_version_document: true,
             compute_enabled: true,

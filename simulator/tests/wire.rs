@@ -484,9 +484,12 @@ async fn info_endpoints_answer_or_404_when_switched_off() {
     let c = login(&sim, "user-0", "password-0", &p0).await;
     let (s, usage) = c.get(&format!("{}/v2/info/usage", c.image)).await;
     assert_eq!(s, StatusCode::OK);
+    let gone = |i: &cloudcensus_sim::Image| {
+        i.owner == p0 && matches!(i.status.as_str(), "deleted" | "pending_delete" | "killed")
+    };
     assert_eq!(
         usage["usage"]["image_count_total"]["usage"],
-        10 - sim.with_world(|w| w.images.iter().filter(|i| i.status == "deleted").count() as i64)
+        10 - sim.with_world(|w| w.images.iter().filter(|i| gone(i)).count() as i64)
     );
     let (_, stores) = c.get(&format!("{}/v2/info/stores", c.image)).await;
     assert_eq!(stores["stores"][0]["id"], "file");
@@ -846,5 +849,103 @@ async fn nova_lists_servers_changed_since() {
         ))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    sim.stop().await;
+}
+
+/// `/v2/info/usage` counts as Glance 33 does, with limits from the unified limits Keystone
+/// lists (`/v3/registered_limits`, `/v3/limits`: every project's for an admin, its own for
+/// anyone else); `{}` without `use_keystone_limits`; the limits' faults answer as told.
+#[tokio::test]
+async fn usage_is_glances_count_against_keystones_unified_limits() {
+    let sim = sim(2, 0, 0).await;
+    let (p0, p1) = sim.with_world(|w| (w.projects[0].id.clone(), w.projects[1].id.clone()));
+    let at = chrono::Utc::now();
+    let mib = 1 << 20;
+    sim.with_world(|w| {
+        let mut img = |id: &str, status: &str, size: i64, props: &[(&str, &str)]| {
+            let mut i = cloudcensus_sim::Image::active(id, &p0, "private", &[], at);
+            i.status = status.into();
+            i.size = Some(size);
+            for (k, v) in props {
+                i.properties.insert(k.to_string(), v.to_string());
+            }
+            w.images.push(i);
+        };
+        img("a", "active", 3 * mib, &[]);
+        img("b", "active", mib, &[("stores", "fast,slow")]);
+        img("c", "uploading", 2 * mib, &[]);
+        img("d", "saving", mib, &[]);
+        img(
+            "e",
+            "active",
+            mib,
+            &[("os_glance_importing_to_stores", "slow")],
+        );
+        img("f", "killed", mib, &[]);
+        img("g", "deleted", mib, &[]);
+        w.project_limits = vec![cloudcensus_sim::ProjectLimit::new(
+            &p0,
+            "image_count_total",
+            7,
+        )];
+        w.registered_limits
+            .retain(|l| l.resource_name != "image_count_uploading");
+    });
+    let c = login(&sim, "user-0", "password-0", &p0).await;
+    let (status, usage) = c.get(&format!("{}/v2/info/usage", c.image)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        usage,
+        json!({"usage": {
+            // 3 + 2×1 + 1 (the active image being copied).
+            "image_size_total": {"limit": 102_400_000, "usage": 6},
+            "image_stage_total": {"limit": 102_400_000, "usage": 3},
+            "image_count_total": {"limit": 7, "usage": 5},
+            // Not registered: oslo.limit's 0.
+            "image_count_uploading": {"limit": 0, "usage": 3},
+        }})
+    );
+
+    let identity = sim.auth_url();
+    let admin = login(
+        &sim,
+        cloudcensus_sim::ADMIN_USER,
+        cloudcensus_sim::ADMIN_PASSWORD,
+        &p1,
+    )
+    .await;
+    let query = "service_id=glance-service&region_id=RegionOne";
+    let (status, registered) = admin
+        .get(&format!("{identity}/registered_limits?{query}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(registered["registered_limits"].as_array().unwrap().len(), 3);
+    let (_, limits) = admin.get(&format!("{identity}/limits?{query}")).await;
+    assert_eq!(limits["limits"][0]["project_id"], p0.as_str());
+    assert_eq!(limits["limits"][0]["resource_limit"], 7);
+    let (_, other_region) = admin
+        .get(&format!(
+            "{identity}/limits?service_id=glance-service&region_id=R9"
+        ))
+        .await;
+    assert_eq!(other_region["limits"], json!([]));
+    // A member of p1 sees only its own project's limits.
+    let member = login(&sim, "user-1", "password-1", &p1).await;
+    let (_, own) = member.get(&format!("{identity}/limits?{query}")).await;
+    assert_eq!(own["limits"], json!([]));
+
+    sim.inject(
+        cloudcensus_sim::Target::KeystoneLimits,
+        cloudcensus_sim::Fault::new(cloudcensus_sim::FaultKind::Status {
+            code: 403,
+            retry_after: None,
+        }),
+    );
+    let (status, _) = admin.get(&format!("{identity}/limits?{query}")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    sim.with_world(|w| w.glance_keystone_limits = false);
+    let (_, usage) = c.get(&format!("{}/v2/info/usage", c.image)).await;
+    assert_eq!(usage, json!({"usage": {}}));
     sim.stop().await;
 }

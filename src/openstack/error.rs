@@ -65,6 +65,9 @@ pub enum PagingFault {
     /// Keystone cut its project listing at its `list_limit`: the rest cannot be had by paging,
     /// and the cut listing would pass for the whole.
     Truncated,
+    /// Keystone cut a unified-limits listing at its `list_limit`: projects left out would
+    /// pass for projects at the registered defaults.
+    LimitsTruncated,
 }
 
 impl fmt::Display for PagingFault {
@@ -76,6 +79,9 @@ impl fmt::Display for PagingFault {
                 "Keystone truncated the project listing at its list_limit; \
                  narrow it by domain or tags, or raise the limit",
             ),
+            Self::LimitsTruncated => {
+                f.write_str("Keystone truncated the limits listing at its list_limit; raise it")
+            }
         }
     }
 }

@@ -243,6 +243,21 @@ impl Session {
         )
     }
 
+    /// The service of `service_type` behind the endpoint this session uses (its id and
+    /// region, as unified limits name it); `None` when the catalog does not say.
+    pub async fn service(
+        &self,
+        service_type: &str,
+    ) -> Result<Option<keystone::ServiceRef>, OpenStackError> {
+        let token = self.token().await?;
+        Ok(keystone::find_service(
+            &token.catalog,
+            service_type,
+            &self.cfg.interface,
+            &self.cfg.region,
+        ))
+    }
+
     /// The catalog URL of the first of `service_types` the token's catalog has (for this
     /// session's interface and region), with the type that matched; `None` when it has none.
     /// For optional services, whose absence is a fact about the cloud rather than a failure.

@@ -32,7 +32,8 @@ pub struct Listing {
     /// `None`: the cloud has no volume endpoint.
     pub volumes: Option<Vec<CinderVolume>>,
     /// Glance's `/v2/info/*` for the listing's project; `None` where the source cannot tell
-    /// them (an admin listing speaks for its own project only), and the tenant keeps its own.
+    /// them (a delta), and the tenant keeps its own. A whole-cloud listing keeps its facts
+    /// apart and tells each view its project's.
     pub facts: Option<GlanceInfo>,
     /// The newest change the listing shows.
     pub cursor: Cursor,
@@ -66,7 +67,7 @@ impl Listing {
             images: self.images.iter().collect(),
             servers: self.servers.as_ref().map(|s| s.iter().collect()),
             volumes: self.volumes.as_ref().map(|v| v.iter().collect()),
-            facts: self.facts.as_ref(),
+            facts: self.facts.clone().map(Box::new),
             complete: self.is_complete(),
             cursor: self.next_cursor(),
             shared: None,
@@ -80,7 +81,9 @@ pub struct View<'a> {
     pub images: Vec<&'a GlanceImage>,
     pub servers: Option<Vec<&'a NovaServer>>,
     pub volumes: Option<Vec<&'a CinderVolume>>,
-    pub facts: Option<&'a GlanceInfo>,
+    /// Glance's `/v2/info/*` as the tenant's own token would read them; `None`: not told.
+    /// Owned (a few small documents): a whole-cloud listing makes each project's.
+    pub facts: Option<Box<GlanceInfo>>,
     /// Only a complete view may take what it does not list for gone.
     pub complete: bool,
     /// Where the tenant's own next delta poll starts, when this view moves it (views of the

@@ -266,7 +266,15 @@ impl CloudSweep {
             lost = self.runner.heartbeat(claimed) => Err(lost),
         };
         self.tally.add(&session.requests());
-        Ok(listed?)
+        let listed = listed?;
+        let problem: Option<&dyn std::error::Error> = match &listed.facts {
+            Ok(facts) => facts.problem.as_ref().map(|p| p as _),
+            Err(why) => Some(why),
+        };
+        if let Some(problem) = problem {
+            tracing::warn!(cloud = %self.cloud_name, reason = %problem, "Glance facts incomplete; the sync goes on");
+        }
+        Ok(listed)
     }
 
     /// Every claimed tenant fails with the listing's failure (as interrupted when a claim

@@ -105,8 +105,29 @@ async fn a_cloud_mode_sweep_gives_each_tenant_what_its_user_lists() {
     let last_sweep = || async { app.get(&cloud_path).await.json()["last_sweep"].clone() };
     let sweep = last_sweep().await;
     assert_eq!(sweep["mode"], "cloud", "{sweep}");
-    assert_eq!(sweep["requests"]["identity"], 1, "{sweep}");
+    // One login, and Glance's registered and project limits.
+    assert_eq!(sweep["requests"]["identity"], 3, "{sweep}");
     assert_eq!(sweep["unchanged"], 0, "{sweep}");
+    // Each tenant's Glance facts are what the real Glance tells its own token: usage derived
+    // from Keystone's unified limits and the images the project owns, stores and import
+    // methods from the admin's answers.
+    for (tenant, token) in [(&t_a, &s.tok_a), (&t_b, &s.tok_b)] {
+        let got = app.tenant_now(tenant).await;
+        assert_eq!(
+            got.image_quota_usage,
+            Some(s.os.usage(token).await),
+            "cloud mode: {}",
+            tenant.name
+        );
+        let own =
+            s.os.glance_call(token, Method::GET, "/v2/info/import", None)
+                .await;
+        assert_eq!(
+            got.import_methods.as_ref(),
+            Some(&own.body["import-methods"])
+        );
+        assert_eq!(got.stores, None, "not a multi-store Glance");
+    }
 
     // Nothing changed in Glance: both views are the ones their syncs applied, so neither is
     // compared with the catalog.

@@ -67,6 +67,10 @@ pub struct GlanceImage {
     pub updated_at: Option<DateTime<Utc>>,
     /// Extra properties (string values only), `hw_rescue_*` included.
     pub properties: BTreeMap<String, String>,
+    /// How many locations hold the image's data, when Glance showed it: the length of
+    /// `locations` (with `show_multiple_locations`), else the ids in `stores` (a multi-store
+    /// Glance). Glance's quota counts the size once per location.
+    pub locations: Option<u32>,
 }
 
 pub(super) fn malformed(detail: impl Into<String>) -> OpenStackError {
@@ -182,6 +186,18 @@ impl<'de> Deserialize<'de> for IgnoreUnlessBool {
     }
 }
 
+/// The length of an array; anything else counts as absent.
+struct ArrayLength(Option<u32>);
+
+impl<'de> Deserialize<'de> for ArrayLength {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(ArrayLength(match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Array(items) => u32::try_from(items.len()).ok(),
+            _ => None,
+        }))
+    }
+}
+
 /// A list of tags: the non-empty strings of an array; anything else is no tags.
 struct StringList(Vec<String>);
 
@@ -257,6 +273,7 @@ impl<'de> Deserialize<'de> for ListedImage {
                 let (mut virtual_size, mut os_hash_algo, mut os_hash_value) = (None, None, None);
                 let (mut protected, mut os_hidden, mut tags) = (false, false, Vec::new());
                 let mut properties = BTreeMap::new();
+                let (mut locations, mut stores) = (None, None);
                 while let Some(key) = map.next_key::<String>()? {
                     let text = |m: &mut A| m.next_value::<StringOnly>().map(|s| s.0);
                     match key.as_str() {
@@ -281,6 +298,12 @@ impl<'de> Deserialize<'de> for ListedImage {
                         "protected" => protected = map.next_value::<IgnoreUnlessBool>()?.0,
                         "os_hidden" => os_hidden = map.next_value::<IgnoreUnlessBool>()?.0,
                         "tags" => tags = map.next_value::<StringList>()?.0,
+                        "locations" => locations = map.next_value::<ArrayLength>()?.0,
+                        "stores" => {
+                            stores = text(&mut map)?.map(|s| {
+                                s.split(',').filter(|id| !id.trim().is_empty()).count() as u32
+                            });
+                        }
                         k if CORE_KEYS.contains(&k) => {
                             map.next_value::<de::IgnoredAny>()?;
                         }
@@ -324,6 +347,7 @@ impl<'de> Deserialize<'de> for ListedImage {
                     created_at: parse_time(created_at),
                     updated_at: parse_time(updated_at),
                     properties,
+                    locations: locations.or(stores),
                 })))
             }
         }
@@ -371,5 +395,25 @@ mod tests {
         let bare = GlanceImage::from_json(&json!({"id": "only-id"})).unwrap();
         assert_eq!(bare.name, "only-id");
         assert!(GlanceImage::from_json(&json!({"name": "no id"})).is_err());
+    }
+
+    #[test]
+    fn locations_are_counted_from_locations_or_stores() {
+        let of = |extra: serde_json::Value| {
+            let mut body = json!({"id": "i"});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            GlanceImage::from_json(&body).unwrap().locations
+        };
+        assert_eq!(of(json!({})), None);
+        assert_eq!(of(json!({"stores": "fast,slow"})), Some(2));
+        assert_eq!(of(json!({"stores": ""})), None);
+        assert_eq!(
+            of(json!({"locations": [{"url": "a"}], "stores": "fast,slow"})),
+            Some(1)
+        );
+        assert_eq!(of(json!({"locations": []})), Some(0));
+        assert_eq!(of(json!({"locations": "odd"})), None);
     }
 }

@@ -104,11 +104,11 @@ async fn apply_changes_only(
     })
 }
 
-/// Glance's `/v2/info/*` answer for the token's project: where the view cannot tell them (an
-/// admin listing speaks for its own project), the tenant keeps what it has.
+/// Glance's `/v2/info/*` answer for the tenant's project: where the view cannot tell them (a
+/// delta, a whole-cloud listing whose facts could not be read), the tenant keeps what it has.
 fn facts_of(view: &View<'_>, target: &SyncTarget, unavailable: &[MissingService]) -> TenantFacts {
     let unavailable_services = MissingService::json(unavailable);
-    match view.facts {
+    match view.facts.as_deref() {
         Some(info) => TenantFacts {
             image_quota_usage: info.usage.clone(),
             stores: info.stores.clone(),

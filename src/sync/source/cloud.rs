@@ -3,10 +3,14 @@
 //! tenant's [`View`] is derived from it with Glance's own rules instead of one login and one
 //! listing per tenant: a cloud with 1,000 projects and 300 public images is read once per
 //! sweep, not 1,000 times. With a cursor it lists only what changed since (a delta poll).
+//! A complete listing also reads Glance's `/v2/info/*` facts once and tells each view its
+//! project's ([`CloudFacts`]).
 use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 
+use super::facts::{self, Census, CloudFacts, FactsUnread};
 use super::{MEMBER_LOOKUPS, boots_from_volume, has_compute};
 use crate::catalog::CloudId;
 use crate::openstack::cinder::{self, CinderVolume};
@@ -28,6 +32,11 @@ pub struct CloudListing {
     /// Each image's digest, by position: hashed once per listing, not once per tenant.
     digests: Vec<Digest>,
     applied: AppliedImages,
+    /// Glance's facts (a complete listing's; `Err`: why there are none, and the tenants keep
+    /// theirs).
+    pub facts: Result<CloudFacts, FactsUnread>,
+    /// What each project owns, as Glance's quota counts it.
+    census: HashMap<String, Census>,
 }
 
 /// Positions in a listing by project, so a tenant's view is not a scan of the whole cloud.
@@ -77,6 +86,12 @@ impl CloudListing {
             Some(servers) => action_log::read(ctx, session, cloud, servers).await?,
             None => ActionLogs::default(),
         };
+        // Facts only with a complete listing, as a tenant's own sync reads them: an idle
+        // delta poll stays a few requests.
+        let facts = match since {
+            None => CloudFacts::read(session).await,
+            Some(_) => Err(FactsUnread::Delta),
+        };
         let from = since.unwrap_or_default();
         let cursor = from.advanced(&images, servers.iter().flatten());
         let listing = Listing {
@@ -88,17 +103,27 @@ impl CloudListing {
             extent,
             actions,
         };
-        Ok(Self::new(listing, &members))
+        Ok(Self::new(listing, &members, facts))
     }
 
-    fn new(listing: Listing, members: &HashMap<String, HashSet<String>>) -> Self {
+    fn new(
+        listing: Listing,
+        members: &HashMap<String, HashSet<String>>,
+        facts: Result<CloudFacts, FactsUnread>,
+    ) -> Self {
         let by_project = ByProject::of(&listing, members);
         let digests = listing.images.iter().map(DigestWriter::of).collect();
+        let census = match facts {
+            Ok(_) => Census::by_owner(&listing.images),
+            Err(_) => HashMap::new(),
+        };
         Self {
             listing,
             by_project,
             digests,
             applied: AppliedImages::default(),
+            facts,
+            census,
         }
     }
 
@@ -122,12 +147,18 @@ impl CloudListing {
             let at = of(&self.by_project.volumes);
             at.into_iter().map(|i| &all[i]).collect()
         });
+        let told = self
+            .facts
+            .as_ref()
+            .ok()
+            .map(|f| Box::new(f.for_project(project, self.census.get(project))));
         // Sorted digests: a listing that comes back in another order is the same view.
         let sorted = |mut d: Vec<Digest>| {
             d.sort_unstable();
             d
         };
-        let digest = DigestWriter::of(&(
+        let mut digest = DigestWriter::new();
+        (
             sorted(images.iter().map(|&i| self.digests[i]).collect()),
             servers
                 .as_ref()
@@ -135,12 +166,15 @@ impl CloudListing {
             volumes
                 .as_ref()
                 .map(|v| sorted(v.iter().map(DigestWriter::of).collect())),
-        ));
+        )
+            .hash(&mut digest);
+        facts::hash_facts(told.as_deref(), &mut digest);
+        let digest = digest.finish_digest();
         View {
             images: images.into_iter().map(|i| &listing.images[i]).collect(),
             servers,
             volumes,
-            facts: None,
+            facts: told,
             complete: listing.is_complete(),
             cursor: None,
             shared: Some(Shared {

@@ -3,11 +3,12 @@
 //! [`View`](super::listing::View) of it goes to the one reconcile:
 //! - [`own`]: a tenant's own login (per-tenant mode, pulls, its delta polls);
 //! - [`cloud`]: one admin listing of a whole cloud, viewed per project (cloud mode, the
-//!   cloud's delta polls).
+//!   cloud's delta polls), with [`facts`] telling each project's Glance `/v2/info/*`.
 //!
 //! A new source (a batch of bus notifications, say) is one new file here that builds a
 //! `Listing` of what it learned, with `Extent::ChangesSince`.
 pub mod cloud;
+mod facts;
 pub mod own;
 
 use crate::openstack::nova::NovaServer;

@@ -11,7 +11,11 @@ use crate::common::sim::SimApp;
 async fn three_fill_levels() -> SimApp {
     let s = SimApp::generated(3, 12, 1).start().await;
     s.sim.with_world(|w| {
-        w.image_count_limit = 12;
+        for limit in &mut w.registered_limits {
+            if limit.resource_name == "image_count_total" {
+                limit.default_limit = 12;
+            }
+        }
         let projects: Vec<String> = w.projects.iter().map(|p| p.id.clone()).collect();
         for (keep, project) in [(6, &projects[1]), (3, &projects[2])] {
             let mut kept = 0;

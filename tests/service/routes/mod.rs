@@ -1,7 +1,7 @@
 //! The HTTP API, one module per resource and one file per verb.
 mod dashboard;
 mod errors;
-mod glance;
+pub(crate) mod glance;
 mod health;
 mod image_quotas;
 mod limits;

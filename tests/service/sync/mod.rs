@@ -2,6 +2,7 @@
 mod action_log;
 mod billing;
 mod boot_from_volume;
+mod cloud_facts;
 mod cloud_listings;
 mod cloud_mode;
 mod credentials;
