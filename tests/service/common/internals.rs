@@ -727,6 +727,7 @@ impl TestApp {
             image_tenants::ActiveModel {
                 image_id: Set(image.id),
                 tenant_id: Set(self.tenant_id(tenant).await),
+                member_status: Set(None),
             }
             .insert(self.db())
             .await
