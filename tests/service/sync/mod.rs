@@ -12,6 +12,7 @@ mod images;
 mod instances;
 mod leases_and_pulls;
 mod lifecycle;
+mod member_status;
 mod scripted_month;
 mod staging;
 mod tls;
