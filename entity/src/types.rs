@@ -149,6 +149,20 @@ pub enum ImageVisibility {
     Private,
 }
 
+/// A project's membership of another project's shared image, as Glance keeps it: the owner
+/// shares it (`pending`), the member `accepted` or `rejected` it. Glance lists a shared image
+/// to a member by default only once accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum MemberStatus {
+    #[sea_orm(string_value = "accepted")]
+    Accepted,
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    #[sea_orm(string_value = "rejected")]
+    Rejected,
+}
+
 macro_rules! as_str {
     ($ty:ty { $($variant:ident => $s:literal),* $(,)? }) => {
         impl $ty {
@@ -168,6 +182,7 @@ as_str!(Interface { Public => "public", Internal => "internal", Admin => "admin"
 as_str!(SyncMode { Auto => "auto", PerTenant => "per_tenant", Cloud => "cloud" });
 as_str!(ImageVisibility { Public => "public", Community => "community", Shared => "shared", Private => "private" });
 as_str!(DatedBy { Action => "action", Server => "server", Updated => "updated", Sync => "sync" });
+as_str!(MemberStatus { Accepted => "accepted", Pending => "pending", Rejected => "rejected" });
 as_str!(ErrorKind {
     Authentication => "authentication", Authorization => "authorization", Credentials => "credentials",
     EndpointMissing => "endpoint_missing", Tls => "tls", Unreachable => "unreachable",
@@ -189,6 +204,12 @@ impl SyncMode {
 }
 
 impl ImageVisibility {
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::iter().find(|v| v.as_str() == raw)
+    }
+}
+
+impl MemberStatus {
     pub fn parse(raw: &str) -> Option<Self> {
         Self::iter().find(|v| v.as_str() == raw)
     }
@@ -220,6 +241,10 @@ mod tests {
         }
         for v in ErrorKind::iter() {
             assert_eq!(v.as_str(), v.to_value());
+        }
+        for v in MemberStatus::iter() {
+            assert_eq!(v.as_str(), v.to_value());
+            assert_eq!(MemberStatus::parse(v.as_str()), Some(v));
         }
     }
 }

@@ -20,6 +20,7 @@ mod m20261201_000016_tenant_delta_cursor;
 mod m20261207_000017_error_kind;
 mod m20261208_000018_cloud_tls;
 mod m20261209_000019_image_details;
+mod m20261210_000020_member_status;
 mod m20261210_000021_interval_detail;
 
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000017_error_kind::Migration),
             Box::new(m20261208_000018_cloud_tls::Migration),
             Box::new(m20261209_000019_image_details::Migration),
+            Box::new(m20261210_000020_member_status::Migration),
             Box::new(m20261210_000021_interval_detail::Migration),
         ]
     }

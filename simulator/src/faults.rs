@@ -14,7 +14,7 @@ pub enum Target {
     KeystoneLimits,
     /// `GET /v2/images` (the listing)
     GlanceImages,
-    /// `GET /v2/images/{id}/members` and `GET /v2/images/{id}/members/{member}`
+    /// `GET /v2/images/{id}/members`, `GET` and `PUT /v2/images/{id}/members/{member}`
     GlanceMembers,
     /// `GET /v2/info/{usage,stores,import}`
     GlanceInfo,

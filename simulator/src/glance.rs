@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
-use poem::{Request, Response, handler};
+use poem::{Body, Request, Response, handler};
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -239,7 +239,7 @@ fn parse_list(pairs: &[(String, String)]) -> Result<Listing, String> {
     }
     let member_status = get("member_status").unwrap_or_else(|| "accepted".into());
     if !MEMBER_STATUSES.contains(&member_status.as_str()) {
-        return Err(format!("Invalid status value: {member_status}"));
+        return Err(format!("Invalid status: {member_status}"));
     }
     let updated_at = get("updated_at")
         .map(|raw| TimeFilter::parse(&raw))
@@ -540,6 +540,76 @@ pub async fn show_member(
             &format!("{member_id} not found in the member list of the image {id}."),
         ),
     }
+}
+
+/// `PUT /v2/images/{id}/members/{member_id}` with `{"status": …}`: the member itself (or an
+/// admin) accepts, rejects or resets its membership, as Glance's default policy lets it
+/// (`modify_member`: admin or the shared member). 404 for an image the caller cannot see or
+/// an unknown member; 403 for the owner, anyone else, or an image that is not shared; 400 for
+/// a status other than `pending`, `accepted`, `rejected`. The image's `updated_at` does not
+/// move, as in Glance.
+#[handler]
+pub async fn update_member(
+    req: &Request,
+    Path((id, member_id)): Path<(String, String)>,
+    body: Body,
+    shared: Data<&Arc<Shared>>,
+) -> Response {
+    let (caller, project, _) = match service_call(&shared, Target::GlanceMembers, req).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let body: Option<Value> = body
+        .into_vec()
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let Some(status) = body.as_ref().and_then(|b| b.get("status")) else {
+        return glance_error(StatusCode::BAD_REQUEST, "Status not specified");
+    };
+    let status = status.as_str().unwrap_or_default().to_string();
+    let mut idx = shared.write();
+    let Some(img) = idx
+        .world
+        .images
+        .iter_mut()
+        .find(|img| img.id == id && accessible(img, &caller, &project))
+    else {
+        return glance_error(
+            StatusCode::NOT_FOUND,
+            &format!("No image found with ID {id}"),
+        );
+    };
+    let forbidden = || {
+        glance_error(
+            StatusCode::FORBIDDEN,
+            &format!("Not allowed to update members for image {id}."),
+        )
+    };
+    if img.visibility != "shared" {
+        return forbidden();
+    }
+    if img.member(&member_id).is_none() {
+        return glance_error(
+            StatusCode::NOT_FOUND,
+            &format!("{member_id} not found in the member list of the image {id}."),
+        );
+    }
+    if !(caller.admin || member_id == project) {
+        return forbidden();
+    }
+    if !["pending", "accepted", "rejected"].contains(&status.as_str()) {
+        return glance_error(
+            StatusCode::BAD_REQUEST,
+            "Incorrect request: Status must be \"pending\", \"accepted\" or \"rejected\".",
+        );
+    }
+    let Some(member) = img.members.iter_mut().find(|m| m.project_id == member_id) else {
+        return forbidden();
+    };
+    member.status = status;
+    let member = member.clone();
+    json_response(StatusCode::OK, &member_json(img, &member))
 }
 
 #[handler]

@@ -64,7 +64,7 @@ fn routes(shared: Arc<Shared>) -> impl poem::Endpoint {
         .at("/image/v2/images/:id/members", get(glance::list_members))
         .at(
             "/image/v2/images/:id/members/:member",
-            get(glance::show_member),
+            get(glance::show_member).put(glance::update_member),
         )
         .at("/image/v2/info/:what", get(glance::info))
         .at("/compute/v2.1/servers/detail", get(nova::servers_detail))
@@ -243,6 +243,27 @@ impl Simulator {
     /// [`World::deleted_servers`] (`DELETED`, `terminated_at` now, a `delete` logged).
     pub fn delete_server(&self, id: &str) -> bool {
         self.act(id, ServerAction::Delete)
+    }
+
+    /// Sets a project's membership status of a shared image (`pending`, `accepted`,
+    /// `rejected`), as its member's `PUT /v2/images/{id}/members/{member}` would: the image's
+    /// `updated_at` stays. `false` when the image has no such member.
+    pub fn set_member_status(&self, image_id: &str, project_id: &str, status: &str) -> bool {
+        self.with_world(|w| {
+            let member = w
+                .images
+                .iter_mut()
+                .filter(|i| i.id == image_id)
+                .flat_map(|i| i.members.iter_mut())
+                .find(|m| m.project_id == project_id);
+            match member {
+                Some(m) => {
+                    m.status = status.to_string();
+                    true
+                }
+                None => false,
+            }
+        })
     }
 
     fn with_server(&self, id: &str, change: impl FnOnce(&mut Server)) -> bool {

@@ -590,3 +590,141 @@ async fn keystone_pages_projects_with_limit_and_marker() {
     assert!(page.get("truncated").is_none(), "three fit");
     sim.stop().await;
 }
+
+/// The image ids a listing's first page shows (sorted).
+async fn listed(c: &Login, query: &str) -> Vec<String> {
+    let (status, page) = c
+        .get(&format!("{}/v2/images?limit=100&{query}", c.url("image")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{query}: {page}");
+    let mut ids = ids(&page["images"]);
+    ids.sort();
+    ids
+}
+
+/// Glance's `member_status` on a member's listing (accepted by default, a status, or `all`;
+/// the owner always lists its own; admins list everything), and a member changing its status
+/// with `PUT …/members/{member}` as Glance's policy lets it.
+#[tokio::test]
+async fn members_list_by_status_and_set_their_own() {
+    let mut w = world(4, 0);
+    let p: Vec<String> = w.projects.iter().map(|p| p.id.clone()).collect();
+    let members = [
+        (p[1].as_str(), "accepted"),
+        (p[2].as_str(), "pending"),
+        (p[3].as_str(), "rejected"),
+    ];
+    w.images = vec![
+        image("shared", &p[0], "shared", &members),
+        image("other", &p[0], "shared", &[(&p[2], "rejected")]),
+        image("public", &p[0], "public", &[]),
+    ];
+    let sim = Simulator::start(w).await.unwrap();
+    let owner = member_of(&sim, 0).await;
+    let pending = member_of(&sim, 2).await;
+    let rejected = member_of(&sim, 3).await;
+    assert_eq!(listed(&pending, "").await, ["public"]);
+    assert_eq!(
+        listed(&pending, "member_status=pending").await,
+        ["public", "shared"]
+    );
+    assert_eq!(
+        listed(&pending, "member_status=rejected").await,
+        ["other", "public"]
+    );
+    assert_eq!(
+        listed(&pending, "member_status=all").await,
+        ["other", "public", "shared"]
+    );
+    assert_eq!(
+        listed(&pending, "visibility=shared&member_status=pending").await,
+        ["shared"]
+    );
+    assert_eq!(
+        listed(&rejected, "member_status=rejected").await,
+        ["public", "shared"]
+    );
+    for query in ["", "member_status=pending", "member_status=rejected"] {
+        assert_eq!(
+            listed(&owner, query).await,
+            ["other", "public", "shared"],
+            "the owner: {query}"
+        );
+        assert_eq!(
+            listed(&admin(&sim).await, query).await,
+            ["other", "public", "shared"],
+            "an admin: {query}"
+        );
+    }
+
+    let put = |c: &Login, image: &str, member: &str, body: Value| {
+        let url = format!("{}/v2/images/{image}/members/{member}", c.url("image"));
+        let token = c.token.clone();
+        async move {
+            let resp = http()
+                .put(url)
+                .header("X-Auth-Token", token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let before = sim.with_world(|w| w.images[0].updated_at);
+    let (status, m) = put(&pending, "shared", &p[2], json!({"status": "accepted"})).await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(
+        (m["member_id"].as_str(), m["status"].as_str()),
+        (Some(p[2].as_str()), Some("accepted"))
+    );
+    assert_eq!(listed(&pending, "").await, ["public", "shared"]);
+    assert_eq!(listed(&pending, "member_status=pending").await, ["public"]);
+    assert_eq!(
+        sim.with_world(|w| w.images[0].updated_at),
+        before,
+        "a membership change does not move the image's updated_at"
+    );
+    // Only the member (or an admin) sets a status; the owner and others may not.
+    let (status, _) = put(&owner, "shared", &p[2], json!({"status": "rejected"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = put(&rejected, "shared", &p[2], json!({"status": "rejected"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = put(
+        &admin(&sim).await,
+        "shared",
+        &p[3],
+        json!({"status": "pending"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, err) = put(&pending, "shared", &p[2], json!({"status": "maybe"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    let (status, _) = put(&pending, "shared", &p[2], json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = put(&pending, "public", &p[2], json!({"status": "accepted"})).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "only shared images have members"
+    );
+    let (status, _) = put(
+        &member_of(&sim, 1).await,
+        "other",
+        &p[1],
+        json!({"status": "accepted"}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "not a member: the image is not visible"
+    );
+
+    // The scripting method does what the member's PUT does.
+    assert!(sim.set_member_status("shared", &p[3], "accepted"));
+    assert_eq!(listed(&rejected, "").await, ["public", "shared"]);
+    assert!(!sim.set_member_status("shared", "nobody", "accepted"));
+    sim.stop().await;
+}

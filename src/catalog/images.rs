@@ -14,7 +14,9 @@ use uuid::Uuid;
 use super::offerings::OfferingScope;
 use super::paging::{PageRequest, Paged};
 use super::read_index::Snapshot;
-use super::{Catalog, CatalogError, CatalogResult, CloudId, ImageVisibility, Scope, TenantId};
+use super::{
+    Catalog, CatalogError, CatalogResult, CloudId, ImageVisibility, MemberStatus, Scope, TenantId,
+};
 
 /// A catalog image as stored.
 pub type Image = images::Model;
@@ -106,10 +108,15 @@ pub struct ImageDetail {
     pub properties: BTreeMap<String, String>,
     /// Registered tenants that see the image (of the caller's own, for a scoped caller).
     pub tenants_count: u64,
+    /// For a scoped caller, the statuses of its tenants' memberships of the image, each once,
+    /// in order; a link without one (no membership, or stored before the catalog kept
+    /// statuses) counts as accepted. Empty for staff. The Glance face lists another project's
+    /// shared image by them.
+    pub memberships: Vec<MemberStatus>,
 }
 
 impl ImageDetail {
-    fn of(image: Image, cloud_uuid: Uuid, tenants_count: u64) -> Self {
+    fn of(image: Image, cloud_uuid: Uuid, links: &Links) -> Self {
         let properties = super::read_index::stored_properties(&image);
         let tags = super::read_index::stored_tags(&image)
             .map(String::from)
@@ -139,9 +146,18 @@ impl ImageDetail {
             os_hidden: image.os_hidden,
             tags,
             properties,
-            tenants_count,
+            tenants_count: links.count,
+            memberships: links.statuses.clone(),
         }
     }
+}
+
+/// The links of an image that a caller sees it through: how many, and their statuses (see
+/// [`ImageDetail::memberships`]).
+#[derive(Default)]
+struct Links {
+    count: u64,
+    statuses: Vec<MemberStatus>,
 }
 
 /// A filter whose uuids have been looked up, ready to become SQL.
@@ -439,41 +455,52 @@ async fn with_cloud_uuids(
         .await?
         .into_iter()
         .collect();
-    let counts = tenant_counts(db, scope, &rows).await?;
+    let links = tenant_links(db, scope, &rows).await?;
+    let none = Links::default();
     rows.into_iter()
         .map(|image| {
             let cloud_uuid = *uuids.get(&image.cloud_id).ok_or(CatalogError::NotFound)?;
-            let count = counts.get(&image.id).copied().unwrap_or(0);
-            Ok(ImageDetail::of(image, cloud_uuid, count))
+            let links = links.get(&image.id).unwrap_or(&none);
+            Ok(ImageDetail::of(image, cloud_uuid, links))
         })
         .collect()
 }
 
-/// How many tenants (of the scope's) see each of these images.
-async fn tenant_counts(
+/// How many tenants (of the scope's) see each of these images, and, for a scoped caller,
+/// with which membership statuses.
+async fn tenant_links(
     db: &DatabaseConnection,
     scope: &Scope,
     rows: &[Image],
-) -> CatalogResult<HashMap<super::ImageId, u64>> {
-    let mut counts = HashMap::new();
+) -> CatalogResult<HashMap<super::ImageId, Links>> {
+    let mut links: HashMap<super::ImageId, Links> = HashMap::new();
     for chunk in rows.chunks(400) {
         let mut query = image_tenants::Entity::find()
             .select_only()
             .column(image_tenants::Column::ImageId)
+            .column(image_tenants::Column::MemberStatus)
             .column_as(image_tenants::Column::TenantId.count(), "n")
             .filter(image_tenants::Column::ImageId.is_in(chunk.iter().map(|i| i.id)))
-            .group_by(image_tenants::Column::ImageId);
+            .group_by(image_tenants::Column::ImageId)
+            .group_by(image_tenants::Column::MemberStatus);
         if let Scope::Tenants(ids) = scope {
             query = query.filter(image_tenants::Column::TenantId.is_in(ids.iter().copied()));
         }
-        let found: Vec<(super::ImageId, i64)> = query.into_tuple().all(db).await?;
-        counts.extend(
-            found
-                .into_iter()
-                .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0))),
-        );
+        type Found = (super::ImageId, Option<MemberStatus>, i64);
+        let found: Vec<Found> = query.into_tuple().all(db).await?;
+        for (id, status, n) in found {
+            let entry = links.entry(id).or_default();
+            entry.count += u64::try_from(n).unwrap_or(0);
+            if matches!(scope, Scope::Tenants(_)) {
+                entry
+                    .statuses
+                    .push(status.unwrap_or(MemberStatus::Accepted));
+                entry.statuses.sort_unstable();
+                entry.statuses.dedup();
+            }
+        }
     }
-    Ok(counts)
+    Ok(links)
 }
 
 /// The query in `order`, ties by name then uuid. Missing values count as the smallest, as in

@@ -32,8 +32,8 @@ use uuid::Uuid;
 
 pub use entity::server_status::ServerStatus;
 pub use entity::types::{
-    CloudId, DatedBy, ErrorKind, ImageId, ImageVisibility, Interface, RunOutcome, State, SyncMode,
-    TenantId, TokenId,
+    CloudId, DatedBy, ErrorKind, ImageId, ImageVisibility, Interface, MemberStatus, RunOutcome,
+    State, SyncMode, TenantId, TokenId,
 };
 pub use error::{CatalogError, CatalogResult};
 

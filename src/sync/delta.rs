@@ -37,7 +37,9 @@ pub struct DeltaOutcome {
 /// and, for tenants synced through their own login, what their token lists as changed
 /// since theirs (`concurrency` tenants at a time). A cloud with a tenant another sync
 /// holds, or such a tenant, waits for the next poll. Deleted images and membership
-/// changes do not move `updated_at`: the next full sweep catches them.
+/// changes (a member accepting or rejecting included) do not move `updated_at`: the next
+/// full sweep catches them. An image a poll does list carries its memberships' current
+/// statuses, so a poll never records a stale one.
 pub async fn poll(runner: &Runner) -> Result<Vec<DeltaOutcome>, CatalogError> {
     let mut done = Vec::new();
     for cloud in runner.catalog.clouds().polled().await? {

@@ -7,11 +7,16 @@ use super::action_log::ActionLogs;
 use super::attribution::BootVolumes;
 use super::cursor::Cursor;
 use super::fingerprint::{Digest, DigestWriter, FINGERPRINT_SALT};
+use crate::catalog::MemberStatus;
 use crate::catalog::inventory::{Applied, SeenIds};
 use crate::catalog::tenants::MissingService;
 use crate::openstack::cinder::CinderVolume;
 use crate::openstack::glance::{GlanceImage, GlanceInfo};
 use crate::openstack::nova::NovaServer;
+
+/// Membership statuses by Glance id: of the shared images of other projects a project sees
+/// as a member.
+pub type Memberships = HashMap<String, MemberStatus>;
 
 /// How much of what it lists a listing covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +32,10 @@ pub enum Extent {
 #[derive(Debug)]
 pub struct Listing {
     pub images: Vec<GlanceImage>,
+    /// The status of the listing project's membership of each listed image it sees as a
+    /// member of another project's shared image, by Glance id (a tenant's own listing; a
+    /// whole-cloud listing keeps its members per project).
+    pub memberships: Memberships,
     /// `None`: the cloud has no compute endpoint.
     pub servers: Option<Vec<NovaServer>>,
     /// `None`: the cloud has no volume endpoint.
@@ -65,6 +74,11 @@ impl Listing {
     pub fn whole(&self) -> View<'_> {
         View {
             images: self.images.iter().collect(),
+            memberships: self
+                .memberships
+                .iter()
+                .map(|(id, status)| (id.as_str(), *status))
+                .collect(),
             servers: self.servers.as_ref().map(|s| s.iter().collect()),
             volumes: self.volumes.as_ref().map(|v| v.iter().collect()),
             facts: self.facts.clone().map(Box::new),
@@ -79,6 +93,9 @@ impl Listing {
 /// What one tenant sees of a listing: what the reconcile compares with the catalog.
 pub struct View<'a> {
     pub images: Vec<&'a GlanceImage>,
+    /// The tenant's membership status of each image it sees as a member of another
+    /// project's shared image, by Glance id; the other images are no memberships.
+    pub memberships: HashMap<&'a str, MemberStatus>,
     pub servers: Option<Vec<&'a NovaServer>>,
     pub volumes: Option<Vec<&'a CinderVolume>>,
     /// Glance's `/v2/info/*` as the tenant's own token would read them; `None`: not told.
@@ -104,6 +121,11 @@ pub struct Shared<'a> {
 }
 
 impl View<'_> {
+    /// The status of the tenant's membership of a listed image (`None`: no membership).
+    pub fn member_status(&self, id: &str) -> Option<MemberStatus> {
+        self.memberships.get(id).copied()
+    }
+
     /// The services the cloud lacks: without compute nothing else is asked.
     pub fn unavailable(&self) -> Vec<MissingService> {
         match (&self.servers, &self.volumes) {

@@ -33,10 +33,16 @@ async fn the_glance_face_answers_a_tenant_as_glance_does() {
             (ours, theirs)
         }
     };
-    // The census keeps no member statuses (every membership counts as accepted), so the
-    // listings compared ask for every status.
+    // Tenant b is a member of shared images in each status (accepted, pending, rejected):
+    // the default listing (accepted ones), each status and `all` are compared.
     let mut listed = Vec::new();
     for query in [
+        "",
+        "visibility=shared",
+        "member_status=accepted&visibility=all",
+        "member_status=pending&visibility=all",
+        "member_status=rejected&visibility=all",
+        "member_status=pending&visibility=shared&os_hidden=true",
         "member_status=all",
         "member_status=all&visibility=all",
         "member_status=all&visibility=shared",
@@ -101,6 +107,28 @@ async fn the_glance_face_answers_a_tenant_as_glance_does() {
         let id = image["id"].as_str().unwrap();
         let (ours, theirs) = ask(format!("/v2/images/{id}")).await;
         assert_eq!(ours.body, theirs.body, "image {id}");
+    }
+    // Tenant a syncs with its member's own token, whose listing does not say statuses: its
+    // pending membership of b's image is learnt from Glance's `member_status=pending`.
+    let token_a = s.app.scoped_token("face-a", &[&s.t_a]).await;
+    for query in [
+        "",
+        "member_status=pending",
+        "member_status=rejected",
+        "member_status=all",
+    ] {
+        let path = format!("/v2/images?{query}&created_at=gte:{start}&limit=1000");
+        let ours =
+            s.os.send(Method::GET, &format!("{face}{path}"), Some(&token_a), None)
+                .await;
+        let theirs = s.os.glance_call(&s.tok_a, Method::GET, &path, None).await;
+        assert_eq!(
+            theirs.status,
+            StatusCode::OK,
+            "Glance {path}: {}",
+            theirs.text
+        );
+        assert_eq!(by_id(&ours.body), by_id(&theirs.body), "tenant a: {query}");
     }
     for bad in [
         "/v2/images?limit=x",

@@ -6,8 +6,8 @@ use std::cmp::Ordering;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
-use crate::catalog::ImageVisibility;
 use crate::catalog::images::ImageDetail;
+use crate::catalog::{ImageVisibility, MemberStatus};
 
 /// Glance's `limit_param_default` and `api_limit_max`.
 pub const DEFAULT_LIMIT: usize = 25;
@@ -67,15 +67,6 @@ impl Dir {
             _ => Err(format!("Invalid sort direction: {raw}")),
         }
     }
-}
-
-/// Which shared images of other projects a listing keeps, by the caller's membership.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MemberStatus {
-    Accepted,
-    Pending,
-    Rejected,
-    All,
 }
 
 /// The `visibility` parameter: absent (Glance's default listing), `all`, or one value (an
@@ -165,7 +156,9 @@ pub struct ListQuery {
     pub marker: Option<String>,
     /// The keys asked for, then `created_at` and `id` where missing (Glance's tie-breakers).
     pub sort: Vec<(SortKey, Dir)>,
-    pub member_status: MemberStatus,
+    /// Which shared images of other projects the listing keeps, by the status of the
+    /// caller's membership (`None`: `all`).
+    pub member_status: Option<MemberStatus>,
     pub visibility: VisibilityFilter,
     pub os_hidden: bool,
     conditions: Vec<Condition>,
@@ -194,11 +187,11 @@ impl ListQuery {
     pub fn parse(pairs: &[(String, String)]) -> Result<Self, BadRequest> {
         let first = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v);
         let member_status = match first("member_status").map(String::as_str) {
-            None | Some("accepted") => MemberStatus::Accepted,
-            Some("pending") => MemberStatus::Pending,
-            Some("rejected") => MemberStatus::Rejected,
-            Some("all") => MemberStatus::All,
-            Some(other) => return Err(format!("Invalid status: {other}")),
+            None => Some(MemberStatus::Accepted),
+            Some("all") => None,
+            Some(raw) => {
+                Some(MemberStatus::parse(raw).ok_or_else(|| format!("Invalid status: {raw}"))?)
+            }
         };
         let filters = last_values(pairs);
         let filter = |key: &str| filters.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
@@ -641,16 +634,17 @@ impl ListQuery {
     /// Whether Glance lists the image for `viewer` (all of `images` being visible to it).
     fn selects(&self, image: &ImageDetail, viewer: &Viewer) -> bool {
         let own = viewer.owns(image);
-        // Another project's shared image is listed through the viewer's membership. The
-        // census does not keep member statuses: every membership it knows counts as accepted.
+        // Another project's shared image is listed to a project through its membership, by
+        // the membership's status; to a viewer of several projects when one of their
+        // memberships has it. Glance's admin (staff) lists images whatever their members
+        // (its `_select_images_query` applies `member_status` to regular users only).
         let membership = matches!(viewer, Viewer::Projects(_))
             && image.visibility == ImageVisibility::Shared
             && !own;
         if membership
-            && matches!(
-                self.member_status,
-                MemberStatus::Pending | MemberStatus::Rejected
-            )
+            && self
+                .member_status
+                .is_some_and(|wanted| !image.memberships.contains(&wanted))
         {
             return false;
         }
@@ -794,6 +788,7 @@ mod tests {
             tags: vec![],
             properties: BTreeMap::new(),
             tenants_count: 1,
+            memberships: vec![MemberStatus::Accepted],
         }
     }
 
@@ -892,7 +887,7 @@ mod tests {
             [(SortKey::CreatedAt, Dir::Desc), (SortKey::Id, Dir::Desc)]
         );
         assert_eq!(q.visibility, VisibilityFilter::Default);
-        assert_eq!(q.member_status, MemberStatus::Accepted);
+        assert_eq!(q.member_status, Some(MemberStatus::Accepted));
         assert!(!q.os_hidden);
         assert_eq!(parse("limit=5000").unwrap().limit, MAX_LIMIT);
         assert_eq!(parse("limit=+1_0").unwrap().limit, 10);
@@ -988,7 +983,7 @@ mod tests {
         );
         assert_eq!(list(&images, "visibility=", &me), Vec::<String>::new());
         assert_eq!(list(&images, "os_hidden=true", &me), ["hidden"]);
-        // Memberships count as accepted: pending ones are none of them.
+        // The only membership here is accepted: a pending listing has none of them.
         assert_eq!(
             sorted(list(&images, "member_status=pending", &me)),
             ["comm-own", "private-own", "pub"]
@@ -998,6 +993,59 @@ mod tests {
             sorted(list(&images, "", &Viewer::Staff)),
             ["private-own", "pub", "shared-in"]
         );
+    }
+
+    #[test]
+    fn memberships_list_by_status_as_glance_does() {
+        use ImageVisibility::*;
+        use MemberStatus::*;
+        let shared = |id: &str, owner: &str, memberships: Vec<MemberStatus>| {
+            let mut img = image(id, id, Shared, owner);
+            img.memberships = memberships;
+            img
+        };
+        let images = vec![
+            shared("accepted", "other", vec![Accepted]),
+            shared("pending", "other", vec![Pending]),
+            shared("rejected", "other", vec![Rejected]),
+            // Through two of the viewer's projects, one accepted, one pending.
+            shared("both", "other", vec![Accepted, Pending]),
+            // The viewer's own shared image, whatever another of its projects' membership.
+            shared("own", "p", vec![Pending]),
+            image("pub", "pub", Public, "other"),
+        ];
+        let me = Viewer::Projects(vec!["p".into(), "q".into()]);
+        let q = |query: &str, viewer: &Viewer| {
+            let mut ids = list(&images, query, viewer);
+            ids.sort();
+            ids
+        };
+        assert_eq!(q("", &me), ["accepted", "both", "own", "pub"]);
+        assert_eq!(
+            q("member_status=accepted", &me),
+            ["accepted", "both", "own", "pub"]
+        );
+        assert_eq!(
+            q("member_status=pending", &me),
+            ["both", "own", "pending", "pub"]
+        );
+        assert_eq!(q("member_status=rejected", &me), ["own", "pub", "rejected"]);
+        assert_eq!(
+            q("member_status=all", &me),
+            ["accepted", "both", "own", "pending", "pub", "rejected"]
+        );
+        assert_eq!(
+            q("member_status=pending&visibility=shared", &me),
+            ["both", "own", "pending"]
+        );
+        // Glance's admin lists every image whatever its members and `member_status`.
+        for query in ["", "member_status=pending", "member_status=rejected"] {
+            assert_eq!(
+                q(query, &Viewer::Staff),
+                ["accepted", "both", "own", "pending", "pub", "rejected"],
+                "{query}"
+            );
+        }
     }
 
     #[test]

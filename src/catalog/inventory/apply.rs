@@ -1,6 +1,6 @@
 //! Applying one tenant's complete listing: one transaction, one function per phase, each a
 //! `tracing` span (`RUST_LOG=cloudcensus::catalog=debug` shows their times).
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use entity::{image_tenants, images, instances, tenants};
@@ -14,10 +14,11 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::{
-    Applied, AppliedCounts, ImageRecord, InstanceRecord, SeenIds, TenantChanges, TenantFacts,
-    ViewMark, image_columns, insert_links, instance_columns, lifecycle, staging,
+    Applied, AppliedCounts, ImageRecord, InstanceRecord, NewLink, SeenIds, TenantChanges,
+    TenantFacts, ViewMark, image_columns, insert_links, instance_columns, lifecycle, staging,
+    status_value,
 };
-use crate::catalog::{CatalogResult, CloudId, ImageId, TenantId, db, read_index};
+use crate::catalog::{CatalogResult, CloudId, ImageId, MemberStatus, TenantId, db, read_index};
 
 /// Rows per multi-row statement: well under SQLite's bound-variable limit.
 const CHUNK: usize = 400;
@@ -54,6 +55,7 @@ pub(super) async fn apply(
         counts.images_linked += linked;
     }
     counts.images_linked += link_images(&txn, cloud, tenant, &changes.link).await?;
+    counts.memberships_changed = restatus(&txn, cloud, tenant, &changes.restatus).await?;
     // Each link the compare found is to a seen image: when they are all the links there were,
     // no link is to an image the tenant no longer sees.
     if links_before.is_some_and(|n| n != changes.already_linked) {
@@ -132,45 +134,95 @@ async fn upsert_images(
     Ok(records.len() as u64)
 }
 
-/// Links the tenant to images by Glance id. The ids go in as one JSON array per statement,
-/// are looked up inside the database, and the links are inserted in image id order: the
-/// link indexes then grow page by page rather than at random places. Against `IN` lists of
-/// 2000 ids in Glance's order, the `sync` bench's first sync linked in 0.97 s rather than
-/// 1.81 s on SQLite, in 6.0 s rather than 10.9 s on PostgreSQL.
-#[instrument(level = "debug", skip_all, fields(ids = backend_ids.len()))]
+/// The links by membership status: each group is one constant in its statements.
+fn by_status(links: &[NewLink]) -> BTreeMap<Option<MemberStatus>, Vec<&str>> {
+    let mut groups: BTreeMap<Option<MemberStatus>, Vec<&str>> = BTreeMap::new();
+    for (id, status) in links {
+        groups.entry(*status).or_default().push(id);
+    }
+    groups
+}
+
+/// The cloud's images whose Glance ids are in `chunk`, bound as one JSON array and looked up
+/// inside the database: `IN (SELECT …)` rather than a join, so SQLite looks each id up in the
+/// images' unique index (joined, it chose to scan the cloud's images once per id).
+fn images_listed(
+    backend: DatabaseBackend,
+    cloud: CloudId,
+    chunk: &[&str],
+) -> Result<sea_orm::sea_query::SelectStatement, DbErr> {
+    let ids = serde_json::to_string(chunk).map_err(|e| DbErr::Custom(e.to_string()))?;
+    // The ids as a table, one `value` each.
+    let elements = match backend {
+        DatabaseBackend::Postgres => {
+            Func::cust("json_array_elements_text").arg(Expr::val(ids).cast_as("json"))
+        }
+        _ => Func::cust("json_each").arg(Expr::val(ids)),
+    };
+    let listed = Query::select()
+        .column(Alias::new("value"))
+        .from_function(elements, Alias::new("listed"))
+        .to_owned();
+    Ok(Query::select()
+        .column(images::Column::Id)
+        .from(images::Entity)
+        .and_where(images::Column::CloudId.eq(cloud))
+        .and_where(images::Column::BackendId.in_subquery(listed))
+        .to_owned())
+}
+
+/// Links the tenant to images by Glance id, each with its membership's status. The ids go in
+/// as one JSON array per statement (and status), are looked up inside the database, and the
+/// links are inserted in image id order: the link indexes then grow page by page rather than
+/// at random places. Against `IN` lists of 2000 ids in Glance's order, the `sync` bench's
+/// first sync linked in 0.97 s rather than 1.81 s on SQLite, in 6.0 s rather than 10.9 s on
+/// PostgreSQL.
+#[instrument(level = "debug", skip_all, fields(ids = links.len()))]
 async fn link_images(
     txn: &DatabaseTransaction,
     cloud: CloudId,
     tenant: TenantId,
-    backend_ids: &[String],
+    links: &[NewLink],
 ) -> Result<u64, DbErr> {
     let mut linked = 0;
-    for chunk in backend_ids.chunks(LINK_CHUNK) {
-        let ids = serde_json::to_string(chunk).map_err(|e| DbErr::Custom(e.to_string()))?;
-        // The ids as a table, one `value` each.
-        let elements = match txn.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                Func::cust("json_array_elements_text").arg(Expr::val(ids).cast_as("json"))
-            }
-            _ => Func::cust("json_each").arg(Expr::val(ids)),
-        };
-        let listed = Query::select()
-            .column(Alias::new("value"))
-            .from_function(elements, Alias::new("listed"))
-            .to_owned();
-        // `IN (SELECT …)` rather than a join: SQLite then looks each id up in the images'
-        // unique index; joined, it chose to scan the cloud's images once per id.
-        let select = Query::select()
-            .column(images::Column::Id)
-            .expr(Expr::val(tenant))
-            .from(images::Entity)
-            .and_where(images::Column::CloudId.eq(cloud))
-            .and_where(images::Column::BackendId.in_subquery(listed))
-            .order_by(images::Column::Id, sea_orm::Order::Asc)
-            .to_owned();
-        linked += txn.execute(&insert_links(select)?).await?.rows_affected();
+    for (status, ids) in by_status(links) {
+        for chunk in ids.chunks(LINK_CHUNK) {
+            let mut select = images_listed(txn.get_database_backend(), cloud, chunk)?;
+            select
+                .expr(Expr::val(tenant))
+                .expr(Expr::val(status_value(status)))
+                .order_by(images::Column::Id, sea_orm::Order::Asc);
+            linked += txn.execute(&insert_links(select)?).await?.rows_affected();
+        }
     }
     Ok(linked)
+}
+
+/// Sets the status of the tenant's links whose membership changed.
+#[instrument(level = "debug", skip_all, fields(links = changed.len()))]
+async fn restatus(
+    txn: &DatabaseTransaction,
+    cloud: CloudId,
+    tenant: TenantId,
+    changed: &[NewLink],
+) -> Result<u64, DbErr> {
+    let mut updated = 0;
+    for (status, ids) in by_status(changed) {
+        for chunk in ids.chunks(LINK_CHUNK) {
+            let images = images_listed(txn.get_database_backend(), cloud, chunk)?;
+            updated += image_tenants::Entity::update_many()
+                .col_expr(
+                    image_tenants::Column::MemberStatus,
+                    Expr::val(status_value(status)),
+                )
+                .filter(image_tenants::Column::TenantId.eq(tenant))
+                .filter(image_tenants::Column::ImageId.in_subquery(images))
+                .exec(txn)
+                .await?
+                .rows_affected;
+        }
+    }
+    Ok(updated)
 }
 
 /// How many images the tenant is linked to.

@@ -15,14 +15,16 @@ use std::collections::{HashMap, HashSet};
 
 use entity::{image_tenants, images, instances, tenants};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, Iterable, ModelTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, Iterable, ModelTrait,
+    QueryFilter, QuerySelect,
 };
 
 use super::clouds::Cloud;
 use super::credentials::Credentials;
 use super::tenants::Tenant;
 use super::{
-    Catalog, CatalogError, CatalogResult, CloudId, DatedBy, ImageId, Scope, ServerStatus, TenantId,
+    Catalog, CatalogError, CatalogResult, CloudId, DatedBy, ImageId, MemberStatus, Scope,
+    ServerStatus, TenantId,
 };
 
 /// Ids looked up per query while comparing a page (a Glance page holds up to 1000). SQLite
@@ -55,29 +57,40 @@ fn instance_columns() -> impl Iterator<Item = instances::Column> {
     C::iter().filter(|c| !matches!(c, C::Id | C::Uuid | C::CloudId | C::BackendId | C::UsageSeq))
 }
 
-/// `INSERT INTO image_tenants (image_id, tenant_id) <select> ON CONFLICT DO NOTHING`: links
-/// whose (image id, tenant id) pairs the select yields.
+/// `INSERT INTO image_tenants (image_id, tenant_id, member_status) <select> ON CONFLICT DO
+/// NOTHING`: links whose (image id, tenant id, member status) the select yields.
 fn insert_links(
     select: sea_orm::sea_query::SelectStatement,
 ) -> Result<sea_orm::sea_query::InsertStatement, sea_orm::DbErr> {
-    let columns = [
+    let key = [
         image_tenants::Column::ImageId,
         image_tenants::Column::TenantId,
     ];
     use sea_orm::sea_query::{OnConflict, Query};
     Ok(Query::insert()
         .into_table(image_tenants::Entity)
-        .columns(columns)
+        .columns(key.into_iter().chain([image_tenants::Column::MemberStatus]))
         .select_from(select)
         .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?
-        .on_conflict(OnConflict::columns(columns).do_nothing().to_owned())
+        .on_conflict(OnConflict::columns(key).do_nothing().to_owned())
         .to_owned())
 }
 
-/// An image as the catalog has it now, and whether the tenant already sees it.
+/// A link a sync makes: the image's Glance id, and the status of the tenant's membership when
+/// it sees the image as a member of another project's shared image (`None`: no membership).
+pub type NewLink = (String, Option<MemberStatus>);
+
+/// A stored status as a value to bind (`NULL` for none).
+fn status_value(status: Option<MemberStatus>) -> sea_orm::Value {
+    status.map(|s| s.as_str().to_string()).into()
+}
+
+/// An image as the catalog has it now, and whether (and how) the tenant already sees it.
 pub struct KnownImage {
     pub record: ImageRecord,
     pub linked: bool,
+    /// The stored status of the tenant's link, when linked.
+    pub member_status: Option<MemberStatus>,
 }
 
 impl KnownImage {
@@ -151,13 +164,26 @@ impl SeenIds {
     }
 }
 
+/// A tenant's links as a compare reads them at once: which Glance ids, and the status of
+/// each link that has one.
+#[derive(Clone, Default, Debug)]
+pub struct TenantLinks {
+    pub ids: SeenIds,
+    pub statuses: HashMap<String, MemberStatus>,
+}
+
 /// Everything one tenant's complete listing changes.
 #[derive(Default, Debug)]
 pub struct TenantChanges {
     /// New or changed image rows not yet staged.
     pub upsert_images: Vec<ImageRecord>,
-    /// Glance ids the tenant sees but is not yet linked to, not yet staged.
-    pub link: Vec<String>,
+    /// Glance ids the tenant sees but is not yet linked to (with their membership's status),
+    /// not yet staged.
+    pub link: Vec<NewLink>,
+    /// Links whose membership status changes (a member accepted, say), by Glance id. Kept in
+    /// memory, never staged: a change of status is rare, and a first sync, the one that
+    /// stages, has only new links.
+    pub restatus: Vec<NewLink>,
     /// Whether earlier batches of the two lists above went to the staging table.
     pub staged: bool,
     /// Every Glance id the tenant sees (to find what it no longer sees).
@@ -256,6 +282,8 @@ pub struct AppliedCounts {
     pub images_linked: u64,
     pub images_unlinked: u64,
     pub images_deleted: u64,
+    /// Links whose membership status changed.
+    pub memberships_changed: u64,
     pub instances_upserted: u64,
     pub instances_marked_deleted: u64,
     /// Lifecycle intervals added or closed.
@@ -269,7 +297,12 @@ impl AppliedCounts {
 
     /// Whether the cloud's image list changed (instances do not show in it).
     pub fn changes_listing(&self) -> bool {
-        self.images_upserted + self.images_linked + self.images_unlinked + self.images_deleted > 0
+        self.images_upserted
+            + self.images_linked
+            + self.images_unlinked
+            + self.images_deleted
+            + self.memberships_changed
+            > 0
     }
 
     /// Whether the cloud's instance counts (`usage_stats`) may have changed.
@@ -282,6 +315,7 @@ impl AppliedCounts {
             + self.images_linked
             + self.images_unlinked
             + self.images_deleted
+            + self.memberships_changed
             + self.instances_upserted
             + self.instances_marked_deleted
             + self.intervals_written
@@ -346,22 +380,24 @@ impl Inventory<'_> {
                 .all(db)
                 .await?;
             let ids: Vec<ImageId> = rows.iter().map(|r| r.id).collect();
-            let linked: HashSet<ImageId> = image_tenants::Entity::find()
+            let linked: HashMap<ImageId, Option<MemberStatus>> = image_tenants::Entity::find()
                 .select_only()
                 .column(image_tenants::Column::ImageId)
+                .column(image_tenants::Column::MemberStatus)
                 .filter(image_tenants::Column::TenantId.eq(tenant_id))
                 .filter(image_tenants::Column::ImageId.is_in(ids))
-                .into_tuple::<ImageId>()
+                .into_tuple::<(ImageId, Option<MemberStatus>)>()
                 .all(db)
                 .await?
                 .into_iter()
                 .collect();
             for row in rows {
-                let is_linked = linked.contains(&row.id);
+                let link = linked.get(&row.id).copied();
                 out.insert(
                     row.backend_id.clone(),
                     KnownImage {
-                        linked: is_linked,
+                        linked: link.is_some(),
+                        member_status: link.flatten(),
                         record: row,
                     },
                 );
@@ -453,8 +489,9 @@ impl Inventory<'_> {
         Ok(super::read_index::catalog_version(self.0.writer(), cloud).await?)
     }
 
-    /// The Glance ids of the images the tenant is linked to.
-    pub async fn linked_images(&self, tenant_id: TenantId) -> CatalogResult<SeenIds> {
+    /// The Glance ids of the images the tenant is linked to, and the stored statuses of its
+    /// links that have one (memberships: few beside the public images).
+    pub async fn linked_images(&self, tenant_id: TenantId) -> CatalogResult<TenantLinks> {
         let linked =
             super::images::scope_condition(images::Entity, &Scope::Tenants(vec![tenant_id]));
         let rows: Vec<String> = images::Entity::find()
@@ -468,7 +505,29 @@ impl Inventory<'_> {
         for id in &rows {
             ids.insert(id);
         }
-        Ok(ids)
+        use sea_orm::sea_query::{Expr, Query};
+        let link = |c: image_tenants::Column| Expr::col((image_tenants::Entity, c));
+        let select = Query::select()
+            .column((images::Entity, images::Column::BackendId))
+            .column((image_tenants::Entity, image_tenants::Column::MemberStatus))
+            .from(image_tenants::Entity)
+            .inner_join(
+                images::Entity,
+                Expr::col((images::Entity, images::Column::Id))
+                    .equals((image_tenants::Entity, image_tenants::Column::ImageId)),
+            )
+            .and_where(link(image_tenants::Column::TenantId).eq(tenant_id))
+            .and_where(link(image_tenants::Column::MemberStatus).is_not_null())
+            .to_owned();
+        let mut statuses = HashMap::new();
+        for row in self.0.writer().query_all(&select).await? {
+            let id: String = row.try_get("", "backend_id")?;
+            let status: Option<MemberStatus> = row.try_get("", "member_status")?;
+            if let Some(status) = status {
+                statuses.insert(id, status);
+            }
+        }
+        Ok(TenantLinks { ids, statuses })
     }
 
     /// Removes what an earlier, unfinished sync of the tenant staged.
@@ -482,7 +541,7 @@ impl Inventory<'_> {
         &self,
         tenant_id: TenantId,
         upserts: &[ImageRecord],
-        links: &[String],
+        links: &[NewLink],
     ) -> CatalogResult<()> {
         Ok(staging::stage(self.0.writer(), tenant_id, upserts, links).await?)
     }

@@ -3,7 +3,7 @@
 //! moved into the catalog by the sync's final transaction. The API never reads it.
 //!
 //! The staging table has the image's describing columns under the same names (plus its own
-//! `tenant_id`, `link` and `upsert`), so every statement here takes its column list from the
+//! `tenant_id`, `link`, `member_status` (a link's) and `upsert`), so every statement here takes its column list from the
 //! image entity; `staging_table_has_every_image_column` fails when a migration forgets one.
 use std::collections::{HashMap, HashSet};
 
@@ -12,8 +12,8 @@ use sea_orm::sea_query::{DynIden, Expr, IntoIden, OnConflict, Query};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, ExprTrait, Value};
 use uuid::Uuid;
 
-use super::{ImageRecord, image_columns, insert_links};
-use crate::catalog::{CloudId, TenantId};
+use super::{ImageRecord, NewLink, image_columns, insert_links, status_value};
+use crate::catalog::{CloudId, MemberStatus, TenantId};
 
 /// The staging table's own columns.
 #[derive(sea_orm::DeriveIden, Clone, Copy)]
@@ -21,6 +21,7 @@ enum SyncStage {
     Table,
     TenantId,
     Link,
+    MemberStatus,
     Upsert,
 }
 
@@ -58,12 +59,16 @@ pub async fn clear<C: ConnectionTrait>(db: &C, tenant_id: TenantId) -> Result<()
 }
 
 /// Records and links may be staged in different batches: a link for an already staged record
-/// marks that row (an id is listed once per sync, so nothing else conflicts).
+/// marks that row, with its status (an id is listed once per sync, so nothing else conflicts).
 fn merge_links() -> OnConflict {
     OnConflict::columns([iden(SyncStage::TenantId), iden(images::Column::BackendId)])
         .value(
             SyncStage::Link,
             Expr::cust("sync_stage.link OR excluded.link"),
+        )
+        .value(
+            SyncStage::MemberStatus,
+            Expr::cust("COALESCE(excluded.member_status, sync_stage.member_status)"),
         )
         .to_owned()
 }
@@ -73,17 +78,17 @@ pub async fn stage<C: ConnectionTrait>(
     db: &C,
     tenant_id: TenantId,
     upserts: &[ImageRecord],
-    links: &[String],
+    links: &[NewLink],
 ) -> Result<(), DbErr> {
-    let linked: HashSet<&str> = links.iter().map(String::as_str).collect();
+    let linked: HashMap<&str, Option<MemberStatus>> =
+        links.iter().map(|(id, s)| (id.as_str(), *s)).collect();
     for chunk in upserts.chunks(CHUNK) {
         stage_records(db, tenant_id, chunk, &linked).await?;
     }
     let recorded: HashSet<&str> = upserts.iter().map(|r| r.backend_id.as_str()).collect();
-    let link_only: Vec<&str> = links
+    let link_only: Vec<&NewLink> = links
         .iter()
-        .map(String::as_str)
-        .filter(|id| !recorded.contains(id))
+        .filter(|(id, _)| !recorded.contains(id.as_str()))
         .collect();
     for chunk in link_only.chunks(CHUNK) {
         stage_links(db, tenant_id, chunk).await?;
@@ -96,12 +101,13 @@ async fn stage_records<C: ConnectionTrait>(
     db: &C,
     tenant_id: TenantId,
     records: &[ImageRecord],
-    linked: &HashSet<&str>,
+    linked: &HashMap<&str, Option<MemberStatus>>,
 ) -> Result<(), DbErr> {
     let columns = staged_columns();
     let mut names = vec![
         iden(SyncStage::TenantId),
         iden(SyncStage::Link),
+        iden(SyncStage::MemberStatus),
         iden(SyncStage::Upsert),
     ];
     names.extend(columns.iter().map(|c| iden(*c)));
@@ -110,9 +116,11 @@ async fn stage_records<C: ConnectionTrait>(
     for record in records {
         let mut row = images::ActiveModel::from(record.clone());
         row.uuid = sea_orm::Set(Uuid::new_v4());
+        let link = linked.get(record.backend_id.as_str());
         let mut values: Vec<Value> = vec![
             tenant_id.into(),
-            linked.contains(record.backend_id.as_str()).into(),
+            link.is_some().into(),
+            status_value(link.copied().flatten()),
             true.into(),
         ];
         for column in &columns {
@@ -132,17 +140,24 @@ async fn stage_records<C: ConnectionTrait>(
 async fn stage_links<C: ConnectionTrait>(
     db: &C,
     tenant_id: TenantId,
-    backend_ids: &[&str],
+    links: &[&NewLink],
 ) -> Result<(), DbErr> {
     let mut insert = Query::insert();
     insert.into_table(SyncStage::Table).columns([
         iden(SyncStage::TenantId),
         iden(SyncStage::Link),
+        iden(SyncStage::MemberStatus),
         iden(SyncStage::Upsert),
         iden(images::Column::BackendId),
     ]);
-    for id in backend_ids {
-        let values: [Value; 4] = [tenant_id.into(), true.into(), false.into(), (*id).into()];
+    for (id, status) in links {
+        let values: [Value; 5] = [
+            tenant_id.into(),
+            true.into(),
+            status_value(*status),
+            false.into(),
+            id.as_str().into(),
+        ];
         insert
             .values(values.into_iter().map(Into::into))
             .map_err(|e| DbErr::Custom(format!("staging row: {e}")))?;
@@ -229,7 +244,7 @@ fn upsert_staged(
         .to_owned())
 }
 
-/// The staged links, as (image id, tenant id) pairs looked up by Glance id.
+/// The staged links, as (image id, tenant id, member status) looked up by Glance id.
 fn link_staged(
     cloud: CloudId,
     tenant_id: TenantId,
@@ -237,6 +252,7 @@ fn link_staged(
     let links = Query::select()
         .column((images::Entity, images::Column::Id))
         .expr(Expr::val(tenant_id))
+        .column((SyncStage::Table, SyncStage::MemberStatus))
         .from(SyncStage::Table)
         .inner_join(
             images::Entity,
@@ -350,7 +366,11 @@ mod tests {
             .await
             .expect("stage record");
         inventory
-            .stage(tenant.id, &[], &["img-1".to_string()])
+            .stage(
+                tenant.id,
+                &[],
+                &[("img-1".to_string(), Some(MemberStatus::Pending))],
+            )
             .await
             .expect("stage link");
         let mut changes = TenantChanges {
@@ -374,9 +394,16 @@ mod tests {
             .expect("stored");
         assert_eq!(stored.cloud_id, cloud.id);
         assert!(!stored.uuid.is_nil());
+        let link = entity::image_tenants::Entity::find()
+            .one(catalog.db())
+            .await
+            .expect("query")
+            .expect("linked");
+        assert_eq!(link.member_status, Some(MemberStatus::Pending));
         let known = KnownImage {
             record: stored,
             linked: true,
+            member_status: link.member_status,
         };
         assert!(!known.differs_from(&record));
     }

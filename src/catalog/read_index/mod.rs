@@ -472,9 +472,12 @@ impl Snapshot {
         let listed = segment.listed(hit as u32);
         let (x, d) = (listed.extra, listed.dicts);
         let text = |dict: &detail::Dict, code: u32| dict.get(code).map(String::from);
-        let tenants_count = match scope {
-            Scope::All => listed.tenants.len(),
-            Scope::Tenants(ids) => listed.tenants.iter().filter(|t| ids.contains(t)).count(),
+        let (tenants_count, memberships) = match scope {
+            Scope::All => (listed.tenants.len(), Vec::new()),
+            Scope::Tenants(ids) => (
+                listed.tenants.iter().filter(|t| ids.contains(t)).count(),
+                segment.member_statuses(hit as u32, ids),
+            ),
         };
         Some(ImageDetail {
             uuid: listed.uuid,
@@ -508,6 +511,7 @@ impl Snapshot {
                 .filter_map(|&(k, v)| Some((text(&d.prop_key, k)?, text(&d.prop_value, v)?)))
                 .collect(),
             tenants_count: tenants_count as u64,
+            memberships,
         })
     }
 

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::cache::{Cache, cached};
 use super::detail::{DetailRule, Dicts, Extra};
 use crate::catalog::images::DetailFilter;
-use crate::catalog::{CloudId, ImageId, TenantId};
+use crate::catalog::{CloudId, ImageId, MemberStatus, TenantId};
 
 /// Rows read per query while loading.
 const LOAD_CHUNK: u64 = 50_000;
@@ -103,6 +103,10 @@ pub struct Segment {
     /// The tenants linked to position `p` are `link_tenants[link_start[p]..link_start[p + 1]]`.
     link_start: Vec<u32>,
     link_tenants: Vec<TenantId>,
+    /// The links whose membership is not accepted (pending, rejected), by position: few,
+    /// so a map rather than a status beside every link. Every other link counts as accepted
+    /// (see `ImageDetail::memberships`).
+    not_accepted: HashMap<u32, Vec<(TenantId, MemberStatus)>>,
     by_tenant: HashMap<TenantId, Vec<u32>>,
     /// Positions ordered by uuid (retrieving one image).
     by_uuid: Vec<u32>,
@@ -170,6 +174,7 @@ impl Segment {
             dicts,
             link_start: vec![0; n + 1],
             link_tenants: Vec::new(),
+            not_accepted: HashMap::new(),
             by_tenant: HashMap::new(),
             by_uuid: Vec::new(),
             cache: Mutex::new(Cache::default()),
@@ -207,8 +212,14 @@ impl Segment {
         tenants.is_none_or(|ids| self.links(position).iter().any(|t| ids.contains(t)))
     }
 
-    /// Installs the (position, tenant) links, sorted by position.
-    fn set_links(&mut self, links: Vec<(u32, TenantId)>) {
+    /// Installs the (position, tenant, member status) links, sorted by position.
+    fn set_links(&mut self, links: Vec<(u32, TenantId, Option<MemberStatus>)>) {
+        for &(p, t, status) in &links {
+            if let Some(status @ (MemberStatus::Pending | MemberStatus::Rejected)) = status {
+                self.not_accepted.entry(p).or_default().push((t, status));
+            }
+        }
+        let links: Vec<(u32, TenantId)> = links.into_iter().map(|(p, t, _)| (p, t)).collect();
         for &(p, _) in &links {
             self.link_start[p as usize + 1] += 1;
         }
@@ -295,6 +306,25 @@ impl Segment {
 
     pub fn name(&self, number: u32) -> &str {
         &self.names[number as usize]
+    }
+
+    /// The statuses of these tenants' links to the image at `position`, each once, in
+    /// order (a link without a stored status counting as accepted).
+    pub fn member_statuses(&self, position: u32, tenants: &[TenantId]) -> Vec<MemberStatus> {
+        let not_accepted = self.not_accepted.get(&position);
+        let mut statuses: Vec<MemberStatus> = self
+            .links(position)
+            .iter()
+            .filter(|t| tenants.contains(t))
+            .map(|t| {
+                not_accepted
+                    .and_then(|n| n.iter().find(|(l, _)| l == t))
+                    .map_or(MemberStatus::Accepted, |&(_, s)| s)
+            })
+            .collect();
+        statuses.sort_unstable();
+        statuses.dedup();
+        statuses
     }
 
     fn links(&self, p: u32) -> &[TenantId] {
@@ -532,26 +562,27 @@ fn number_names(name_ids: HashMap<String, u32>, rows: &mut [Row]) -> Vec<Box<str
     names.into_iter().map(|(n, _)| n.into()).collect()
 }
 
-/// This cloud's links as (position, tenant) pairs sorted by position, looked up by the
-/// cloud's image ids (a primary-key lookup each).
+/// This cloud's links as (position, tenant, member status) sorted by position, looked up by
+/// the cloud's image ids (a primary-key lookup each).
 async fn read_links<C: ConnectionTrait>(
     db: &C,
     ids_in_id_order: &[ImageId],
     position_of: &[u32],
-) -> Result<Vec<(u32, TenantId)>, DbErr> {
-    let mut links: Vec<(u32, TenantId)> = Vec::new();
+) -> Result<Vec<(u32, TenantId, Option<MemberStatus>)>, DbErr> {
+    let mut links = Vec::new();
     for chunk in ids_in_id_order.chunks(LINK_LOOKUP) {
-        let rows: Vec<(ImageId, TenantId)> = image_tenants::Entity::find()
+        let rows: Vec<(ImageId, TenantId, Option<MemberStatus>)> = image_tenants::Entity::find()
             .select_only()
             .column(image_tenants::Column::ImageId)
             .column(image_tenants::Column::TenantId)
+            .column(image_tenants::Column::MemberStatus)
             .filter(image_tenants::Column::ImageId.is_in(chunk.iter().copied()))
             .into_tuple()
             .all(db)
             .await?;
-        for (image_id, tenant_id) in rows {
+        for (image_id, tenant_id, status) in rows {
             if let Ok(i) = ids_in_id_order.binary_search(&image_id) {
-                links.push((position_of[i], tenant_id));
+                links.push((position_of[i], tenant_id, status));
             }
         }
     }

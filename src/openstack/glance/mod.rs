@@ -40,6 +40,14 @@ const PASSES: [&str; 2] = [
     "visibility=all&member_status=all&os_hidden=true",
 ];
 
+/// Which of a listing's images: the visible ones, the hidden ones (`os_hidden=true`), or both
+/// (two passes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Passes {
+    pub visible: bool,
+    pub hidden: bool,
+}
+
 impl<'a> ImagePager<'a> {
     pub fn new(session: &'a Session) -> Self {
         Self::with_filter(session, String::new())
@@ -55,10 +63,30 @@ impl<'a> ImagePager<'a> {
         )
     }
 
+    /// The shared images of other projects whose membership by the token's project has
+    /// `status` (`pending`, `rejected`): Glance's `visibility=shared&member_status=…`, in the
+    /// passes asked for. A member's listing with `member_status=all` does not say the status.
+    pub fn shared_with_status(session: &'a Session, status: &str, passes: Passes) -> Self {
+        let query = format!("visibility=shared&member_status={status}");
+        let mut queries = Vec::new();
+        if passes.visible {
+            queries.push(query.clone());
+        }
+        if passes.hidden {
+            queries.push(format!("{query}&os_hidden=true"));
+        }
+        Self::of(session, queries, String::new())
+    }
+
     fn with_filter(session: &'a Session, filter: String) -> Self {
+        Self::of(session, PASSES.map(String::from).to_vec(), filter)
+    }
+
+    fn of(session: &'a Session, passes: Vec<String>, filter: String) -> Self {
         Self {
             listing: ImageListing {
                 session,
+                passes,
                 filter,
                 base: None,
                 pass: 0,
@@ -68,13 +96,16 @@ impl<'a> ImagePager<'a> {
     }
 
     /// The next page of images (`deleted`/`pending_delete` ones included: the caller skips
-    /// them), or `None` when both passes are complete.
+    /// them), or `None` when every pass is complete.
     pub async fn next_page(&mut self) -> Result<Option<Vec<GlanceImage>>, OpenStackError> {
         loop {
+            if self.listing.pass >= self.listing.passes.len() {
+                return Ok(None);
+            }
             if let Some(images) = self.pager.next_page(&mut self.listing).await? {
                 return Ok(Some(images));
             }
-            if self.listing.pass + 1 >= PASSES.len() {
+            if self.listing.pass + 1 >= self.listing.passes.len() {
                 return Ok(None);
             }
             self.listing.pass += 1;
@@ -86,11 +117,13 @@ impl<'a> ImagePager<'a> {
 /// How the pager reads `/v2/images`: requests are queries, pass by pass.
 struct ImageListing<'a> {
     session: &'a Session,
+    /// Each pass's query ([`PASSES`] for a whole listing).
+    passes: Vec<String>,
     /// Added to each pass's query: the `updated_at` filter of a delta poll.
     filter: String,
     /// `{image endpoint}/v2/images`, looked up on the first page.
     base: Option<String>,
-    /// The index in [`PASSES`] of the pass being read.
+    /// The index in `passes` of the pass being read.
     pass: usize,
 }
 
@@ -116,7 +149,7 @@ impl Listing for ImageListing<'_> {
         self.base().await?;
         Ok(format!(
             "limit={PAGE_LIMIT}&{}{}",
-            PASSES[self.pass], self.filter
+            self.passes[self.pass], self.filter
         ))
     }
 

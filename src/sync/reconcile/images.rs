@@ -2,7 +2,8 @@
 //! batches so memory stays bounded whatever the tenant's size.
 use std::collections::HashMap;
 
-use crate::catalog::inventory::{KnownImage, SeenIds, SyncTarget, TenantChanges};
+use crate::catalog::MemberStatus;
+use crate::catalog::inventory::{KnownImage, SeenIds, SyncTarget, TenantChanges, TenantLinks};
 use crate::catalog::sync_runs::RunCounts;
 use crate::openstack::PAGE_LIMIT;
 use crate::openstack::glance::GlanceImage;
@@ -32,7 +33,7 @@ pub(super) async fn compare(
             .inventory()
             .known_images(target.cloud.id, target.tenant.id, &ids)
             .await?;
-        compare_images(chunk, &known, &trusted, changes, counts);
+        compare_images(view, chunk, &known, &trusted, changes, counts);
         stage_if_large(ctx, target, changes).await?;
     }
     Ok(())
@@ -44,7 +45,7 @@ pub(super) async fn compare(
 struct Trusted {
     applied: SeenIds,
     /// The tenant's links, read once when there are images to trust.
-    linked: SeenIds,
+    linked: TenantLinks,
 }
 
 impl Trusted {
@@ -68,15 +69,22 @@ impl Trusted {
         })
     }
 
-    /// Whether the tenant is linked to the image, when the image is trusted.
-    fn linked(&self, id: &str) -> Option<bool> {
-        self.applied.contains(id).then(|| self.linked.contains(id))
+    /// The tenant's link to the image (`Some(status)` when linked), when the image is trusted.
+    fn linked(&self, id: &str) -> Option<Option<Option<MemberStatus>>> {
+        self.applied.contains(id).then(|| {
+            self.linked
+                .ids
+                .contains(id)
+                .then(|| self.linked.statuses.get(id).copied())
+        })
     }
 }
 
-/// Counts and records what the listed images change: new links, new or changed rows.
-/// `known` holds the catalog's rows of the images not `trusted`.
+/// Counts and records what the listed images change: new links, new or changed rows, links
+/// whose membership status changed. `known` holds the catalog's rows of the images not
+/// `trusted`.
 fn compare_images(
+    view: &View<'_>,
     listed: &[&GlanceImage],
     known: &HashMap<String, KnownImage>,
     trusted: &Trusted,
@@ -88,26 +96,34 @@ fn compare_images(
             continue;
         }
         counts.images_seen += 1;
+        let link = |k: &KnownImage| k.linked.then_some(k.member_status);
         let (linked, upsert) = match trusted.linked(&img.id) {
             Some(linked) => (linked, None),
             None => {
                 let record = mapping::image_record(img);
                 match known.get(&img.id) {
                     // A row new to the catalog is an addition, not an update.
-                    None => (false, Some(record)),
+                    None => (None, Some(record)),
                     Some(k) if k.differs_from(&record) => {
                         counts.images_updated += 1;
-                        (k.linked, Some(record))
+                        (link(k), Some(record))
                     }
-                    Some(k) => (k.linked, None),
+                    Some(k) => (link(k), None),
                 }
             }
         };
-        if linked {
-            changes.already_linked += 1;
-        } else {
-            counts.images_added += 1;
-            changes.link.push(img.id.clone());
+        let status = view.member_status(&img.id);
+        match linked {
+            Some(stored) => {
+                changes.already_linked += 1;
+                if stored != status {
+                    changes.restatus.push((img.id.clone(), status));
+                }
+            }
+            None => {
+                counts.images_added += 1;
+                changes.link.push((img.id.clone(), status));
+            }
         }
         if let Some(record) = upsert {
             changes.upsert_images.push(record);
@@ -127,7 +143,7 @@ async fn stage_if_large(
     if changes.upsert_images.len() < ctx.stage_batch && !stage_links {
         return Ok(());
     }
-    let links: &[String] = if stage_links { &changes.link } else { &[] };
+    let links: &[_] = if stage_links { &changes.link } else { &[] };
     ctx.catalog
         .inventory()
         .stage(target.tenant.id, &changes.upsert_images, links)

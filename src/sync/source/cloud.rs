@@ -11,10 +11,10 @@ use std::hash::Hash;
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::facts::{self, Census, CloudFacts, FactsUnread};
-use super::{MEMBER_LOOKUPS, boots_from_volume, has_compute};
-use crate::catalog::CloudId;
+use super::{MEMBER_LOOKUPS, boots_from_volume, has_compute, member_status};
+use crate::catalog::{CloudId, MemberStatus};
 use crate::openstack::cinder::{self, CinderVolume};
-use crate::openstack::glance::{self, GlanceImage, ImagePager};
+use crate::openstack::glance::{self, GlanceImage, ImageMember, ImagePager};
 use crate::openstack::nova::{NovaServer, ServerPager};
 use crate::openstack::{OpenStackError, Session};
 use crate::sync::action_log::{self, ActionLogs};
@@ -46,6 +46,8 @@ struct ByProject {
     everyone: Vec<usize>,
     /// Images a project owns or is a member of (shared ones, any member status).
     images: HashMap<String, Vec<usize>>,
+    /// The statuses of a project's memberships of other projects' shared images.
+    memberships: HashMap<String, Vec<(usize, MemberStatus)>>,
     servers: HashMap<String, Vec<usize>>,
     volumes: HashMap<String, Vec<usize>>,
 }
@@ -96,6 +98,7 @@ impl CloudListing {
         let cursor = from.advanced(&images, servers.iter().flatten());
         let listing = Listing {
             images,
+            memberships: HashMap::new(),
             servers,
             volumes,
             facts: None,
@@ -108,7 +111,7 @@ impl CloudListing {
 
     fn new(
         listing: Listing,
-        members: &HashMap<String, HashSet<String>>,
+        members: &HashMap<String, Vec<ImageMember>>,
         facts: Result<CloudFacts, FactsUnread>,
     ) -> Self {
         let by_project = ByProject::of(&listing, members);
@@ -128,8 +131,8 @@ impl CloudListing {
     }
 
     /// What `project` sees: its own images, public and community ones, shared ones it is a
-    /// member of (any status, as `member_status=all` lists them), and its servers and volumes;
-    /// in listing order. These are `ProjectFilter`'s rules for an admin listing, with the
+    /// member of (any status, as `member_status=all` lists them, each with its status), and
+    /// its servers and volumes; in listing order. These are `ProjectFilter`'s rules for an admin listing, with the
     /// member lists read, applied through an index made once rather than per tenant.
     pub fn view(&self, project: &str) -> View<'_> {
         let listing = &self.listing;
@@ -157,9 +160,18 @@ impl CloudListing {
             d.sort_unstable();
             d
         };
+        let memberships = self.by_project.memberships.get(project);
+        let mut statuses: Vec<(Digest, MemberStatus)> = memberships
+            .into_iter()
+            .flatten()
+            .map(|&(i, status)| (self.digests[i], status))
+            .collect();
+        statuses.sort_unstable();
+        // A member's status changes without its image changing: the digest holds both.
         let mut digest = DigestWriter::new();
         (
             sorted(images.iter().map(|&i| self.digests[i]).collect()),
+            statuses,
             servers
                 .as_ref()
                 .map(|s| sorted(s.iter().map(DigestWriter::of).collect())),
@@ -172,6 +184,11 @@ impl CloudListing {
         let digest = digest.finish_digest();
         View {
             images: images.into_iter().map(|i| &listing.images[i]).collect(),
+            memberships: memberships
+                .into_iter()
+                .flatten()
+                .map(|&(i, status)| (listing.images[i].id.as_str(), status))
+                .collect(),
             servers,
             volumes,
             facts: told,
@@ -197,7 +214,7 @@ impl CloudListing {
 }
 
 impl ByProject {
-    fn of(listing: &Listing, members: &HashMap<String, HashSet<String>>) -> Self {
+    fn of(listing: &Listing, members: &HashMap<String, Vec<ImageMember>>) -> Self {
         let mut by_project = Self::default();
         for (i, img) in listing.images.iter().enumerate() {
             if let Some(owner) = &img.owner {
@@ -207,7 +224,21 @@ impl ByProject {
                 "public" | "community" => by_project.everyone.push(i),
                 "shared" => {
                     for member in members.get(&img.id).into_iter().flatten() {
-                        by_project.images.entry(member.clone()).or_default().push(i);
+                        let project = &member.member_id;
+                        // The owner sees its image as its own, whatever its member list says.
+                        if img.owner.as_ref() == Some(project) {
+                            continue;
+                        }
+                        by_project
+                            .images
+                            .entry(project.clone())
+                            .or_default()
+                            .push(i);
+                        by_project
+                            .memberships
+                            .entry(project.clone())
+                            .or_default()
+                            .push((i, member_status(&member.status)));
                     }
                 }
                 _ => {}
@@ -265,11 +296,11 @@ async fn all_servers(
     Ok(Some(servers))
 }
 
-/// The member projects of each shared image, a few lists at a time.
+/// The memberships of each shared image, a few lists at a time.
 async fn members_of_shared(
     session: &Session,
     images: &[&GlanceImage],
-) -> Result<HashMap<String, HashSet<String>>, Error> {
+) -> Result<HashMap<String, Vec<ImageMember>>, Error> {
     // Owned ids: a stream of futures borrowing through iterator closures is not `Send`
     // for every lifetime, which a spawned sweep needs.
     let shared: Vec<String> = images
@@ -279,7 +310,7 @@ async fn members_of_shared(
         .collect();
     let lookups = shared.into_iter().map(|id| async move {
         let members = glance::members(session, &id).await?;
-        Ok::<_, OpenStackError>((id, members.into_iter().map(|m| m.member_id).collect()))
+        Ok::<_, OpenStackError>((id, members))
     });
     Ok(stream::iter(lookups)
         .buffer_unordered(MEMBER_LOOKUPS)

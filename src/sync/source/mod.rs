@@ -11,6 +11,7 @@ pub mod cloud;
 mod facts;
 pub mod own;
 
+use crate::catalog::MemberStatus;
 use crate::openstack::nova::NovaServer;
 use crate::openstack::{OpenStackError, Session};
 use crate::sync::error::Error;
@@ -31,4 +32,11 @@ async fn has_compute(session: &Session) -> Result<bool, Error> {
 /// Whether a server booted from a volume: only then does a delta need the volumes.
 fn boots_from_volume<'a>(mut servers: impl Iterator<Item = &'a NovaServer>) -> bool {
     servers.any(|s| s.image_id.is_none() && !s.volume_ids.is_empty())
+}
+
+/// A membership's status as Glance names it. Upstream text is untrusted: a status Glance does
+/// not have counts as pending, so the Glance face's default listing (accepted only) leaves
+/// the image out rather than show what its member never accepted.
+fn member_status(raw: &str) -> MemberStatus {
+    MemberStatus::parse(raw).unwrap_or(MemberStatus::Pending)
 }

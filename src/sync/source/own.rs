@@ -1,15 +1,16 @@
 //! A tenant's own login: what its token lists, everything (a sweep, a pull) or only what
 //! changed since the tenant's cursor (a delta poll of a tenant synced per tenant). An admin
 //! token lists the whole cloud's images; [`ProjectFilter`] narrows them to the project's.
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 use tracing::instrument;
 
-use super::{MEMBER_LOOKUPS, boots_from_volume, has_compute};
+use super::{MEMBER_LOOKUPS, boots_from_volume, has_compute, member_status};
+use crate::catalog::MemberStatus;
 use crate::catalog::inventory::SyncTarget;
 use crate::openstack::cinder;
-use crate::openstack::glance::{self, GlanceImage, ImagePager};
+use crate::openstack::glance::{self, GlanceImage, ImagePager, Passes};
 use crate::openstack::nova::{NovaServer, ServerPager};
 use crate::openstack::{OpenStackError, Session};
 use crate::sync::action_log::{self, ActionLogs};
@@ -17,7 +18,7 @@ use crate::sync::context::SyncContext;
 use crate::sync::credentials;
 use crate::sync::cursor::Cursor;
 use crate::sync::error::{Error, Whose};
-use crate::sync::listing::{Extent, Listing};
+use crate::sync::listing::{Extent, Listing, Memberships};
 use crate::sync::project_filter::{ProjectFilter, Verdict};
 
 /// Logs in as the tenant and lists what its token sees (`ChangesSince`: only what changed);
@@ -78,7 +79,7 @@ async fn list(
         Extent::ChangesSince(cursor) => Some(cursor),
     };
     let from = since.unwrap_or_default();
-    let (images, cursor) = images(ctx, session, project, since.as_ref(), from).await?;
+    let (images, memberships, cursor) = images(ctx, session, project, since.as_ref(), from).await?;
     let (servers, volumes, cursor) = match servers(ctx, session, since.as_ref(), cursor).await? {
         Some((servers, cursor)) => {
             let volumes = volumes(session, since.is_some(), &servers).await?;
@@ -96,6 +97,7 @@ async fn list(
     };
     Ok(Listing {
         images,
+        memberships,
         servers,
         volumes,
         facts,
@@ -105,8 +107,9 @@ async fn list(
     })
 }
 
-/// The images the tenant sees, page by page, each once; with the cursor moved on to the
-/// newest change any page showed.
+/// The images the tenant sees, page by page, each once, with the status of each membership
+/// of another project's shared image among them; with the cursor moved on to the newest
+/// change any page showed.
 #[instrument(level = "debug", skip_all)]
 async fn images(
     ctx: &SyncContext<'_>,
@@ -114,31 +117,83 @@ async fn images(
     project: &str,
     since: Option<&Cursor>,
     mut cursor: Cursor,
-) -> Result<(Vec<GlanceImage>, Cursor), Error> {
-    let visibility = ProjectFilter::new(&session.scope().await?, project);
+) -> Result<(Vec<GlanceImage>, Memberships, Cursor), Error> {
+    let scope = session.scope().await?;
+    let visibility = ProjectFilter::new(&scope, project);
     let mut pager = match since {
         Some(since) => ImagePager::updated_after(session, &since.images_query()),
         None => ImagePager::new(session),
     };
     let mut taken = HashSet::new();
     let mut images = Vec::new();
+    let mut memberships = HashMap::new();
     while let Some(page) = pager.next_page().await? {
         ctx.check_shutdown()?;
         cursor = cursor.advanced(&page, []);
-        let (mut fresh, mut ask) = split_page(page, &visibility, &taken);
+        let (fresh, mut ask) = split_page(page, &visibility, &taken);
         if let Some(since) = since {
             // What the overlap lists again was looked up before; a membership change does
             // not move `updated_at`, so asking again would find nothing new.
             ask.retain(|img| img.updated_at > since.images);
         }
-        fresh.extend(members_of(session, &visibility, ask).await?);
-        for img in fresh {
+        let fresh = fresh.into_iter().map(|img| (img, None));
+        let members = members_of(session, &visibility, ask).await?;
+        for (img, status) in fresh.chain(members.into_iter().map(|(i, s)| (i, Some(s)))) {
             if taken.insert(img.id.clone()) {
+                if let Some(status) = status {
+                    memberships.insert(img.id.clone(), status);
+                }
                 images.push(img);
             }
         }
     }
-    Ok((images, cursor))
+    if !scope.admin {
+        memberships = member_statuses(session, visibility.project_id(), &images).await?;
+    }
+    Ok((images, memberships, cursor))
+}
+
+/// The statuses of a member's memberships among the images its own (non-admin) token listed.
+/// That listing (`member_status=all`) shows every shared image the project is a member of
+/// without saying the status, so two more listings ask Glance for the pending and the
+/// rejected ones (normally empty: one request each); the other shared images of other
+/// projects are accepted. They are asked only for the passes (visible, hidden) that listed
+/// such an image: a tenant that is no member of anything pays nothing. A delta poll asks
+/// too when its changes hold such an image (else an accepted status would be recorded for a
+/// pending one). Status changes of images a delta does not list wait for the next sweep: a
+/// member accepting does not move the image's `updated_at`, so no delta lists it.
+async fn member_statuses(
+    session: &Session,
+    project: &str,
+    images: &[GlanceImage],
+) -> Result<Memberships, Error> {
+    let shared: Vec<&GlanceImage> = images
+        .iter()
+        .filter(|i| i.visibility == "shared" && i.owner.as_deref() != Some(project))
+        .collect();
+    let passes = Passes {
+        visible: shared.iter().any(|i| !i.os_hidden),
+        hidden: shared.iter().any(|i| i.os_hidden),
+    };
+    let mut statuses: Memberships = shared
+        .iter()
+        .map(|i| (i.id.clone(), MemberStatus::Accepted))
+        .collect();
+    if !passes.visible && !passes.hidden {
+        return Ok(statuses);
+    }
+    for status in [MemberStatus::Pending, MemberStatus::Rejected] {
+        let mut pager = ImagePager::shared_with_status(session, status.as_str(), passes);
+        while let Some(page) = pager.next_page().await? {
+            for img in page {
+                // Only what the main listing showed: an image shared since is for the next sync.
+                if let Some(known) = statuses.get_mut(&img.id) {
+                    *known = status;
+                }
+            }
+        }
+    }
+    Ok(statuses)
 }
 
 /// The page's images the tenant sees that this listing has not taken yet, and the shared
@@ -165,17 +220,17 @@ fn split_page(
 }
 
 /// Lookups of one page's shared images of other projects, a few at a time: the images the
-/// tenant is a member of.
+/// tenant is a member of, with its membership's status.
 async fn members_of(
     session: &Session,
     visibility: &ProjectFilter,
     candidates: Vec<GlanceImage>,
-) -> Result<Vec<GlanceImage>, Error> {
+) -> Result<Vec<(GlanceImage, MemberStatus)>, Error> {
     let lookups = candidates.into_iter().map(|img| async move {
         let status = glance::member_status(session, &img.id, visibility.project_id()).await?;
-        Ok::<_, OpenStackError>(status.map(|_| img))
+        Ok::<_, OpenStackError>(status.map(|s| (img, member_status(&s))))
     });
-    let found: Vec<Option<GlanceImage>> = stream::iter(lookups)
+    let found: Vec<Option<(GlanceImage, MemberStatus)>> = stream::iter(lookups)
         .buffer_unordered(MEMBER_LOOKUPS)
         .try_collect()
         .await?;

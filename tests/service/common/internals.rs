@@ -552,7 +552,8 @@ pub enum OpenedCredentials {
 #[derive(Debug, PartialEq, Eq)]
 pub struct PortableCatalog {
     pub images: BTreeMap<String, String>,
-    pub links: BTreeSet<(String, String)>,
+    /// (Glance id, project id, membership status).
+    pub links: BTreeSet<(String, String, Option<String>)>,
     pub instances: BTreeMap<(String, String), String>,
 }
 
@@ -727,6 +728,7 @@ impl TestApp {
             image_tenants::ActiveModel {
                 image_id: Set(image.id),
                 tenant_id: Set(self.tenant_id(tenant).await),
+                member_status: Set(None),
             }
             .insert(self.db())
             .await
@@ -974,8 +976,9 @@ impl TestApp {
     }
 
     /// The catalog in upstream terms, comparable across databases: images by Glance id with
-    /// every describing column, links as (Glance id, project id), instances by Nova id with
-    /// their project and every describing column; row ids, uuids and write stamps left out.
+    /// every describing column, links as (Glance id, project id, membership status), instances
+    /// by Nova id with their project and every describing column; row ids, uuids and write
+    /// stamps left out.
     pub async fn portable_snapshot(&self) -> PortableCatalog {
         let db = self.db();
         let projects: HashMap<TenantId, String> = tenants::Entity::find()
@@ -1008,6 +1011,7 @@ impl TestApp {
                     (
                         glance_ids[&l.image_id].clone(),
                         projects[&l.tenant_id].clone(),
+                        l.member_status.map(|s| s.as_str().to_string()),
                     )
                 })
                 .collect(),

@@ -29,9 +29,17 @@ pub struct SimAppBuilder {
     sync_mode: &'static str,
     engine: EngineOptions,
     serving_pulls: bool,
+    own_logins: bool,
 }
 
 impl SimAppBuilder {
+    /// Each tenant is registered with the credentials of its project's generated user
+    /// (`user-<i>`, no admin role): per tenant, it syncs with a member's own token.
+    pub fn own_logins(mut self) -> Self {
+        self.own_logins = true;
+        self
+    }
+
     /// Registers nothing: the test registers its own cloud and tenants.
     pub fn unregistered(mut self) -> Self {
         self.register = false;
@@ -76,6 +84,7 @@ impl SimAppBuilder {
             cloud: None,
             tenants: Vec::new(),
             sync_mode: self.sync_mode,
+            own_logins: self.own_logins,
         };
         if self.register {
             let (cloud, tenants) = s.register("sim").await;
@@ -95,6 +104,7 @@ pub struct SimApp {
     cloud: Option<ServiceSettings>,
     pub tenants: Vec<Tenant>,
     sync_mode: &'static str,
+    own_logins: bool,
 }
 
 impl SimApp {
@@ -110,6 +120,7 @@ impl SimApp {
             sync_mode: "per_tenant",
             engine: EngineOptions::fast(),
             serving_pulls: false,
+            own_logins: false,
         }
     }
 
@@ -151,14 +162,14 @@ impl SimApp {
         let cloud: ServiceSettings = cloud.parse();
         let projects = self.sim.with_world(|w| w.projects.clone());
         let mut tenants = Vec::new();
-        for p in projects {
-            let t = self
-                .app
-                .post(
-                    "/api/openstack-tenants/",
-                    json!({"name": p.name, "backend_id": p.id, "service_settings": cloud.url}),
-                )
-                .await;
+        for (i, p) in projects.into_iter().enumerate() {
+            let mut body =
+                json!({"name": p.name, "backend_id": p.id, "service_settings": cloud.url});
+            if self.own_logins {
+                body["user_username"] = json!(format!("user-{i}"));
+                body["user_password"] = json!(format!("password-{i}"));
+            }
+            let t = self.app.post("/api/openstack-tenants/", body).await;
             assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
             tenants.push(t.parse());
         }

@@ -2,6 +2,7 @@
 mod action_log;
 mod billing;
 mod boot_from_volume;
+mod closed_periods;
 mod cloud_facts;
 mod cloud_listings;
 mod cloud_mode;
@@ -15,6 +16,7 @@ mod images;
 mod instances;
 mod leases_and_pulls;
 mod lifecycle;
+mod member_status;
 mod scripted_month;
 mod staging;
 mod tls;

@@ -38,8 +38,8 @@ async fn upstream_ids(s: &SimApp, i: usize, query: &str) -> BTreeSet<String> {
     }
 }
 
-/// Every membership the census knows counts as accepted (it does not keep member
-/// statuses), so listings are compared with `member_status=all`.
+/// Generated worlds share images with accepted, pending and rejected members: every
+/// `member_status` is compared, the default (accepted) among them.
 #[tokio::test]
 async fn a_tenants_token_lists_what_glance_lists_its_project() {
     let s = SimApp::generated(3, 8, 0).start().await;
@@ -47,30 +47,175 @@ async fn a_tenants_token_lists_what_glance_lists_its_project() {
     let cloud = s.cloud().uuid.clone();
     for (i, tenant) in s.tenants.iter().enumerate() {
         let token = s.app.scoped_token(&format!("t{i}"), &[tenant]).await;
-        for query in [
-            "member_status=all&visibility=all",
-            "member_status=all&visibility=all&os_hidden=true",
-            "member_status=all&visibility=shared",
-            "member_status=all&visibility=community",
-            "member_status=all&visibility=private",
-            "member_status=all&visibility=public",
+        for members in [
+            "member_status=all",
+            "member_status=accepted",
+            "member_status=pending",
+            "member_status=rejected",
+            "",
         ] {
-            let ours: BTreeSet<String> =
-                list_ids(&s.app, &cloud, &token, &format!("limit=7&{query}"))
-                    .await
-                    .into_iter()
-                    .collect();
-            let theirs = upstream_ids(&s, i, query).await;
-            assert_eq!(ours, theirs, "tenant {i}: {query}");
+            // The default visibility leaves out other projects' community images.
+            for visibility in [
+                "",
+                "visibility=all",
+                "visibility=all&os_hidden=true",
+                "visibility=shared",
+                "visibility=community",
+                "visibility=private",
+                "visibility=public",
+            ] {
+                let query = format!("{members}&{visibility}");
+                let ours: BTreeSet<String> =
+                    list_ids(&s.app, &cloud, &token, &format!("limit=7&{query}"))
+                        .await
+                        .into_iter()
+                        .collect();
+                let theirs = upstream_ids(&s, i, &query).await;
+                assert_eq!(ours, theirs, "tenant {i}: {query}");
+            }
         }
-        // The default listing leaves out other projects' community images and hidden ones.
-        let default: BTreeSet<String> = list_ids(&s.app, &cloud, &token, "member_status=all")
+    }
+    s.stop().await;
+}
+
+/// Every image id of a Glance-face listing served at `base` (the SQL twin), all pages.
+async fn ids_at(base: &str, cloud: &str, token: &str, query: &str) -> BTreeSet<String> {
+    let client = reqwest::Client::new();
+    let mut ids = BTreeSet::new();
+    let mut path = format!("/v2/images?limit=2&{query}");
+    loop {
+        let body: serde_json::Value = client
+            .get(format!("{base}/image/{cloud}{path}"))
+            .header("X-Auth-Token", token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.extend(page_ids(&body));
+        match body["next"].as_str() {
+            Some(next) => path = next.to_string(),
+            None => return ids,
+        }
+    }
+}
+
+/// Project 0 shares `shared` with 1 (accepted), 2 (pending) and 3 (rejected), and `other`
+/// with 2 (rejected); `public` is everyone's.
+fn shared_world() -> (cloudcensus_sim::World, Vec<String>) {
+    let mut w = crate::common::sim::generated_world(4, 0, 0, 5);
+    let p: Vec<String> = w.projects.iter().map(|p| p.id.clone()).collect();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let members = [
+        (p[1].as_str(), "accepted"),
+        (p[2].as_str(), "pending"),
+        (p[3].as_str(), "rejected"),
+    ];
+    w.images = vec![
+        Image::active("shared", &p[0], "shared", &members, at),
+        Image::active("other", &p[0], "shared", &[(&p[2], "rejected")], at),
+        Image::active("public", &p[0], "public", &[], at),
+    ];
+    (w, p)
+}
+
+fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+/// A member lists another project's shared image by its membership's status, as Glance
+/// does, from the index and from SQL alike; a token for several tenants when one of their
+/// memberships has the status; staff as Glance's admin, whatever the members. A member
+/// shows the image whatever its status. A member accepting upstream is listed after the
+/// next sweep.
+#[tokio::test]
+async fn shared_images_list_by_the_viewers_membership_status() {
+    let (world, p) = shared_world();
+    let s = SimApp::world(world).start().await;
+    s.sweep_ok().await;
+    let cloud = s.cloud().uuid.clone();
+    let twin = s.app.sql_twin().await;
+    let tokens: Vec<String> = {
+        let mut tokens = Vec::new();
+        for (i, t) in s.tenants.iter().enumerate() {
+            tokens.push(s.app.scoped_token(&format!("t{i}"), &[t]).await);
+        }
+        tokens
+    };
+    let statuses = [
+        "",
+        "member_status=accepted",
+        "member_status=pending",
+        "member_status=rejected",
+        "member_status=all",
+    ];
+    for (i, token) in tokens.iter().enumerate().skip(1) {
+        for query in statuses {
+            let theirs = upstream_ids(&s, i, query).await;
+            let ours: BTreeSet<String> = list_ids(&s.app, &cloud, token, query)
+                .await
+                .into_iter()
+                .collect();
+            assert_eq!(ours, theirs, "tenant {i}: {query}");
+            let sql = ids_at(&twin.base, &cloud, token, query).await;
+            assert_eq!(sql, theirs, "tenant {i} (SQL): {query}");
+        }
+    }
+    assert_eq!(
+        list_ids(&s.app, &cloud, &tokens[2], "").await,
+        ["public"],
+        "a pending membership is not listed by default"
+    );
+
+    // Tenants 1 (accepted) and 2 (pending of `shared`, rejected of `other`) together.
+    let both = s
+        .app
+        .scoped_token("both", &[&s.tenants[1], &s.tenants[2]])
+        .await;
+    for (query, want) in [
+        ("", set(&["public", "shared"])),
+        ("member_status=pending", set(&["public", "shared"])),
+        ("member_status=rejected", set(&["other", "public"])),
+        ("member_status=all", set(&["other", "public", "shared"])),
+    ] {
+        let ours: BTreeSet<String> = list_ids(&s.app, &cloud, &both, query)
             .await
             .into_iter()
             .collect();
-        let theirs = upstream_ids(&s, i, "member_status=all").await;
-        assert_eq!(default, theirs, "tenant {i}: default listing");
+        assert_eq!(ours, want, "tenants 1 and 2: {query}");
+        assert_eq!(
+            ids_at(&twin.base, &cloud, &both, query).await,
+            want,
+            "SQL: {query}"
+        );
     }
+    // Staff lists as Glance's admin does: `member_status` changes nothing.
+    let staff = s.app.staff_token.clone();
+    for query in statuses {
+        let ours: BTreeSet<String> = list_ids(&s.app, &cloud, &staff, query)
+            .await
+            .into_iter()
+            .collect();
+        assert_eq!(ours, set(&["other", "public", "shared"]), "staff: {query}");
+    }
+    // Glance shows a shared image to its member whatever the status.
+    for i in [2, 3] {
+        let r = glance_get(&s.app, &cloud, "/v2/images/shared", &tokens[i]).await;
+        assert_eq!(r.status, StatusCode::OK, "tenant {i}: {}", r.text);
+    }
+
+    // Tenant 2 accepts upstream: listed by default after the next sweep, not before.
+    assert!(s.sim.set_member_status("shared", &p[2], "accepted"));
+    assert_eq!(list_ids(&s.app, &cloud, &tokens[2], "").await, ["public"]);
+    s.sweep_ok().await;
+    let mut after = list_ids(&s.app, &cloud, &tokens[2], "").await;
+    after.sort();
+    assert_eq!(after, ["public", "shared"]);
+    assert_eq!(set(&["public", "shared"]), upstream_ids(&s, 2, "").await);
+    twin.stop().await;
     s.stop().await;
 }
 
