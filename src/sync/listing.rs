@@ -28,6 +28,9 @@ pub struct Listing {
     pub images: Vec<GlanceImage>,
     /// `None`: the cloud has no compute endpoint.
     pub servers: Option<Vec<NovaServer>>,
+    /// Servers Nova lists as deleted that the catalog held as live and a complete listing no
+    /// longer shows (see [`deletions`](super::source::deletions)).
+    pub deleted: Vec<NovaServer>,
     /// `None`: the cloud has no volume endpoint.
     pub volumes: Option<Vec<CinderVolume>>,
     /// Glance's `/v2/info/*` for the listing's project; `None` where the source cannot tell
@@ -62,6 +65,7 @@ impl Listing {
         View {
             images: self.images.iter().collect(),
             servers: self.servers.as_ref().map(|s| s.iter().collect()),
+            deleted: self.deleted.iter().collect(),
             volumes: self.volumes.as_ref().map(|v| v.iter().collect()),
             facts: self.facts.as_ref(),
             complete: self.is_complete(),
@@ -75,6 +79,10 @@ impl Listing {
 pub struct View<'a> {
     pub images: Vec<&'a GlanceImage>,
     pub servers: Option<Vec<&'a NovaServer>>,
+    /// Servers Nova lists as deleted that explain instances `servers` no longer shows: their
+    /// lives end when Nova terminated them. Not part of the view's digest (nor its count of
+    /// servers seen): a view that shows the same live servers is the same view.
+    pub deleted: Vec<&'a NovaServer>,
     pub volumes: Option<Vec<&'a CinderVolume>>,
     pub facts: Option<&'a GlanceInfo>,
     /// Only a complete view may take what it does not list for gone.

@@ -69,6 +69,7 @@ impl CloudListing {
         let listing = Listing {
             images,
             servers,
+            deleted: Vec::new(),
             volumes,
             facts: None,
             cursor,
@@ -125,6 +126,7 @@ impl CloudListing {
         View {
             images: images.into_iter().map(|i| &listing.images[i]).collect(),
             servers,
+            deleted: Vec::new(),
             volumes,
             facts: None,
             complete: listing.is_complete(),

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use tracing::instrument;
 
+use super::deletions::{self, Reach};
 use super::{MEMBER_LOOKUPS, boots_from_volume, has_compute};
 use crate::catalog::inventory::SyncTarget;
 use crate::openstack::cinder;
@@ -40,7 +41,7 @@ pub async fn fetch(
     )?;
     let listed = async {
         login(&session, target).await?;
-        list(ctx, &session, &target.tenant.backend_id, extent).await
+        list(ctx, &session, target, extent).await
     }
     .await;
     ctx.count(&session.requests());
@@ -68,9 +69,10 @@ async fn login(session: &Session, target: &SyncTarget) -> Result<(), Error> {
 async fn list(
     ctx: &SyncContext<'_>,
     session: &Session,
-    project: &str,
+    target: &SyncTarget,
     extent: Extent,
 ) -> Result<Listing, Error> {
+    let project = &target.tenant.backend_id;
     let since = match extent {
         Extent::Complete => None,
         Extent::ChangesSince(cursor) => Some(cursor),
@@ -84,6 +86,10 @@ async fn list(
         }
         None => (None, None, cursor),
     };
+    let deleted = match (&servers, since) {
+        (Some(servers), None) => deleted(ctx, session, target, servers).await,
+        _ => Vec::new(),
+    };
     let facts = match since {
         None => Some(glance::info(session).await?),
         Some(_) => None,
@@ -91,6 +97,7 @@ async fn list(
     Ok(Listing {
         images,
         servers,
+        deleted,
         volumes,
         facts,
         cursor,
@@ -199,6 +206,28 @@ async fn servers(
         servers.extend(page.into_iter().filter(|s| ids.insert(s.id.clone())));
     }
     Ok(Some((servers, cursor)))
+}
+
+/// The servers Nova lists as deleted since the tenant's last complete listing (its stored
+/// cursor) that explain its instances this complete listing of `servers` no longer shows.
+async fn deleted(
+    ctx: &SyncContext<'_>,
+    session: &Session,
+    target: &SyncTarget,
+    servers: &[NovaServer],
+) -> Vec<NovaServer> {
+    let listed: HashSet<&str> = servers.iter().map(|s| s.id.as_str()).collect();
+    let since = target.tenant.delta_cursor.clone().map(Cursor::from_json);
+    let tenants = [target.tenant.id];
+    deletions::explain(
+        ctx.catalog,
+        session,
+        Reach::Project,
+        &tenants,
+        &listed,
+        since,
+    )
+    .await
 }
 
 /// The project's volumes; `None` when the cloud has no volume endpoint. A delta asks only

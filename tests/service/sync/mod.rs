@@ -4,6 +4,7 @@ mod boot_from_volume;
 mod cloud_listings;
 mod cloud_mode;
 mod credentials;
+mod deletions;
 mod delta;
 mod discovery;
 mod error_kinds;
