@@ -1,5 +1,6 @@
 //! Nova: `GET /v2.1/servers/detail`, the caller's project's servers (every project's with
-//! `all_tenants`, for admins only), newest first, paged with absolute `servers_links`, at the
+//! `all_tenants`, for admins only), newest first, paged with absolute `servers_links`, with
+//! `changes-since` only those changed since then, deleted ones among them, at the
 //! microversion asked for (`X-OpenStack-Nova-API-Version`; 2.1 without one, 406 above the
 //! world's maximum); and the version document at `/v2.1/`.
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use crate::faults::Target;
 use crate::http::{
     bool_param, encode, json_response, nova_error, query_pairs, service_call, truncated,
 };
-use crate::state::Shared;
+use crate::state::{Indexed, Shared};
 use crate::world::Server;
 
 /// Nova's `max_limit`.
@@ -192,6 +193,98 @@ fn server_json(s: &Server, base: &str, version: (u32, u32)) -> Value {
     })
 }
 
+/// Where a server sorts in Nova's default order: newest `created` first, then id descending.
+fn sort_key(s: &Server) -> (chrono::DateTime<chrono::Utc>, &str) {
+    (s.created, s.id.as_str())
+}
+
+/// One page of `/servers/detail`: the live servers in listing order and, with
+/// `changes-since`, the deleted ones changed since then merged in by the same order, from
+/// after `marker` (a live server's id, or with `changes-since` a deleted one's; at it with the
+/// duplicate-ids quirk). 400 for a marker the caller cannot list, as Nova answers.
+fn page<'a>(
+    idx: &'a Indexed,
+    listed: &dyn Fn(&Server) -> bool,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    marker: Option<&str>,
+    at_marker: bool,
+    page_size: usize,
+) -> Result<Vec<&'a Server>, Response> {
+    let live = &idx.world.servers;
+    let changed = |s: &Server| since.is_none_or(|t| s.updated.unwrap_or(s.created) >= t);
+    let mut deleted: Vec<&Server> = match since {
+        Some(_) => idx
+            .world
+            .deleted_servers
+            .iter()
+            .filter(|s| listed(s) && changed(s))
+            .collect(),
+        None => Vec::new(),
+    };
+    deleted.sort_by(|a, b| sort_key(b).cmp(&sort_key(a)));
+    let (live_start, after) = match marker {
+        None => (0, None),
+        Some(m) => {
+            let at_live = idx
+                .server_pos
+                .get(m)
+                .filter(|&&pos| listed(&live[idx.server_order[pos]]));
+            let at_deleted = || {
+                since?;
+                idx.world
+                    .deleted_servers
+                    .iter()
+                    .find(|s| s.id == m && listed(s))
+            };
+            match (at_live, at_deleted()) {
+                (Some(&pos), _) => {
+                    let key = sort_key(&live[idx.server_order[pos]]);
+                    (if at_marker { pos } else { pos + 1 }, Some(key))
+                }
+                (None, Some(gone)) => {
+                    let key = sort_key(gone);
+                    let start = idx
+                        .server_order
+                        .partition_point(|&i| sort_key(&live[i]) > key);
+                    (start, Some(key))
+                }
+                (None, None) => {
+                    return Err(nova_error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("marker [{m}] not found"),
+                    ));
+                }
+            }
+        }
+    };
+    // Deleted servers after the marker in the listing's order (at it, with the quirk).
+    deleted.retain(|s| {
+        after.is_none_or(|key| {
+            let k = sort_key(s);
+            k < key || (at_marker && k == key)
+        })
+    });
+    let mut live = idx.server_order[live_start..]
+        .iter()
+        .map(|&i| &live[i])
+        .filter(|s| listed(s) && changed(s))
+        .peekable();
+    let mut deleted = deleted.into_iter().peekable();
+    let mut page = Vec::with_capacity(page_size.min(MAX_LIMIT));
+    while page.len() < page_size {
+        let next = match (live.peek(), deleted.peek()) {
+            (Some(l), Some(d)) if sort_key(d) > sort_key(l) => deleted.next(),
+            (Some(_), _) => live.next(),
+            (None, _) => deleted.next(),
+        };
+        match next {
+            Some(s) => page.push(s),
+            None => break,
+        }
+    }
+    Ok(page)
+}
+
 #[handler]
 pub async fn servers_detail(req: &Request, shared: Data<&Arc<Shared>>) -> Response {
     let (caller, project, quirks) = match service_call(&shared, Target::NovaServers, req).await {
@@ -204,8 +297,8 @@ pub async fn servers_detail(req: &Request, shared: Data<&Arc<Shared>>) -> Respon
     };
     let pairs = query_pairs(req);
     let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-    // Nova's `changes-since`: servers changed at or after that time. (A test lists a deleted
-    // server as Nova then does by giving it status `DELETED` and a `terminated_at`.)
+    // Nova's `changes-since`: servers changed at or after that time, deleted ones included
+    // (Nova reads deleted instances then; a plain listing shows only live ones).
     let changes_since = match get("changes-since") {
         None => None,
         Some(raw) => match chrono::DateTime::parse_from_rfc3339(&raw) {
@@ -247,29 +340,20 @@ pub async fn servers_detail(req: &Request, shared: Data<&Arc<Shared>>) -> Respon
     let base = shared.base_url.clone();
     let (servers, full) = {
         let idx = shared.read();
-        let start = match get("marker") {
-            None => 0,
-            Some(m) => match idx
-                .server_pos
-                .get(&m)
-                .filter(|&&pos| listed(&idx.world.servers[idx.server_order[pos]]))
-            {
-                Some(&pos) if quirks.duplicate_ids => pos,
-                Some(&pos) => pos + 1,
-                None => {
-                    return nova_error(StatusCode::BAD_REQUEST, &format!("marker [{m}] not found"));
-                }
-            },
-        };
         let page_size = quirks.short_pages.map_or(limit, |n| n.min(limit));
-        let servers: Vec<Value> = idx
-            .server_order
-            .iter()
-            .skip(start)
-            .map(|&i| &idx.world.servers[i])
-            .filter(|s| listed(s))
-            .filter(|s| changes_since.is_none_or(|t| s.updated.unwrap_or(s.created) >= t))
-            .take(page_size)
+        let page = match page(
+            &idx,
+            &listed,
+            changes_since,
+            get("marker").as_deref(),
+            quirks.duplicate_ids,
+            page_size,
+        ) {
+            Ok(page) => page,
+            Err(resp) => return resp,
+        };
+        let servers: Vec<Value> = page
+            .into_iter()
             .map(|s| server_json(s, &base, version))
             .collect();
         let full = page_size > 0 && servers.len() == page_size;

@@ -271,6 +271,128 @@ async fn nova_all_tenants_pages_across_projects_and_filters_changes_since() {
     sim.stop().await;
 }
 
+/// Nova's `changes-since` lists the servers deleted since then too (`DELETED`, with
+/// `terminated_at` and `updated` at the deletion), merged into the listing's order, per
+/// project or for admins across the cloud, paged by `limit` and `marker` across live and
+/// deleted servers; a deleted server's id is a marker only there. A plain listing shows
+/// only live servers.
+#[tokio::test]
+async fn nova_changes_since_lists_deleted_servers_paged_with_the_live_ones() {
+    let sim = Simulator::start(world(2, 5)).await.unwrap();
+    let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    let (p0, p1) = sim.with_world(|w| {
+        for s in &mut w.servers {
+            s.updated = Some(t("2026-11-01T00:00:00Z"));
+        }
+        (w.projects[0].id.clone(), w.projects[1].id.clone())
+    });
+    let of = |p: &str| -> Vec<String> {
+        sim.with_world(|w| {
+            w.servers
+                .iter()
+                .filter(|s| s.project_id == p)
+                .map(|s| s.id.clone())
+                .collect()
+        })
+    };
+    let (mine, theirs) = (of(&p0), of(&p1));
+    sim.set_time(t("2026-11-30T10:05:00Z"));
+    for id in [&mine[0], &mine[2], &mine[4], &theirs[1]] {
+        assert!(sim.delete_server(id), "{id}");
+    }
+    sim.set_time(t("2026-11-30T10:06:00Z"));
+    assert!(sim.set_server_status(&mine[1], "SHUTOFF"));
+
+    // What each listing should show, in Nova's order (newest `created`, then id, first).
+    let expected = |project: Option<&str>| -> Vec<String> {
+        sim.with_world(|w| {
+            let mut changed: Vec<(DateTime<Utc>, String)> = w
+                .servers
+                .iter()
+                .chain(&w.deleted_servers)
+                .filter(|s| project.is_none_or(|p| s.project_id == p))
+                .filter(|s| s.updated.unwrap() >= t("2026-11-30T10:00:00Z"))
+                .map(|s| (s.created, s.id.clone()))
+                .collect();
+            changed.sort_by(|a, b| b.cmp(a));
+            changed.into_iter().map(|(_, id)| id).collect()
+        })
+    };
+    let member = member_of(&sim, 0).await;
+    let compute = member.url("compute");
+    let since = "changes-since=2026-11-30T10:00:00Z";
+    let (sizes, all) = follow(
+        &member,
+        format!("{compute}/servers/detail?limit=1&{since}"),
+        "servers",
+        rel_next("servers_links"),
+    )
+    .await;
+    let want = expected(Some(&p0));
+    assert_eq!(want.len(), 4, "three deleted and one stopped");
+    assert_eq!(
+        ids(&Value::Array(all.clone())),
+        want,
+        "pages of one: {sizes:?}"
+    );
+    for s in &all {
+        let id = s["id"].as_str().unwrap();
+        if id == mine[1] {
+            assert_eq!(s["status"], "SHUTOFF");
+            assert_eq!(s["OS-SRV-USG:terminated_at"], Value::Null);
+        } else {
+            assert_eq!(s["status"], "DELETED", "{s}");
+            assert_eq!(s["OS-SRV-USG:terminated_at"], "2026-11-30T10:05:00.000000");
+            assert_eq!(s["updated"], "2026-11-30T10:05:00Z");
+        }
+    }
+    // After the deletions: only the stop.
+    let (_, later) = member
+        .get(&format!(
+            "{compute}/servers/detail?changes-since=2026-11-30T10:05:30Z"
+        ))
+        .await;
+    assert_eq!(ids(&later["servers"]), [mine[1].clone()]);
+    // A plain listing shows the live servers only, and knows no deleted marker.
+    let (_, plain) = member.get(&format!("{compute}/servers/detail")).await;
+    let live: BTreeSet<String> = ids(&plain["servers"]).into_iter().collect();
+    assert_eq!(live, [&mine[1], &mine[3]].map(String::clone).into());
+    let (status, _) = member
+        .get(&format!("{compute}/servers/detail?marker={}", mine[0]))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A deleted marker continues the listing after it; another project's is unknown.
+    let k = want.iter().position(|id| *id != mine[1]).unwrap();
+    let (status, rest) = member
+        .get(&format!(
+            "{compute}/servers/detail?{since}&marker={}",
+            want[k]
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rest}");
+    assert_eq!(ids(&rest["servers"]), want[k + 1..]);
+    let (status, _) = member
+        .get(&format!(
+            "{compute}/servers/detail?{since}&marker={}",
+            theirs[1]
+        ))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The admin's listing of the whole cloud, two at a time.
+    let admin = admin(&sim).await;
+    let (sizes, all) = follow(
+        &admin,
+        format!("{compute}/servers/detail?all_tenants=1&limit=2&{since}"),
+        "servers",
+        rel_next("servers_links"),
+    )
+    .await;
+    assert_eq!(sizes, [2, 2, 1]);
+    assert_eq!(ids(&Value::Array(all)), expected(None));
+    sim.stop().await;
+}
+
 fn volumes(world: &mut World, per_project: usize) {
     let projects: Vec<String> = world.projects.iter().map(|p| p.id.clone()).collect();
     for (p, project) in projects.iter().enumerate() {

@@ -308,6 +308,17 @@ impl Clouds<'_> {
         Ok(())
     }
 
+    /// Where the cloud's next delta poll starts: what its last whole-cloud listing showed.
+    pub async fn delta_cursor(&self, id: CloudId) -> CatalogResult<Option<serde_json::Value>> {
+        let cursor: Option<Option<serde_json::Value>> = service_settings::Entity::find_by_id(id)
+            .select_only()
+            .column(service_settings::Column::DeltaCursor)
+            .into_tuple()
+            .one(self.0.writer())
+            .await?;
+        Ok(cursor.flatten())
+    }
+
     /// The clouds a delta poll can start from: with a cursor, not in per-tenant mode.
     pub async fn polled(&self) -> CatalogResult<Vec<Cloud>> {
         Ok(service_settings::Entity::find()

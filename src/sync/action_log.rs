@@ -1,7 +1,8 @@
 //! Which servers' action logs a sync reads, and reading them: the log dates a server's status
 //! changes by the actions that made them (see [`super::lifecycle`]). Only servers seen for
-//! the first time and servers whose status, flavor or image changed since the catalog last
-//! recorded them are asked about, a few at a time, so an idle re-sync sends no request. A
+//! the first time and servers that changed since the catalog last recorded them (their
+//! status, flavor or image, or their `updated`, which also moves for a stop undone by a start
+//! before the sync) are asked about, a few at a time, so an idle re-sync sends no request. A
 //! changed server's log is asked only from the server's last recorded change on
 //! (`changes-since`, in Nova's own clock).
 use std::collections::HashMap;
@@ -65,7 +66,8 @@ fn wanted(server: &NovaServer, known: Option<&KnownInstance>) -> Option<Option<D
         || r.ram_mib != flavor.ram_mib
         || r.disk_gib != flavor.disk_gib
         || r.ephemeral_gib != flavor.ephemeral_gib
-        || (server.image_id.is_some() && r.image_backend_id != server.image_id);
+        || (server.image_id.is_some() && r.image_backend_id != server.image_id)
+        || r.upstream_updated_at != server.updated;
     changed.then(|| r.upstream_updated_at.map(|t| t - OVERLAP))
 }
 

@@ -28,8 +28,13 @@ impl Cursor {
     }
 
     fn query(t: Option<DateTime<Utc>>) -> String {
-        (t.unwrap_or(DateTime::<Utc>::UNIX_EPOCH) - OVERLAP)
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        Self::changes_since(t.unwrap_or(DateTime::<Utc>::UNIX_EPOCH))
+    }
+
+    /// The time to ask for changes since `t` (a time in the cloud's own clock), with the
+    /// same overlap as a delta poll.
+    pub fn changes_since(t: DateTime<Utc>) -> String {
+        (t - OVERLAP).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
     }
 
     /// This cursor moved on to the newest change `images` and `servers` show.

@@ -38,6 +38,9 @@ pub struct Listing {
     pub memberships: Memberships,
     /// `None`: the cloud has no compute endpoint.
     pub servers: Option<Vec<NovaServer>>,
+    /// Servers Nova lists as deleted that the catalog held as live and a complete listing no
+    /// longer shows (see [`deletions`](super::source::deletions)).
+    pub deleted: Vec<NovaServer>,
     /// `None`: the cloud has no volume endpoint.
     pub volumes: Option<Vec<CinderVolume>>,
     /// Glance's `/v2/info/*` for the listing's project; `None` where the source cannot tell
@@ -80,6 +83,7 @@ impl Listing {
                 .map(|(id, status)| (id.as_str(), *status))
                 .collect(),
             servers: self.servers.as_ref().map(|s| s.iter().collect()),
+            deleted: self.deleted.iter().collect(),
             volumes: self.volumes.as_ref().map(|v| v.iter().collect()),
             facts: self.facts.clone().map(Box::new),
             complete: self.is_complete(),
@@ -97,6 +101,10 @@ pub struct View<'a> {
     /// project's shared image, by Glance id; the other images are no memberships.
     pub memberships: HashMap<&'a str, MemberStatus>,
     pub servers: Option<Vec<&'a NovaServer>>,
+    /// Servers Nova lists as deleted that explain instances `servers` no longer shows: their
+    /// lives end when Nova terminated them. Not part of the view's digest (nor its count of
+    /// servers seen): a view that shows the same live servers is the same view.
+    pub deleted: Vec<&'a NovaServer>,
     pub volumes: Option<Vec<&'a CinderVolume>>,
     /// Glance's `/v2/info/*` as the tenant's own token would read them; `None`: not told.
     /// Owned (a few small documents): a whole-cloud listing makes each project's.

@@ -36,7 +36,7 @@ pub enum How<'v> {
     /// Through its own login and listing.
     OwnLogin,
     /// From its view of its cloud's one listing.
-    View(View<'v>),
+    View(Box<View<'v>>),
     /// Its cloud's listing failed with this: every tenant it would have served records it.
     Failed(Arc<Error>),
     /// A claim was lost while its cloud was listed.

@@ -1,6 +1,6 @@
 //! One cloud's part of a sweep: its tenants discovered (when it asks for that), then synced
 //! per tenant or from one listing of the whole cloud, and the sweep recorded on the cloud.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,12 +10,14 @@ use tokio::task::JoinSet;
 
 use super::admin::{self, ModeChoice};
 use super::context::RequestTally;
+use super::cursor::Cursor;
 use super::error::Error;
 use super::listing::{Extent, View};
 use super::reconcile::TenantSummary;
 use super::run::{How, Runner, TenantOutcome};
 use super::runtime::spawn_into;
 use super::source::cloud::CloudListing;
+use super::source::deletions::{self, Reach};
 use crate::catalog::clouds::SweepRecord;
 use crate::catalog::inventory::AppliedCounts;
 use crate::catalog::sync_runs::{RunCounts, UnchangedRun};
@@ -229,14 +231,18 @@ impl CloudSweep {
             }
         };
         let claimed_ids: Vec<TenantId> = claimed.iter().map(|t| t.id).collect();
-        let listing = self.fetch(session, &claimed_ids).await;
-        let outcomes = match &listing {
-            Ok(listing) => self.each_view(listing, claimed).await,
+        let fetched = self.fetch(session, &claimed_ids).await;
+        let outcomes = match &fetched {
+            Ok((listing, session)) => {
+                let outcomes = self.each_view(listing, session, claimed).await;
+                self.tally.add(&session.requests());
+                outcomes
+            }
             Err(e) => self.each_failed(e, &claimed).await,
         };
         runner.release(&claimed_ids).await;
         // Delta polls start from what this listing showed, once every tenant has it.
-        if let Ok(listing) = &listing
+        if let Ok((listing, _)) = &fetched
             && outcomes.iter().all(|o| o.result.is_ok())
         {
             let cursor = listing.listing.next_cursor().map(|c| c.to_json());
@@ -252,29 +258,37 @@ impl CloudSweep {
         outcomes
     }
 
-    /// The cloud's whole listing, while the claims on its tenants are kept alive. Its
+    /// The cloud's whole listing, while the claims on its tenants are kept alive, with the
+    /// session that listed it (its requests are tallied once the views are done). Its
     /// failure is shared by every tenant it would have served.
     async fn fetch(
         &self,
         session: Result<Session, Error>,
         claimed: &[TenantId],
-    ) -> Result<CloudListing, Arc<Error>> {
+    ) -> Result<(CloudListing, Session), Arc<Error>> {
         let session = session?;
         let ctx = self.runner.context(None);
         let listed = tokio::select! {
             listed = CloudListing::fetch(&ctx, &session, self.cloud, Extent::Complete) => listed,
             lost = self.runner.heartbeat(claimed) => Err(lost),
         };
-        self.tally.add(&session.requests());
-        let listed = listed?;
-        let problem: Option<&dyn std::error::Error> = match &listed.facts {
-            Ok(facts) => facts.problem.as_ref().map(|p| p as _),
-            Err(why) => Some(why),
+        let problem: Option<&dyn std::error::Error> = match &listed {
+            Ok(listing) => match &listing.facts {
+                Ok(facts) => facts.problem.as_ref().map(|p| p as _),
+                Err(why) => Some(why),
+            },
+            Err(_) => None,
         };
         if let Some(problem) = problem {
             tracing::warn!(cloud = %self.cloud_name, reason = %problem, "Glance facts incomplete; the sync goes on");
         }
-        Ok(listed)
+        match listed {
+            Ok(listing) => Ok((listing, session)),
+            Err(e) => {
+                self.tally.add(&session.requests());
+                Err(Arc::new(e))
+            }
+        }
     }
 
     /// Every claimed tenant fails with the listing's failure (as interrupted when a claim
@@ -295,7 +309,12 @@ impl CloudSweep {
     /// when it is the view the tenant's last sync applied (equal fingerprints), recorded as a
     /// run that changed nothing, all such tenants at once. An idle sweep of a big cloud is
     /// then a few statements, not a compare and a transaction per tenant.
-    async fn each_view(&self, listing: &CloudListing, claimed: Vec<Tenant>) -> Vec<TenantOutcome> {
+    async fn each_view(
+        &self,
+        listing: &CloudListing,
+        session: &Session,
+        claimed: Vec<Tenant>,
+    ) -> Vec<TenantOutcome> {
         let started = self.runner.settings.clock.now();
         let views: Vec<(Tenant, View<'_>)> = claimed
             .into_iter()
@@ -317,10 +336,46 @@ impl CloudSweep {
         if !same.is_empty() {
             outcomes.extend(self.record_unchanged(&same, started).await);
         }
-        for (tenant, view) in changed {
-            outcomes.extend(self.run_one(tenant.id, How::View(view)).await);
+        let deleted = self.deleted(listing, session, &changed).await;
+        for (tenant, mut view) in changed {
+            view.deleted = deleted.of(&tenant.backend_id);
+            outcomes.extend(self.run_one(tenant.id, How::View(Box::new(view))).await);
         }
         outcomes
+    }
+
+    /// The servers Nova lists as deleted since the cloud's last whole listing (its stored
+    /// cursor) that explain instances of the changed views' tenants this listing no longer
+    /// shows: one `all_tenants` listing for the cloud, only when one vanished. (A view equal
+    /// to the one last applied shows every instance its tenant holds as live.)
+    async fn deleted(
+        &self,
+        listing: &CloudListing,
+        session: &Session,
+        changed: &[(Tenant, View<'_>)],
+    ) -> deletions::ByProject {
+        let Some(servers) = &listing.listing.servers else {
+            return deletions::ByProject::default();
+        };
+        let catalog = &self.runner.catalog;
+        let since = match catalog.clouds().delta_cursor(self.cloud).await {
+            Ok(cursor) => cursor.map(Cursor::from_json),
+            Err(e) => {
+                tracing::warn!(cloud = %self.cloud_name, error = %e, "reading the delta cursor failed");
+                None
+            }
+        };
+        let listed: HashSet<&str> = servers.iter().map(|s| s.id.as_str()).collect();
+        let tenants: Vec<TenantId> = changed.iter().map(|(t, _)| t.id).collect();
+        let explain = deletions::explain(catalog, session, Reach::Cloud, &tenants, &listed, since);
+        let found = tokio::select! {
+            found = explain => found,
+            lost = self.runner.heartbeat(&tenants) => {
+                tracing::warn!(cloud = %self.cloud_name, error = %lost, "a claim was lost while listing deleted servers");
+                Vec::new()
+            }
+        };
+        deletions::ByProject::new(found)
     }
 
     /// The catalog's names of the images the views' servers count for (part of each view's

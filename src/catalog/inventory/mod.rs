@@ -123,6 +123,14 @@ impl KnownInstance {
     }
 }
 
+/// A live instance a complete listing no longer shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vanished {
+    pub backend_id: String,
+    /// Nova's `updated` when the instance was last listed: it was deleted no earlier.
+    pub upstream_updated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// A tenant to sync: the tenant, its cloud, and the credentials to log in with (the
 /// tenant's own, else the cloud's).
 pub struct SyncTarget {
@@ -464,6 +472,41 @@ impl Inventory<'_> {
                     },
                 );
             }
+        }
+        Ok(out)
+    }
+
+    /// The instances of `tenants` the catalog holds as live (not marked deleted, nor
+    /// terminated or `DELETED` as Nova last listed them) whose Nova id `listed` leaves out:
+    /// what a complete listing no longer shows, with the `updated` Nova last gave each.
+    pub async fn vanished(
+        &self,
+        tenants: &[TenantId],
+        listed: &HashSet<&str>,
+    ) -> CatalogResult<Vec<Vanished>> {
+        let db = self.0.writer();
+        let mut out = Vec::new();
+        for chunk in tenants.chunks(lookup_chunk(db)) {
+            let rows: Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> =
+                instances::Entity::find()
+                    .select_only()
+                    .column(instances::Column::BackendId)
+                    .column(instances::Column::UpstreamUpdatedAt)
+                    .filter(instances::Column::TenantId.is_in(chunk.iter().copied()))
+                    .filter(instances::Column::DeletedAt.is_null())
+                    .filter(instances::Column::TerminatedAt.is_null())
+                    .filter(instances::Column::Status.ne(ServerStatus::Deleted))
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+            out.extend(
+                rows.into_iter()
+                    .filter(|(id, _)| !listed.contains(id.as_str()))
+                    .map(|(backend_id, updated)| Vanished {
+                        backend_id,
+                        upstream_updated_at: updated,
+                    }),
+            );
         }
         Ok(out)
     }

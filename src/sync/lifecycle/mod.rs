@@ -144,14 +144,15 @@ pub fn edits(
             logged(&|log| first_sight_from_log(now, w, log)).unwrap_or_else(|| first_sight(now, w))
         }
         Some(_) if ended => Vec::new(),
-        Some(prev) if prev.status != now.status || Terms::of(prev) != Terms::of(now) => {
-            if let Some(edits) = logged(&|log| changes_from_log(prev, now, w, log)) {
-                edits
-            } else {
-                changed(prev, now, w)
+        Some(prev) => {
+            // A log also tells changes undone before this sync (stopped and started again).
+            let differs = prev.status != now.status || Terms::of(prev) != Terms::of(now);
+            match logged(&|log| changes_from_log(prev, now, w, log)) {
+                Some(edits) => edits,
+                None if differs => changed(prev, now, w),
+                None => Vec::new(),
             }
         }
-        Some(_) => Vec::new(),
     };
     if ended {
         let end = match now.terminated_at {

@@ -17,9 +17,10 @@ use crate::sync::mapping;
 /// Names of images by Glance id.
 pub(super) type ImageNames = HashMap<String, String>;
 
-/// Compares the view's servers into `changes`, a page's worth at a time; returns the names
-/// found for the images they count for (part of a whole-cloud view's fingerprint). Without
-/// Cinder, boot-from-volume servers count for no image.
+/// Compares the view's servers into `changes`, a page's worth at a time, then the deleted
+/// servers that explain instances it no longer shows; returns the names found for the images
+/// they count for (part of a whole-cloud view's fingerprint). Without Cinder,
+/// boot-from-volume servers count for no image.
 pub(super) async fn compare(
     ctx: &SyncContext<'_>,
     target: &SyncTarget,
@@ -36,6 +37,14 @@ pub(super) async fn compare(
     for chunk in listed.chunks(PAGE_LIMIT as usize) {
         ctx.check_shutdown()?;
         servers.take(ctx, target, chunk, changes, counts).await?;
+    }
+    // Not listed live, so not counted as seen; compared as a delta poll compares them.
+    let mut uncounted = RunCounts::default();
+    for chunk in view.deleted.chunks(PAGE_LIMIT as usize) {
+        ctx.check_shutdown()?;
+        servers
+            .take(ctx, target, chunk, changes, &mut uncounted)
+            .await?;
     }
     changes.upsert_instances = servers.upserts;
     Ok(servers.used_names)
@@ -102,13 +111,21 @@ impl<'v> ServerIntake<'v> {
             counts.instances_seen += 1;
             let previous = known.get(&server.id);
             let image_name = self.image_name(&source, &names, previous);
-            let record = mapping::instance_record(
+            let mut record = mapping::instance_record(
                 server,
                 source.id,
                 image_name,
                 source.volume,
                 target.tenant.id,
             );
+            if record.status.is_deleted() {
+                // Deleted as of the sync that first learned it from Nova, whichever path
+                // (a delta poll, or a sweep explaining what vanished): later listings of the
+                // same deleted server change nothing.
+                record.deleted_at = previous
+                    .and_then(|p| p.record.deleted_at)
+                    .or(Some(self.window.until));
+            }
             // An instance recorded before the history existed starts it as if seen first now.
             let known = previous.filter(|p| !p.lacks_history()).map(|p| &p.record);
             let log = self.actions.of(&server.id);

@@ -100,6 +100,7 @@ impl CloudListing {
             images,
             memberships: HashMap::new(),
             servers,
+            deleted: Vec::new(),
             volumes,
             facts: None,
             cursor,
@@ -190,6 +191,7 @@ impl CloudListing {
                 .map(|&(i, status)| (listing.images[i].id.as_str(), status))
                 .collect(),
             servers,
+            deleted: Vec::new(),
             volumes,
             facts: told,
             complete: listing.is_complete(),

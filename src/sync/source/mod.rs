@@ -5,9 +5,13 @@
 //! - [`cloud`]: one admin listing of a whole cloud, viewed per project (cloud mode, the
 //!   cloud's delta polls), with [`facts`] telling each project's Glance `/v2/info/*`.
 //!
+//! [`deletions`] explains what a complete listing of either no longer shows: the servers
+//! Nova lists as deleted since the last one.
+//!
 //! A new source (a batch of bus notifications, say) is one new file here that builds a
 //! `Listing` of what it learned, with `Extent::ChangesSince`.
 pub mod cloud;
+pub mod deletions;
 mod facts;
 pub mod own;
 

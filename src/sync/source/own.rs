@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use tracing::instrument;
 
+use super::deletions::{self, Reach};
 use super::{MEMBER_LOOKUPS, boots_from_volume, has_compute, member_status};
 use crate::catalog::MemberStatus;
 use crate::catalog::inventory::SyncTarget;
@@ -87,6 +88,10 @@ async fn list(
         }
         None => (None, None, cursor),
     };
+    let deleted = match (&servers, since) {
+        (Some(servers), None) => deleted(ctx, session, target, servers).await,
+        _ => Vec::new(),
+    };
     let facts = match since {
         None => Some(glance::info(session).await?),
         Some(_) => None,
@@ -99,6 +104,7 @@ async fn list(
         images,
         memberships,
         servers,
+        deleted,
         volumes,
         facts,
         cursor,
@@ -261,6 +267,28 @@ async fn servers(
         servers.extend(page.into_iter().filter(|s| ids.insert(s.id.clone())));
     }
     Ok(Some((servers, cursor)))
+}
+
+/// The servers Nova lists as deleted since the tenant's last complete listing (its stored
+/// cursor) that explain its instances this complete listing of `servers` no longer shows.
+async fn deleted(
+    ctx: &SyncContext<'_>,
+    session: &Session,
+    target: &SyncTarget,
+    servers: &[NovaServer],
+) -> Vec<NovaServer> {
+    let listed: HashSet<&str> = servers.iter().map(|s| s.id.as_str()).collect();
+    let since = target.tenant.delta_cursor.clone().map(Cursor::from_json);
+    let tenants = [target.tenant.id];
+    deletions::explain(
+        ctx.catalog,
+        session,
+        Reach::Project,
+        &tenants,
+        &listed,
+        since,
+    )
+    .await
 }
 
 /// The project's volumes; `None` when the cloud has no volume endpoint. A delta asks only

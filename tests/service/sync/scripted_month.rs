@@ -20,12 +20,16 @@
 //! |----------|--------------|-------------------------------|----------------------------------------------------|----------|-------|
 //! | web      | A/T0 | ubuntu-24.04 (img-ubuntu)             | Sep 30 12:00–h102 (small), h186–h273 (small), h273– (medium) | Sep 30 12:00 | — |
 //! | vol-gone | A/T1 | gone-linux (img-gone), via volume     | h6–h651 (small)                                    | h6       | h651 (terminated_at) |
-//! | db       | A/T0 | debian-12 (img-debian)                | h62–h480 (large)                                   | h62      | h480 (first sync not listing it) |
+//! | db       | A/T0 | debian-12 (img-debian)                | h62–h472 (large)                                   | h62      | h472 (terminated_at) |
 //! | vol-web  | A/T1 | ubuntu-24.04 (img-ubuntu), via volume | h224–h588 (medium)                                 | h224     | — |
-//! | batch    | A/T0 | ubuntu-24.04 (img-ubuntu)             | h337.5–h396 (small)                                | h337.5   | h432 (first sync not listing it) |
+//! | batch    | A/T0 | ubuntu-24.04 (img-ubuntu)             | h337.5–h396 (small)                                | h337.5   | h420 (terminated_at) |
 //! | late     | A/T1 | debian-12 (img-debian)                | h740– (small)                                      | h740     | — |
 //! | b-vol    | B/TB | "" (no Cinder: no image)              | Sep 30 00:00–h468 (medium), h468– (large)          | Sep 30 00:00 | — |
-//! | b-img    | B/TB | ubuntu-24.04 (img-ubuntu-b)           | h98–h216 (small)                                   | h98      | h216 (first sync not listing it) |
+//! | b-img    | B/TB | ubuntu-24.04 (img-ubuntu-b)           | h98–h202 (small)                                   | h98      | h202 (terminated_at) |
+//!
+//! Servers deleted with `delete_server` leave the plain listing; the first sync that misses
+//! one asks Nova's `changes-since` listing, which shows it `DELETED`, so its life ends at its
+//! `terminated_at` (db, batch and b-img), not at that sync.
 use chrono::{DateTime, Duration, Utc};
 use cloudcensus_sim::{Flavor, Image, Server, Simulator, Volume, VolumeAttachment, World};
 use reqwest::StatusCode;
@@ -547,7 +551,8 @@ async fn a_scripted_month() {
                     0.0
                 )
             ),
-            // db h62–h480 large (418 h), deleted at h480; late h740–h744 small (4 h), runs.
+            // db h62–h472 large (410 h), terminated at h472 (the sync at h480 asks Nova when);
+            // late h740–h744 small (4 h), runs.
             row(
                 "debian-12",
                 OCT_1,
@@ -555,10 +560,10 @@ async fn a_scripted_month() {
                     2,
                     1,
                     1,
-                    418.0 + 4.0,
-                    418.0 * 4.0 + 4.0,
-                    418.0 * 16.0 + 4.0,
-                    418.0 * 40.0 + 4.0 * 10.0
+                    410.0 + 4.0,
+                    410.0 * 4.0 + 4.0,
+                    410.0 * 16.0 + 4.0,
+                    410.0 * 40.0 + 4.0 * 10.0
                 )
             ),
             // vol-gone h6–h651 small (645 h), launched and terminated in October; its image
@@ -571,7 +576,7 @@ async fn a_scripted_month() {
             ),
             // web: h0–h102 small (102), h186–h273 small (87), h273–h744 medium (471);
             // vol-web h224–h588 medium (364); batch h337.5–h396 small (58.5); b-img (cloud B)
-            // h98–h216 small (118). Small 102 + 87 + 58.5 + 118 = 365.5 h, medium
+            // h98–h202 small (104, to its termination). Small 102 + 87 + 58.5 + 104 = 351.5 h, medium
             // 471 + 364 = 835 h. Created: vol-web, batch, b-img (web launched Sep 30);
             // deleted: batch, b-img; running at the end: web (vol-web is shut off).
             row(
@@ -581,10 +586,10 @@ async fn a_scripted_month() {
                     3,
                     2,
                     1,
-                    365.5 + 835.0,
-                    365.5 + 835.0 * 2.0,
-                    365.5 + 835.0 * 4.0,
-                    365.5 * 10.0 + 835.0 * 20.0
+                    351.5 + 835.0,
+                    351.5 + 835.0 * 2.0,
+                    351.5 + 835.0 * 4.0,
+                    351.5 * 10.0 + 835.0 * 20.0
                 )
             ),
         ]
@@ -621,9 +626,9 @@ async fn a_scripted_month() {
                 (0, 0, 1, 342.0, 342.0, 342.0, 342.0 * 20.0)
             ),
             // web h60–h102 small (42), h186–h273 small (87), h273–h402 medium (129);
-            // vol-web h224–h402 medium (178); batch h337.5–h396 small (58.5); b-img h98–h216
-            // small (118). Small 42 + 87 + 58.5 + 118 = 305.5 h, medium 129 + 178 = 307 h.
-            // Created vol-web, batch, b-img; deleted b-img (batch only at h432); running at
+            // vol-web h224–h402 medium (178); batch h337.5–h396 small (58.5); b-img h98–h202
+            // small (104). Small 42 + 87 + 58.5 + 104 = 291.5 h, medium 129 + 178 = 307 h.
+            // Created vol-web, batch, b-img; deleted b-img (batch only at h420); running at
             // h402: web and vol-web (batch was shut off at h396).
             row(
                 "ubuntu-24.04",
@@ -632,10 +637,10 @@ async fn a_scripted_month() {
                     3,
                     1,
                     2,
-                    305.5 + 307.0,
-                    305.5 + 307.0 * 2.0,
-                    305.5 + 307.0 * 4.0,
-                    305.5 * 10.0 + 307.0 * 20.0
+                    291.5 + 307.0,
+                    291.5 + 307.0 * 2.0,
+                    291.5 + 307.0 * 4.0,
+                    291.5 * 10.0 + 307.0 * 20.0
                 )
             ),
         ]
@@ -712,10 +717,10 @@ async fn a_scripted_month() {
                     2,
                     1,
                     1,
-                    418.0 + 4.0,
-                    418.0 * 4.0 + 4.0,
-                    418.0 * 16.0 + 4.0,
-                    418.0 * 40.0 + 4.0 * 10.0
+                    410.0 + 4.0,
+                    410.0 * 4.0 + 4.0,
+                    410.0 * 16.0 + 4.0,
+                    410.0 * 40.0 + 4.0 * 10.0
                 )
             ),
             row(
@@ -738,11 +743,11 @@ async fn a_scripted_month() {
                     247.5 * 10.0 + 835.0 * 20.0
                 )
             ),
-            // b-img h98–h216 small, created and gone in October.
+            // b-img h98–h202 small, created and gone in October.
             row(
                 "ubuntu-24.04/img-ubuntu-b",
                 OCT_1,
-                (1, 1, 0, 118.0, 118.0, 118.0, 1180.0)
+                (1, 1, 0, 104.0, 104.0, 104.0, 1040.0)
             ),
         ]
     );
@@ -752,7 +757,7 @@ async fn a_scripted_month() {
     assert_eq!(
         sorted(by_tenant),
         [
-            // web 189 h small + 471 h medium; db 418 h large; batch 58.5 h small: small
+            // web 189 h small + 471 h medium; db 410 h large; batch 58.5 h small: small
             // 247.5 h. Created db, batch; deleted db, batch; running web.
             row(
                 "T0",
@@ -761,10 +766,10 @@ async fn a_scripted_month() {
                     2,
                     2,
                     1,
-                    247.5 + 471.0 + 418.0,
-                    247.5 + 471.0 * 2.0 + 418.0 * 4.0,
-                    247.5 + 471.0 * 4.0 + 418.0 * 16.0,
-                    247.5 * 10.0 + 471.0 * 20.0 + 418.0 * 40.0
+                    247.5 + 471.0 + 410.0,
+                    247.5 + 471.0 * 2.0 + 410.0 * 4.0,
+                    247.5 + 471.0 * 4.0 + 410.0 * 16.0,
+                    247.5 * 10.0 + 471.0 * 20.0 + 410.0 * 40.0
                 )
             ),
             // vol-web 364 h medium; vol-gone 645 h small; late 4 h small. Created all three;
@@ -782,7 +787,7 @@ async fn a_scripted_month() {
                     364.0 * 20.0 + 645.0 * 20.0 + 4.0 * 10.0
                 )
             ),
-            // b-vol 468 h medium + 276 h large; b-img 118 h small. Created and deleted
+            // b-vol 468 h medium + 276 h large; b-img 104 h small. Created and deleted
             // b-img; running b-vol.
             row(
                 "TB",
@@ -791,10 +796,10 @@ async fn a_scripted_month() {
                     1,
                     1,
                     1,
-                    744.0 + 118.0,
-                    468.0 * 2.0 + 276.0 * 4.0 + 118.0,
-                    468.0 * 4.0 + 276.0 * 16.0 + 118.0,
-                    1180.0
+                    744.0 + 104.0,
+                    468.0 * 2.0 + 276.0 * 4.0 + 104.0,
+                    468.0 * 4.0 + 276.0 * 16.0 + 104.0,
+                    1040.0
                 )
             ),
         ]
@@ -815,7 +820,7 @@ async fn a_scripted_month() {
             // Sep 30: web from its launch at 12:00, small, 12 h; running at midnight.
             row("A", SEP_30, (1, 0, 1, 12.0, 12.0, 12.0, 120.0)),
             // October, T0 and T1 above: small 247.5 + 649 = 896.5 h, medium 471 + 364 =
-            // 835 h, large 418 h. Created db, batch, vol-web, vol-gone, late; deleted db,
+            // 835 h, large 410 h. Created db, batch, vol-web, vol-gone, late; deleted db,
             // batch, vol-gone; running web, late.
             row(
                 "A",
@@ -824,11 +829,11 @@ async fn a_scripted_month() {
                     5,
                     3,
                     2,
-                    896.5 + 835.0 + 418.0,
-                    896.5 + 835.0 * 2.0 + 418.0 * 4.0,
-                    896.5 + 835.0 * 4.0 + 418.0 * 16.0,
+                    896.5 + 835.0 + 410.0,
+                    896.5 + 835.0 * 2.0 + 410.0 * 4.0,
+                    896.5 + 835.0 * 4.0 + 410.0 * 16.0,
                     // vol-gone's disk is its 20 GiB volume.
-                    (896.5 - 645.0) * 10.0 + 645.0 * 20.0 + 835.0 * 20.0 + 418.0 * 40.0
+                    (896.5 - 645.0) * 10.0 + 645.0 * 20.0 + 835.0 * 20.0 + 410.0 * 40.0
                 )
             ),
             // Sep 30: b-vol all day, medium.
@@ -841,10 +846,10 @@ async fn a_scripted_month() {
                     1,
                     1,
                     1,
-                    744.0 + 118.0,
-                    468.0 * 2.0 + 276.0 * 4.0 + 118.0,
-                    468.0 * 4.0 + 276.0 * 16.0 + 118.0,
-                    1180.0
+                    744.0 + 104.0,
+                    468.0 * 2.0 + 276.0 * 4.0 + 104.0,
+                    468.0 * 4.0 + 276.0 * 16.0 + 104.0,
+                    1040.0
                 )
             ),
         ]
@@ -855,11 +860,11 @@ async fn a_scripted_month() {
     assert_eq!(
         sorted(by_tenant_name),
         [
-            // db h62–h480 large, launched and deleted in October.
+            // db h62–h472 large, launched and deleted in October.
             row(
                 "T0/debian-12",
                 OCT_1,
-                (1, 1, 0, 418.0, 418.0 * 4.0, 418.0 * 16.0, 418.0 * 40.0)
+                (1, 1, 0, 410.0, 410.0 * 4.0, 410.0 * 16.0, 410.0 * 40.0)
             ),
             // web 189 h small + 471 h medium, running; batch 58.5 h small, created and deleted.
             row(
@@ -906,14 +911,14 @@ async fn a_scripted_month() {
             row(
                 "TB/ubuntu-24.04",
                 OCT_1,
-                (1, 1, 0, 118.0, 118.0, 118.0, 1180.0)
+                (1, 1, 0, 104.0, 104.0, 104.0, 1040.0)
             ),
         ]
     );
 
     // By tenant and name per day over Oct 20–21: b-vol resized at 12:00 on the 20th, db
-    // deleted at 16:00 and seen gone by the sync at midnight, so it runs until then and its
-    // deletion falls on the 21st (a row of its own with no hours).
+    // deleted at 16:00: the sync at midnight sees it gone and Nova's `terminated_at` dates
+    // its end, so it runs until 16:00 and its deletion falls on the 20th.
     let (oct_20, oct_21) = ("2026-10-20T00:00:00+00:00", "2026-10-21T00:00:00+00:00");
     let days = labels.rows(
         &report(
@@ -925,11 +930,8 @@ async fn a_scripted_month() {
     assert_eq!(
         sorted(days),
         [
-            // db all day, large; its stretch lasts to the day's last instant, so it runs at
-            // the day's end.
-            row("T0/debian-12", oct_20, (0, 0, 1, 24.0, 96.0, 384.0, 960.0)),
-            // db seen gone at Oct 21 00:00: deleted that day, no hours.
-            row("T0/debian-12", oct_21, (0, 1, 0, 0.0, 0.0, 0.0, 0.0)),
+            // db until its termination at 16:00, large; deleted that day.
+            row("T0/debian-12", oct_20, (0, 1, 0, 16.0, 64.0, 256.0, 640.0)),
             // web all day, medium, both days.
             row(
                 "T0/ubuntu-24.04",
