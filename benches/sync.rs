@@ -11,7 +11,7 @@ use cloudcensus::catalog::{Catalog, SyncMode};
 use cloudcensus::crypto::SecretBox;
 use cloudcensus::sync::LogObserver;
 use cloudcensus::sync::{SyncEngine, SyncSettings};
-use cloudcensus_sim::{GenSpec, Simulator, World};
+use cloudcensus_sim::{GenSpec, ServerAction, Simulator, Target, World};
 use sea_orm::{EntityTrait, PaginatorTrait};
 
 mod common;
@@ -70,8 +70,32 @@ async fn main() {
         "sync benchmark: {projects} projects × {images} images, {servers} servers each, sync_mode {mode:?}, on {}",
         db.get_database_backend().as_str()
     );
-    for (label, runs) in [("first sync", 1), ("re-sync, no change", 1)] {
-        for _ in 0..runs {
+    for (label, changed) in [
+        ("first sync", 0),
+        ("re-sync, no change", 0),
+        ("1 % servers changed", 100),
+    ] {
+        {
+            // One server in `changed` is stopped (or started again) upstream first: the
+            // sweep reads those servers' action logs.
+            if changed > 0 {
+                let picked: Vec<(String, bool)> = sim.with_world(|w| {
+                    w.servers
+                        .iter()
+                        .step_by(changed)
+                        .map(|s| (s.id.clone(), s.status == "ACTIVE"))
+                        .collect()
+                });
+                for (id, active) in &picked {
+                    let action = if *active {
+                        ServerAction::Stop
+                    } else {
+                        ServerAction::Start
+                    };
+                    sim.act(id, action);
+                }
+            }
+            let logs_before = sim.requests(Target::NovaInstanceActions);
             let started = Instant::now();
             let outcomes = engine
                 .sweep(None, None, Arc::new(LogObserver))
@@ -95,8 +119,9 @@ async fn main() {
                 .unwrap_or(0);
             let images_rows = entity::images::Entity::find().count(&db).await.unwrap_or(0);
             println!(
-                "{label:>20}: {secs:7.2} s  {:>9.0} image-tenant links/s  ({seen} links seen, {links} stored, {images_rows} images, {written} rows written, {failed} tenants failed)",
-                seen as f64 / secs
+                "{label:>20}: {secs:7.2} s  {:>9.0} image-tenant links/s  ({seen} links seen, {links} stored, {images_rows} images, {written} rows written, {failed} tenants failed, {} action logs read)",
+                seen as f64 / secs,
+                sim.requests(Target::NovaInstanceActions) - logs_before
             );
             // Figures of a sync that lost or invented links are worthless: say so loudly.
             if links != seen as u64 {

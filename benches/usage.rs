@@ -82,11 +82,15 @@ async fn fill(
             instance_intervals::Column::RamMib,
             instance_intervals::Column::DiskGib,
             instance_intervals::Column::CloudId,
+            instance_intervals::Column::ImageBackendId,
+            instance_intervals::Column::ImageName,
         ]);
         for i in chunk_start..chunk_end {
             let id = i as i64 + 1;
             let tenant = tenants[i % tenants.len()];
             let vcpus = 1 + (i % 8) as i32;
+            let image = format!("img-{}", i % 300);
+            let name = format!("{}-{}", NAMES[i % NAMES.len()], i % 37);
             // Launched somewhere in the first tenth of the history; a change every 2–15 days.
             let launched = begin + chrono::Duration::seconds((i as i64 * 7919) % (span / 10));
             ins.values_panic([
@@ -96,8 +100,8 @@ async fn fill(
                 tenant.into(),
                 format!("srv-{i}").into(),
                 format!("vm-{i}").into(),
-                format!("img-{}", i % 300).into(),
-                format!("{}-{}", NAMES[i % NAMES.len()], i % 37).into(),
+                image.clone().into(),
+                name.clone().into(),
                 ServerStatus::Active.into(),
                 launched.into(),
                 vcpus.into(),
@@ -109,10 +113,18 @@ async fn fill(
             loop {
                 let step = chrono::Duration::hours(48 + ((i as i64 * 31 + k * 17) % 312));
                 let next = at + step;
-                let status = if k % 2 == 0 {
-                    ServerStatus::Active
+                // Running, stopped, running, a resize to confirm: every basis counts
+                // something else.
+                let status = match k % 4 {
+                    0 | 2 => ServerStatus::Active,
+                    1 => ServerStatus::Shutoff,
+                    _ => ServerStatus::VerifyResize,
+                };
+                // One image in ten is renamed partway: its instances' lives are two pieces.
+                let named = if i % 10 == 0 && k >= 5 {
+                    format!("{name}-renamed")
                 } else {
-                    ServerStatus::Shutoff
+                    name.clone()
                 };
                 let ended = (next < end).then_some(next);
                 lives.values_panic([
@@ -125,6 +137,8 @@ async fn fill(
                     (i64::from(vcpus) * 2048).into(),
                     40i64.into(),
                     cloud.into(),
+                    image.clone().into(),
+                    named.into(),
                 ]);
                 intervals += 1;
                 if ended.is_none() {
@@ -288,11 +302,19 @@ async fn main() {
             "by tenant,name per day",
             format!("{window}&group_by=tenant,name&period=day&page_size=100"),
         ),
+        (
+            "by name, allocated",
+            format!("{window}&basis=allocated&page_size=100"),
+        ),
+        (
+            "by image per day, running",
+            format!("{window}&group_by=image&period=day&basis=running&page_size=100"),
+        ),
     ] {
         let url = format!("{base}/api/openstack-images/usage_report/?{query}");
         let (p50, p99, rows) = latency(&client, &url, &staff, requests).await;
         println!(
-            "  {label:<24} {:>8.1} ms {:>8.1} ms  {rows} rows",
+            "  {label:<28} {:>8.1} ms {:>8.1} ms  {rows} rows",
             p50.as_secs_f64() * 1e3,
             p99.as_secs_f64() * 1e3
         );
