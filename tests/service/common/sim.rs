@@ -2,7 +2,8 @@
 //! app with that cloud and one tenant per project registered, and a sync engine.
 use std::collections::BTreeSet;
 
-use cloudcensus_sim::{GenSpec, Simulator, World};
+use chrono::{DateTime, Utc};
+use cloudcensus_sim::{Flavor, GenSpec, Image, Simulator, World};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -11,6 +12,42 @@ use super::{
     EngineOptions, ServiceSettings, Tenant, TenantOutcome, TestApp, assert_same_ids,
     glance_ids_for_token,
 };
+
+/// A public, active qcow2 image of 1 GiB named `name`, created and last updated `at`.
+pub fn public_image(id: &str, name: &str, owner: &str, at: DateTime<Utc>) -> Image {
+    Image {
+        id: id.into(),
+        name: Some(name.into()),
+        owner: owner.into(),
+        visibility: "public".into(),
+        members: Vec::new(),
+        os_hidden: false,
+        status: "active".into(),
+        min_disk: 0,
+        min_ram: 0,
+        size: Some(1 << 30),
+        checksum: None,
+        disk_format: Some("qcow2".into()),
+        container_format: Some("bare".into()),
+        protected: false,
+        tags: Vec::new(),
+        created_at: at,
+        updated_at: at,
+        properties: Default::default(),
+    }
+}
+
+/// A flavor whose id is its name.
+pub fn flavor(name: &str, vcpus: i64, ram_mib: i64, disk_gib: i64, ephemeral_gib: i64) -> Flavor {
+    Flavor {
+        id: name.into(),
+        name: name.into(),
+        vcpus,
+        ram: ram_mib,
+        disk: disk_gib,
+        ephemeral: ephemeral_gib,
+    }
+}
 
 /// A generated world: `projects` projects with `user-<i>` / `password-<i>` members, their
 /// images and servers.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use cloudcensus_sim::{Flavor, Server, ServerAction, Target};
 
 use crate::common::internals::{Clock, EngineOptions};
-use crate::common::sim::{SimApp, generated_world};
+use crate::common::sim::{self, SimApp, generated_world};
 
 const T0: &str = "2026-11-05T08:00:00Z";
 
@@ -15,14 +15,7 @@ fn h(n: i64) -> DateTime<Utc> {
 }
 
 fn flavor(vcpus: i64) -> Flavor {
-    Flavor {
-        id: format!("f{vcpus}"),
-        name: format!("c{vcpus}"),
-        vcpus,
-        ram: vcpus * 1024,
-        disk: 10,
-        ephemeral: 0,
-    }
+    sim::flavor(&format!("c{vcpus}"), vcpus, vcpus * 1024, 10, 0)
 }
 
 /// A world of one project whose server `vm` (booted from an image) the test boots; the app

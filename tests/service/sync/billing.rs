@@ -21,45 +21,18 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::common::internals::{Clock, EngineOptions};
-use crate::common::sim::{SimApp, generated_world};
+use crate::common::sim::{self, SimApp, generated_world};
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().to_utc()
 }
 
 fn flavor(vcpus: i64) -> Flavor {
-    Flavor {
-        id: format!("f{vcpus}"),
-        name: format!("c{vcpus}"),
-        vcpus,
-        ram: vcpus * 1024,
-        disk: 10,
-        ephemeral: 5,
-    }
+    sim::flavor(&format!("c{vcpus}"), vcpus, vcpus * 1024, 10, 5)
 }
 
 fn image(id: &str, name: &str, owner: &str) -> Image {
-    let at = t("2026-09-01T00:00:00Z");
-    Image {
-        id: id.into(),
-        name: Some(name.into()),
-        owner: owner.into(),
-        visibility: "public".into(),
-        members: Vec::new(),
-        os_hidden: false,
-        status: "active".into(),
-        min_disk: 0,
-        min_ram: 0,
-        size: Some(1 << 30),
-        checksum: None,
-        disk_format: Some("qcow2".into()),
-        container_format: Some("bare".into()),
-        protected: false,
-        tags: Vec::new(),
-        created_at: at,
-        updated_at: at,
-        properties: Default::default(),
-    }
+    sim::public_image(id, name, owner, t("2026-09-01T00:00:00Z"))
 }
 
 const T0: &str = "2026-11-20T08:00:00Z";

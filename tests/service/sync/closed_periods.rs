@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use reqwest::StatusCode;
 
 use crate::common::internals::{Clock, EngineOptions};
-use crate::common::sim::{SimApp, generated_world};
+use crate::common::sim::{self, SimApp, generated_world};
 
 const T0: &str = "2026-10-01T00:00:00Z";
 
@@ -19,37 +19,11 @@ fn at(hours: i64) -> DateTime<Utc> {
 }
 
 fn flavor(vcpus: i64) -> Flavor {
-    Flavor {
-        id: format!("f{vcpus}"),
-        name: format!("c{vcpus}"),
-        vcpus,
-        ram: vcpus * 1024,
-        disk: 10 * vcpus,
-        ephemeral: vcpus,
-    }
+    sim::flavor(&format!("c{vcpus}"), vcpus, vcpus * 1024, 10 * vcpus, vcpus)
 }
 
 fn image(id: &str, owner: &str) -> Image {
-    Image {
-        id: id.into(),
-        name: Some(format!("{id}-v1")),
-        owner: owner.into(),
-        visibility: "public".into(),
-        members: Vec::new(),
-        os_hidden: false,
-        status: "active".into(),
-        min_disk: 0,
-        min_ram: 0,
-        size: Some(1 << 30),
-        checksum: None,
-        disk_format: Some("qcow2".into()),
-        container_format: Some("bare".into()),
-        protected: false,
-        tags: Vec::new(),
-        created_at: at(-100),
-        updated_at: at(-100),
-        properties: Default::default(),
-    }
+    sim::public_image(id, &format!("{id}-v1"), owner, at(-100))
 }
 
 const IMAGES: [&str; 3] = ["alpha", "beta", "gamma"];

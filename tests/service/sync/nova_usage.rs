@@ -12,7 +12,7 @@ use cloudcensus_sim::{ADMIN_PASSWORD, ADMIN_USER, Flavor, Server, ServerAction};
 use serde_json::Value;
 
 use crate::common::internals::{Clock, EngineOptions};
-use crate::common::sim::{SimApp, generated_world, service_login};
+use crate::common::sim::{self, SimApp, generated_world, service_login};
 
 const T0: &str = "2026-11-02T00:00:00Z";
 
@@ -21,14 +21,7 @@ fn h(n: i64) -> DateTime<Utc> {
 }
 
 fn flavor() -> Flavor {
-    Flavor {
-        id: "f1".into(),
-        name: "c1".into(),
-        vcpus: 1,
-        ram: 1024,
-        disk: 10,
-        ephemeral: 0,
-    }
+    sim::flavor("c1", 1, 1024, 10, 0)
 }
 
 #[tokio::test]
@@ -70,7 +63,11 @@ async fn allocated_hours_equal_novas_simple_tenant_usage() {
     for hour in 0..=48 {
         s.sim.set_time(h(hour));
         while let Some((_, id, action)) = script.next_if(|(at, _, _)| *at == hour) {
-            let project = if id == "c" { &projects[1] } else { &projects[0] };
+            let project = if id == "c" {
+                &projects[1]
+            } else {
+                &projects[0]
+            };
             match action {
                 None => boot(id, project),
                 Some(action) => assert!(s.sim.act(id, action), "{id} at h{hour}"),
@@ -96,7 +93,11 @@ async fn allocated_hours_equal_novas_simple_tenant_usage() {
         rows.as_array()
             .unwrap()
             .iter()
-            .find(|r| r["tenant_name"].as_str().is_some_and(|n| n.contains(tenant)))
+            .find(|r| {
+                r["tenant_name"]
+                    .as_str()
+                    .is_some_and(|n| n.contains(tenant))
+            })
             .unwrap_or_else(|| panic!("{tenant} in {rows}"))["instance_hours"]
             .as_f64()
             .unwrap()

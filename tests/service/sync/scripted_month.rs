@@ -36,7 +36,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::common::internals::{Clock, EngineOptions};
-use crate::common::sim::{SimApp, generated_world};
+use crate::common::sim::{self, SimApp, generated_world};
 use crate::common::{ServiceSettings, Tenant};
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -44,14 +44,7 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 fn flavor(name: &str, vcpus: i64, ram_mib: i64, disk_gib: i64) -> Flavor {
-    Flavor {
-        id: name.into(),
-        name: name.into(),
-        vcpus,
-        ram: ram_mib,
-        disk: disk_gib,
-        ephemeral: 0,
-    }
+    sim::flavor(name, vcpus, ram_mib, disk_gib, 0)
 }
 
 fn small() -> Flavor {
@@ -67,27 +60,7 @@ fn large() -> Flavor {
 }
 
 fn image(id: &str, name: &str, owner: &str) -> Image {
-    let at = t("2026-09-01T00:00:00Z");
-    Image {
-        id: id.into(),
-        name: Some(name.into()),
-        owner: owner.into(),
-        visibility: "public".into(),
-        members: Vec::new(),
-        os_hidden: false,
-        status: "active".into(),
-        min_disk: 0,
-        min_ram: 0,
-        size: Some(1 << 30),
-        checksum: None,
-        disk_format: Some("qcow2".into()),
-        container_format: Some("bare".into()),
-        protected: false,
-        tags: Vec::new(),
-        created_at: at,
-        updated_at: at,
-        properties: Default::default(),
-    }
+    sim::public_image(id, name, owner, t("2026-09-01T00:00:00Z"))
 }
 
 /// A server to boot: from `image`, or from a volume when `None`.
