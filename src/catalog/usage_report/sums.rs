@@ -464,16 +464,17 @@ fn visit<'a>(
         let i = periods.partition_point(|(_, end)| *end <= t);
         (i < periods.len() && periods[i].0 <= t).then_some(i)
     };
-    let first = life.stretches.iter().min_by_key(|s| (s.from, s.id()));
-    let last = life.stretches.iter().max_by_key(|s| (s.from, s.id()));
+    // Only a creation or an end inside the window needs the piece it belongs to.
     let holds = |s: Option<&Stretch>| s.is_none_or(|s| m.piece.holds(s));
-    if let Some(created) = life.created_at.filter(|_| holds(first))
+    if let Some(created) = life.created_at
         && let Some(p) = period_of(created)
+        && holds(life.stretches.iter().min_by_key(|s| (s.from, s.id())))
     {
         f(p, Contribution::Created(created));
     }
-    if let Some(ended) = life.ended_at.filter(|_| holds(last))
+    if let Some(ended) = life.ended_at
         && let Some(p) = period_of(ended)
+        && holds(life.stretches.iter().max_by_key(|s| (s.from, s.id())))
     {
         f(p, Contribution::Deleted(ended));
     }
