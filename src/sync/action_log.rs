@@ -35,14 +35,6 @@ impl ActionLogs {
     pub fn of(&self, server_id: &str) -> Option<&[InstanceAction]> {
         self.0.get(server_id).map(Vec::as_slice)
     }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// Whether the listed server is one whose log dates something: new, or changed in status,

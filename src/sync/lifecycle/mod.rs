@@ -138,16 +138,15 @@ pub fn edits(
     if already_ended {
         return Vec::new();
     }
-    let logged = |f: &dyn Fn(&[InstanceAction]) -> Option<Vec<IntervalEdit>>| log.and_then(f);
     let mut out = match previous {
-        None => {
-            logged(&|log| first_sight_from_log(now, w, log)).unwrap_or_else(|| first_sight(now, w))
-        }
+        None => log
+            .and_then(|log| first_sight_from_log(now, w, log))
+            .unwrap_or_else(|| first_sight(now, w)),
         Some(_) if ended => Vec::new(),
         Some(prev) => {
             // A log also tells changes undone before this sync (stopped and started again).
             let differs = prev.status != now.status || Terms::of(prev) != Terms::of(now);
-            match logged(&|log| changes_from_log(prev, now, w, log)) {
+            match log.and_then(|log| changes_from_log(prev, now, w, log)) {
                 Some(edits) => edits,
                 None if differs => changed(prev, now, w),
                 None => Vec::new(),
@@ -200,14 +199,13 @@ struct Timeline<'a> {
 }
 
 impl<'a> Timeline<'a> {
-    fn push(&mut self, mut at: Boundary, terms: &'a InstanceRecord, status: ServerStatus) {
-        if let Some((last, last_terms, last_status)) = self.stretches.last_mut() {
-            if at.at <= last.at {
-                *last_terms = terms;
-                *last_status = status;
-                return;
-            }
-            at.at = Ord::max(at.at, last.at);
+    fn push(&mut self, at: Boundary, terms: &'a InstanceRecord, status: ServerStatus) {
+        if let Some((last, last_terms, last_status)) = self.stretches.last_mut()
+            && at.at <= last.at
+        {
+            *last_terms = terms;
+            *last_status = status;
+            return;
         }
         self.stretches.push((at, terms, status));
     }

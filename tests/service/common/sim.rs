@@ -37,6 +37,12 @@ pub fn public_image(id: &str, name: &str, owner: &str, at: DateTime<Utc>) -> Ima
     }
 }
 
+/// A usage report's `start` and `end` query parameters, URL-safe.
+pub fn report_window(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    let q = |t: DateTime<Utc>| t.to_rfc3339().replace('+', "%2B");
+    format!("start={}&end={}", q(start), q(end))
+}
+
 /// A flavor whose id is its name.
 pub fn flavor(name: &str, vcpus: i64, ram_mib: i64, disk_gib: i64, ephemeral_gib: i64) -> Flavor {
     Flavor {

@@ -73,9 +73,8 @@ async fn active_hours(s: &SimApp, to: i64) -> f64 {
     let r = s
         .app
         .get(&format!(
-            "/api/openstack-images/usage_report/?start={}&end={}",
-            h(0).to_rfc3339().replace('+', "%2B"),
-            h(to).to_rfc3339().replace('+', "%2B"),
+            "/api/openstack-images/usage_report/?{}",
+            sim::report_window(h(0), h(to))
         ))
         .await;
     r.json()[0]["instance_hours"].as_f64().unwrap()

@@ -105,9 +105,8 @@ async fn report(s: &SimApp, query: &str) -> Vec<Value> {
     let r = s
         .app
         .get(&format!(
-            "/api/openstack-images/usage_report/?start={}&end={}&{query}",
-            h(0).to_rfc3339().replace('+', "%2B"),
-            h(12).to_rfc3339().replace('+', "%2B"),
+            "/api/openstack-images/usage_report/?{}&{query}",
+            sim::report_window(h(0), h(12))
         ))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.text);
@@ -254,9 +253,8 @@ async fn grouped_by_image_a_row_shows_the_name_the_period_ended_with() {
     let r = s
         .app
         .get(&format!(
-            "/api/openstack-images/usage_report/?start={}&end={}&group_by=image",
-            h(0).to_rfc3339().replace('+', "%2B"),
-            h(8).to_rfc3339().replace('+', "%2B"),
+            "/api/openstack-images/usage_report/?{}&group_by=image",
+            sim::report_window(h(0), h(8))
         ))
         .await;
     assert_eq!(r.json()[0]["name"], "X");

@@ -85,11 +85,7 @@ fn event(s: &SimApp, rng: &mut StdRng, projects: &[String], booted: &mut usize, 
 
 /// Every report of the window `[at(0), at(end))`, as the bytes the server sends.
 async fn reports(s: &SimApp, end: i64) -> Vec<(String, String)> {
-    let window = format!(
-        "start={}&end={}",
-        at(0).to_rfc3339().replace('+', "%2B"),
-        at(end).to_rfc3339().replace('+', "%2B")
-    );
+    let window = sim::report_window(at(0), at(end));
     let mut out = Vec::new();
     for group_by in ["name", "image", "tenant,name", "settings,image"] {
         for basis in ["active", "running", "allocated"] {

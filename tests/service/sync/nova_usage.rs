@@ -83,9 +83,8 @@ async fn allocated_hours_equal_novas_simple_tenant_usage() {
     let r = s
         .app
         .get(&format!(
-            "/api/openstack-images/usage_report/?start={}&end={}&group_by=tenant&basis=allocated",
-            h(0).to_rfc3339().replace('+', "%2B"),
-            h(48).to_rfc3339().replace('+', "%2B"),
+            "/api/openstack-images/usage_report/?{}&group_by=tenant&basis=allocated",
+            sim::report_window(h(0), h(48))
         ))
         .await;
     let rows = r.json();
@@ -141,9 +140,8 @@ async fn allocated_hours_equal_novas_simple_tenant_usage() {
     let r = s
         .app
         .get(&format!(
-            "/api/openstack-images/usage_report/?start={}&end={}&group_by=tenant",
-            h(0).to_rfc3339().replace('+', "%2B"),
-            h(48).to_rfc3339().replace('+', "%2B"),
+            "/api/openstack-images/usage_report/?{}&group_by=tenant",
+            sim::report_window(h(0), h(48))
         ))
         .await;
     let active: f64 = r
