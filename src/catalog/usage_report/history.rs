@@ -6,6 +6,11 @@
 //! changes with the cloud's new `usage_version` (`usage_seq`), and a report reads only the
 //! rows stamped after the version it holds. Deletions (a tenant removed, intervals pruned)
 //! leave no stamp: a part whose row counts no longer match the database is read again whole.
+//!
+//! A report walks every stretch it counts, twice (which periods have rows, then the sums), so
+//! the layout is what bounds it: a stretch is 24 bytes (its times, and two small numbers for
+//! what it is billed at and what it counts for), kept in a life's own array in time order;
+//! sizes and statuses are held once per part, names and image ids once per life.
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -23,32 +28,42 @@ use crate::catalog::{CloudId, ServerStatus, TenantId};
 /// rows, not the whole history, beside what it builds.
 const READ_CHUNK: u64 = 20_000;
 
-/// A stretch of an instance's life in one status; times in milliseconds since the epoch.
-#[derive(Clone, Debug)]
+/// The end of a stretch that still lasts.
+pub(super) const OPEN: i64 = i64::MAX;
+
+/// A stretch of an instance's life in one status, at one size, counting for one piece of
+/// the life; times in milliseconds since the epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Stretch {
-    id: i64,
     pub from: i64,
-    /// `None` while it lasts.
-    pub to: Option<i64>,
+    /// [`OPEN`] while it lasts.
+    pub to: i64,
+    /// Its status and size, in the part's [`CloudHistory::terms`].
+    pub terms: u32,
+    /// What it counted for, in the life's [`Life::pieces`].
+    pub piece: u32,
+}
+
+/// What a stretch is billed at: the status as the bases tell them apart, and the size (0
+/// where unknown: clouds older than Nova 2.47). A fleet has few of them, held once per part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Terms {
     pub stage: Stage,
-    /// The billed size; 0 where unknown (clouds older than Nova 2.47).
     pub vcpus: i64,
     pub ram_mib: i64,
     pub disk_gib: i64,
-    /// What it counted for then.
-    pub image_id: Option<Arc<str>>,
-    pub name: Arc<str>,
 }
 
-impl Stretch {
-    /// The row's id: later rows have higher ones.
-    pub fn id(&self) -> i64 {
-        self.id
-    }
+/// What part of an instance's life counted for: an image (by Glance id) under a name. A
+/// rename or a rebuild splits a life into pieces; most lives are one piece.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Piece {
+    pub name: Arc<str>,
+    pub image_id: Option<Arc<str>>,
 }
 
 /// A status as the billing bases tell them apart (see [`super::Basis`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Stage {
     /// `ACTIVE`.
     Active,
@@ -100,8 +115,106 @@ pub(super) struct Life {
     pub created_at: Option<i64>,
     /// Terminated, else seen gone.
     pub ended_at: Option<i64>,
-    /// Every stretch, in no particular order.
+    /// Every stretch, ordered by start (then by row: a later row is a later record).
     pub stretches: Vec<Stretch>,
+    /// Each stretch's row id, in the same order: catching up finds rows by id.
+    ids: Vec<i64>,
+    /// What its stretches counted for, each once.
+    pub pieces: Vec<Piece>,
+    /// When it first ran ([`OPEN`] if never): an `ERROR` after that holds resources.
+    pub first_run: i64,
+}
+
+impl Life {
+    fn new(tenant: TenantId, name: Arc<str>) -> Self {
+        Self {
+            tenant,
+            image_id: None,
+            name,
+            created_at: None,
+            ended_at: None,
+            stretches: Vec::new(),
+            ids: Vec::new(),
+            pieces: Vec::new(),
+            first_run: OPEN,
+        }
+    }
+
+    /// The index of `piece` among the life's pieces, added when new.
+    fn piece_of(&mut self, piece: Piece) -> u32 {
+        let at = match self.pieces.iter().position(|p| *p == piece) {
+            Some(at) => at,
+            None => {
+                self.pieces.push(piece);
+                self.pieces.len() - 1
+            }
+        };
+        // A life has at most as many pieces as stretches, which an array in memory holds.
+        u32::try_from(at).unwrap_or(u32::MAX)
+    }
+
+    /// Puts the stretch of row `id` in, replacing the row's earlier state unless the row is
+    /// known to be new.
+    fn put(&mut self, id: i64, stretch: Stretch, new: bool) {
+        match (!new)
+            .then(|| self.ids.iter().position(|held| *held == id))
+            .flatten()
+        {
+            Some(at) => self.stretches[at] = stretch,
+            None => {
+                self.ids.push(id);
+                self.stretches.push(stretch);
+            }
+        }
+    }
+
+    /// Restores the order of the stretches and what is derived from them, after rows were
+    /// put in; `terms` is the part's.
+    fn settle(&mut self, terms: &[Terms]) {
+        let ordered = self
+            .stretches
+            .windows(2)
+            .zip(self.ids.windows(2))
+            .all(|(s, i)| (s[0].from, i[0]) <= (s[1].from, i[1]));
+        if !ordered {
+            let mut both: Vec<(i64, Stretch)> = self
+                .ids
+                .iter()
+                .copied()
+                .zip(self.stretches.iter().copied())
+                .collect();
+            both.sort_unstable_by_key(|(id, s)| (s.from, *id));
+            (self.ids, self.stretches) = both.into_iter().unzip();
+        }
+        // Pieces no stretch counts for any more (a row that changed what it counts for).
+        if self.pieces.len() > 1 {
+            let mut used = vec![false; self.pieces.len()];
+            for s in &self.stretches {
+                used[s.piece as usize] = true;
+            }
+            if used.iter().any(|u| !u) {
+                let mut renumber = vec![0u32; self.pieces.len()];
+                let mut kept = 0u32;
+                for (i, u) in used.iter().enumerate() {
+                    renumber[i] = kept;
+                    kept += u32::from(*u);
+                }
+                let mut i = 0;
+                self.pieces.retain(|_| {
+                    i += 1;
+                    used[i - 1]
+                });
+                for s in &mut self.stretches {
+                    s.piece = renumber[s.piece as usize];
+                }
+            }
+        }
+        self.first_run = self
+            .stretches
+            .iter()
+            .find(|s| terms[s.terms as usize].stage.runs())
+            .map_or(OPEN, |s| s.from);
+    }
 }
 
 /// One cloud's history at one `usage_version`.
@@ -109,7 +222,13 @@ pub(super) struct Life {
 pub(super) struct CloudHistory {
     pub cloud: CloudId,
     version: i64,
-    pub lives: HashMap<i64, Life>,
+    /// Every instance, in no particular order.
+    pub lives: Vec<Life>,
+    /// Where each instance (by database id) is in `lives`.
+    index: HashMap<i64, usize>,
+    /// What stretches are billed at, each once.
+    pub terms: Vec<Terms>,
+    terms_index: HashMap<Terms, u32>,
     /// Interval rows of every status the part has seen, and the highest id among them: a
     /// changed row with a higher id is new (a cloud's writes are serialized, so its new rows
     /// always get higher ids).
@@ -147,7 +266,10 @@ impl CloudHistory {
         let mut part = Self {
             cloud,
             version,
-            lives: HashMap::new(),
+            lives: Vec::new(),
+            index: HashMap::new(),
+            terms: Vec::new(),
+            terms_index: HashMap::new(),
             intervals: 0,
             last_interval: 0,
             strings: HashSet::new(),
@@ -181,6 +303,7 @@ impl CloudHistory {
         let backend = db.get_database_backend();
         let millis = |c: &str| epoch_millis(backend, "instance_intervals", c);
         let mut fits = true;
+        let mut touched: HashSet<usize> = HashSet::new();
         let mut after = i64::MIN;
         loop {
             let mut query = instance_intervals::Entity::find()
@@ -213,30 +336,38 @@ impl CloudHistory {
                     self.intervals += 1;
                     self.last_interval = Ord::max(self.last_interval, id);
                 }
-                let stretch = Stretch {
-                    id,
-                    from,
-                    to,
+                let terms = self.terms_of(Terms {
                     stage: Stage::of(&status),
                     vcpus: vcpus.map_or(0, i64::from),
                     ram_mib: ram_mib.unwrap_or(0),
                     disk_gib: disk_gib.unwrap_or(0),
+                });
+                let piece = Piece {
                     image_id: image_id.map(|i| self.intern(&i)),
                     name: self.intern(&name),
                 };
-                let Some(life) = self.lives.get_mut(&instance) else {
+                let Some(&at) = self.index.get(&instance) else {
                     fits = false;
                     continue;
                 };
-                match life.stretches.iter_mut().find(|s| s.id == id) {
-                    Some(held) => *held = stretch,
-                    None => life.stretches.push(stretch),
-                }
+                let life = &mut self.lives[at];
+                let stretch = Stretch {
+                    from,
+                    to: to.unwrap_or(OPEN),
+                    terms,
+                    piece: life.piece_of(piece),
+                };
+                life.put(id, stretch, since.is_none() || id > known);
+                touched.insert(at);
             }
             if !full {
-                return Ok(fits);
+                break;
             }
         }
+        for at in touched {
+            self.lives[at].settle(&self.terms);
+        }
+        Ok(fits)
     }
 
     /// Reads the instances stamped after `since` (every one when `None`), a chunk at a time.
@@ -274,14 +405,11 @@ impl CloudHistory {
                 after = id;
                 let image_id = image_id.map(|i| self.intern(&i));
                 let name = self.intern(&name);
-                let life = self.lives.entry(id).or_insert_with(|| Life {
-                    tenant,
-                    image_id: None,
-                    name: name.clone(),
-                    created_at: None,
-                    ended_at: None,
-                    stretches: Vec::new(),
+                let at = *self.index.entry(id).or_insert_with(|| {
+                    self.lives.push(Life::new(tenant, name.clone()));
+                    self.lives.len() - 1
                 });
+                let life = &mut self.lives[at];
                 life.tenant = tenant;
                 life.image_id = image_id;
                 life.name = name;
@@ -292,6 +420,15 @@ impl CloudHistory {
                 return Ok(());
             }
         }
+    }
+
+    /// The index of `terms` in the part's table, added when new.
+    fn terms_of(&mut self, terms: Terms) -> u32 {
+        let next = u32::try_from(self.terms.len()).unwrap_or(u32::MAX);
+        *self.terms_index.entry(terms).or_insert_with(|| {
+            self.terms.push(terms);
+            next
+        })
     }
 
     fn intern(&mut self, s: &str) -> Arc<str> {
@@ -367,5 +504,78 @@ impl History {
         let mut out: Vec<Arc<CloudHistory>> = parts.values().cloned().collect();
         out.sort_by_key(|p| p.cloud);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn piece(name: &str) -> Piece {
+        Piece {
+            name: Arc::from(name),
+            image_id: None,
+        }
+    }
+
+    fn stretch(from: i64, to: i64, terms: u32, piece: u32) -> Stretch {
+        Stretch {
+            from,
+            to,
+            terms,
+            piece,
+        }
+    }
+
+    const TERMS: [Terms; 2] = [
+        Terms {
+            stage: Stage::Held,
+            vcpus: 1,
+            ram_mib: 1024,
+            disk_gib: 10,
+        },
+        Terms {
+            stage: Stage::Active,
+            vcpus: 1,
+            ram_mib: 1024,
+            disk_gib: 10,
+        },
+    ];
+
+    #[test]
+    fn stretches_are_kept_in_time_then_row_order() {
+        let mut life = Life::new(TenantId(1), Arc::from("x"));
+        let p = life.piece_of(piece("x"));
+        life.put(3, stretch(200, OPEN, 1, p), true);
+        life.put(1, stretch(100, 200, 0, p), true);
+        life.put(2, stretch(100, 150, 0, p), true);
+        life.settle(&TERMS);
+        assert_eq!(life.ids, [1, 2, 3]);
+        assert_eq!(life.stretches.first().map(|s| s.to), Some(200));
+        assert_eq!(life.first_run, 200);
+        // A row read again replaces its stretch where it stands.
+        life.put(3, stretch(200, 300, 1, p), false);
+        life.settle(&TERMS);
+        assert_eq!(life.ids, [1, 2, 3]);
+        assert_eq!(life.stretches.last().map(|s| s.to), Some(300));
+    }
+
+    #[test]
+    fn a_piece_no_stretch_counts_for_is_dropped() {
+        let mut life = Life::new(TenantId(1), Arc::from("new"));
+        let old = life.piece_of(piece("old"));
+        let new = life.piece_of(piece("new"));
+        assert_eq!((old, new), (0, 1));
+        assert_eq!(life.piece_of(piece("old")), 0);
+        life.put(1, stretch(100, 200, 1, old), true);
+        life.put(2, stretch(200, OPEN, 1, new), true);
+        life.settle(&TERMS);
+        assert_eq!(life.pieces.len(), 2);
+        // The first row is recorded again under the new name (a backfill): one piece left.
+        life.put(1, stretch(100, 200, 1, new), false);
+        life.settle(&TERMS);
+        assert_eq!(life.pieces, [piece("new")]);
+        assert!(life.stretches.iter().all(|s| s.piece == 0));
+        assert_eq!(life.first_run, 100);
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::history::{CloudHistory, Life, Stage, Stretch};
+use super::history::{CloudHistory, Life, Stage, Stretch, Terms};
 use super::{Basis, GroupKey, ReportQuery, ReportRow, RowKeys};
 use crate::catalog::offerings::OfferingScope;
 use crate::catalog::paging::{PageNumber, PageRequest, Paged};
@@ -52,49 +52,20 @@ impl Selection {
     }
 }
 
-/// What a part of an instance's life counted for: an image (by Glance id) under a name. A
-/// rename or a rebuild splits a life into pieces; most lives are one piece.
-#[derive(Clone, Copy, Debug)]
-struct Piece<'a> {
-    name: &'a Arc<str>,
-    image_id: Option<&'a Arc<str>>,
-}
+/// The piece number of a life without stretches: it counts for its instance's keys.
+const OWN_KEYS: u32 = u32::MAX;
 
-impl<'a> Piece<'a> {
-    fn of(s: &'a Stretch) -> Self {
-        Self {
-            name: &s.name,
-            image_id: s.image_id.as_ref(),
-        }
-    }
-
-    /// Within a part equal strings are one allocation: pieces compare by address.
-    fn holds(&self, s: &Stretch) -> bool {
-        Arc::ptr_eq(self.name, &s.name)
-            && match (self.image_id, &s.image_id) {
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                (None, None) => true,
-                _ => false,
-            }
-    }
-
-    /// The pieces of a life, in the order their first stretches were recorded; a life
-    /// without stretches counts for its instance's keys.
-    fn all_of(life: &'a Life) -> Vec<Self> {
-        let mut pieces: Vec<Self> = Vec::with_capacity(1);
-        for s in &life.stretches {
-            if !pieces.iter().any(|p| p.holds(s)) {
-                pieces.push(Self::of(s));
-            }
-        }
-        if pieces.is_empty() {
-            pieces.push(Self {
-                name: &life.name,
-                image_id: life.image_id.as_ref(),
-            });
-        }
-        pieces
-    }
+/// The pieces of a life (number, name, image id); a life without stretches counts for its
+/// instance's keys.
+fn pieces_of(life: &Life) -> impl Iterator<Item = (u32, &Arc<str>, Option<&Arc<str>>)> {
+    let own = life
+        .pieces
+        .is_empty()
+        .then_some((OWN_KEYS, &life.name, life.image_id.as_ref()));
+    (0u32..)
+        .zip(&life.pieces)
+        .map(|(i, p)| (i, &p.name, p.image_id.as_ref()))
+        .chain(own)
 }
 
 /// Tenants' and clouds' uuids and names, by id.
@@ -262,28 +233,24 @@ impl Report {
             // Within a part equal strings are one allocation: grouping by address and id
             // hashes no text. Parts' groups with equal keys are merged below.
             let mut number: HashMap<(usize, usize, TenantId), usize> = HashMap::new();
-            for life in part.lives.values() {
+            for life in &part.lives {
                 if !self.selection.keeps(part.cloud, life) {
                     continue;
                 }
-                for piece in Piece::all_of(life) {
-                    if !self.selection.keeps_name(piece.name) {
+                for (piece, name, image_id) in pieces_of(life) {
+                    if !self.selection.keeps_name(name) {
                         continue;
                     }
                     let address = |s: Option<&Arc<str>>| s.map_or(0, |s| s.as_ptr() as usize);
                     let id = (
-                        if by_name {
-                            address(Some(piece.name))
-                        } else {
-                            0
-                        },
-                        if by_image { address(piece.image_id) } else { 0 },
+                        if by_name { address(Some(name)) } else { 0 },
+                        if by_image { address(image_id) } else { 0 },
                         if by_tenant { life.tenant } else { TenantId(0) },
                     );
                     let g = *number.entry(id).or_insert_with(|| {
                         keys.push(Keys {
-                            name: by_name.then_some(&**piece.name),
-                            image_id: by_image.then(|| piece.image_id.map_or("", |i| &**i)),
+                            name: by_name.then_some(&**name),
+                            image_id: by_image.then(|| image_id.map_or("", |i| &**i)),
                             tenant: by_tenant
                                 .then(|| label(self.tenants.get(&life.tenant)))
                                 .flatten(),
@@ -293,7 +260,13 @@ impl Report {
                         });
                         keys.len() - 1
                     });
-                    members.push(Member { life, piece, g });
+                    members.push(Member {
+                        life,
+                        terms: &part.terms,
+                        piece,
+                        name,
+                        g,
+                    });
                 }
             }
         }
@@ -331,7 +304,11 @@ impl Report {
 /// A piece of an instance's life in its group.
 struct Member<'a> {
     life: &'a Life,
-    piece: Piece<'a>,
+    /// Its part's.
+    terms: &'a [Terms],
+    /// Which of the life's pieces, or [`OWN_KEYS`].
+    piece: u32,
+    name: &'a str,
     g: usize,
 }
 
@@ -368,7 +345,7 @@ impl<'a> Grouped<'a> {
         cells.fill(Cell::default());
         for &i in &self.groups[g] {
             let m = &self.members[i];
-            let name: &'a str = m.piece.name;
+            let name: &'a str = m.name;
             visit(&self.periods, self.basis, m, |p, c| {
                 let cell = &mut cells[p];
                 match c {
@@ -381,12 +358,12 @@ impl<'a> Grouped<'a> {
                         cell.named(at, name);
                     }
                     Contribution::RunningAtEnd => cell.running_at_end += 1,
-                    Contribution::Counted { ms, stretch } => {
+                    Contribution::Counted { ms, from, terms } => {
                         cell.ms += ms;
-                        cell.vcpu_ms += i128::from(ms) * i128::from(stretch.vcpus);
-                        cell.ram_mib_ms += i128::from(ms) * i128::from(stretch.ram_mib);
-                        cell.disk_gib_ms += i128::from(ms) * i128::from(stretch.disk_gib);
-                        cell.named(stretch.from, name);
+                        cell.vcpu_ms += i128::from(ms) * i128::from(terms.vcpus);
+                        cell.ram_mib_ms += i128::from(ms) * i128::from(terms.ram_mib);
+                        cell.disk_gib_ms += i128::from(ms) * i128::from(terms.disk_gib);
+                        cell.named(from, name);
                     }
                 }
             });
@@ -419,10 +396,12 @@ enum Contribution<'a> {
     Created(i64),
     /// Ended then.
     Deleted(i64),
-    /// Milliseconds (more than 0) of a stretch the basis counts.
+    /// Milliseconds (more than 0) of a stretch the basis counts: when it began, and what
+    /// it is billed at.
     Counted {
         ms: i64,
-        stretch: &'a Stretch,
+        from: i64,
+        terms: &'a Terms,
     },
     RunningAtEnd,
 }
@@ -432,17 +411,15 @@ fn label(l: Option<&(Uuid, String)>) -> Option<(Uuid, &str)> {
 }
 
 impl Basis {
-    /// Whether the basis counts `s`, a stretch of `life`.
-    fn counts(self, s: &Stretch, life: &Life) -> bool {
-        match (self, s.stage) {
+    /// Whether the basis counts a stretch in `stage` from `from`, of a life that first ran
+    /// at `first_run`.
+    fn counts(self, stage: Stage, from: i64, first_run: i64) -> bool {
+        match (self, stage) {
             (Self::Active, stage) => stage == Stage::Active,
             (Self::Running, stage) => stage.runs(),
             (Self::Allocated, Stage::Active | Stage::Running | Stage::Held) => true,
             // An instance that failed to build holds nothing; one that ran before does.
-            (Self::Allocated, Stage::Error) => life
-                .stretches
-                .iter()
-                .any(|r| r.stage.runs() && r.from < s.from),
+            (Self::Allocated, Stage::Error) => first_run < from,
             (Self::Allocated, Stage::Out) => false,
         }
     }
@@ -464,17 +441,18 @@ fn visit<'a>(
         let i = periods.partition_point(|(_, end)| *end <= t);
         (i < periods.len() && periods[i].0 <= t).then_some(i)
     };
-    // Only a creation or an end inside the window needs the piece it belongs to.
-    let holds = |s: Option<&Stretch>| s.is_none_or(|s| m.piece.holds(s));
+    // Only a creation or an end inside the window needs the piece it belongs to; stretches
+    // are in time order.
+    let holds = |s: Option<&Stretch>| s.is_none_or(|s| s.piece == m.piece);
     if let Some(created) = life.created_at
         && let Some(p) = period_of(created)
-        && holds(life.stretches.iter().min_by_key(|s| (s.from, s.id())))
+        && holds(life.stretches.first())
     {
         f(p, Contribution::Created(created));
     }
     if let Some(ended) = life.ended_at
         && let Some(p) = period_of(ended)
-        && holds(life.stretches.iter().max_by_key(|s| (s.from, s.id())))
+        && holds(life.stretches.last())
     {
         f(p, Contribution::Deleted(ended));
     }
@@ -483,14 +461,17 @@ fn visit<'a>(
         return;
     };
     for s in &life.stretches {
-        if s.from >= window_end
-            || s.to.is_some_and(|to| to <= window_start)
-            || !m.piece.holds(s)
-            || !basis.counts(s, life)
-        {
+        if s.from >= window_end {
+            break;
+        }
+        if s.to <= window_start || s.piece != m.piece {
             continue;
         }
-        let to = Ord::min(s.to.unwrap_or(window_end), window_end);
+        let terms: &'a Terms = &m.terms[s.terms as usize];
+        if !basis.counts(terms.stage, s.from, life.first_run) {
+            continue;
+        }
+        let to = Ord::min(s.to, window_end);
         // Only the periods the stretch overlaps, and the one holding its end.
         let first = periods.partition_point(|(_, end)| *end <= s.from);
         for (p, &(start, end)) in periods.iter().enumerate().skip(first) {
@@ -499,7 +480,14 @@ fn visit<'a>(
             }
             let ms = Ord::min(to, end) - Ord::max(s.from, start);
             if ms > 0 {
-                f(p, Contribution::Counted { ms, stretch: s });
+                f(
+                    p,
+                    Contribution::Counted {
+                        ms,
+                        from: s.from,
+                        terms,
+                    },
+                );
             }
             // Counted at the period's end: the stretch holds its last instant.
             if s.from < end && to >= end {
