@@ -78,9 +78,11 @@ fn wanted(server: &NovaServer, known: Option<&KnownInstance>) -> Option<Option<D
     changed.then(|| r.upstream_updated_at.map(|t| t - OVERLAP))
 }
 
-/// Reads the logs of the listed servers that need them. A log Nova refuses (the cloud's
-/// policy keeps it from this token: every later one is not asked for) or fails to give is
-/// left out: those servers are dated as without a log.
+/// Reads the logs of the listed servers that need them, then (where the token may) the
+/// events of the actions that date a change. A log Nova refuses (the cloud's policy keeps it
+/// from this token: every later one is not asked for) or fails to give is left out: those
+/// servers are dated as without a log; an action whose events are not read is dated by its
+/// request.
 pub async fn read(
     ctx: &SyncContext<'_>,
     session: &Session,
