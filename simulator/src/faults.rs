@@ -20,8 +20,10 @@ pub enum Target {
     GlanceInfo,
     /// `GET /v2.1/servers/detail`
     NovaServers,
-    /// `GET /v2.1/servers/{id}/os-instance-actions` and `…/os-instance-actions/{request_id}`
+    /// `GET /v2.1/servers/{id}/os-instance-actions`
     NovaInstanceActions,
+    /// `GET /v2.1/servers/{id}/os-instance-actions/{request_id}` (one action, with its events)
+    NovaInstanceActionEvents,
     /// `GET /v2.1/os-simple-tenant-usage` and `…/os-simple-tenant-usage/{tenant_id}`
     NovaUsage,
     /// `GET /v3/{project_id}/volumes/detail`

@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultKind, Target};
 pub use generate::{ADMIN_PASSWORD, ADMIN_USER, GenSpec};
-pub use lifecycle::{SIM_USER, ServerAction};
+pub use lifecycle::{Ending, SIM_USER, ServerAction};
 pub use world::{
     ActionEvent, AppCredential, Flavor, Image, InstanceAction, Member, Project, ProjectLimit,
     RegisteredLimit, Server, Store, User, Volume, VolumeAttachment, World,
@@ -207,6 +207,13 @@ impl Simulator {
     pub fn act(&self, id: &str, action: ServerAction) -> bool {
         let now = self.now();
         self.with_world(|w| w.act(id, action, now))
+    }
+
+    /// [`Simulator::act`], ending as `ending` says (failed, or still running: the server is
+    /// left as it was).
+    pub fn act_ending(&self, id: &str, action: ServerAction, ending: Ending) -> bool {
+        let now = self.now();
+        self.with_world(|w| w.act_ending(id, action, now, ending))
     }
 
     /// Changes only a server's status: `updated` now, and its first `ACTIVE` is its launch

@@ -96,26 +96,71 @@ impl ServerAction {
     }
 }
 
+/// How a scripted action ends on the compute host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Its events all succeed and the server changes.
+    Done,
+    /// Its last event fails (`Error`, with a traceback for admins) and Nova rolls the server
+    /// back: its status and flavor stay as they were, only `updated` moves.
+    Failed,
+    /// Its events still run (no finish time, no result): Nova keeps the server's status
+    /// until the compute host is done.
+    Running,
+}
+
 /// Appends an action that starts at `start` and whose events take `secs`.
 pub fn record(server: &mut Server, action: &str, events: &[&str], start: DateTime<Utc>, secs: i64) {
+    record_ending(server, action, events, start, secs, Ending::Done);
+}
+
+/// [`record`], ending as `ending` says.
+pub fn record_ending(
+    server: &mut Server,
+    action: &str,
+    events: &[&str],
+    start: DateTime<Utc>,
+    secs: i64,
+    ending: Ending,
+) {
     let finish = start + Duration::seconds(secs);
+    let last = events.len().saturating_sub(1);
+    let event = |i: usize, name: &str| {
+        let (finish_time, result, traceback) = match ending {
+            Ending::Done => (Some(finish), Some("Success"), None),
+            Ending::Failed if i == last => (
+                Some(finish),
+                Some("Error"),
+                Some("Traceback (most recent call last):\n  (simulated)".to_string()),
+            ),
+            Ending::Failed => (Some(finish), Some("Success"), None),
+            Ending::Running => (None, None, None),
+        };
+        ActionEvent {
+            event: name.into(),
+            start_time: start,
+            finish_time,
+            result: result.map(String::from),
+            traceback,
+        }
+    };
     server.actions.push(InstanceAction {
         action: action.into(),
         request_id: format!("req-{}", uuid::Uuid::new_v4()),
         user_id: SIM_USER.into(),
         project_id: server.project_id.clone(),
         start_time: start,
-        updated_at: if events.is_empty() { start } else { finish },
-        message: None,
+        updated_at: if events.is_empty() || ending == Ending::Running {
+            start
+        } else {
+            finish
+        },
+        // Nova marks the action itself when an event fails.
+        message: (ending == Ending::Failed && !events.is_empty()).then(|| "Error".into()),
         events: events
             .iter()
-            .map(|e| ActionEvent {
-                event: (*e).into(),
-                start_time: start,
-                finish_time: Some(finish),
-                result: Some("Success".into()),
-                traceback: None,
-            })
+            .enumerate()
+            .map(|(i, e)| event(i, e))
             .collect(),
     });
 }
@@ -153,11 +198,33 @@ impl World {
     /// Applies `action` to the (live) server `id` at `now`, as Nova does, and logs it.
     /// `false` for an unknown server, or a confirm or revert without a resize to settle.
     pub fn act(&mut self, id: &str, action: ServerAction, now: DateTime<Utc>) -> bool {
+        self.act_ending(id, action, now, Ending::Done)
+    }
+
+    /// [`World::act`], ending as `ending` says: a failed action leaves the server as it was
+    /// (but for `updated`, at the failure), a running one too (`updated` now, as Nova saves
+    /// the task state), both logged with their events.
+    pub fn act_ending(
+        &mut self,
+        id: &str,
+        action: ServerAction,
+        now: DateTime<Utc>,
+        ending: Ending,
+    ) -> bool {
         let secs = self.action_event_secs;
         let Some(pos) = self.servers.iter().position(|s| s.id == id) else {
             return false;
         };
         let server = &mut self.servers[pos];
+        if ending != Ending::Done {
+            let at = match ending {
+                Ending::Running => now,
+                _ => now + Duration::seconds(secs),
+            };
+            server.updated = Some(at);
+            record_ending(server, action.name(), action.events(), now, secs, ending);
+            return true;
+        }
         if !change(server, &action, now + Duration::seconds(secs)) {
             return false;
         }

@@ -27,7 +27,12 @@ struct Call {
 /// Token, microversion, the server (404 as Nova's `get_instance`: another project's server
 /// for a non-admin, a deleted one before 2.21), then the policy (`verb` is `list` or `show`).
 async fn call(req: &Request, shared: &Shared, id: &str, verb: &str) -> Result<Call, Response> {
-    let (caller, project, _) = service_call(shared, Target::NovaInstanceActions, req).await?;
+    let target = if verb == "show" {
+        Target::NovaInstanceActionEvents
+    } else {
+        Target::NovaInstanceActions
+    };
+    let (caller, project, _) = service_call(shared, target, req).await?;
     let version = requested_version(req, shared)?;
     let (server, forbidden) = {
         let idx = shared.read();

@@ -4,7 +4,7 @@
 //! scripted server life (Nova resets `launched_at` on a resize).
 use chrono::{DateTime, Duration, Utc};
 use cloudcensus_sim::{
-    ADMIN_PASSWORD, ADMIN_USER, Flavor, GenSpec, Server, ServerAction, Simulator, World,
+    ADMIN_PASSWORD, ADMIN_USER, Ending, Flavor, GenSpec, Server, ServerAction, Simulator, World,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -426,6 +426,70 @@ async fn events_are_for_admins_and_from_2_51_for_everyone_without_tracebacks() {
 }
 
 #[tokio::test]
+async fn a_failed_action_leaves_the_server_and_a_running_one_has_no_finish() {
+    let (sim, projects) = cloud().await;
+    let t0 = t("2026-11-02T08:00:00Z");
+    sim.with_world(|w| w.action_event_secs = 60);
+    sim.set_time(t0);
+    sim.boot_server(server("vm", &projects[0], flavor("1", 1, 1024, 10, 0)));
+    sim.set_time(t0 + Duration::hours(1));
+    let bigger = flavor("2", 2, 2048, 20, 0);
+    assert!(sim.act_ending("vm", ServerAction::Resize(bigger), Ending::Failed));
+    sim.set_time(t0 + Duration::hours(2));
+    assert!(sim.act_ending("vm", ServerAction::Stop, Ending::Running));
+    let s = sim.with_world(|w| w.servers[0].clone());
+    assert_eq!(
+        (s.status.as_str(), s.flavor.vcpus, s.updated),
+        ("ACTIVE", 1, Some(t0 + Duration::hours(2))),
+        "neither changed the server; `updated` moved"
+    );
+
+    let root = admin(&sim, &projects).await;
+    let (_, body) = root.get(&root.actions("vm"), None).await;
+    assert_eq!(
+        names(&body["instanceActions"]),
+        ["stop", "resize", "create"]
+    );
+    let request = |i: usize| {
+        body["instanceActions"][i]["request_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (stop, resize) = (request(0), request(1));
+    let (_, body) = root
+        .get(&format!("{}/{resize}", root.actions("vm")), None)
+        .await;
+    let action = &body["instanceAction"];
+    assert_eq!(action["message"], "Error");
+    let events = action["events"].as_array().unwrap();
+    assert_eq!(events[0]["event"], "compute_finish_resize");
+    assert_eq!(events[0]["result"], "Error");
+    assert!(
+        events[0]["traceback"].is_string(),
+        "admins see the traceback"
+    );
+    assert_eq!(events[1]["result"], "Success");
+    assert_eq!(
+        events[0]["finish_time"],
+        nova_time(t0 + Duration::hours(1) + Duration::seconds(60))
+    );
+    let (_, body) = root
+        .get(&format!("{}/{stop}", root.actions("vm")), None)
+        .await;
+    assert_eq!(
+        body["instanceAction"]["events"],
+        json!([{"event": "compute_stop_instance", "start_time": nova_time(t0 + Duration::hours(2)),
+                "finish_time": null, "result": null, "traceback": null}])
+    );
+    assert_eq!(
+        sim.requests(cloudcensus_sim::Target::NovaInstanceActionEvents),
+        2
+    );
+    sim.stop().await;
+}
+
+#[tokio::test]
 async fn a_cloud_can_forbid_the_action_log() {
     let (sim, projects) = cloud().await;
     sim.boot_server(server("vm", &projects[0], flavor("1", 1, 1024, 10, 0)));
@@ -458,7 +522,11 @@ async fn a_cloud_can_forbid_the_action_log() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         sim.requests(cloudcensus_sim::Target::NovaInstanceActions),
-        7
+        5
+    );
+    assert_eq!(
+        sim.requests(cloudcensus_sim::Target::NovaInstanceActionEvents),
+        2
     );
     sim.stop().await;
 }

@@ -6,6 +6,10 @@
 //! `changes-since`. Older clouds answer the whole log in one page; `since` is then applied
 //! here. A log the policy forbids (403) or a server Nova does not know (404) says so: the
 //! caller dates that server the way it would without a log.
+//!
+//! One action's events (`GET …/os-instance-actions/{request_id}`) say when the compute host
+//! finished it, and whether it failed. Nova's default policy shows them to admins at every
+//! microversion and to everyone else from 2.51 on ([`ActionLogReader::may_read_events`]).
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -20,6 +24,8 @@ use super::session::Session;
 const WANTED: Microversion = Microversion(2, 66);
 /// From this microversion the log pages and takes `changes-since`.
 const PAGED: Microversion = Microversion(2, 58);
+/// From this microversion Nova's default policy shows an action's events to any reader.
+const EVENTS_FOR_ALL: Microversion = Microversion(2, 51);
 
 /// One entry of a server's action log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +35,112 @@ pub struct InstanceAction {
     pub request_id: String,
     /// When Nova took the request.
     pub start_time: DateTime<Utc>,
+    /// How it ended, where its events were read (`None`: not read, or it has none).
+    pub outcome: Option<Outcome>,
+}
+
+/// What an action's events tell of its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every event finished without error; the last finished then.
+    Finished(DateTime<Utc>),
+    /// An event is still running (no finish time, or no result yet).
+    Running,
+    /// An event ended with `Error`.
+    Failed,
+}
+
+impl Outcome {
+    /// The outcome of an action with these events; `None` when it has none.
+    pub fn of(events: &[ActionEvent]) -> Option<Self> {
+        if events.is_empty() {
+            return None;
+        }
+        if events.iter().any(|e| e.result == Some(EventResult::Error)) {
+            return Some(Self::Failed);
+        }
+        let mut last = None;
+        for e in events {
+            match (e.finish_time, e.result) {
+                (Some(t), Some(EventResult::Success)) => last = last.max(Some(t)),
+                _ => return Some(Self::Running),
+            }
+        }
+        last.map(Self::Finished)
+    }
+}
+
+/// One event of an action: a step the compute service took for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActionEvent {
+    /// Nova's name for it: `compute_stop_instance`, `compute_finish_resize`, …
+    pub event: String,
+    /// `None` while it runs.
+    pub finish_time: Option<DateTime<Utc>>,
+    /// `None` while it runs (or for a result Nova does not write).
+    pub result: Option<EventResult>,
+}
+
+/// How an event ended: Nova writes `Success`, or `Error` when the step raised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventResult {
+    Success,
+    Error,
+}
+
+impl ActionEvent {
+    /// `None` for an entry that is no object.
+    fn from_json(v: &Value) -> Option<Self> {
+        v.as_object()?;
+        Some(Self {
+            event: v
+                .get("event")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            finish_time: timestamp(v, "finish_time"),
+            result: match v.get("result").and_then(Value::as_str) {
+                Some("Success") => Some(EventResult::Success),
+                Some("Error") => Some(EventResult::Error),
+                _ => None,
+            },
+        })
+    }
+}
+
+/// What Nova answered for one action's events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ActionEvents {
+    /// In Nova's order (the list may be empty).
+    Events(Vec<ActionEvent>),
+    /// The action came without `events`: the policy shows them to others only.
+    Hidden,
+    /// The policy keeps the action from this token (403).
+    Forbidden,
+    /// Nova does not know the server or the action (404).
+    Unknown,
+}
+
+impl ActionEvents {
+    fn from_json(v: &Value) -> Result<Self, OpenStackError> {
+        let action = v
+            .get("instanceAction")
+            .filter(|a| a.is_object())
+            .ok_or_else(|| malformed("no `instanceAction` object"))?;
+        let Some(events) = action.get("events") else {
+            return Ok(Self::Hidden);
+        };
+        let entries = events
+            .as_array()
+            .ok_or_else(|| malformed("`events` is not an array"))?;
+        let events: Vec<ActionEvent> = entries.iter().filter_map(ActionEvent::from_json).collect();
+        if events.len() < entries.len() {
+            // The entry that cannot be read might be the event still running or failed: the
+            // others alone would tell a wrong end.
+            return Err(malformed("an action event that is no object"));
+        }
+        Ok(Self::Events(events))
+    }
 }
 
 impl InstanceAction {
@@ -42,6 +154,7 @@ impl InstanceAction {
                 .unwrap_or_default()
                 .to_string(),
             start_time: timestamp(v, "start_time")?,
+            outcome: None,
         })
     }
 }
@@ -74,6 +187,41 @@ impl<'a> ActionLogReader<'a> {
             base,
             microversion,
         })
+    }
+
+    /// Whether Nova's default policy shows action events to this token: an admin's at every
+    /// microversion, anyone's from 2.51 on.
+    pub fn may_read_events(&self, admin: bool) -> bool {
+        admin || self.microversion.is_some_and(|v| v >= EVENTS_FOR_ALL)
+    }
+
+    /// The events of the server's action `request_id`.
+    pub async fn events(
+        &self,
+        server_id: &str,
+        request_id: &str,
+    ) -> Result<ActionEvents, OpenStackError> {
+        let id: String = url::form_urlencoded::byte_serialize(server_id.as_bytes()).collect();
+        let req: String = url::form_urlencoded::byte_serialize(request_id.as_bytes()).collect();
+        let url = format!("{}/servers/{id}/os-instance-actions/{req}", self.base);
+        let answer: Result<Option<Value>, OpenStackError> = self
+            .session
+            .get_json_with(Service::Nova, &url, &[404], &self.headers())
+            .await;
+        match answer {
+            Ok(Some(body)) => ActionEvents::from_json(&body),
+            Ok(None) => Ok(ActionEvents::Unknown),
+            Err(OpenStackError::UpstreamStatus { status: 403, .. }) => Ok(ActionEvents::Forbidden),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The microversion header, when one was negotiated.
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        self.microversion
+            .map(|v| (MICROVERSION_HEADER, v.to_string()))
+            .into_iter()
+            .collect()
     }
 
     /// The server's actions whose record changed at or after `since` (all when `None`).
@@ -135,12 +283,7 @@ impl Listing for ActionListing<'_, '_> {
     }
 
     async fn fetch(&mut self, url: &str) -> Result<Page<InstanceAction>, OpenStackError> {
-        let headers: Vec<(&str, String)> = self
-            .reader
-            .microversion
-            .map(|v| (MICROVERSION_HEADER, v.to_string()))
-            .into_iter()
-            .collect();
+        let headers = self.reader.headers();
         let answer: Result<Option<Value>, OpenStackError> = self
             .reader
             .session
@@ -216,6 +359,97 @@ mod tests {
         assert!(
             InstanceAction::from_json(&json!({"action": 7, "start_time": "2026-11-20T10:00:00"}))
                 .is_none()
+        );
+    }
+
+    fn event(finish: Option<&str>, result: Option<&str>) -> Value {
+        json!({"event": "compute_stop_instance", "start_time": "2026-11-20T10:00:00.000000",
+               "finish_time": finish, "result": result})
+    }
+
+    fn outcome(events: Vec<Value>) -> Option<Outcome> {
+        match ActionEvents::from_json(
+            &json!({"instanceAction": {"action": "stop", "events": events}}),
+        ) {
+            Ok(ActionEvents::Events(events)) => Outcome::of(&events),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    #[test]
+    fn an_action_finishes_when_its_last_event_does() {
+        assert_eq!(
+            outcome(vec![
+                event(Some("2026-11-20T10:05:00.000000"), Some("Success")),
+                event(Some("2026-11-20T11:00:00.000000"), Some("Success")),
+                event(Some("2026-11-20T10:30:00.000000"), Some("Success")),
+            ]),
+            Some(Outcome::Finished(t("2026-11-20T11:00:00Z")))
+        );
+        assert_eq!(outcome(vec![]), None, "no events: nothing to tell");
+    }
+
+    #[test]
+    fn an_error_fails_the_action_and_an_unfinished_event_keeps_it_running() {
+        let done = event(Some("2026-11-20T10:05:00.000000"), Some("Success"));
+        let failed = event(Some("2026-11-20T10:06:00.000000"), Some("Error"));
+        let running = event(None, None);
+        assert_eq!(
+            outcome(vec![done.clone(), failed.clone(), running.clone()]),
+            Some(Outcome::Failed),
+            "an error, even with another event still running"
+        );
+        assert_eq!(outcome(vec![done.clone(), running]), Some(Outcome::Running));
+        // A finish without a result, or a result Nova does not write: not known to be done.
+        assert_eq!(
+            outcome(vec![done.clone(), event(Some("2026-11-20T10:07:00"), None)]),
+            Some(Outcome::Running)
+        );
+        assert_eq!(
+            outcome(vec![done, event(Some("2026-11-20T10:07:00"), Some("Done"))]),
+            Some(Outcome::Running)
+        );
+    }
+
+    #[test]
+    fn events_the_policy_hides_or_that_cannot_be_read_are_told_apart() {
+        assert_eq!(
+            ActionEvents::from_json(&json!({"instanceAction": {"action": "stop"}})).unwrap(),
+            ActionEvents::Hidden,
+            "no `events` key: a non-admin before 2.51"
+        );
+        let bad = [
+            json!({"instanceAction": {"action": "stop", "events": [event(None, None), 7]}}),
+            json!({"instanceAction": {"action": "stop", "events": {}}}),
+            json!({"instanceActions": []}),
+        ];
+        for body in bad {
+            assert!(
+                matches!(
+                    ActionEvents::from_json(&body),
+                    Err(OpenStackError::MalformedBody { .. })
+                ),
+                "{body}"
+            );
+        }
+        // Names and tracebacks are not needed; admins' extra fields are ignored.
+        let with_extras = json!({"instanceAction": {"events": [{
+            "finish_time": "2026-11-20T10:07:00.000000", "result": "Success",
+            "traceback": null, "host": "c1", "hostId": "h", "details": null}]}});
+        let Ok(ActionEvents::Events(events)) = ActionEvents::from_json(&with_extras) else {
+            panic!("events")
+        };
+        assert_eq!(
+            events,
+            [ActionEvent {
+                event: String::new(),
+                finish_time: Some(t("2026-11-20T10:07:00Z")),
+                result: Some(EventResult::Success),
+            }]
         );
     }
 

@@ -5,8 +5,9 @@
 //! moves for changes that are not status changes), `launched_at` for the first `ACTIVE`,
 //! `terminated_at` for the end, the sync itself for a rename of the image. Where the sync read
 //! the server's action log (see [`super::action_log`]), the actions date every change since
-//! the last sync, not only the last one ([`replay`]). Only changes are recorded: an idle
-//! re-sync adds nothing.
+//! the last sync, not only the last one ([`replay`]), each by when its events finished where
+//! the sync read them, else by when Nova took the request. Only changes are recorded: an
+//! idle re-sync adds nothing.
 mod replay;
 
 use chrono::{DateTime, Utc};
@@ -14,6 +15,8 @@ use chrono::{DateTime, Utc};
 use crate::catalog::inventory::{Boundary, InstanceRecord, IntervalEdit, Stint};
 use crate::catalog::{DatedBy, ServerStatus};
 use crate::openstack::nova_actions::InstanceAction;
+#[cfg(test)]
+use crate::openstack::nova_actions::Outcome;
 use replay::{RESETS_LAUNCH, Step};
 
 /// Between the tenant's last successful sync and this one: a change seen now happened then.
@@ -243,14 +246,8 @@ fn changes_from_log<'a>(
     log: &[InstanceAction],
 ) -> Option<Vec<IntervalEdit>> {
     // Actions Nova took before the change the catalog last recorded were seen by the sync
-    // that recorded it (`changes-since` also gives actions only updated since).
-    let seen = prev.upstream_updated_at;
-    let unseen: Vec<InstanceAction> = log
-        .iter()
-        .filter(|a| seen.is_none_or(|u| a.start_time > u))
-        .cloned()
-        .collect();
-    let steps = replay::replay(&prev.status, &unseen);
+    // that recorded it.
+    let steps = replay::replay(&prev.status, &log[unseen(prev, log)..]);
     if steps.is_empty() {
         return None;
     }
@@ -273,6 +270,45 @@ fn changes_from_log<'a>(
         w.clamp(now.upstream_updated_at, DatedBy::Updated),
     );
     Some(line.edits(false))
+}
+
+/// The actions of `log` whose dates date a step of [`edits`] for a server the catalog had as
+/// `previous` (`None`: seen for the first time): those that change its status or terms
+/// since `previous` was recorded, and the `create` of a new server whose `launched_at` a
+/// later action reset. Oldest first.
+pub fn dating_actions<'a>(
+    previous: Option<&InstanceRecord>,
+    log: &'a [InstanceAction],
+) -> Vec<&'a InstanceAction> {
+    match previous {
+        Some(prev) => {
+            let from = unseen(prev, log);
+            replay::stepping(&prev.status, &log[from..])
+        }
+        None => {
+            let Some(at) = log.iter().position(|a| a.action == "create") else {
+                return Vec::new();
+            };
+            let reset = log[at..]
+                .iter()
+                .any(|a| RESETS_LAUNCH.contains(&a.action.as_str()));
+            let create = reset.then_some(&log[at]);
+            create
+                .into_iter()
+                .chain(replay::stepping(&ServerStatus::Active, &log[at + 1..]))
+                .collect()
+        }
+    }
+}
+
+/// Where the actions the sync that recorded `prev` did not see begin in `log` (oldest
+/// first): those Nova took after the change it recorded (`changes-since` also gives actions
+/// only updated since).
+fn unseen(prev: &InstanceRecord, log: &[InstanceAction]) -> usize {
+    match prev.upstream_updated_at {
+        Some(seen) => log.partition_point(|a| a.start_time <= seen),
+        None => 0,
+    }
 }
 
 /// Ends the timeline in the status the server is listed in, from `at` (or its last change).
@@ -303,7 +339,9 @@ fn first_sight_from_log(
         .iter()
         .any(|a| RESETS_LAUNCH.contains(&a.action.as_str()));
     let launch = if reset {
-        w.up_to(create.start_time, DatedBy::Action)
+        // A create that failed or still runs would have no launch: its request dates it.
+        let built = replay::changed_at(create).unwrap_or(create.start_time);
+        w.up_to(built, DatedBy::Action)
     } else {
         w.up_to(launched_at, DatedBy::Server)
     };
@@ -649,5 +687,163 @@ mod tests {
             edits(Some(&before), &unknown, &w, None)[0],
             IntervalEdit::Close(by("2026-11-11T00:00:00Z", DatedBy::Sync))
         );
+    }
+
+    fn action(name: &str, start: &str, outcome: Option<Outcome>) -> InstanceAction {
+        InstanceAction {
+            action: name.into(),
+            request_id: format!("req-{name}-{start}"),
+            start_time: t(start),
+            outcome,
+        }
+    }
+
+    fn finished(at: &str) -> Option<Outcome> {
+        Some(Outcome::Finished(t(at)))
+    }
+
+    #[test]
+    fn a_change_is_dated_by_its_actions_finish_where_known() {
+        let w = window("2026-11-10T00:00:00Z", "2026-11-11T00:00:00Z");
+        let before = record(
+            "ACTIVE",
+            Some("2026-11-02T00:00:00Z"),
+            Some("2026-11-02T00:00:00Z"),
+        );
+        let mut after = before.clone();
+        after.status = "SHUTOFF".into();
+        after.upstream_updated_at = Some(t("2026-11-10T06:20:00Z"));
+        let stop = |outcome| [action("stop", "2026-11-10T06:00:00Z", outcome)];
+        let dated = |log: &[InstanceAction]| edits(Some(&before), &after, &w, Some(log))[0].clone();
+        assert_eq!(
+            dated(&stop(finished("2026-11-10T06:20:00Z"))),
+            IntervalEdit::Close(by("2026-11-10T06:20:00Z", DatedBy::Action))
+        );
+        assert_eq!(
+            dated(&stop(None)),
+            IntervalEdit::Close(by("2026-11-10T06:00:00Z", DatedBy::Action)),
+            "events not read: the request"
+        );
+        // A finish after the sync that saw it is a skewed clock: the sync dates it.
+        assert_eq!(
+            dated(&stop(finished("2026-11-11T06:00:00Z"))),
+            IntervalEdit::Close(by("2026-11-11T00:00:00Z", DatedBy::Sync))
+        );
+    }
+
+    #[test]
+    fn a_failed_or_running_action_invents_no_change() {
+        let w = window("2026-11-10T00:00:00Z", "2026-11-11T00:00:00Z");
+        let before = record(
+            "ACTIVE",
+            Some("2026-11-02T00:00:00Z"),
+            Some("2026-11-02T00:00:00Z"),
+        );
+        let mut touched = before.clone();
+        touched.upstream_updated_at = Some(t("2026-11-10T06:00:00Z"));
+        for outcome in [Outcome::Failed, Outcome::Running] {
+            let log = [action("stop", "2026-11-10T05:00:00Z", Some(outcome))];
+            assert!(
+                edits(Some(&before), &touched, &w, Some(&log)).is_empty(),
+                "{outcome:?}: still ACTIVE at its size"
+            );
+        }
+        // A resize that failed into ERROR: the listing tells the status, `updated` its time.
+        let mut erred = touched.clone();
+        erred.status = "ERROR".into();
+        let log = [action(
+            "resize",
+            "2026-11-10T05:00:00Z",
+            Some(Outcome::Failed),
+        )];
+        let at = by("2026-11-10T06:00:00Z", DatedBy::Updated);
+        assert_eq!(
+            edits(Some(&before), &erred, &w, Some(&log)),
+            [
+                IntervalEdit::Close(at),
+                IntervalEdit::Add(stint(&erred, &ServerStatus::Error, at, None)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_reset_launch_is_dated_by_the_creates_finish() {
+        let w = window("2026-11-10T00:00:00Z", "2026-11-11T00:00:00Z");
+        // Created at 00:00 (the record's `created`), built by 00:30, resized on the 5th.
+        let now = record(
+            "ACTIVE",
+            Some("2026-11-05T01:00:00Z"),
+            Some("2026-11-05T02:00:00Z"),
+        );
+        let log = [
+            action(
+                "create",
+                "2026-11-01T00:00:00Z",
+                finished("2026-11-01T00:30:00Z"),
+            ),
+            action(
+                "resize",
+                "2026-11-05T00:00:00Z",
+                finished("2026-11-05T01:00:00Z"),
+            ),
+            action(
+                "confirmResize",
+                "2026-11-05T02:00:00Z",
+                finished("2026-11-05T02:00:05Z"),
+            ),
+        ];
+        let starts: Vec<_> = edits(None, &now, &w, Some(&log))
+            .into_iter()
+            .filter_map(|e| match e {
+                IntervalEdit::Add(s) => Some((s.status.to_string(), s.started)),
+                IntervalEdit::Close(_) => None,
+            })
+            .collect();
+        let action_at = |s| by(s, DatedBy::Action);
+        assert_eq!(
+            starts,
+            [
+                ("BUILD".to_string(), server("2026-11-01T00:00:00Z")),
+                ("ACTIVE".to_string(), action_at("2026-11-01T00:30:00Z")),
+                (
+                    "VERIFY_RESIZE".to_string(),
+                    action_at("2026-11-05T01:00:00Z")
+                ),
+                ("ACTIVE".to_string(), action_at("2026-11-05T02:00:05Z")),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_actions_worth_reading_are_those_that_date_a_step() {
+        let log = [
+            action("create", "2026-11-01T00:00:00Z", None),
+            action("attach_volume", "2026-11-02T00:00:00Z", None),
+            action("stop", "2026-11-03T00:00:00Z", None),
+            action("rebuild", "2026-11-04T00:00:00Z", None),
+        ];
+        let ids = |previous: Option<&InstanceRecord>| -> Vec<String> {
+            dating_actions(previous, &log)
+                .iter()
+                .map(|a| a.action.clone())
+                .collect()
+        };
+        // New: a rebuild reset `launched_at`, so the create dates the launch.
+        assert_eq!(ids(None), ["create", "stop", "rebuild"]);
+        assert_eq!(
+            dating_actions(None, &log[..3])
+                .iter()
+                .map(|a| a.action.as_str())
+                .collect::<Vec<_>>(),
+            ["stop"],
+            "`launched_at` dates the launch"
+        );
+        // Known as stopped since the 3rd: only what came after.
+        let known = record(
+            "SHUTOFF",
+            Some("2026-11-01T00:10:00Z"),
+            Some("2026-11-03T00:00:00Z"),
+        );
+        assert_eq!(ids(Some(&known)), ["rebuild"]);
     }
 }

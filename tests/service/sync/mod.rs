@@ -1,4 +1,5 @@
 //! The sync engine against the OpenStack simulator over real sockets, into a real database.
+mod action_events;
 mod action_log;
 mod billing;
 mod boot_from_volume;
