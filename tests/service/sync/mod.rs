@@ -1,6 +1,7 @@
 //! The sync engine against the OpenStack simulator over real sockets, into a real database.
 mod action_log;
 mod billing;
+mod billing_month;
 mod boot_from_volume;
 mod closed_periods;
 mod cloud_facts;
