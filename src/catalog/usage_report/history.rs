@@ -102,6 +102,35 @@ pub(super) struct Life {
     pub ended_at: Option<i64>,
     /// Every stretch, in no particular order.
     pub stretches: Vec<Stretch>,
+    /// The latest stretch's start, row id and end: where the recorded life ends.
+    latest: Option<(i64, i64, Option<i64>)>,
+}
+
+impl Life {
+    /// When it ended, as its recorded life ends: its latest stretch's end, else its
+    /// termination (or when it was seen gone). The two differ when Nova's clock is skewed: a
+    /// `terminated_at` before the sync that last listed the server live, or after the sync
+    /// that found it gone, is dated by that sync, and the deletion is counted where its hours
+    /// end, so a period every tenant has synced past keeps its count.
+    pub fn end(&self) -> Option<i64> {
+        let ended = self.ended_at?;
+        Some(self.latest.and_then(|(_, _, to)| to).unwrap_or(ended))
+    }
+
+    /// Holds `s` as one of its stretches, new or changed (a row's start never changes; its
+    /// end is set once).
+    fn hold(&mut self, s: Stretch) {
+        if self
+            .latest
+            .is_none_or(|(from, id, _)| (from, id) <= (s.from, s.id))
+        {
+            self.latest = Some((s.from, s.id, s.to));
+        }
+        match self.stretches.iter_mut().find(|held| held.id == s.id) {
+            Some(held) => *held = s,
+            None => self.stretches.push(s),
+        }
+    }
 }
 
 /// One cloud's history at one `usage_version`.
@@ -228,10 +257,7 @@ impl CloudHistory {
                     fits = false;
                     continue;
                 };
-                match life.stretches.iter_mut().find(|s| s.id == id) {
-                    Some(held) => *held = stretch,
-                    None => life.stretches.push(stretch),
-                }
+                life.hold(stretch);
             }
             if !full {
                 return Ok(fits);
@@ -281,6 +307,7 @@ impl CloudHistory {
                     created_at: None,
                     ended_at: None,
                     stretches: Vec::new(),
+                    latest: None,
                 });
                 life.tenant = tenant;
                 life.image_id = image_id;
@@ -367,5 +394,60 @@ impl History {
         let mut out: Vec<Arc<CloudHistory>> = parts.values().cloned().collect();
         out.sort_by_key(|p| p.cloud);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000;
+
+    fn stretch(id: i64, from: i64, to: Option<i64>) -> Stretch {
+        Stretch {
+            id,
+            from: from * HOUR,
+            to: to.map(|t| t * HOUR),
+            stage: Stage::Active,
+            vcpus: 1,
+            ram_mib: 1024,
+            disk_gib: 10,
+            image_id: None,
+            name: Arc::from("x"),
+        }
+    }
+
+    fn life(ended: Option<i64>) -> Life {
+        Life {
+            tenant: TenantId(1),
+            image_id: None,
+            name: Arc::from("x"),
+            created_at: Some(0),
+            ended_at: ended.map(|e| e * HOUR),
+            stretches: Vec::new(),
+            latest: None,
+        }
+    }
+
+    #[test]
+    fn a_life_ends_where_its_latest_stretch_was_closed() {
+        // Terminated at h9.5 by a Nova clock behind the service's; the sync at h10 had listed
+        // it live, so its hours end at h10 and so does its life.
+        let mut l = life(None);
+        l.ended_at = Some(9 * HOUR + HOUR / 2);
+        l.hold(stretch(2, 4, None));
+        l.hold(stretch(1, 0, Some(4)));
+        assert_eq!(l.end(), l.ended_at, "the latest stretch still open");
+        l.hold(stretch(2, 4, Some(10)));
+        assert_eq!(l.end(), Some(10 * HOUR));
+        assert_eq!(l.stretches.len(), 2, "a changed row replaces the one held");
+    }
+
+    #[test]
+    fn a_life_without_stretches_ends_at_its_termination_and_a_live_one_never() {
+        assert_eq!(life(Some(7)).end(), Some(7 * HOUR));
+        let mut live = life(None);
+        live.hold(stretch(1, 0, Some(4)));
+        assert_eq!(live.end(), None);
     }
 }

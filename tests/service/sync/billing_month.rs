@@ -21,8 +21,8 @@
 //! What the code does with skew (`Window::clamp` for a known server's change, `Window::up_to`
 //! for a first sight): a time after the sync that sees the change is dated by that sync; a
 //! known server's change before the tenant's previous sync is dated by that previous sync;
-//! anything else keeps Nova's time, skew included. `created` and `terminated_at` are counted
-//! (`instances_created`, `instances_deleted`) as Nova stamps them.
+//! anything else keeps Nova's time, skew included. `instances_created` counts Nova's
+//! `created` as stamped; `instances_deleted` counts a deletion where the recorded life ends.
 //!
 //! Syncs: every midnight from Sep 1 to Oct 1, and Sep 10 12:00 and Sep 22 12:00. Hours are
 //! counted from Sep 1 00:00 (h0): Sep d HH:MM is h = (d - 1) * 24 + HH + MM / 60; Oct 1 is
@@ -83,7 +83,8 @@
 //!   stamped after the noon sync, by that sync (h228). Skew behind (from Sep 15 12:00):
 //!   b-img's suspend stamped before the previous sync is dated by that sync (h384); its resume
 //!   30 minutes early (h489.5); b-vol's end, stamped before the previous sync, by that sync
-//!   (h600), though `instances_deleted` counts it on Sep 25, its `terminated_at`.
+//!   (h600), and `instances_deleted` counts it there (Sep 26), not on Sep 25 as its
+//!   `terminated_at` says: the sync at h600 listed it live and closed Sep 25.
 //! - Without the log a change undone before the next sync is invisible: b-img's pause
 //!   h536–h540 counts as `ACTIVE` (the documented fallback: `updated` dates only the last change).
 //!
@@ -92,7 +93,7 @@
 //! time (407.5 h S80); a-late ACTIVE Aug 10 10:00–Aug 20 10:00 (240), SHUTOFF to Aug 22 10:00
 //! (48), ACTIVE to Aug 25 10:00 (72), VR to Aug 26 10:00 (24), ACTIVE to Sep 1 (134), at L:
 //! active 446, running 470, allocated 518; b-late ACTIVE from Aug 28 10:30 (85.5 h L).
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use cloudcensus_sim::{
     Flavor, Image, Server, ServerAction, Simulator, Volume, VolumeAttachment, World,
 };
@@ -358,6 +359,9 @@ struct Clouds {
     cloud_b: ServiceSettings,
     /// Registered tenants by label (A0, A1, A2, B0, B1).
     tenants: Vec<(&'static str, Tenant)>,
+    /// Each September day's report per tenant as the sync that closed it left it: the query,
+    /// the tenants registered then, the rows.
+    closed: Vec<(String, Vec<&'static str>, Vec<Row>)>,
 }
 
 impl Clouds {
@@ -476,6 +480,7 @@ async fn scripted_month() -> Clouds {
         cloud_a,
         cloud_b,
         tenants: Vec::new(),
+        closed: Vec::new(),
     };
     for (label, cloud, i) in [
         ("A0", Cloud::A, 0),
@@ -503,6 +508,9 @@ async fn scripted_month() -> Clouds {
             clouds.tenants.len(),
             "{sync}"
         );
+        if sync > first && sync == sync.duration_trunc(Duration::days(1)).unwrap() {
+            clouds.close_day(sync - Duration::days(1)).await;
+        }
     }
     assert!(events.next().is_none(), "every event happened");
     clouds
@@ -585,38 +593,61 @@ impl Clouds {
     }
 
     /// The report for `query` on each basis equals `want`, rows sorted by key and period.
+    /// The report's rows for `query`, sorted by key and period.
+    async fn rows(&self, query: &str) -> Vec<Row> {
+        let q = format!("{query}&page_size=300");
+        let r = self
+            .a
+            .app
+            .get(&format!("/api/openstack-images/usage_report/?{q}"))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{q}: {}", r.text);
+        let mut rows: Vec<Row> = r
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                (
+                    self.key(row),
+                    row["period_start"].as_str().unwrap().to_string(),
+                    figures(row),
+                )
+            })
+            .collect();
+        rows.sort_by(|x, y| (&x.0, &x.1).cmp(&(&y.0, &y.1)));
+        rows
+    }
+
+    /// The report for `query` on each basis equals `want`.
     async fn assert_report(&self, query: &str, want: &[Want]) {
         for (b, basis) in BASES.iter().enumerate() {
-            let q = format!("{query}&basis={basis}&page_size=300");
-            let r = self
-                .a
-                .app
-                .get(&format!("/api/openstack-images/usage_report/?{q}"))
-                .await;
-            assert_eq!(r.status, StatusCode::OK, "{q}: {}", r.text);
-            let mut got: Vec<(String, String, Figures)> = r
-                .json()
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|row| {
-                    (
-                        self.key(row),
-                        row["period_start"].as_str().unwrap().to_string(),
-                        figures(row),
-                    )
-                })
-                .collect();
-            got.sort_by(|x, y| (&x.0, &x.1).cmp(&(&y.0, &y.1)));
-            let mut want: Vec<(String, String, Figures)> = want
+            let q = format!("{query}&basis={basis}");
+            let mut want: Vec<Row> = want
                 .iter()
                 .map(|(k, p, f)| (k.to_string(), p.to_string(), f[b]))
                 .collect();
             want.sort_by(|x, y| (&x.0, &x.1).cmp(&(&y.0, &y.1)));
-            assert_eq!(got, want, "{q}");
+            assert_eq!(self.rows(&q).await, want, "{q}");
+        }
+    }
+
+    /// Each day's report per tenant, on every basis, as the midnight sync after it left it.
+    async fn close_day(&mut self, day: DateTime<Utc>) {
+        for basis in BASES {
+            let q = format!(
+                "{}&group_by=tenant&basis={basis}",
+                sim::report_window(day, day + Duration::days(1))
+            );
+            let rows = self.rows(&q).await;
+            let registered = self.tenants.iter().map(|(label, _)| *label).collect();
+            self.closed.push((q, registered, rows));
         }
     }
 }
+
+/// A report row: its key, its period's start, its figures.
+type Row = (String, String, Figures);
 
 const MONTH: &str = "start=2026-09-01&end=2026-10-01";
 const SEP_1: &str = "2026-09-01T00:00:00+00:00";
@@ -886,7 +917,7 @@ async fn every_figure_of_every_basis_is_the_hand_computed_one() {
     .await;
 
     // Per day and tenant, Sep 25–26: a-resize reverted at 08:00 on the 25th; b-vol's end
-    // dated by the sync at h600, its deletion counted on the 25th, its `terminated_at`.
+    // dated by the sync at h600, and its deletion with it.
     let (sep_25, sep_26) = ("2026-09-25T00:00:00+00:00", "2026-09-26T00:00:00+00:00");
     c.assert_report(
         "start=2026-09-25&end=2026-09-27&period=day&group_by=tenant",
@@ -923,16 +954,43 @@ async fn every_figure_of_every_basis_is_the_hand_computed_one() {
             ),
             ("A2", sep_25, all(fig(0, 0, 1, &[(24.0, L)]))),
             ("A2", sep_26, all(fig(0, 0, 1, &[(24.0, L)]))),
-            // b-img 24 h E; b-vol until the sync h600, the day's end (so counted at it), its
-            // deletion on Sep 25 23:50 in B's clock.
-            ("B0", sep_25, all(fig(0, 1, 2, &[(24.0, E), (24.0, L80)]))),
-            ("B0", sep_26, all(fig(0, 0, 1, &[(24.0, E)]))),
+            // b-img 24 h E; b-vol until the sync h600, the day's end, so counted at it; its
+            // deletion where its hours end, on the 26th (its `terminated_at`, Sep 25 23:50 in
+            // B's clock, is before the sync h600 that listed it live).
+            ("B0", sep_25, all(fig(0, 0, 2, &[(24.0, E), (24.0, L80)]))),
+            ("B0", sep_26, all(fig(0, 1, 1, &[(24.0, E)]))),
             ("B1", sep_25, all(fig(0, 0, 1, &[(24.0, L)]))),
             ("B1", sep_26, all(fig(0, 0, 1, &[(24.0, L)]))),
         ],
     )
     .await;
 
+    c.b.stop().await;
+    c.a.stop().await;
+}
+
+/// Once every tenant has synced past a day, the day's figures never change: whatever is
+/// stopped, deleted, renamed later, and whatever the skewed clock stamps (b-vol's
+/// `terminated_at` before the sync that last listed it counts its deletion on the day its
+/// hours end). Tenants registered later bring their earlier history with them: their rows
+/// are left out of the days closed before they were first synced.
+#[tokio::test]
+async fn a_day_every_tenant_synced_past_keeps_its_figures() {
+    let c = scripted_month().await;
+    assert_eq!(
+        c.closed.len(),
+        30 * BASES.len(),
+        "every September day, every basis"
+    );
+    for (query, registered, then) in &c.closed {
+        let now: Vec<Row> = c
+            .rows(query)
+            .await
+            .into_iter()
+            .filter(|(key, _, _)| registered.contains(&key.as_str()))
+            .collect();
+        assert_eq!(&now, then, "{query}");
+    }
     c.b.stop().await;
     c.a.stop().await;
 }
