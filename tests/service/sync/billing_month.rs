@@ -20,8 +20,9 @@
 //!
 //! What the code does with skew (`Window::clamp` for a known server's change, `Window::up_to`
 //! for a first sight): a time after the sync that sees the change is dated by that sync; a
-//! known server's change before the tenant's previous sync is dated by that previous sync;
-//! anything else keeps Nova's time, skew included. `instances_created` counts Nova's
+//! known server's change before the tenant's previous sync is dated by that previous sync
+//! (a first sight is not: its life may begin long before); anything else keeps Nova's time,
+//! skew included. `instances_created` counts Nova's
 //! `created` as stamped; `instances_deleted` counts a deletion where the recorded life ends.
 //!
 //! Syncs: every midnight from Sep 1 to Oct 1, and Sep 10 12:00 and Sep 22 12:00. Hours are
