@@ -96,6 +96,7 @@ async fn main() {
                 }
             }
             let logs_before = sim.requests(Target::NovaInstanceActions);
+            let events_before = sim.requests(Target::NovaInstanceActionEvents);
             let started = Instant::now();
             let outcomes = engine
                 .sweep(None, None, Arc::new(LogObserver))
@@ -119,9 +120,10 @@ async fn main() {
                 .unwrap_or(0);
             let images_rows = entity::images::Entity::find().count(&db).await.unwrap_or(0);
             println!(
-                "{label:>20}: {secs:7.2} s  {:>9.0} image-tenant links/s  ({seen} links seen, {links} stored, {images_rows} images, {written} rows written, {failed} tenants failed, {} action logs read)",
+                "{label:>20}: {secs:7.2} s  {:>9.0} image-tenant links/s  ({seen} links seen, {links} stored, {images_rows} images, {written} rows written, {failed} tenants failed, {} action logs and {} actions' events read)",
                 seen as f64 / secs,
-                sim.requests(Target::NovaInstanceActions) - logs_before
+                sim.requests(Target::NovaInstanceActions) - logs_before,
+                sim.requests(Target::NovaInstanceActionEvents) - events_before
             );
             // Figures of a sync that lost or invented links are worthless: say so loudly.
             if links != seen as u64 {

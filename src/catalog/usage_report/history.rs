@@ -140,6 +140,22 @@ impl Life {
         }
     }
 
+    /// When it ended, as its recorded life ends: its latest stretch's end, else its
+    /// termination (or when it was seen gone). The two differ when Nova's clock is skewed: a
+    /// `terminated_at` before the sync that last listed the server live, or after the sync
+    /// that found it gone, is dated by that sync, and the deletion is counted where its hours
+    /// end, so a period every tenant has synced past keeps its count.
+    pub fn end(&self) -> Option<i64> {
+        let ended = self.ended_at?;
+        Some(
+            self.stretches
+                .last()
+                .map(|s| s.to)
+                .filter(|to| *to != OPEN)
+                .unwrap_or(ended),
+        )
+    }
+
     /// The index of `piece` among the life's pieces, added when new.
     fn piece_of(&mut self, piece: Piece) -> u32 {
         let at = match self.pieces.iter().position(|p| *p == piece) {
@@ -558,6 +574,37 @@ mod tests {
         life.settle(&TERMS);
         assert_eq!(life.ids, [1, 2, 3]);
         assert_eq!(life.stretches.last().map(|s| s.to), Some(300));
+    }
+
+    const HOUR: i64 = 3_600_000;
+
+    #[test]
+    fn a_life_ends_where_its_latest_stretch_was_closed() {
+        // Terminated at h9.5 by a Nova clock behind the service's; the sync at h10 had listed
+        // it live, so its hours end at h10 and so does its life.
+        let mut l = Life::new(TenantId(1), Arc::from("x"));
+        let p = l.piece_of(piece("x"));
+        l.ended_at = Some(9 * HOUR + HOUR / 2);
+        l.put(2, stretch(4 * HOUR, OPEN, 1, p), true);
+        l.put(1, stretch(0, 4 * HOUR, 1, p), true);
+        l.settle(&TERMS);
+        assert_eq!(l.end(), l.ended_at, "the latest stretch still open");
+        l.put(2, stretch(4 * HOUR, 10 * HOUR, 1, p), false);
+        l.settle(&TERMS);
+        assert_eq!(l.end(), Some(10 * HOUR));
+        assert_eq!(l.stretches.len(), 2, "a changed row replaces the one held");
+    }
+
+    #[test]
+    fn a_life_without_stretches_ends_at_its_termination_and_a_live_one_never() {
+        let mut ended = Life::new(TenantId(1), Arc::from("x"));
+        ended.ended_at = Some(7 * HOUR);
+        assert_eq!(ended.end(), Some(7 * HOUR));
+        let mut live = Life::new(TenantId(1), Arc::from("x"));
+        let p = live.piece_of(piece("x"));
+        live.put(1, stretch(0, 4 * HOUR, 1, p), true);
+        live.settle(&TERMS);
+        assert_eq!(live.end(), None);
     }
 
     #[test]

@@ -450,7 +450,7 @@ fn visit<'a>(
     {
         f(p, Contribution::Created(created));
     }
-    if let Some(ended) = life.ended_at
+    if let Some(ended) = life.end()
         && let Some(p) = period_of(ended)
         && holds(life.stretches.last())
     {

@@ -2,6 +2,7 @@
 mod action_events;
 mod action_log;
 mod billing;
+mod billing_month;
 mod boot_from_volume;
 mod closed_periods;
 mod cloud_facts;
