@@ -167,7 +167,7 @@ impl Report {
         let Some(grouped) = self.grouped() else {
             return 0;
         };
-        grouped.occupied().iter().map(|m| m.rows()).sum()
+        grouped.occupied().rows().sum()
     }
 
     /// The number of rows, and the `limit` rows from `offset` on. Rows are counted from which
@@ -181,8 +181,7 @@ impl Report {
         let mut rows = Vec::new();
         let mut cells = vec![Cell::default(); grouped.periods.len()];
         let mut n = 0;
-        for (g, mask) in occupied.iter().enumerate() {
-            let in_group = mask.rows();
+        for (g, in_group) in occupied.rows().enumerate() {
             if n + in_group > offset && n < offset.saturating_add(limit) {
                 grouped.sum(g, &mut cells);
                 for (cell, start) in cells.iter().zip(&grouped.starts) {
@@ -228,6 +227,8 @@ impl Report {
         let (by_name, by_image) = (has(GroupKey::Name), has(GroupKey::Image));
         let (by_tenant, by_cloud) = (has(GroupKey::Tenant), has(GroupKey::Settings));
         let mut keys: Vec<Keys> = Vec::new();
+        // Each group's keys as ids: the name's and image id's addresses, tenant, cloud.
+        let mut ids: Vec<(usize, usize, TenantId, CloudId)> = Vec::new();
         let mut members: Vec<Member> = Vec::new();
         for part in &self.parts {
             // Within a part equal strings are one allocation: grouping by address and id
@@ -248,6 +249,8 @@ impl Report {
                         if by_tenant { life.tenant } else { TenantId(0) },
                     );
                     let g = *number.entry(id).or_insert_with(|| {
+                        let cloud = if by_cloud { part.cloud } else { CloudId(0) };
+                        ids.push((id.0, id.1, id.2, cloud));
                         keys.push(Keys {
                             name: by_name.then_some(&**name),
                             image_id: by_image.then(|| image_id.map_or("", |i| &**i)),
@@ -271,25 +274,55 @@ impl Report {
             }
         }
         // Groups in key order; equal keys from several parts (a name in two clouds) are one.
+        // Keys are ranked by their ids first (distinct names and tenants are few): sorting
+        // the groups then compares numbers, not text.
+        let names = Ranks::new(ids.iter().zip(&keys).map(|(i, k)| (i.0, k.name)));
+        let images = Ranks::new(ids.iter().zip(&keys).map(|(i, k)| (i.1, k.image_id)));
+        let tenants = Ranks::new(ids.iter().zip(&keys).map(|(i, k)| (i.2, k.tenant)));
+        let clouds = Ranks::new(ids.iter().zip(&keys).map(|(i, k)| (i.3, k.settings)));
+        let ranked: Vec<[u32; 4]> = ids
+            .iter()
+            .map(|i| {
+                [
+                    names.of(i.0),
+                    images.of(i.1),
+                    tenants.of(i.2),
+                    clouds.of(i.3),
+                ]
+            })
+            .collect();
         let mut order: Vec<usize> = (0..keys.len()).collect();
-        order.sort_unstable_by_key(|&g| keys[g]);
+        order.sort_unstable_by_key(|&g| ranked[g]);
         let mut rank = vec![0; keys.len()];
         let mut sorted: Vec<Keys> = Vec::with_capacity(keys.len());
+        let mut last: Option<[u32; 4]> = None;
         for g in order {
-            if sorted.last() != Some(&keys[g]) {
+            if last != Some(ranked[g]) {
                 sorted.push(keys[g]);
+                last = Some(ranked[g]);
             }
             rank[g] = sorted.len() - 1;
         }
-        let mut groups: Vec<Vec<usize>> = vec![Vec::new(); sorted.len()];
-        for (i, member) in members.iter_mut().enumerate() {
+        // Each group's members, one after another (`bounds[g]..bounds[g + 1]`).
+        let mut group_bounds = vec![0usize; sorted.len() + 1];
+        for member in members.iter_mut() {
             member.g = rank[member.g];
-            groups[member.g].push(i);
+            group_bounds[member.g + 1] += 1;
+        }
+        for g in 0..sorted.len() {
+            group_bounds[g + 1] += group_bounds[g];
+        }
+        let mut next = group_bounds.clone();
+        let mut in_groups = vec![0usize; members.len()];
+        for (i, member) in members.iter().enumerate() {
+            in_groups[next[member.g]] = i;
+            next[member.g] += 1;
         }
         Some(Grouped {
             keys: sorted,
             name_shown: by_image && !by_name,
-            groups,
+            group_bounds,
+            in_groups,
             members,
             basis: self.query.basis,
             starts: bounds.iter().map(|(s, _)| *s).collect(),
@@ -318,7 +351,10 @@ struct Grouped<'a> {
     keys: Vec<Keys<'a>>,
     /// Rows show the name the period last counted for (grouped by image, not by name).
     name_shown: bool,
-    groups: Vec<Vec<usize>>,
+    /// Group `g`'s members are `in_groups[group_bounds[g]..group_bounds[g + 1]]`, by their
+    /// number in `members`.
+    group_bounds: Vec<usize>,
+    in_groups: Vec<usize>,
     members: Vec<Member<'a>>,
     basis: Basis,
     starts: Vec<DateTime<Utc>>,
@@ -328,22 +364,22 @@ struct Grouped<'a> {
 
 impl<'a> Grouped<'a> {
     /// Each group's periods with activity.
-    fn occupied(&self) -> Vec<PeriodSet> {
+    fn occupied(&self) -> PeriodSets {
         let words = self.periods.len().div_ceil(64);
-        let mut sets = vec![PeriodSet(vec![0; words]); self.keys.len()];
+        let mut bits = vec![0u64; words * self.keys.len()];
         for m in &self.members {
-            let set = &mut sets[m.g];
+            let set = &mut bits[m.g * words..(m.g + 1) * words];
             visit(&self.periods, self.basis, m, |p, _| {
-                set.0[p / 64] |= 1 << (p % 64)
+                set[p / 64] |= 1 << (p % 64)
             });
         }
-        sets
+        PeriodSets { words, bits }
     }
 
     /// Group `g`'s sums per period, into `cells`.
     fn sum(&self, g: usize, cells: &mut [Cell<'a>]) {
         cells.fill(Cell::default());
-        for &i in &self.groups[g] {
+        for &i in &self.in_groups[self.group_bounds[g]..self.group_bounds[g + 1]] {
             let m = &self.members[i];
             let name: &'a str = m.name;
             visit(&self.periods, self.basis, m, |p, c| {
@@ -380,13 +416,53 @@ impl<'a> Grouped<'a> {
     }
 }
 
-/// A set of period numbers.
-#[derive(Clone, Debug)]
-struct PeriodSet(Vec<u64>);
+/// Each group's set of period numbers, one after another.
+struct PeriodSets {
+    /// Per group.
+    words: usize,
+    bits: Vec<u64>,
+}
 
-impl PeriodSet {
-    fn rows(&self) -> u64 {
-        self.0.iter().map(|w| u64::from(w.count_ones())).sum()
+impl PeriodSets {
+    /// The number of periods in each group's set, in group order.
+    fn rows(&self) -> impl Iterator<Item = u64> + '_ {
+        self.bits
+            .chunks(self.words.max(1))
+            .map(|set| set.iter().map(|w| u64::from(w.count_ones())).sum())
+    }
+}
+
+/// Ranks of values by their order (equal values share one), looked up by an id that names
+/// the value: an address, a database id. Ranking a few distinct values once spares comparing
+/// text for every pair of groups.
+struct Ranks<I> {
+    ids: Vec<I>,
+    ranks: Vec<u32>,
+}
+
+impl<I: Ord + Copy> Ranks<I> {
+    fn new<V: Ord>(pairs: impl Iterator<Item = (I, V)>) -> Self {
+        let mut pairs: Vec<(I, V)> = pairs.collect();
+        pairs.sort_unstable_by_key(|p| p.0);
+        pairs.dedup_by(|a, b| a.0 == b.0);
+        let mut order: Vec<usize> = (0..pairs.len()).collect();
+        order.sort_unstable_by(|&a, &b| pairs[a].1.cmp(&pairs[b].1));
+        let mut ranks = vec![0u32; pairs.len()];
+        let mut rank = 0u32;
+        for (n, &at) in order.iter().enumerate() {
+            if n > 0 && pairs[order[n - 1]].1 != pairs[at].1 {
+                rank += 1;
+            }
+            ranks[at] = rank;
+        }
+        Self {
+            ids: pairs.into_iter().map(|(id, _)| id).collect(),
+            ranks,
+        }
+    }
+
+    fn of(&self, id: I) -> u32 {
+        self.ids.binary_search(&id).map_or(0, |at| self.ranks[at])
     }
 }
 
@@ -508,5 +584,30 @@ fn row(keys: &Keys, period_start: DateTime<Utc>, c: &Cell) -> ReportRow {
         vcpu_hours: c.vcpu_ms as f64 / MS_PER_HOUR,
         ram_gib_hours: c.ram_mib_ms as f64 / 1024.0 / MS_PER_HOUR,
         disk_gib_hours: c.disk_gib_ms as f64 / MS_PER_HOUR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_follow_the_values_and_equal_values_share_one() {
+        // Two ids for "b" (a name held in two clouds), ids given in no order, repeated.
+        let ranks = Ranks::new(
+            [
+                (30, Some("b")),
+                (10, Some("c")),
+                (20, None),
+                (40, Some("b")),
+                (30, Some("b")),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            [20, 30, 40, 10].map(|id| ranks.of(id)),
+            [0, 1, 1, 2],
+            "None first, then by text"
+        );
     }
 }
