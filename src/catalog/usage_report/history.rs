@@ -225,12 +225,23 @@ impl Life {
                 }
             }
         }
+        // Anew, exactly sized, in the order lives are settled (the order reports walk them):
+        // arrays grown row by row lie scattered, and a report reads them all.
+        self.stretches = compact(&mut self.stretches);
+        self.pieces = compact(&mut self.pieces);
         self.first_run = self
             .stretches
             .iter()
             .find(|s| terms[s.terms as usize].stage.runs())
             .map_or(OPEN, |s| s.from);
     }
+}
+
+/// The items of `v` moved into an array of their own, exactly sized.
+fn compact<T>(v: &mut Vec<T>) -> Vec<T> {
+    let mut out = Vec::with_capacity(v.len());
+    out.append(v);
+    out
 }
 
 /// One cloud's history at one `usage_version`.
@@ -319,7 +330,7 @@ impl CloudHistory {
         let backend = db.get_database_backend();
         let millis = |c: &str| epoch_millis(backend, "instance_intervals", c);
         let mut fits = true;
-        let mut touched: HashSet<usize> = HashSet::new();
+        let mut touched: Vec<usize> = Vec::new();
         let mut after = i64::MIN;
         loop {
             let mut query = instance_intervals::Entity::find()
@@ -374,12 +385,17 @@ impl CloudHistory {
                     piece: life.piece_of(piece),
                 };
                 life.put(id, stretch, since.is_none() || id > known);
-                touched.insert(at);
+                if touched.last() != Some(&at) {
+                    touched.push(at);
+                }
             }
             if !full {
                 break;
             }
         }
+        // In the order of the lives, each once.
+        touched.sort_unstable();
+        touched.dedup();
         for at in touched {
             self.lives[at].settle(&self.terms);
         }
