@@ -6,8 +6,9 @@
 //! `terminated_at` for the end, the sync itself for a rename of the image. Where the sync read
 //! the server's action log (see [`super::action_log`]), the actions date every change since
 //! the last sync, not only the last one ([`replay`]), each by when its events finished where
-//! the sync read them, else by when Nova took the request. Only changes are recorded: an
-//! idle re-sync adds nothing.
+//! the sync read them, else by when Nova took the request. A server seen for the first time
+//! is dated the same way, in the same window unless the window is [`Window::unbounded`].
+//! Only changes are recorded: an idle re-sync adds nothing.
 mod replay;
 
 use chrono::{DateTime, Utc};
