@@ -45,7 +45,8 @@ pub struct UsageReportRow {
     pub settings_name: Option<String>,
     /// The start of the period (of the window for `period=none`).
     pub period_start: DateTime<Utc>,
-    /// Instances created in the period (Nova's `created`).
+    /// Instances created in the period: at Nova's `created`, or where the sync dated the start
+    /// of the recorded life (a skewed clock).
     pub instances_created: i64,
     /// Instances terminated (or gone) in the period.
     pub instances_deleted: i64,

@@ -22,7 +22,7 @@ use sea_orm::{
 };
 
 use crate::catalog::db::epoch_millis;
-use crate::catalog::{CloudId, ServerStatus, TenantId};
+use crate::catalog::{CloudId, DatedBy, ServerStatus, TenantId};
 
 /// Rows per read: the history is read a chunk at a time, so reading it holds one chunk of
 /// rows, not the whole history, beside what it builds.
@@ -45,13 +45,18 @@ pub(super) struct Stretch {
 }
 
 /// What a stretch is billed at: the status as the bases tell them apart, and the size (0
-/// where unknown: clouds older than Nova 2.47). A fleet has few of them, held once per part.
+/// where unknown: clouds older than Nova 2.47); and whether the sync that saw its start
+/// dated it. A fleet has few of them, held once per part (the flag at most doubles them,
+/// where a field of [`Stretch`] would grow every stretch past 24 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) struct Terms {
     pub stage: Stage,
     pub vcpus: i64,
     pub ram_mib: i64,
     pub disk_gib: i64,
+    /// The start was dated by the sync (`started_by = sync`): no time Nova keeps could
+    /// date it within the sync's window (a skewed clock, a rename).
+    pub started_by_sync: bool,
 }
 
 /// What part of an instance's life counted for: an image (by Glance id) under a name. A
@@ -113,6 +118,8 @@ pub(super) struct Life {
     pub name: Arc<str>,
     /// The server's `created`, which Nova never resets.
     pub created_at: Option<i64>,
+    /// Whether its first stretch's start was dated by the sync that saw it.
+    began_by_sync: bool,
     /// Terminated, else seen gone.
     pub ended_at: Option<i64>,
     /// Every stretch, ordered by start (then by row: a later row is a later record).
@@ -132,6 +139,7 @@ impl Life {
             image_id: None,
             name,
             created_at: None,
+            began_by_sync: false,
             ended_at: None,
             stretches: Vec::new(),
             ids: Vec::new(),
@@ -154,6 +162,21 @@ impl Life {
                 .filter(|to| *to != OPEN)
                 .unwrap_or(ended),
         )
+    }
+
+    /// When it was created, as its recorded life begins: the server's `created`, unless the
+    /// sync dated its first stretch (Nova's clock stamped the creation outside the window
+    /// between the sync that found it and the tenant's previous one), then that stretch's
+    /// start, so a period every tenant has synced past keeps its count. `None` when Nova
+    /// told no `created`. (Retention may prune a life's first stretches; the next starts
+    /// where the last pruned one ended, before the retention horizon, so a creation moved
+    /// by that stays in the pruned periods.)
+    pub fn created(&self) -> Option<i64> {
+        let created = self.created_at?;
+        Some(match self.stretches.first() {
+            Some(first) if self.began_by_sync => first.from,
+            _ => created,
+        })
     }
 
     /// The index of `piece` among the life's pieces, added when new.
@@ -234,6 +257,10 @@ impl Life {
             .iter()
             .find(|s| terms[s.terms as usize].stage.runs())
             .map_or(OPEN, |s| s.from);
+        self.began_by_sync = self
+            .stretches
+            .first()
+            .is_some_and(|s| terms[s.terms as usize].started_by_sync);
     }
 }
 
@@ -285,6 +312,7 @@ type IntervalRow = (
     Option<i64>,
     Option<String>,
     String,
+    Option<DatedBy>,
 );
 
 impl CloudHistory {
@@ -345,6 +373,7 @@ impl CloudHistory {
                 .column(instance_intervals::Column::DiskGib)
                 .column(instance_intervals::Column::ImageBackendId)
                 .column(instance_intervals::Column::ImageName)
+                .column(instance_intervals::Column::StartedBy)
                 .filter(instance_intervals::Column::CloudId.eq(self.cloud))
                 .filter(instance_intervals::Column::Id.gt(after));
             if let Some(since) = since {
@@ -357,7 +386,9 @@ impl CloudHistory {
                 .all(db)
                 .await?;
             let full = rows.len() as u64 == READ_CHUNK;
-            for (id, instance, status, from, to, vcpus, ram_mib, disk_gib, image_id, name) in rows {
+            for row in rows {
+                let (id, instance, status, from, to, vcpus, ram_mib, disk_gib, image_id, name, by) =
+                    row;
                 after = id;
                 if since.is_some() && id > known {
                     self.intervals += 1;
@@ -368,6 +399,7 @@ impl CloudHistory {
                     vcpus: vcpus.map_or(0, i64::from),
                     ram_mib: ram_mib.unwrap_or(0),
                     disk_gib: disk_gib.unwrap_or(0),
+                    started_by_sync: by == Some(DatedBy::Sync),
                 });
                 let piece = Piece {
                     image_id: image_id.map(|i| self.intern(&i)),
@@ -565,12 +597,14 @@ mod tests {
             vcpus: 1,
             ram_mib: 1024,
             disk_gib: 10,
+            started_by_sync: false,
         },
         Terms {
             stage: Stage::Active,
             vcpus: 1,
             ram_mib: 1024,
             disk_gib: 10,
+            started_by_sync: false,
         },
     ];
 
@@ -621,6 +655,35 @@ mod tests {
         live.put(1, stretch(0, 4 * HOUR, 1, p), true);
         live.settle(&TERMS);
         assert_eq!(live.end(), None);
+    }
+
+    #[test]
+    fn a_life_is_created_where_its_first_stretch_began_when_the_sync_dated_it() {
+        let mut terms = TERMS.to_vec();
+        terms.push(Terms {
+            started_by_sync: true,
+            ..TERMS[1]
+        });
+        let by_sync = (terms.len() - 1) as u32;
+        // Created at h23.5 by a Nova clock behind the service's, first seen by the sync
+        // after the one at h24, which dated its start.
+        let mut l = Life::new(TenantId(1), Arc::from("x"));
+        let p = l.piece_of(piece("x"));
+        l.created_at = Some(23 * HOUR + HOUR / 2);
+        l.put(1, stretch(24 * HOUR, OPEN, by_sync, p), true);
+        l.settle(&terms);
+        assert_eq!(l.created(), Some(24 * HOUR));
+        // Dated by Nova's time: Nova's `created`, before the start (a BUILD not recorded).
+        l.put(1, stretch(24 * HOUR, OPEN, 1, p), false);
+        l.settle(&terms);
+        assert_eq!(l.created(), l.created_at);
+        // Only the first stretch tells: a later one dated by a sync (a rename) does not.
+        l.put(2, stretch(30 * HOUR, OPEN, by_sync, p), true);
+        l.settle(&terms);
+        assert_eq!(l.created(), l.created_at);
+        // Nova told no `created`: none counted, as before.
+        l.created_at = None;
+        assert_eq!(l.created(), None);
     }
 
     #[test]

@@ -520,7 +520,7 @@ fn visit<'a>(
     // Only a creation or an end inside the window needs the piece it belongs to; stretches
     // are in time order.
     let holds = |s: Option<&Stretch>| s.is_none_or(|s| s.piece == m.piece);
-    if let Some(created) = life.created_at
+    if let Some(created) = life.created()
         && let Some(p) = period_of(created)
         && holds(life.stretches.first())
     {

@@ -6,20 +6,25 @@
 //! `terminated_at` for the end, the sync itself for a rename of the image. Where the sync read
 //! the server's action log (see [`super::action_log`]), the actions date every change since
 //! the last sync, not only the last one ([`replay`]), each by when its events finished where
-//! the sync read them, else by when Nova took the request. Only changes are recorded: an
-//! idle re-sync adds nothing.
+//! the sync read them, else by when Nova took the request. A server seen for the first time
+//! is dated the same way, in the same window unless the window is [`Window::unbounded`].
+//! Only changes are recorded: an idle re-sync adds nothing.
 mod replay;
 
 use chrono::{DateTime, Utc};
 
-use crate::catalog::inventory::{Boundary, InstanceRecord, IntervalEdit, Stint};
+use crate::catalog::inventory::{Boundary, InstanceRecord, IntervalEdit, KnownInstance, Stint};
 use crate::catalog::{DatedBy, ServerStatus};
 use crate::openstack::nova_actions::InstanceAction;
 #[cfg(test)]
 use crate::openstack::nova_actions::Outcome;
 use replay::{RESETS_LAUNCH, Step};
 
-/// Between the tenant's last successful sync and this one: a change seen now happened then.
+/// Between the tenant's last successful sync and this one: a change seen now happened then,
+/// and so did the whole life of a server seen for the first time (that sync's listing was
+/// complete). Every boundary a sync records lies in the window, so a period every tenant has
+/// synced past never changes; without `since` (a tenant's first sync, see
+/// [`Window::unbounded`]) a life may reach back before it.
 #[derive(Clone, Copy, Debug)]
 pub struct Window {
     pub since: Option<DateTime<Utc>>,
@@ -53,13 +58,14 @@ impl Window {
         }
     }
 
-    /// `t` dated `by`, unless it is after the sync that saw it (a skewed clock): then the
-    /// sync. For a server seen for the first time, whose life may begin before the window.
-    fn up_to(&self, t: DateTime<Utc>, by: DatedBy) -> Boundary {
-        if t > self.until {
-            self.seen_now()
-        } else {
-            Boundary { at: t, by }
+    /// The same window without its lower side: for a life the catalog has never recorded
+    /// although it may be long (a tenant's first sync, an instance recorded before the
+    /// history existed, a tenant whose last sync could not list servers), which keeps the
+    /// history Nova's times tell, before the previous sync included.
+    pub fn unbounded(&self) -> Self {
+        Self {
+            since: None,
+            until: self.until,
         }
     }
 }
@@ -126,6 +132,24 @@ fn stint(
     }
 }
 
+/// What [`edits`] compares a listed server with, the catalog's row as `previous`, and the
+/// window it dates the edits in: `window` for a known server's changes, `first_sight` for a
+/// server the catalog does not have (the tenant's window, or [`Window::unbounded`] where its
+/// previous sync did not list servers). An instance recorded before the history existed
+/// starts its history as if seen first now, as far back as Nova's times tell: it did exist
+/// at the previous sync.
+pub fn baseline(
+    previous: Option<&KnownInstance>,
+    window: Window,
+    first_sight: Window,
+) -> (Option<&InstanceRecord>, Window) {
+    match previous {
+        Some(p) if p.lacks_history() => (None, window.unbounded()),
+        Some(p) => (Some(&p.record), window),
+        None => (None, first_sight),
+    }
+}
+
 /// What this sync adds to the life of the server now listed as `now`, which the catalog had
 /// as `previous` (`None`: seen for the first time); `log` is the server's action log where the
 /// sync read it (since `previous` was recorded, or all of it for a new server).
@@ -161,14 +185,11 @@ pub fn edits(
             Some(t) => Some((t, DatedBy::Server)),
             None => now.upstream_updated_at.map(|t| (t, DatedBy::Updated)),
         };
-        let at = match (previous, end) {
-            // A server first seen ended ended before this sync, possibly long before the last.
-            (None, Some((t, by))) if t <= w.until => Boundary { at: t, by },
-            (None, _) => w.seen_now(),
-            (Some(_), end) => match end {
-                Some((t, by)) => w.clamp(Some(t), by),
-                None => w.seen_now(),
-            },
+        // A server first seen ended ended before this sync; before the last one only when
+        // the window says its life may reach back that far (see [`first_sight`]).
+        let at = match end {
+            Some((t, by)) => w.clamp(Some(t), by),
+            None => w.seen_now(),
         };
         out.push(IntervalEdit::Close(at));
     }
@@ -341,78 +362,81 @@ fn first_sight_from_log(
     let launch = if reset {
         // A create that failed or still runs would have no launch: its request dates it.
         let built = replay::changed_at(create).unwrap_or(create.start_time);
-        w.up_to(built, DatedBy::Action)
+        w.clamp(Some(built), DatedBy::Action)
     } else {
-        w.up_to(launched_at, DatedBy::Server)
+        w.clamp(Some(launched_at), DatedBy::Server)
     };
     let mut line = Timeline::default();
     if let Some(created) = now.backend_created_at.filter(|c| *c < launch.at) {
-        line.push(w.up_to(created, DatedBy::Server), now, ServerStatus::Build);
+        line.push(
+            w.clamp(Some(created), DatedBy::Server),
+            now,
+            ServerStatus::Build,
+        );
     }
     line.push(launch, now, ServerStatus::Active);
     for Step { at, status, .. } in replay::replay(&ServerStatus::Active, &log[at + 1..]) {
-        line.push(w.up_to(at, DatedBy::Action), now, status);
+        line.push(w.clamp(Some(at), DatedBy::Action), now, status);
     }
-    let changed = match now.upstream_updated_at {
-        Some(t) => w.up_to(t, DatedBy::Updated),
-        None => w.seen_now(),
-    };
-    finish(&mut line, now, changed);
+    finish(
+        &mut line,
+        now,
+        w.clamp(now.upstream_updated_at, DatedBy::Updated),
+    );
     Some(line.edits(true))
 }
 
 /// A server seen for the first time: `ACTIVE` since its launch, then (when it is in another
-/// status now) that status since its last change.
+/// status now) that status since its last change. One new since the previous sync (the
+/// window has its lower side) also has `BUILD` from its creation to its launch, as a first
+/// sight from the log has, so its recorded life begins when it was created, or, where a
+/// skewed clock stamps that before the previous sync, when that sync was (a report counts
+/// its creation there, see `usage_report`). Not for a life that may reach further back: a
+/// resize resets `launched_at`, and the `BUILD` would then stand for weeks of running.
 fn first_sight(now: &InstanceRecord, w: &Window) -> Vec<IntervalEdit> {
-    let born = match now.launched_at.or(now.backend_created_at) {
-        Some(t) if t <= w.until => Boundary {
-            at: t,
-            by: DatedBy::Server,
-        },
-        _ => w.seen_now(),
+    let born = w.clamp(now.launched_at.or(now.backend_created_at), DatedBy::Server);
+    let runs_now = now.status.is_active() || now.status.is_deleted();
+    let launch = if runs_now {
+        Some(born)
+    } else {
+        now.launched_at
+            .filter(|l| *l < w.until)
+            .map(|l| w.clamp(Some(l), DatedBy::Server))
     };
-    if now.status.is_active() || now.status.is_deleted() {
-        return vec![IntervalEdit::Add(stint(
-            now,
-            &ServerStatus::Active,
-            born,
-            None,
-        ))];
-    }
-    match now.launched_at.filter(|l| *l < w.until) {
-        Some(launched) => {
-            let changed = match now.upstream_updated_at {
-                Some(u) if u > w.until => w.seen_now(),
-                Some(u) if u > launched => Boundary {
-                    at: u,
-                    by: DatedBy::Updated,
-                },
-                // Changed no later than its launch: the launch dates it.
-                Some(_) => Boundary {
-                    at: launched,
-                    by: DatedBy::Server,
-                },
-                None => w.seen_now(),
-            };
-            let mut out = Vec::new();
-            if changed.at > launched {
-                let launch = Boundary {
-                    at: launched,
-                    by: DatedBy::Server,
-                };
-                out.push(IntervalEdit::Add(stint(
-                    now,
-                    &ServerStatus::Active,
-                    launch,
-                    Some(changed),
-                )));
-            }
-            out.push(IntervalEdit::Add(stint(now, &now.status, changed, None)));
-            out
+    // Never launched (building, or failed before): in its status since it was created.
+    let Some(launch) = launch else {
+        return vec![IntervalEdit::Add(stint(now, &now.status, born, None))];
+    };
+    let mut line: Vec<(Boundary, ServerStatus)> = Vec::new();
+    let built = now
+        .backend_created_at
+        .filter(|_| w.since.is_some() && now.launched_at.is_some())
+        .map(|c| w.clamp(Some(c), DatedBy::Server))
+        .filter(|c| c.at < launch.at);
+    line.extend(built.map(|c| (c, ServerStatus::Build)));
+    line.push((launch, ServerStatus::Active));
+    if !runs_now {
+        let changed = match now.upstream_updated_at {
+            Some(u) if u > w.until => w.seen_now(),
+            Some(u) if u > launch.at => Boundary {
+                at: u,
+                by: DatedBy::Updated,
+            },
+            // Changed no later than its launch: the launch dates it.
+            Some(_) => launch,
+            None => w.seen_now(),
+        };
+        if changed.at > launch.at {
+            line.push((changed, now.status.clone()));
+        } else if let Some((_, status)) = line.last_mut() {
+            *status = now.status.clone();
         }
-        // Never launched (building, or failed before): in its status since it was created.
-        None => vec![IntervalEdit::Add(stint(now, &now.status, born, None))],
     }
+    let ends: Vec<Option<Boundary>> = line.iter().skip(1).map(|(b, _)| Some(*b)).collect();
+    line.iter()
+        .zip(ends.into_iter().chain([None]))
+        .map(|((at, status), ended)| IntervalEdit::Add(stint(now, status, *at, ended)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -468,9 +492,17 @@ mod tests {
         }
     }
 
+    /// A tenant's first sync: its servers' lives reach back as far as Nova's times tell.
+    fn first_sync(until: &str) -> Window {
+        Window {
+            since: None,
+            until: t(until),
+        }
+    }
+
     #[test]
-    fn first_sight_runs_from_launch() {
-        let w = window("2026-11-10T00:00:00Z", "2026-11-11T00:00:00Z");
+    fn a_first_sync_dates_a_first_sight_from_launch() {
+        let w = first_sync("2026-11-11T00:00:00Z");
         let active = record("ACTIVE", Some("2026-11-02T00:00:00Z"), None);
         assert_eq!(
             edits(None, &active, &w, None),
@@ -513,6 +545,154 @@ mod tests {
                 None
             ))]
         );
+    }
+
+    fn sync_at(s: &str) -> Boundary {
+        by(s, DatedBy::Sync)
+    }
+
+    /// The starts (status, boundary) of the stints `edits` adds.
+    fn starts(edits: &[IntervalEdit]) -> Vec<(String, Boundary)> {
+        edits
+            .iter()
+            .filter_map(|e| match e {
+                IntervalEdit::Add(s) => Some((s.status.to_string(), s.started)),
+                IntervalEdit::Close(_) => None,
+            })
+            .collect()
+    }
+
+    /// A server booted at `created` and launched at `launched` (in Nova's clock).
+    fn booted(status: &str, created: &str, launched: &str) -> InstanceRecord {
+        let mut r = record(status, Some(launched), Some(launched));
+        r.backend_created_at = Some(t(created));
+        r
+    }
+
+    #[test]
+    fn a_first_sight_after_a_sync_lies_between_the_two_syncs() {
+        // Synced at midnight, then at 00:20; Nova's clock is 30 minutes behind.
+        let w = window("2026-11-10T00:00:00Z", "2026-11-10T00:20:00Z");
+        let since = sync_at("2026-11-10T00:00:00Z");
+        // Booted at 00:10, stamped 23:40: not before the midnight sync, which listed it not.
+        let skewed = booted("ACTIVE", "2026-11-09T23:40:00Z", "2026-11-09T23:40:00Z");
+        assert_eq!(
+            edits(None, &skewed, &w, None),
+            [IntervalEdit::Add(stint(
+                &skewed,
+                &ServerStatus::Active,
+                since,
+                None
+            ))]
+        );
+        // Created before the midnight sync by its stamp, launched after: building from that
+        // sync, so its life (and its creation) begins inside the window.
+        let straddling = booted("ACTIVE", "2026-11-09T23:58:00Z", "2026-11-10T00:01:00Z");
+        assert_eq!(
+            starts(&edits(None, &straddling, &w, None)),
+            [
+                ("BUILD".to_string(), since),
+                ("ACTIVE".to_string(), server("2026-11-10T00:01:00Z")),
+            ]
+        );
+        // Stamped inside the window: building from `created`, as Nova says.
+        let fresh = booted("ACTIVE", "2026-11-10T00:05:00Z", "2026-11-10T00:06:00Z");
+        assert_eq!(
+            starts(&edits(None, &fresh, &w, None)),
+            [
+                ("BUILD".to_string(), server("2026-11-10T00:05:00Z")),
+                ("ACTIVE".to_string(), server("2026-11-10T00:06:00Z")),
+            ]
+        );
+        // Stopped already, every stamp before the midnight sync: stopped since that sync.
+        let mut stopped = skewed.clone();
+        stopped.status = "SHUTOFF".into();
+        stopped.upstream_updated_at = Some(t("2026-11-09T23:50:00Z"));
+        assert_eq!(
+            starts(&edits(None, &stopped, &w, None)),
+            [("SHUTOFF".to_string(), since)]
+        );
+        // Already deleted: begun and ended at the midnight sync, no time counted before it.
+        let mut gone = skewed.clone();
+        gone.status = "DELETED".into();
+        gone.terminated_at = Some(t("2026-11-09T23:55:00Z"));
+        assert_eq!(
+            edits(None, &gone, &w, None),
+            [
+                IntervalEdit::Add(stint(&gone, &ServerStatus::Active, since, None)),
+                IntervalEdit::Close(since),
+            ]
+        );
+        // Told by its log: every action before the midnight sync is dated by that sync.
+        let log = [action(
+            "create",
+            "2026-11-09T23:39:00Z",
+            finished("2026-11-09T23:40:00Z"),
+        )];
+        assert_eq!(
+            starts(&edits(None, &straddling, &w, Some(&log))),
+            [
+                ("BUILD".to_string(), since),
+                ("ACTIVE".to_string(), server("2026-11-10T00:01:00Z")),
+            ]
+        );
+        assert_eq!(
+            starts(&edits(None, &skewed, &w, Some(&log))),
+            [("ACTIVE".to_string(), since)]
+        );
+    }
+
+    #[test]
+    fn a_first_sync_keeps_the_history_before_it_without_inventing_a_build() {
+        // The same servers seen by a tenant's first sync: Nova's times, however early.
+        let w = first_sync("2026-11-10T00:20:00Z");
+        let skewed = booted("ACTIVE", "2026-11-09T23:40:00Z", "2026-11-09T23:40:00Z");
+        assert_eq!(
+            starts(&edits(None, &skewed, &w, None)),
+            [("ACTIVE".to_string(), server("2026-11-09T23:40:00Z"))]
+        );
+        // A resize reset `launched_at` weeks after its creation: no `BUILD` for those weeks.
+        let resized = booted("ACTIVE", "2026-10-01T00:00:00Z", "2026-11-09T12:00:00Z");
+        assert_eq!(
+            starts(&edits(None, &resized, &w, None)),
+            [("ACTIVE".to_string(), server("2026-11-09T12:00:00Z"))]
+        );
+        // A stamp after the sync that lists it is still dated by that sync.
+        let ahead = booted("ACTIVE", "2026-11-10T00:50:00Z", "2026-11-10T00:50:00Z");
+        assert_eq!(
+            starts(&edits(None, &ahead, &w, None)),
+            [("ACTIVE".to_string(), sync_at("2026-11-10T00:20:00Z"))]
+        );
+    }
+
+    #[test]
+    fn an_instance_without_history_starts_it_unbounded_and_a_new_one_in_its_window() {
+        let w = window("2026-11-10T00:00:00Z", "2026-11-10T00:20:00Z");
+        let unlisted = first_sync("2026-11-10T00:20:00Z");
+        let row = |has_open_interval| KnownInstance {
+            record: booted("ACTIVE", "2026-11-01T00:00:00Z", "2026-11-01T00:00:00Z"),
+            has_open_interval,
+        };
+        // Recorded before the history existed: it existed at the previous sync too.
+        let old = row(false);
+        let (known, used) = baseline(Some(&old), w, w);
+        assert!(known.is_none());
+        assert_eq!(used.since, None);
+        assert_eq!(
+            starts(&edits(known, &old.record, &used, None)),
+            [("ACTIVE".to_string(), server("2026-11-01T00:00:00Z"))]
+        );
+        let recorded = row(true);
+        let (known, used) = baseline(Some(&recorded), w, unlisted);
+        assert!(known.is_some());
+        assert_eq!(
+            used.since, w.since,
+            "a known server's changes stay in the window"
+        );
+        // Not in the catalog: the first sight's window (unbounded where the previous sync
+        // listed no servers).
+        assert_eq!(baseline(None, w, w).1.since, w.since);
+        assert_eq!(baseline(None, w, unlisted).1.since, None);
     }
 
     #[test]
@@ -585,9 +765,10 @@ mod tests {
             edits(Some(&gone), &gone, &w, None).is_empty(),
             "closed once"
         );
-        // Seen for the first time already deleted: ACTIVE from launch to termination.
+        // Seen for the first time already deleted, by a tenant's first sync: ACTIVE from
+        // launch to termination.
         assert_eq!(
-            edits(None, &gone, &w, None),
+            edits(None, &gone, &w.unbounded(), None),
             [
                 IntervalEdit::Add(stint(
                     &gone,
@@ -768,7 +949,7 @@ mod tests {
 
     #[test]
     fn a_reset_launch_is_dated_by_the_creates_finish() {
-        let w = window("2026-11-10T00:00:00Z", "2026-11-11T00:00:00Z");
+        let w = first_sync("2026-11-11T00:00:00Z");
         // Created at 00:00 (the record's `created`), built by 00:30, resized on the 5th.
         let now = record(
             "ACTIVE",

@@ -33,7 +33,12 @@ pub(super) async fn compare(
         return Ok(ImageNames::new());
     };
     let volumes = BootVolumes::new(view.volumes.iter().flatten().copied());
-    let mut servers = ServerIntake::new(changes, &volumes, window, view.actions);
+    let first_sight = if listed_servers(&target.tenant) {
+        window
+    } else {
+        window.unbounded()
+    };
+    let mut servers = ServerIntake::new(changes, &volumes, window, first_sight, view.actions);
     for chunk in listed.chunks(PAGE_LIMIT as usize) {
         ctx.check_shutdown()?;
         servers.take(ctx, target, chunk, changes, counts).await?;
@@ -50,6 +55,16 @@ pub(super) async fn compare(
     Ok(servers.used_names)
 }
 
+/// Whether the tenant's last successful sync listed its servers, every one of them (a view
+/// is applied only when complete), so a server it did not list is new since. Not when Nova
+/// was missing then (nor when the tenant never synced: no lower side to its window anyway).
+fn listed_servers(tenant: &crate::catalog::tenants::Tenant) -> bool {
+    let missing = crate::catalog::tenants::unavailable_services(&tenant.unavailable_services);
+    !missing
+        .iter()
+        .any(|s| s == crate::catalog::tenants::MissingService::Compute.as_str())
+}
+
 /// Servers compared with the catalog page by page: what they count for, their lifecycle
 /// edits, and the rows to write.
 struct ServerIntake<'v> {
@@ -58,6 +73,9 @@ struct ServerIntake<'v> {
     actions: &'v ActionLogs,
     /// Since the tenant's last successful sync: when the changes seen now happened.
     window: Window,
+    /// The window of a server seen for the first time: without its lower side when the
+    /// tenant's last sync did not list servers.
+    first_sight: Window,
     /// Names of images this very sync adds, which are not in the catalog yet.
     pending_names: ImageNames,
     upserts: Vec<InstanceRecord>,
@@ -70,12 +88,14 @@ impl<'v> ServerIntake<'v> {
         changes: &TenantChanges,
         volumes: &'v BootVolumes,
         window: Window,
+        first_sight: Window,
         actions: &'v ActionLogs,
     ) -> Self {
         Self {
             volumes,
             actions,
             window,
+            first_sight,
             pending_names: changes
                 .upsert_images
                 .iter()
@@ -126,10 +146,9 @@ impl<'v> ServerIntake<'v> {
                     .and_then(|p| p.record.deleted_at)
                     .or(Some(self.window.until));
             }
-            // An instance recorded before the history existed starts it as if seen first now.
-            let known = previous.filter(|p| !p.lacks_history()).map(|p| &p.record);
+            let (known, window) = lifecycle::baseline(previous, self.window, self.first_sight);
             let log = self.actions.of(&server.id);
-            let lived = lifecycle::edits(known, &record, &self.window, log);
+            let lived = lifecycle::edits(known, &record, &window, log);
             if !lived.is_empty() {
                 changes.lifecycle.push((server.id.clone(), lived));
             }

@@ -18,12 +18,14 @@
 //! step). Projects Q0 (tenant B0, from the start) and Q1 (tenant B1, registered on Sep 19 at
 //! noon). Images `ubuntu` (img-ub) and `alma` (img-alma).
 //!
-//! What the code does with skew (`Window::clamp` for a known server's change, `Window::up_to`
-//! for a first sight): a time after the sync that sees the change is dated by that sync; a
-//! known server's change before the tenant's previous sync is dated by that previous sync
-//! (a first sight is not: its life may begin long before); anything else keeps Nova's time,
-//! skew included. `instances_created` counts Nova's
-//! `created` as stamped; `instances_deleted` counts a deletion where the recorded life ends.
+//! What the code does with skew (`Window::clamp`): a time after the sync that sees the change
+//! is dated by that sync; a time before the tenant's previous sync is dated by that previous
+//! sync, for a known server's change and for a server first seen after it (its listing was
+//! complete: the server is new since); only a tenant's first sync keeps times before it (a
+//! late-registered tenant's servers bring their history). Anything else keeps Nova's time,
+//! skew included. `instances_created` counts Nova's `created` as stamped, unless the sync
+//! dated the start of the recorded life: then there; `instances_deleted` counts a deletion
+//! where the recorded life ends.
 //!
 //! Syncs: every midnight from Sep 1 to Oct 1, and Sep 10 12:00 and Sep 22 12:00. Hours are
 //! counted from Sep 1 00:00 (h0): Sep d HH:MM is h = (d - 1) * 24 + HH + MM / 60; Oct 1 is
@@ -46,6 +48,7 @@
 //! | b-img    | B0 | img-ub ubuntu, E          | created h47.75 (Nova: h48.25, after the sync at h48); stop h178 (Nova h178.5); start h227.75 (Nova h228.25, after the noon sync); suspend h384 + 20 min (Nova h383 + 50 min, before the sync h384); resume h490 (Nova h489.5); pause h536 + unpause h540 (one window: unseen) |
 //! | b-vol    | B0 | img-ub ubuntu, S80 → L80  | created Aug 15 00:00 (Nova 00:30) from an 80 GiB volume; resize to L h106 (Nova h106.5); confirm h130 (Nova h130.5); delete h600 + 20 min (Nova: Sep 25 23:50, before the sync h600) |
 //! | b-late   | B1 | img-alma alma, S → L      | created Aug 5 10:00, resize to L Aug 28 10:00 (Nova `launched_at` Aug 28 10:30), confirm Aug 29; stop h370 (Nova h369.5); first seen h456; start h514 (Nova h513.5) |
+//! | b-dawn   | B0 | img-ub ubuntu, S          | created h432 + 10 min (Nova: Sep 18 23:40, before the sync h432 that did not list it); first seen h456 |
 //!
 //! Their September as the census must record it (h0–h720); `VR` is VERIFY_RESIZE, `SO`
 //! SHELVED_OFFLOADED; hours per basis (active / running / allocated):
@@ -62,6 +65,7 @@
 //! | b-img    | ACTIVE 48–178.5, SHUTOFF 178.5–228, ACTIVE 228–384, SUSPENDED 384–489.5, ACTIVE 489.5–720 (E)    | 130.5+156+230.5 = 517 E | 517 E               | 517+49.5+105.5 = 672 E    |
 //! | b-vol    | ACTIVE 0–106.5 (S80), VR 106.5–130.5 (L80), ACTIVE 130.5–600 (L80)                              | 106.5 S80, 469.5 L80 | 106.5 S80, 493.5 L80   | as running                |
 //! | b-late   | ACTIVE 0–369.5, SHUTOFF 369.5–513.5, ACTIVE 513.5–720 (L)                                        | 369.5+206.5 = 576 L | 576 L                   | 720 L                     |
+//! | b-dawn   | ACTIVE 432–720 (S), created h432                                                                 | 288 S             | 288 S                     | 288 S                     |
 //!
 //! Why each boundary falls where it does:
 //! - The action log (cloud A) dates every change between two syncs by its action: a-web's
@@ -85,7 +89,10 @@
 //!   b-img's suspend stamped before the previous sync is dated by that sync (h384); its resume
 //!   30 minutes early (h489.5); b-vol's end, stamped before the previous sync, by that sync
 //!   (h600), and `instances_deleted` counts it there (Sep 26), not on Sep 25 as its
-//!   `terminated_at` says: the sync at h600 listed it live and closed Sep 25.
+//!   `terminated_at` says: the sync at h600 listed it live and closed Sep 25. b-dawn, booted
+//!   10 minutes after the sync h432 and stamped 20 minutes before it, is first seen by the
+//!   sync h456: its life, and its creation, begin at h432 (dated by that sync), not in Sep 18,
+//!   which the sync h432 closed.
 //! - Without the log a change undone before the next sync is invisible: b-img's pause
 //!   h536–h540 counts as `ACTIVE` (the documented fallback: `updated` dates only the last change).
 //!
@@ -332,6 +339,12 @@ fn script(a: &World, b: &World) -> Vec<(DateTime<Utc>, Cloud, Change)> {
         (h(384.0 + 20.0 / 60.0), B, Act("b-img", Do::Suspend)),
         (h(418.0), A, Act("a-resize", Do::Migrate)),
         (h(424.0), A, Act("a-resize", Do::RevertResize)),
+        // Just after the midnight sync h432, stamped before it by B's clock (behind).
+        (
+            h(432.0 + 10.0 / 60.0),
+            B,
+            Boot(vm("b-dawn", q(0), Some("img-ub"), small()), None),
+        ),
         (h(444.0), A, Register(2)),
         (h(444.0), B, Register(1)),
         (h(445.5), A, Act("a-gone", Do::Delete)),
@@ -705,16 +718,17 @@ async fn every_figure_of_every_basis_is_the_hand_computed_one() {
             ("old-linux", SEP_1, all(fig(1, 1, 0, &[(247.5, L)]))),
             // a-shelf between the rename and the rebuild.
             ("rocky", SEP_1, all(fig(0, 0, 0, &[(82.0, S)]))),
-            // a-web, a-resize, a-err (created, never ran) on A; b-img, b-vol on B. Created:
-            // a-resize, a-err, b-img; deleted: b-vol; at the end: a-web, a-resize, b-img.
+            // a-web, a-resize, a-err (created, never ran) on A; b-img, b-vol, b-dawn on B.
+            // Created: a-resize, a-err, b-img, b-dawn; deleted: b-vol; at the end: a-web,
+            // a-resize, b-img, b-dawn.
             (
                 "ubuntu",
                 SEP_1,
                 [
                     fig(
-                        3,
+                        4,
                         1,
-                        3,
+                        4,
                         &[
                             (631.0, E),
                             (146.0, S),
@@ -722,12 +736,13 @@ async fn every_figure_of_every_basis_is_the_hand_computed_one() {
                             (517.0, E),
                             (106.5, S80),
                             (469.5, L80),
+                            (288.0, S),
                         ],
                     ),
                     fig(
-                        3,
+                        4,
                         1,
-                        3,
+                        4,
                         &[
                             (643.0, E),
                             (146.0, S),
@@ -736,12 +751,13 @@ async fn every_figure_of_every_basis_is_the_hand_computed_one() {
                             (517.0, E),
                             (106.5, S80),
                             (493.5, L80),
+                            (288.0, S),
                         ],
                     ),
                     fig(
-                        3,
+                        4,
                         1,
-                        3,
+                        4,
                         &[
                             (720.0, E),
                             (146.0, S),
@@ -750,6 +766,7 @@ async fn every_figure_of_every_basis_is_the_hand_computed_one() {
                             (672.0, E),
                             (106.5, S80),
                             (493.5, L80),
+                            (288.0, S),
                         ],
                     ),
                 ],
@@ -810,14 +827,29 @@ async fn every_figure_of_every_basis_is_the_hand_computed_one() {
                     fig(2, 0, 2, &[(720.0, E), (146.0, S), (518.0, L), (24.0, E)]),
                 ],
             ),
-            // Cloud B's: b-img, b-vol.
+            // Cloud B's: b-img, b-vol, b-dawn.
             (
                 "ubuntu/img-ub",
                 SEP_1,
                 [
-                    fig(1, 1, 1, &[(517.0, E), (106.5, S80), (469.5, L80)]),
-                    fig(1, 1, 1, &[(517.0, E), (106.5, S80), (493.5, L80)]),
-                    fig(1, 1, 1, &[(672.0, E), (106.5, S80), (493.5, L80)]),
+                    fig(
+                        2,
+                        1,
+                        2,
+                        &[(517.0, E), (106.5, S80), (469.5, L80), (288.0, S)],
+                    ),
+                    fig(
+                        2,
+                        1,
+                        2,
+                        &[(517.0, E), (106.5, S80), (493.5, L80), (288.0, S)],
+                    ),
+                    fig(
+                        2,
+                        1,
+                        2,
+                        &[(672.0, E), (106.5, S80), (493.5, L80), (288.0, S)],
+                    ),
                 ],
             ),
         ],
@@ -955,11 +987,15 @@ async fn every_figure_of_every_basis_is_the_hand_computed_one() {
             ),
             ("A2", sep_25, all(fig(0, 0, 1, &[(24.0, L)]))),
             ("A2", sep_26, all(fig(0, 0, 1, &[(24.0, L)]))),
-            // b-img 24 h E; b-vol until the sync h600, the day's end, so counted at it; its
-            // deletion where its hours end, on the 26th (its `terminated_at`, Sep 25 23:50 in
-            // B's clock, is before the sync h600 that listed it live).
-            ("B0", sep_25, all(fig(0, 0, 2, &[(24.0, E), (24.0, L80)]))),
-            ("B0", sep_26, all(fig(0, 1, 1, &[(24.0, E)]))),
+            // b-img and b-dawn all day; b-vol until the sync h600, the day's end, so counted
+            // at it; its deletion where its hours end, on the 26th (its `terminated_at`, Sep
+            // 25 23:50 in B's clock, is before the sync h600 that listed it live).
+            (
+                "B0",
+                sep_25,
+                all(fig(0, 0, 3, &[(24.0, E), (24.0, L80), (24.0, S)])),
+            ),
+            ("B0", sep_26, all(fig(0, 1, 2, &[(24.0, E), (24.0, S)]))),
             ("B1", sep_25, all(fig(0, 0, 1, &[(24.0, L)]))),
             ("B1", sep_26, all(fig(0, 0, 1, &[(24.0, L)]))),
         ],
@@ -973,7 +1009,8 @@ async fn every_figure_of_every_basis_is_the_hand_computed_one() {
 /// Once every tenant has synced past a day, the day's figures never change: whatever is
 /// stopped, deleted, renamed later, and whatever the skewed clock stamps (b-vol's
 /// `terminated_at` before the sync that last listed it counts its deletion on the day its
-/// hours end). Tenants registered later bring their earlier history with them: their rows
+/// hours end; b-dawn's `created` and `launched_at` before the sync that did not list it yet
+/// count its creation and hours from that sync). Tenants registered later bring their earlier history with them: their rows
 /// are left out of the days closed before they were first synced.
 #[tokio::test]
 async fn a_day_every_tenant_synced_past_keeps_its_figures() {
@@ -1088,6 +1125,12 @@ async fn each_boundary_is_dated_as_the_clock_and_the_log_allow() {
             .map(|b| b.as_str()),
         Some("sync")
     );
+    // First seen on Sep 20 (h456), booted after the sync h432 but stamped before it (B's
+    // clock behind): from that sync, which dates it.
+    assert_eq!(
+        c.life("b-dawn").await,
+        [stint("ACTIVE", 432.0, None, "sync")]
+    );
     // First seen on Sep 20 without the log: ACTIVE from the reset `launched_at` to its last
     // change.
     assert_eq!(
@@ -1147,14 +1190,29 @@ fn by_tenant_in_september() -> Vec<Want> {
                 fig(0, 0, 1, &[(720.0, L)]),
             ],
         ),
-        // b-img (created), b-vol (deleted).
+        // b-img (created), b-vol (deleted), b-dawn (created).
         (
             "B0",
             SEP_1,
             [
-                fig(1, 1, 1, &[(517.0, E), (106.5, S80), (469.5, L80)]),
-                fig(1, 1, 1, &[(517.0, E), (106.5, S80), (493.5, L80)]),
-                fig(1, 1, 1, &[(672.0, E), (106.5, S80), (493.5, L80)]),
+                fig(
+                    2,
+                    1,
+                    2,
+                    &[(517.0, E), (106.5, S80), (469.5, L80), (288.0, S)],
+                ),
+                fig(
+                    2,
+                    1,
+                    2,
+                    &[(517.0, E), (106.5, S80), (493.5, L80), (288.0, S)],
+                ),
+                fig(
+                    2,
+                    1,
+                    2,
+                    &[(672.0, E), (106.5, S80), (493.5, L80), (288.0, S)],
+                ),
             ],
         ),
         // b-late.

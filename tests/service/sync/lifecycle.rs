@@ -158,8 +158,9 @@ async fn five_scripted_days(check: bool) -> (SimApp, String, String) {
         ]
     );
 
-    // Day 3: a resized to 4 vCPUs and started at 12:00; b gone; c first seen, launched at
-    // 03:00 and shut off at 05:00; an `updated` older than the last sync is clamped to it.
+    // Day 3: a resized to 4 vCPUs and started at 12:00; b gone; c first seen, created at
+    // 02:59, launched at 03:00 and shut off at 05:00 (new since the last sync: building from
+    // its creation); an `updated` older than the last sync is clamped to it.
     clock.advance(Duration::days(1));
     edit("a", &|v| {
         v.status = "ACTIVE".into();
@@ -232,6 +233,12 @@ async fn five_scripted_days(check: bool) -> (SimApp, String, String) {
         assert_eq!(
             life(s.app.intervals_of("c").await),
             [
+                stint(
+                    "BUILD",
+                    "2026-11-02T02:59:00Z",
+                    Some("2026-11-02T03:00:00Z"),
+                    1
+                ),
                 stint(
                     "ACTIVE",
                     "2026-11-02T03:00:00Z",
@@ -525,8 +532,9 @@ async fn closed_intervals_older_than_the_retention_are_pruned() {
     let (s, x, y) = five_scripted_days(false).await;
     let window = "start=2026-11-01&end=2026-11-04";
     assert_eq!(figures(&by_name(&s, window).await[&x]), X_NOV_1_TO_3);
-    assert_eq!(internals::prune_usage(&s.engine).await, 4);
-    // Reports no longer count what was pruned: a's first 6 h and c's 2 h of image X.
+    assert_eq!(internals::prune_usage(&s.engine).await, 5);
+    // Reports no longer count what was pruned: a's first 6 h and c's 2 h of image X (and
+    // c's building minute, which counted nothing).
     let rows = by_name(&s, window).await;
     assert_eq!(figures(&rows[&x]).3, 36.0);
     assert_eq!(figures(&rows[&y]), Y_NOV_1_TO_3);
