@@ -70,10 +70,15 @@ async fn life(s: &SimApp) -> Vec<(String, i64, Option<i64>, Option<i32>, Option<
 }
 
 async fn active_hours(s: &SimApp, to: i64) -> f64 {
+    hours(s, to, "active").await
+}
+
+/// `vm`'s instance hours from h0 to `to` on `basis`.
+async fn hours(s: &SimApp, to: i64, basis: &str) -> f64 {
     let r = s
         .app
         .get(&format!(
-            "/api/openstack-images/usage_report/?{}",
+            "/api/openstack-images/usage_report/?basis={basis}&{}",
             sim::report_window(h(0), h(to))
         ))
         .await;
@@ -138,6 +143,67 @@ async fn every_change_between_two_syncs_is_dated_by_its_action() {
 #[tokio::test]
 async fn a_whole_cloud_sweep_reads_the_log_through_the_admin_token() {
     every_change_between_two_syncs("cloud").await;
+}
+
+/// ACTIVE at the sync at h1, stopped at h2 and deleted at h3: the sweep at h5 misses it in
+/// Nova's listing, finds it deleted, and reads its log (once) for the stop; `terminated_at`
+/// closes the life.
+async fn stopped_then_deleted_between_two_syncs(mode: &'static str) {
+    let (s, clock) = start(mode, false).await;
+    clock.set(h(1));
+    s.sweep_ok().await;
+    s.sim.set_time(h(2));
+    assert!(s.sim.act("vm", ServerAction::Stop));
+    s.sim.set_time(h(3));
+    assert!(s.sim.act("vm", ServerAction::Delete));
+    let asked = s.sim.requests(Target::NovaInstanceActions);
+    clock.set(h(5));
+    s.sweep_ok().await;
+    assert_eq!(
+        s.sim.requests(Target::NovaInstanceActions) - asked,
+        1,
+        "{mode}: one log read, for the deleted server"
+    );
+    assert_eq!(
+        life(&s).await,
+        [
+            interval("ACTIVE", 0, Some(2), 2, "server"),
+            interval("SHUTOFF", 2, Some(3), 2, "action"),
+        ],
+        "{mode}"
+    );
+    let ended_by = s
+        .app
+        .intervals_of("vm")
+        .await
+        .last()
+        .and_then(|i| i.ended_by);
+    assert_eq!(ended_by.map(|b| b.as_str()), Some("server"), "{mode}");
+    // Without the log, ACTIVE until the deletion: 3 h.
+    assert_eq!(hours(&s, 6, "active").await, 2.0, "{mode}");
+    assert_eq!(hours(&s, 6, "allocated").await, 3.0, "{mode}");
+
+    // Its end is recorded: the next sweep asks for no log.
+    let asked = s.sim.requests(Target::NovaInstanceActions);
+    clock.set(h(6));
+    s.sweep_ok().await;
+    assert_eq!(s.sim.requests(Target::NovaInstanceActions), asked, "{mode}");
+    assert_eq!(
+        life(&s).await.len(),
+        2,
+        "{mode}: an idle re-sync writes nothing"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_stopped_then_deleted_between_two_syncs_is_billed_active_until_the_stop() {
+    stopped_then_deleted_between_two_syncs("per_tenant").await;
+}
+
+#[tokio::test]
+async fn a_whole_cloud_sweep_reads_the_log_of_a_deleted_server() {
+    stopped_then_deleted_between_two_syncs("cloud").await;
 }
 
 /// Resized (Nova resets `launched_at`) and confirmed before the census first saw it.
