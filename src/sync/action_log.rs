@@ -1,10 +1,11 @@
 //! Which servers' action logs a sync reads, and reading them: the log dates a server's status
 //! changes by the actions that made them (see [`super::lifecycle`]). Only servers seen for
-//! the first time and servers that changed since the catalog last recorded them (their
-//! status, flavor or image, or their `updated`, which also moves for a stop undone by a start
-//! before the sync) are asked about, a few at a time, so an idle re-sync sends no request. A
-//! changed server's log is asked only from the server's last recorded change on
-//! (`changes-since`, in Nova's own clock).
+//! the first time, servers that changed since the catalog last recorded them (their status,
+//! flavor or image, or their `updated`, which also moves for a stop undone by a start before
+//! the sync) and servers deleted since the catalog recorded them live (Nova lists a deleted
+//! server's actions from microversion 2.21) are asked about, a few at a time, so an idle
+//! re-sync sends no request. A known server's log is asked only from the server's last
+//! recorded change on (`changes-since`, in Nova's own clock).
 //!
 //! Then, where Nova's policy shows them to the token, the events of the actions that date a
 //! step (see [`lifecycle::dating_actions`]): one request per action, the same few at a time,
@@ -53,19 +54,25 @@ impl ActionLogs {
 }
 
 /// Whether the listed server is one whose log dates something: new, or changed in status,
-/// flavor or image since the catalog recorded it. `Some(since)` for the log to ask for
-/// (`None` inside: all of it).
+/// flavor or image since the catalog recorded it, or deleted since the catalog recorded it
+/// live (its steps between the recorded state and the deletion). `Some(since)` for the log to
+/// ask for (`None` inside: all of it).
 fn wanted(server: &NovaServer, known: Option<&KnownInstance>) -> Option<Option<DateTime<Utc>>> {
-    if server.status.as_str() == "DELETED" || server.terminated_at.is_some() {
-        // Its end is dated by `terminated_at`.
-        return None;
-    }
-    let Some(known) = known.filter(|k| !k.lacks_history()) else {
-        return Some(None);
+    let ended = server.status.as_str() == "DELETED" || server.terminated_at.is_some();
+    let known = known.filter(|k| !k.lacks_history());
+    let Some(known) = known else {
+        // A server first seen ended is dated by its own times (its end by `terminated_at`):
+        // a deleted server's whole log would be a request for a life already over.
+        return (!ended).then_some(None);
     };
     let r = &known.record;
     if r.status.is_deleted() || r.terminated_at.is_some() {
+        // Its end is recorded: nothing left to date.
         return None;
+    }
+    let since = r.upstream_updated_at.map(|t| t - OVERLAP);
+    if ended {
+        return Some(since);
     }
     let flavor = &server.flavor;
     let changed = r.status.as_str() != server.status.as_str()
@@ -75,7 +82,7 @@ fn wanted(server: &NovaServer, known: Option<&KnownInstance>) -> Option<Option<D
         || r.ephemeral_gib != flavor.ephemeral_gib
         || (server.image_id.is_some() && r.image_backend_id != server.image_id)
         || r.upstream_updated_at != server.updated;
-    changed.then(|| r.upstream_updated_at.map(|t| t - OVERLAP))
+    changed.then_some(since)
 }
 
 /// Reads the logs of the listed servers that need them, then (where the token may) the
@@ -87,7 +94,7 @@ pub async fn read(
     ctx: &SyncContext<'_>,
     session: &Session,
     cloud: CloudId,
-    servers: &[NovaServer],
+    servers: &[&NovaServer],
 ) -> Result<ActionLogs, Error> {
     if servers.is_empty() {
         return Ok(ActionLogs::default());

@@ -50,7 +50,8 @@ pub struct Listing {
     /// The newest change the listing shows.
     pub cursor: Cursor,
     pub extent: Extent,
-    /// The action logs of the listed servers that needed them (new or changed ones).
+    /// The action logs of the listed servers that needed them (new, changed or deleted ones),
+    /// and of `deleted`'s.
     pub actions: ActionLogs,
 }
 
@@ -90,6 +91,7 @@ impl Listing {
             cursor: self.next_cursor(),
             shared: None,
             actions: &self.actions,
+            deleted_actions: None,
         }
     }
 }
@@ -118,6 +120,10 @@ pub struct View<'a> {
     pub shared: Option<Shared<'a>>,
     /// The action logs read for the listing's servers.
     pub actions: &'a ActionLogs,
+    /// The action logs of `deleted`, where they were read apart from the listing's (a
+    /// whole-cloud sweep reads them with the deletions it explains for the changed views);
+    /// a tenant's own listing has them in `actions`.
+    pub deleted_actions: Option<&'a ActionLogs>,
 }
 
 /// A view's share of a whole-cloud listing.

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::action_log::{self, ActionLogs};
 use super::admin::{self, ModeChoice};
 use super::context::RequestTally;
 use super::cursor::Cursor;
@@ -24,6 +25,7 @@ use crate::catalog::sync_runs::{RunCounts, UnchangedRun};
 use crate::catalog::tenants::Tenant;
 use crate::catalog::{CloudId, TenantId};
 use crate::openstack::Session;
+use crate::openstack::nova::NovaServer;
 
 /// Follows a sweep (the CLI shows a progress bar with it).
 pub trait SweepObserver: Send + Sync {
@@ -336,9 +338,10 @@ impl CloudSweep {
         if !same.is_empty() {
             outcomes.extend(self.record_unchanged(&same, started).await);
         }
-        let deleted = self.deleted(listing, session, &changed).await;
+        let (deleted, logs) = self.deleted(listing, session, &changed).await;
         for (tenant, mut view) in changed {
             view.deleted = deleted.of(&tenant.backend_id);
+            view.deleted_actions = Some(&logs);
             outcomes.extend(self.run_one(tenant.id, How::View(Box::new(view))).await);
         }
         outcomes
@@ -347,15 +350,16 @@ impl CloudSweep {
     /// The servers Nova lists as deleted since the cloud's last whole listing (its stored
     /// cursor) that explain instances of the changed views' tenants this listing no longer
     /// shows: one `all_tenants` listing for the cloud, only when one vanished. (A view equal
-    /// to the one last applied shows every instance its tenant holds as live.)
+    /// to the one last applied shows every instance its tenant holds as live.) With their
+    /// action logs, read as a delta poll reads a deleted server's.
     async fn deleted(
         &self,
         listing: &CloudListing,
         session: &Session,
         changed: &[(Tenant, View<'_>)],
-    ) -> deletions::ByProject {
+    ) -> (deletions::ByProject, ActionLogs) {
         let Some(servers) = &listing.listing.servers else {
-            return deletions::ByProject::default();
+            return Default::default();
         };
         let catalog = &self.runner.catalog;
         let since = match catalog.clouds().delta_cursor(self.cloud).await {
@@ -367,15 +371,29 @@ impl CloudSweep {
         };
         let listed: HashSet<&str> = servers.iter().map(|s| s.id.as_str()).collect();
         let tenants: Vec<TenantId> = changed.iter().map(|(t, _)| t.id).collect();
-        let explain = deletions::explain(catalog, session, Reach::Cloud, &tenants, &listed, since);
-        let found = tokio::select! {
+        let ctx = self.runner.context(None);
+        let explain = async {
+            let found =
+                deletions::explain(catalog, session, Reach::Cloud, &tenants, &listed, since).await;
+            let asked: Vec<&NovaServer> = found.iter().collect();
+            let logs = match action_log::read(&ctx, session, self.cloud, &asked).await {
+                Ok(logs) => logs,
+                Err(e) => {
+                    // Their ends are still dated by `terminated_at`, as without a log.
+                    tracing::warn!(cloud = %self.cloud_name, error = %e, "reading the deleted servers' action logs failed");
+                    ActionLogs::default()
+                }
+            };
+            (found, logs)
+        };
+        let (found, logs) = tokio::select! {
             found = explain => found,
             lost = self.runner.heartbeat(&tenants) => {
                 tracing::warn!(cloud = %self.cloud_name, error = %lost, "a claim was lost while listing deleted servers");
-                Vec::new()
+                Default::default()
             }
         };
-        deletions::ByProject::new(found)
+        (deletions::ByProject::new(found), logs)
     }
 
     /// The catalog's names of the images the views' servers count for (part of each view's

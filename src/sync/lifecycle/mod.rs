@@ -169,7 +169,11 @@ pub fn edits(
         None => log
             .and_then(|log| first_sight_from_log(now, w, log))
             .unwrap_or_else(|| first_sight(now, w)),
-        Some(_) if ended => Vec::new(),
+        // Ended since the last sync: what the log tells between the recorded state and the
+        // deletion, no `DELETED` stretch (the close below ends the life).
+        Some(prev) if ended => log
+            .and_then(|log| changes_from_log(prev, now, w, log))
+            .unwrap_or_default(),
         Some(prev) => {
             // A log also tells changes undone before this sync (stopped and started again).
             let differs = prev.status != now.status || Terms::of(prev) != Terms::of(now);
@@ -190,6 +194,11 @@ pub fn edits(
         let at = match end {
             Some((t, by)) => w.clamp(Some(t), by),
             None => w.seen_now(),
+        };
+        // Never before the last step the log told: a stretch does not end before it starts.
+        let at = match out.last() {
+            Some(IntervalEdit::Add(last)) if last.started.at > at.at => last.started,
+            _ => at,
         };
         out.push(IntervalEdit::Close(at));
     }
@@ -257,9 +266,10 @@ impl<'a> Timeline<'a> {
 }
 
 /// A change dated by the action log: each step the log tells, in the window, then the status
-/// the server is listed in if the log does not end there (dated by `updated`). The new
-/// terms (a resize's flavor, a rebuild's image) start with the first action that can bring
-/// them, else with the last change. `None` when the log tells no change.
+/// the server is listed in if the log does not end there (dated by `updated`), unless it
+/// ended (replay stops at the deletion; [`edits`] closes the life). The new terms (a resize's
+/// flavor, a rebuild's image) start with the first action that can bring them, else with
+/// the last change. `None` when the log tells no change.
 fn changes_from_log<'a>(
     prev: &'a InstanceRecord,
     now: &'a InstanceRecord,
@@ -285,11 +295,13 @@ fn changes_from_log<'a>(
         let terms = if i >= switch { now } else { prev };
         line.push(w.clamp(Some(at), DatedBy::Action), terms, status);
     }
-    finish(
-        &mut line,
-        now,
-        w.clamp(now.upstream_updated_at, DatedBy::Updated),
-    );
+    if !(now.status.is_deleted() || now.terminated_at.is_some()) {
+        finish(
+            &mut line,
+            now,
+            w.clamp(now.upstream_updated_at, DatedBy::Updated),
+        );
+    }
     Some(line.edits(false))
 }
 
@@ -779,6 +791,59 @@ mod tests {
                 IntervalEdit::Close(server("2026-11-10T08:00:00Z")),
             ]
         );
+    }
+
+    #[test]
+    fn a_log_dates_the_steps_before_a_deletion_between_two_syncs() {
+        // ACTIVE at the last sync, stopped at 10:00, deleted at 11:00, synced at noon.
+        let w = window("2026-11-10T00:00:00Z", "2026-11-10T12:00:00Z");
+        let before = record(
+            "ACTIVE",
+            Some("2026-11-02T00:00:00Z"),
+            Some("2026-11-02T00:00:00Z"),
+        );
+        let mut gone = record(
+            "DELETED",
+            Some("2026-11-02T00:00:00Z"),
+            Some("2026-11-10T11:00:00Z"),
+        );
+        gone.terminated_at = Some(t("2026-11-10T11:00:00Z"));
+        let log = [
+            action(
+                "stop",
+                "2026-11-10T09:59:00Z",
+                finished("2026-11-10T10:00:00Z"),
+            ),
+            action("delete", "2026-11-10T11:00:00Z", None),
+        ];
+        let stopped = by("2026-11-10T10:00:00Z", DatedBy::Action);
+        assert_eq!(
+            edits(Some(&before), &gone, &w, Some(&log)),
+            [
+                IntervalEdit::Close(stopped),
+                IntervalEdit::Add(stint(&gone, &ServerStatus::Shutoff, stopped, None)),
+                IntervalEdit::Close(server("2026-11-10T11:00:00Z")),
+            ],
+            "no DELETED stretch: the life ends at `terminated_at`"
+        );
+        // The events not read: the stop's request dates it.
+        let requested = [action("stop", "2026-11-10T09:59:00Z", None), log[1].clone()];
+        assert_eq!(
+            edits(Some(&before), &gone, &w, Some(&requested))[0],
+            IntervalEdit::Close(by("2026-11-10T09:59:00Z", DatedBy::Action))
+        );
+        // Without the log: ACTIVE until the termination, as before.
+        assert_eq!(
+            edits(Some(&before), &gone, &w, None),
+            [IntervalEdit::Close(server("2026-11-10T11:00:00Z"))]
+        );
+        // A log of the deletion alone tells nothing more.
+        assert_eq!(
+            edits(Some(&before), &gone, &w, Some(&log[1..])),
+            [IntervalEdit::Close(server("2026-11-10T11:00:00Z"))]
+        );
+        // Recorded as ended already: its log changes nothing.
+        assert!(edits(Some(&gone), &gone, &w, Some(&log)).is_empty());
     }
 
     #[test]

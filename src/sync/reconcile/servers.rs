@@ -6,6 +6,7 @@ use crate::catalog::inventory::{InstanceRecord, SyncTarget, TenantChanges};
 use crate::catalog::sync_runs::RunCounts;
 use crate::openstack::PAGE_LIMIT;
 use crate::openstack::nova::NovaServer;
+use crate::openstack::nova_actions::InstanceAction;
 use crate::sync::action_log::ActionLogs;
 use crate::sync::attribution::BootVolumes;
 use crate::sync::context::SyncContext;
@@ -38,7 +39,11 @@ pub(super) async fn compare(
     } else {
         window.unbounded()
     };
-    let mut servers = ServerIntake::new(changes, &volumes, window, first_sight, view.actions);
+    let logs = Logs {
+        listed: view.actions,
+        deleted: view.deleted_actions,
+    };
+    let mut servers = ServerIntake::new(changes, &volumes, window, first_sight, logs);
     for chunk in listed.chunks(PAGE_LIMIT as usize) {
         ctx.check_shutdown()?;
         servers.take(ctx, target, chunk, changes, counts).await?;
@@ -65,12 +70,27 @@ fn listed_servers(tenant: &crate::catalog::tenants::Tenant) -> bool {
         .any(|s| s == crate::catalog::tenants::MissingService::Compute.as_str())
 }
 
+/// The action logs the source read: the listing's, and those of its deleted servers where
+/// they were read apart.
+#[derive(Clone, Copy)]
+struct Logs<'v> {
+    listed: &'v ActionLogs,
+    deleted: Option<&'v ActionLogs>,
+}
+
+impl<'v> Logs<'v> {
+    fn of(&self, server_id: &str) -> Option<&'v [InstanceAction]> {
+        let listed = self.listed.of(server_id);
+        listed.or_else(|| self.deleted.and_then(|d| d.of(server_id)))
+    }
+}
+
 /// Servers compared with the catalog page by page: what they count for, their lifecycle
 /// edits, and the rows to write.
 struct ServerIntake<'v> {
     volumes: &'v BootVolumes,
     /// The action logs the source read.
-    actions: &'v ActionLogs,
+    actions: Logs<'v>,
     /// Since the tenant's last successful sync: when the changes seen now happened.
     window: Window,
     /// The window of a server seen for the first time: without its lower side when the
@@ -89,7 +109,7 @@ impl<'v> ServerIntake<'v> {
         volumes: &'v BootVolumes,
         window: Window,
         first_sight: Window,
-        actions: &'v ActionLogs,
+        actions: Logs<'v>,
     ) -> Self {
         Self {
             volumes,

@@ -58,7 +58,8 @@ impl CloudListing {
     /// members of the shared ones, servers changed since it (deleted ones included), and,
     /// only when a changed server booted from a volume, the volumes. With nothing changed
     /// that is two image requests and one or two compute requests.
-    /// The action logs of new and changed servers are read through the same session.
+    /// The action logs of new, changed and deleted servers are read through the same session
+    /// (those of the servers a sweep finds deleted, apart: see `sweep`).
     pub async fn fetch(
         ctx: &SyncContext<'_>,
         session: &Session,
@@ -85,7 +86,10 @@ impl CloudListing {
                 .map(|list| list.volumes),
         };
         let actions = match &servers {
-            Some(servers) => action_log::read(ctx, session, cloud, servers).await?,
+            Some(servers) => {
+                let asked: Vec<&NovaServer> = servers.iter().collect();
+                action_log::read(ctx, session, cloud, &asked).await?
+            }
             None => ActionLogs::default(),
         };
         // Facts only with a complete listing, as a tenant's own sync reads them: an idle
@@ -201,6 +205,7 @@ impl CloudListing {
                 applied: &self.applied,
             }),
             actions: &listing.actions,
+            deleted_actions: None,
         }
     }
 

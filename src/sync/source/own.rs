@@ -96,8 +96,12 @@ async fn list(
         None => Some(glance::info(session).await?),
         Some(_) => None,
     };
+    // The deleted servers' logs too: the steps between their recorded state and the end.
     let actions = match &servers {
-        Some(servers) => action_log::read(ctx, session, target.cloud.id, servers).await?,
+        Some(servers) => {
+            let asked: Vec<&NovaServer> = servers.iter().chain(&deleted).collect();
+            action_log::read(ctx, session, target.cloud.id, &asked).await?
+        }
         None => ActionLogs::default(),
     };
     Ok(Listing {

@@ -1,11 +1,12 @@
 //! Changes dated by Nova's instance action log: every change between two syncs, not only the
-//! last; a server first seen after a resize keeps its hours from its real launch; a log the
-//! policy forbids falls back to the servers' times; an idle re-sync asks for no log. Both
-//! sync modes (per tenant, and the whole cloud through the admin token).
+//! last, and those before a deletion (found by a sweep or a delta poll); a server first seen
+//! after a resize keeps its hours from its real launch; a log the policy forbids falls back
+//! to the servers' times; an idle re-sync asks for no log. Both sync modes (per tenant, and
+//! the whole cloud through the admin token).
 use chrono::{DateTime, Duration, Utc};
 use cloudcensus_sim::{Flavor, Server, ServerAction, Target};
 
-use crate::common::internals::{Clock, EngineOptions};
+use crate::common::internals::{self, Clock, EngineOptions};
 use crate::common::sim::{self, SimApp, generated_world};
 
 const T0: &str = "2026-11-05T08:00:00Z";
@@ -70,10 +71,15 @@ async fn life(s: &SimApp) -> Vec<(String, i64, Option<i64>, Option<i32>, Option<
 }
 
 async fn active_hours(s: &SimApp, to: i64) -> f64 {
+    hours(s, to, "active").await
+}
+
+/// `vm`'s instance hours from h0 to `to` on `basis`.
+async fn hours(s: &SimApp, to: i64, basis: &str) -> f64 {
     let r = s
         .app
         .get(&format!(
-            "/api/openstack-images/usage_report/?{}",
+            "/api/openstack-images/usage_report/?basis={basis}&{}",
             sim::report_window(h(0), h(to))
         ))
         .await;
@@ -138,6 +144,104 @@ async fn every_change_between_two_syncs_is_dated_by_its_action() {
 #[tokio::test]
 async fn a_whole_cloud_sweep_reads_the_log_through_the_admin_token() {
     every_change_between_two_syncs("cloud").await;
+}
+
+/// How the census learns of a deletion between two syncs.
+#[derive(Clone, Copy, Debug)]
+enum Next {
+    /// A sweep misses the server in Nova's listing and finds it deleted.
+    Sweep,
+    /// A delta poll's `changes-since` listing shows it `DELETED`.
+    DeltaPoll,
+}
+
+impl Next {
+    async fn run(self, s: &SimApp) {
+        match self {
+            Next::Sweep => {
+                s.sweep_ok().await;
+            }
+            Next::DeltaPoll => {
+                let polled = internals::delta_poll(&s.engine).await;
+                assert!(!polled.is_empty(), "a cursor to poll from");
+            }
+        }
+    }
+}
+
+/// ACTIVE at the sweep at h1, stopped at h2 and deleted at h3: the sync at h5 learns of the
+/// deletion `next`, and reads the server's log (once) for the stop; `terminated_at` closes
+/// the life.
+async fn stopped_then_deleted_between_two_syncs(mode: &'static str, next: Next) {
+    let (s, clock) = start(mode, false).await;
+    clock.set(h(1));
+    s.sweep_ok().await;
+    s.sim.set_time(h(2));
+    assert!(s.sim.act("vm", ServerAction::Stop));
+    s.sim.set_time(h(3));
+    assert!(s.sim.act("vm", ServerAction::Delete));
+    let asked = s.sim.requests(Target::NovaInstanceActions);
+    clock.set(h(5));
+    next.run(&s).await;
+    assert_eq!(
+        s.sim.requests(Target::NovaInstanceActions) - asked,
+        1,
+        "{mode} {next:?}: one log read, for the deleted server"
+    );
+    assert_eq!(
+        life(&s).await,
+        [
+            interval("ACTIVE", 0, Some(2), 2, "server"),
+            interval("SHUTOFF", 2, Some(3), 2, "action"),
+        ],
+        "{mode} {next:?}"
+    );
+    let ended_by = s
+        .app
+        .intervals_of("vm")
+        .await
+        .last()
+        .and_then(|i| i.ended_by);
+    assert_eq!(
+        ended_by.map(|b| b.as_str()),
+        Some("server"),
+        "{mode} {next:?}"
+    );
+    // Without the log, ACTIVE until the deletion: 3 h.
+    assert_eq!(hours(&s, 6, "active").await, 2.0, "{mode} {next:?}");
+    assert_eq!(hours(&s, 6, "allocated").await, 3.0, "{mode} {next:?}");
+
+    // Its end is recorded: the next sync asks for no log.
+    let asked = s.sim.requests(Target::NovaInstanceActions);
+    clock.set(h(6));
+    next.run(&s).await;
+    assert_eq!(
+        s.sim.requests(Target::NovaInstanceActions),
+        asked,
+        "{mode} {next:?}"
+    );
+    assert_eq!(
+        life(&s).await.len(),
+        2,
+        "{mode} {next:?}: an idle re-sync writes nothing"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_stopped_then_deleted_between_two_syncs_is_billed_active_until_the_stop() {
+    stopped_then_deleted_between_two_syncs("per_tenant", Next::Sweep).await;
+}
+
+#[tokio::test]
+async fn a_whole_cloud_sweep_reads_the_log_of_a_deleted_server() {
+    stopped_then_deleted_between_two_syncs("cloud", Next::Sweep).await;
+}
+
+#[tokio::test]
+async fn a_delta_poll_reads_the_log_of_a_deleted_server() {
+    stopped_then_deleted_between_two_syncs("per_tenant", Next::DeltaPoll).await;
+    stopped_then_deleted_between_two_syncs("cloud", Next::DeltaPoll).await;
 }
 
 /// Resized (Nova resets `launched_at`) and confirmed before the census first saw it.
