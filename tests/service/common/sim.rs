@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use cloudcensus_sim::{Flavor, GenSpec, Image, Simulator, World};
+use cloudcensus_sim::{Flavor, GenSpec, Image, Server, Simulator, World};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -57,6 +57,28 @@ pub fn flavor(name: &str, vcpus: i64, ram_mib: i64, disk_gib: i64, ephemeral_gib
 
 /// A generated world: `projects` projects with `user-<i>` / `password-<i>` members, their
 /// images and servers.
+/// Boots the server `vm` in the world's first project, from an image that project owns, on
+/// `flavor` (at the simulator's time).
+pub fn boot_vm(sim: &Simulator, flavor: Flavor) {
+    let (project, image) = sim.with_world(|w| {
+        let project = w.projects[0].id.clone();
+        let image = w
+            .images
+            .iter()
+            .find(|i| i.owner == project)
+            .map(|i| i.id.clone());
+        (project, image)
+    });
+    sim.boot_server(Server {
+        id: "vm".into(),
+        name: "vm".into(),
+        project_id: project,
+        image_id: image,
+        flavor,
+        ..Default::default()
+    });
+}
+
 pub fn generated_world(projects: usize, images: usize, servers: usize, seed: u64) -> World {
     World::generate(&GenSpec {
         projects,

@@ -5,7 +5,7 @@
 //! refuses them, dates by the requests; a failed or still running action changes nothing.
 //! The events are read only for the actions that date a change, and never on an idle re-sync.
 use chrono::{DateTime, Duration, Utc};
-use cloudcensus_sim::{Ending, Fault, FaultKind, Flavor, Server, ServerAction, Target, World};
+use cloudcensus_sim::{Ending, Fault, FaultKind, Flavor, ServerAction, Target, World};
 
 use crate::common::internals::{Clock, EngineOptions};
 use crate::common::sim::{self, SimApp, generated_world};
@@ -55,23 +55,7 @@ async fn boot(who: Who, nova: &str) -> (SimApp, Clock) {
     .start()
     .await;
     s.sim.set_time(h(0));
-    let (project, image) = s.sim.with_world(|w| {
-        let project = w.projects[0].id.clone();
-        let image = w
-            .images
-            .iter()
-            .find(|i| i.owner == project)
-            .map(|i| i.id.clone());
-        (project, image)
-    });
-    s.sim.boot_server(Server {
-        id: "vm".into(),
-        name: "vm".into(),
-        project_id: project,
-        image_id: image,
-        flavor: flavor(2),
-        ..Default::default()
-    });
+    sim::boot_vm(&s.sim, flavor(2));
     (s, clock)
 }
 

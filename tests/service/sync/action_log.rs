@@ -4,7 +4,7 @@
 //! to the servers' times; an idle re-sync asks for no log. Both sync modes (per tenant, and
 //! the whole cloud through the admin token).
 use chrono::{DateTime, Duration, Utc};
-use cloudcensus_sim::{Flavor, Server, ServerAction, Target};
+use cloudcensus_sim::{Flavor, ServerAction, Target};
 
 use crate::common::internals::{self, Clock, EngineOptions};
 use crate::common::sim::{self, SimApp, generated_world};
@@ -31,23 +31,7 @@ async fn start(mode: &'static str, forbidden: bool) -> (SimApp, Clock) {
         .start()
         .await;
     s.sim.set_time(h(0));
-    let (project, image) = s.sim.with_world(|w| {
-        let project = w.projects[0].id.clone();
-        let image = w
-            .images
-            .iter()
-            .find(|i| i.owner == project)
-            .map(|i| i.id.clone());
-        (project, image)
-    });
-    s.sim.boot_server(Server {
-        id: "vm".into(),
-        name: "vm".into(),
-        project_id: project,
-        image_id: image,
-        flavor: flavor(2),
-        ..Default::default()
-    });
+    sim::boot_vm(&s.sim, flavor(2));
     (s, clock)
 }
 
